@@ -1,0 +1,31 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.data/', 'coverage/', '*.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node builtins,
+    // and activities only as types (proxyActivities), never as values.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'dns', 'worker_threads'], message: 'Node builtins are not deterministic; do this in an activity.' },
+          { group: ['pg', 'cloudflare', 'cloudflare/*', 'pino', '@temporalio/client', '@temporalio/worker'], message: 'I/O belongs in activities.' },
+          { group: ['../activities', '../activities/*', '**/activities/**'], allowTypeImports: true, message: 'Import activities type-only and call them through proxyActivities.' },
+        ],
+      }],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'fetch'],
+    },
+  },
+);
