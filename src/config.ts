@@ -1,0 +1,196 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { msToNumber } from '@temporalio/common';
+
+/** A duration as Temporal writes them ("30s", "720h", "90 days"), kept as the string. */
+const durationSchema = z.string().refine((value) => {
+  try {
+    return msToNumber(value as Parameters<typeof msToNumber>[0]) > 0;
+  } catch {
+    return false;
+  }
+}, 'must be a positive duration such as "30s", "12h" or "90d"');
+
+/** Where a secret comes from: an environment variable or a file; never the value itself. */
+export const secretSourceSchema = z.union([
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+
+export const apiTokenSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  kind: z.enum(['account', 'user']),
+  /** Cloudflare's token id; discovered through verify when absent. */
+  id: z.string().optional(),
+  secretFrom: secretSourceSchema,
+  requiredPermissions: z.array(z.string().min(1)).default([]),
+});
+
+export const propagationTargetSchema = z.looseObject({ kind: z.string() });
+
+export const serviceTokenSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Account-scoped by default; a zone id makes it zone-scoped. */
+  zoneId: z.string().optional(),
+  strategy: z.enum(['rotate-secret', 'replace']).default('rotate-secret'),
+  /** How long the previous secret keeps working after a rotation. */
+  overlap: durationSchema.default('1h'),
+  /** Lifetime given to newly created tokens (Cloudflare's `duration`). */
+  duration: durationSchema.default('8760h'),
+  /** Rotate (or refresh) once the token is this close to expiring. */
+  renewBefore: durationSchema.default('720h'),
+  renewAction: z.enum(['rotate', 'refresh']).default('rotate'),
+  /** Durable wait between verification and retiring the old secret. */
+  propagationWait: durationSchema.default('30s'),
+  probeUrl: z.url().optional(),
+  targets: z.array(propagationTargetSchema).default([]),
+});
+
+export const accountSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1).optional(),
+  apiTokens: z.array(apiTokenSchema).default([]),
+  serviceTokens: z.array(serviceTokenSchema).default([]),
+});
+
+export const inventorySchema = z
+  .strictObject({
+    accounts: z.array(accountSchema).min(1),
+    notify: z
+      .strictObject({ webhookUrl: z.url().optional(), slackWebhookUrl: z.url().optional() })
+      .default({}),
+  })
+  .superRefine((inventory, ctx) => {
+    const seen = new Set<string>();
+    inventory.accounts.forEach((account, a) => {
+      account.serviceTokens.forEach((token, t) => {
+        const key = `${account.id}/${token.name}`;
+        if (seen.has(key)) {
+          ctx.addIssue({ code: 'custom', path: ['accounts', a, 'serviceTokens', t, 'name'], message: `duplicate service token "${token.name}" in account ${account.id}` });
+        }
+        seen.add(key);
+      });
+    });
+  });
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((value) => value === 'true' || value === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+export const environmentSchema = z.object({
+  NODE_ENV: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+  TOKEN_WARDEN_INVENTORY: optionalString,
+
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS: booleanFlag,
+  TEMPORAL_TASK_QUEUE: z.string().default('token-warden'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
+  TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
+  /** Global Cloudflare budget for the whole worker fleet: 1,200 requests / 5 min = 4/s. */
+  CLOUDFLARE_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(3),
+
+  DATABASE_URL: optionalString,
+
+  CLOUDFLARE_API_TOKEN: optionalString,
+  CLOUDFLARE_BASE_URL: optionalString,
+  CLOUDFLARE_ACCOUNT_ID: optionalString,
+
+  /** base64 of 32 bytes; encrypts Temporal payloads and staged secrets. */
+  TOKEN_WARDEN_ENCRYPTION_KEY: optionalString,
+  TOKEN_WARDEN_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]+$/).default('k1'),
+  /** Older keys still accepted for decryption: "id:base64,id:base64". */
+  TOKEN_WARDEN_PREVIOUS_KEYS: optionalString,
+
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).default(3000),
+  CLIENT_AUTH_TOKEN: optionalString,
+  /** More API clients: "name:token,name:token". */
+  API_CLIENT_TOKENS: optionalString,
+});
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type Account = z.infer<typeof accountSchema>;
+export type ApiTokenConfig = z.infer<typeof apiTokenSchema>;
+export type ServiceTokenConfig = z.infer<typeof serviceTokenSchema>;
+export type SecretSource = z.infer<typeof secretSourceSchema>;
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** Raised for bad configuration; its message is one line per problem, ready to print. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssues(source: string, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const at = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+    return `${source}: ${at}: ${issue.message}`;
+  });
+}
+
+export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): Environment {
+  const result = environmentSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(describeIssues('environment', result.error.issues));
+  return result.data;
+}
+
+export function parseInventory(text: string, source: string): Inventory {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError([`${source}: not valid YAML: ${reason}`]);
+  }
+  const result = inventorySchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(source, result.error.issues));
+  return deepFreeze(result.data);
+}
+
+export function loadInventoryFile(file: string): Inventory {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`${file}: cannot read inventory file (${code})`]);
+  }
+  return parseInventory(text, path.relative(process.cwd(), file) || file);
+}
+
+/** Reads a secret source from the given environment; undefined when it is not there. */
+export function readSecret(source: SecretSource, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if ('env' in source) return env[source.env] || undefined;
+  try {
+    return readFileSync(source.file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+export function durationMs(duration: string): number {
+  return msToNumber(duration as Parameters<typeof msToNumber>[0]);
+}

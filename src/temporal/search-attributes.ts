@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Custom search attributes every token-warden workflow may carry; never a secret. */
+export const TokenName = defineSearchAttributeKey('TokenName', SearchAttributeType.KEYWORD);
+export const CloudflareAccountId = defineSearchAttributeKey('CloudflareAccountId', SearchAttributeType.KEYWORD);
+export const TokenKind = defineSearchAttributeKey('TokenKind', SearchAttributeType.KEYWORD);
+export const RotationStrategy = defineSearchAttributeKey('RotationStrategy', SearchAttributeType.KEYWORD);
+export const TriggeredBy = defineSearchAttributeKey('TriggeredBy', SearchAttributeType.KEYWORD);
+
+export const customSearchAttributes = [TokenName, CloudflareAccountId, TokenKind, RotationStrategy, TriggeredBy] as const;
