@@ -1,0 +1,29 @@
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ApiClient } from './clients';
+import { authPlugin } from './plugins/auth';
+import { docsPlugin } from './plugins/docs';
+import { errorHandlerPlugin } from './plugins/error-handler';
+import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
+import { healthRoutes, type ReadinessChecks } from './routes/health';
+
+export interface AppDeps extends ApiTokenRouteDeps {
+  clients: readonly ApiClient[];
+  readiness: ReadinessChecks;
+  logger?: FastifyBaseLogger | false;
+}
+
+/** Builds the API (not listening): tests call `inject`, server.ts calls `listen`. */
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(errorHandlerPlugin);
+  await app.register(docsPlugin);
+  await app.register(authPlugin, { clients: deps.clients });
+  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(apiTokenRoutes, deps);
+  return app;
+}

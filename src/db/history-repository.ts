@@ -1,0 +1,84 @@
+import type { Pool } from 'pg';
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  subject?: string;
+  workflowId?: string;
+  runId?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface ApiTokenCheckRow {
+  runId: string;
+  workflowId: string;
+  kind: 'verify' | 'health';
+  triggeredBy: string;
+  overallHealth: string;
+  autoHealAttempted: boolean;
+  autoHealSuccess: boolean | null;
+  results: unknown;
+}
+
+export interface StoredApiTokenCheck extends ApiTokenCheckRow {
+  checkedAt: Date;
+}
+
+/** History and audit rows; every write is idempotent so activity retries never duplicate. */
+export function createHistoryRepository(pool: Pool) {
+  return {
+    async recordAudit(event: AuditEvent): Promise<void> {
+      await pool.query(
+        `INSERT INTO audit_events (actor, action, subject, workflow_id, run_id, details)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE $5::text IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events WHERE run_id = $5 AND action = $2)`,
+        [event.actor, event.action, event.subject ?? null, event.workflowId ?? null, event.runId ?? null, JSON.stringify(event.details ?? {})],
+      );
+    },
+
+    async listAudit(limit: number, subject?: string): Promise<Array<AuditEvent & { occurredAt: Date }>> {
+      const { rows } = await pool.query(
+        `SELECT actor, action, subject, workflow_id, run_id, details, occurred_at FROM audit_events
+         WHERE $2::text IS NULL OR subject = $2 ORDER BY occurred_at DESC, id DESC LIMIT $1`,
+        [limit, subject ?? null],
+      );
+      return rows.map((row) => ({
+        actor: row.actor,
+        action: row.action,
+        subject: row.subject ?? undefined,
+        workflowId: row.workflow_id ?? undefined,
+        runId: row.run_id ?? undefined,
+        details: row.details,
+        occurredAt: row.occurred_at,
+      }));
+    },
+
+    async recordApiTokenCheck(check: ApiTokenCheckRow): Promise<void> {
+      await pool.query(
+        `INSERT INTO api_token_checks (run_id, workflow_id, kind, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, results)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
+        [check.runId, check.workflowId, check.kind, check.triggeredBy, check.overallHealth, check.autoHealAttempted, check.autoHealSuccess, JSON.stringify(check.results)],
+      );
+    },
+
+    async listApiTokenChecks(limit: number, kind?: ApiTokenCheckRow['kind']): Promise<StoredApiTokenCheck[]> {
+      const { rows } = await pool.query(
+        `SELECT * FROM api_token_checks WHERE $2::text IS NULL OR kind = $2 ORDER BY checked_at DESC, id DESC LIMIT $1`,
+        [limit, kind ?? null],
+      );
+      return rows.map((row) => ({
+        runId: row.run_id,
+        workflowId: row.workflow_id,
+        kind: row.kind,
+        triggeredBy: row.triggered_by,
+        overallHealth: row.overall_health,
+        autoHealAttempted: row.auto_heal_attempted,
+        autoHealSuccess: row.auto_heal_success,
+        results: row.results,
+        checkedAt: row.checked_at,
+      }));
+    },
+  };
+}
+
+export type HistoryRepository = ReturnType<typeof createHistoryRepository>;

@@ -1,0 +1,70 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { TokenKind, TriggeredBy } from './temporal/search-attributes';
+import type { Trigger } from './workflows/triggers';
+
+export interface ScheduleDefinition {
+  id: string;
+  cron: string;
+  workflowType: string;
+  /** Every scheduled run knows it was the schedule that asked. */
+  args: (trigger: Trigger) => unknown[];
+  note: string;
+  tokenKind: string;
+}
+
+/** Every Temporal Schedule token-warden owns; start-up creates or updates exactly these. */
+export const SCHEDULES: readonly ScheduleDefinition[] = [
+  {
+    id: 'token-warden/verify-api-tokens',
+    cron: '0 */6 * * *',
+    workflowType: 'verifyApiTokens',
+    args: (trigger) => [{ trigger }],
+    note: 'Verify every configured Cloudflare API token every 6 hours',
+    tokenKind: 'api-token',
+  },
+];
+
+function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): ScheduleOptions {
+  const actor = `schedule:${definition.id}`;
+  return {
+    scheduleId: definition.id,
+    spec: { cronExpressions: [definition.cron] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: definition.workflowType,
+      taskQueue,
+      args: definition.args({ actor }),
+      workflowId: `${definition.id}/scheduled`,
+      typedSearchAttributes: [
+        { key: TriggeredBy, value: actor },
+        { key: TokenKind, value: definition.tokenKind },
+      ],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    state: { note: definition.note },
+  };
+}
+
+/** Idempotent: a second start updates the same schedules, never duplicates them. */
+export async function upsertSchedules(client: Client, taskQueue: string, logger?: Pick<Logger, 'info'>, definitions = SCHEDULES): Promise<string[]> {
+  for (const definition of definitions) {
+    const options = scheduleOptions(definition, taskQueue);
+    try {
+      await client.schedule.create(options);
+      logger?.info({ schedule: definition.id, cron: definition.cron }, 'schedule created');
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      await client.schedule.getHandle(definition.id).update((previous) => ({
+        ...previous,
+        spec: options.spec,
+        action: options.action,
+        policies: { ...previous.policies, ...options.policies },
+        // A pause set by an operator in the Temporal UI survives restarts.
+        state: { ...previous.state, note: previous.state.paused ? previous.state.note : definition.note },
+      }));
+      logger?.info({ schedule: definition.id, cron: definition.cron }, 'schedule updated');
+    }
+  }
+  return definitions.map((d) => d.id);
+}

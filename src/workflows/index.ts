@@ -1,0 +1,1 @@
+export { verifyApiTokens } from './verify-api-tokens';

@@ -1,0 +1,43 @@
+import { proxyActivities, workflowInfo, log } from '@temporalio/workflow';
+import type { CloudflareActivities, LocalActivities } from '../activities';
+import { cloudflareTaskQueue, type Trigger } from './triggers';
+
+const cloudflareCalls = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+} as const;
+
+/** History must survive a Postgres outage: keep retrying, the run waits for the database. */
+const historyWrites = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+} as const;
+
+export interface VerifyApiTokensInput {
+  trigger: Trigger;
+}
+
+export type VerifyApiTokensResult = {
+  overallHealth: 'healthy' | 'unhealthy';
+  tokens: Awaited<ReturnType<CloudflareActivities['verifyApiTokens']>>;
+};
+
+const { recordAudit, recordApiTokenCheck } = proxyActivities<LocalActivities>(historyWrites);
+
+/** Verifies every configured Cloudflare API token and records the outcome. */
+export async function verifyApiTokens(input: VerifyApiTokensInput): Promise<VerifyApiTokensResult> {
+  const { workflowId, runId, taskQueue } = workflowInfo();
+  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
+
+  // 1. audit — who or what asked for this run
+  await recordAudit({ actor: input.trigger.actor, action: 'verify-api-tokens', subject: 'api-tokens', workflowId, runId, details: { reason: input.trigger.reason ?? null } });
+
+  // 2. verify — each token through the endpoint of its kind
+  const tokens = await cloudflare.verifyApiTokens();
+  const overallHealth = tokens.every((token) => token.outcome === 'valid') ? 'healthy' : 'unhealthy';
+
+  // 3. record — one history row per run
+  await recordApiTokenCheck({ runId, workflowId, kind: 'verify', triggeredBy: input.trigger.actor, overallHealth, autoHealAttempted: false, autoHealSuccess: null, results: tokens });
+  log.info('API tokens verified', { overallHealth, tokens: tokens.length, invalid: tokens.filter((t) => t.outcome !== 'valid').map((t) => t.name) });
+  return { overallHealth, tokens };
+}
