@@ -149,10 +149,26 @@ export function parseEnvironment(env: Readonly<Record<string, string | undefined
   return result.data;
 }
 
-export function parseInventory(text: string, source: string): Inventory {
+/**
+ * `${NAME}` in the inventory is replaced by that environment variable, for values that differ
+ * per deployment (account ids). Secrets never go through this: they use `secretFrom`.
+ */
+export function expandVariables(text: string, source: string, env: Readonly<Record<string, string | undefined>>): string {
+  const missing = new Set<string>();
+  const expanded = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const value = env[name];
+    if (value === undefined || value === '') missing.add(name);
+    return value ?? '';
+  });
+  if (missing.size) throw new ConfigError([...missing].map((name) => `${source}: \${${name}}: environment variable ${name} is not set`));
+  return expanded;
+}
+
+export function parseInventory(text: string, source: string, env: Readonly<Record<string, string | undefined>> = {}): Inventory {
+  const expanded = expandVariables(text, source, env);
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true });
+    raw = parseYaml(expanded, { prettyErrors: true });
   } catch (error) {
     const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
     throw new ConfigError([`${source}: not valid YAML: ${reason}`]);
@@ -162,7 +178,7 @@ export function parseInventory(text: string, source: string): Inventory {
   return deepFreeze(result.data);
 }
 
-export function loadInventoryFile(file: string): Inventory {
+export function loadInventoryFile(file: string, env: Readonly<Record<string, string | undefined>> = {}): Inventory {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -170,7 +186,7 @@ export function loadInventoryFile(file: string): Inventory {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError([`${file}: cannot read inventory file (${code})`]);
   }
-  return parseInventory(text, path.relative(process.cwd(), file) || file);
+  return parseInventory(text, path.relative(process.cwd(), file) || file, env);
 }
 
 /** Reads a secret source from the given environment; undefined when it is not there. */

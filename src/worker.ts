@@ -1,14 +1,12 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createCloudflareActivities, createLocalActivities, type ActivityDeps } from './activities';
 import { createDataConverter } from './temporal/data-converter';
 import type { EncryptionKeys } from './temporal/codec';
 import type { TemporalSettings } from './temporal/connection';
+import { WORKFLOW_BUNDLE_PATH } from './paths';
 import { cloudflareTaskQueue } from './workflows/triggers';
-
-export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../dist/workflow-bundle.js');
 
 export interface WorkerSettings {
   temporal: TemporalSettings;

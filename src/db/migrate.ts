@@ -1,7 +1,5 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
-
-export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
+import { MIGRATIONS_DIR } from '../paths';
 
 /** Applies every pending migration; safe to call from several processes at once (advisory lock). */
 export async function migrate(databaseUrl: string, logger?: Pick<Logger, 'info' | 'warn' | 'error'>): Promise<string[]> {
