@@ -1,0 +1,6 @@
+export { fingerprintCredential } from './fingerprint';
+export { readBackConfirms } from './evidence';
+export { createStore, type StoreContext, type StoreDeps, type StoreFactory } from './registry';
+export { StoreError, type StoreOperation } from './store-error';
+export { propagationTargetSchema, readBackSchema, writeReceiptSchema } from './store-schemas';
+export type * from './store-types';
