@@ -99,6 +99,8 @@ export const environmentSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
+  /** Browser origins of the Temporal UI allowed to use the codec endpoints. */
+  TEMPORAL_UI_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
   /** Global Cloudflare budget for the whole worker fleet: 1,200 requests / 5 min = 4/s. */
   CLOUDFLARE_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(3),
 
@@ -107,6 +109,8 @@ export const environmentSchema = z.object({
   CLOUDFLARE_API_TOKEN: optionalString,
   CLOUDFLARE_BASE_URL: optionalString,
   CLOUDFLARE_ACCOUNT_ID: optionalString,
+  /** Port of the built-in Cloudflare simulator (simulation mode only). */
+  SIMULATOR_PORT: z.coerce.number().int().min(0).default(8787),
 
   /** base64 of 32 bytes; encrypts Temporal payloads and staged secrets. */
   TOKEN_WARDEN_ENCRYPTION_KEY: optionalString,

@@ -1,71 +1,23 @@
-import { existsSync } from 'node:fs';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { Logger } from 'pino';
-import { createCloudflareActivities, createLocalActivities, type ActivityDeps } from './activities';
-import { createDataConverter } from './temporal/data-converter';
-import type { EncryptionKeys } from './temporal/codec';
-import type { TemporalSettings } from './temporal/connection';
-import { WORKFLOW_BUNDLE_PATH } from './paths';
-import { cloudflareTaskQueue } from './workflows/triggers';
-
-export interface WorkerSettings {
-  temporal: TemporalSettings;
-  taskQueue: string;
-  keys: EncryptionKeys;
-  deps: ActivityDeps;
-  /** Shared by every worker polling the Cloudflare queue: the fleet-wide Cloudflare budget. */
-  cloudflareActivitiesPerSecond: number;
-  /** Use the prebuilt bundle (production) rather than bundling src/workflows at start-up. */
-  prebuiltBundle?: boolean;
-  logger?: Logger;
-}
-
-export interface RunningWorkers {
-  /** Resolves when both workers have stopped. */
-  done: Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-function workflowSource(prebuilt: boolean | undefined): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
-  if (prebuilt) {
-    if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build\``);
-    return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
-  }
-  return { workflowsPath: require.resolve('./workflows') };
-}
+import { createLogger } from './logger';
+import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
+import { openRuntime } from './runtime/open-runtime';
+import { startRuntimeWorkers } from './runtime/services';
+import { upsertSchedules } from './schedules';
 
 /**
- * Two workers on one connection: the main queue runs workflows and light activities; the
- * Cloudflare queue runs only Cloudflare calls, rate-limited across the whole fleet.
+ * Production worker process: connects to TEMPORAL_ADDRESS, DATABASE_URL and Cloudflare, makes
+ * sure the schedules exist, and runs the workers on the prebuilt workflow bundle when
+ * NODE_ENV=production (bundling src/workflows at start-up otherwise).
  */
-export async function startWorkers(settings: WorkerSettings): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({
-    address: settings.temporal.address,
-    apiKey: settings.temporal.apiKey,
-    tls: settings.temporal.tls || Boolean(settings.temporal.apiKey) ? {} : undefined,
+runEntrypoint('token-warden worker', async () => {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'token-warden-worker');
+  const runtime = await openRuntime(process.env, { local: false, logger });
+  await upsertSchedules(runtime.client, runtime.env.TEMPORAL_TASK_QUEUE, logger);
+  const workers = await startRuntimeWorkers(runtime, { prebuiltBundle: process.env.NODE_ENV === 'production' });
+  onShutdownSignal(async () => {
+    await workers.shutdown();
+    await runtime.close();
   });
-  const dataConverter = createDataConverter(settings.keys);
-  const common = { connection, namespace: settings.temporal.namespace, dataConverter };
-  const main = await Worker.create({
-    ...common,
-    taskQueue: settings.taskQueue,
-    ...workflowSource(settings.prebuiltBundle),
-    activities: createLocalActivities(settings.deps),
-  });
-  const cloudflare = await Worker.create({
-    ...common,
-    taskQueue: cloudflareTaskQueue(settings.taskQueue),
-    activities: createCloudflareActivities(settings.deps),
-    maxTaskQueueActivitiesPerSecond: settings.cloudflareActivitiesPerSecond,
-  });
-  const done = Promise.all([main.run(), cloudflare.run()]).then(async () => {
-    await connection.close();
-  });
-  return {
-    done,
-    async shutdown() {
-      for (const worker of [main, cloudflare]) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
-    },
-  };
-}
+  await workers.done;
+  await runtime.close();
+});

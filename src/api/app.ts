@@ -5,11 +5,13 @@ import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorHandlerPlugin } from './plugins/error-handler';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
+import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
 export interface AppDeps extends ApiTokenRouteDeps {
   clients: readonly ApiClient[];
   readiness: ReadinessChecks;
+  codec: CodecRouteOptions;
   logger?: FastifyBaseLogger | false;
 }
 
@@ -25,5 +27,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
+  await app.register(codecRoutes, deps.codec);
   return app;
 }

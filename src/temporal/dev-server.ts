@@ -12,6 +12,8 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; omit for a headless server. */
   uiPort?: number;
+  /** Where the Web UI sends payloads to be decrypted (token-warden's /codec). */
+  uiCodecEndpoint?: string;
   /** SQLite file for a server that keeps its state across restarts; omit for in-memory. */
   dbFile?: string;
   namespace?: string;
@@ -79,6 +81,7 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
 
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--namespace', namespace, '--log-level', 'warn', ...SEARCH_ATTRIBUTE_FLAGS];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });

@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import { apiClientsFromEnvironment } from './api/clients';
+import { ConfigError } from './config';
+import { createLogger } from './logger';
+import { localClientToken } from './runtime/client-token';
+import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
+import { openRuntime, type Runtime } from './runtime/open-runtime';
+import { buildRuntimeApp, startRuntimeWorkers } from './runtime/services';
+import { upsertSchedules } from './schedules';
+
+/**
+ * `npm start`: the whole system in one process. Whatever is not configured is started
+ * locally (Temporal dev server, embedded Postgres, Cloudflare simulator).
+ */
+async function main(): Promise<void> {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+  const runtime = await openRuntime(process.env, { local: true, logger });
+  try {
+    await serve(runtime, logger);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+}
+
+async function serve(runtime: Runtime, logger: Logger): Promise<void> {
+  const { env } = runtime;
+  let clientToken = env.CLIENT_AUTH_TOKEN;
+  if (!clientToken && runtime.cloudflare.simulated) clientToken = localClientToken(env.DATA_DIR);
+  const clients = apiClientsFromEnvironment({ ...env, CLIENT_AUTH_TOKEN: clientToken });
+  if (!clients.length) throw new ConfigError(['environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS) so the API can authenticate anyone']);
+
+  await upsertSchedules(runtime.client, env.TEMPORAL_TASK_QUEUE, logger);
+  const workers = await startRuntimeWorkers(runtime);
+  const app = await buildRuntimeApp(runtime, clients);
+  const apiUrl = await app.listen({ host: env.HOST, port: env.PORT });
+
+  const lines = [
+    '',
+    'token-warden is running.',
+    `  API            ${apiUrl}   (docs: ${apiUrl}/docs)`,
+    ...Object.entries(runtime.urls).map(([name, url]) => `  ${name.padEnd(14)} ${url}`),
+  ];
+  if (runtime.cloudflare.simulated) {
+    lines.push('', '  Cloudflare is SIMULATED: no real account is touched. Set CLOUDFLARE_API_TOKEN to manage a real one.');
+    if (!env.CLIENT_AUTH_TOKEN) lines.push(`  API client token (generated, kept in ${env.DATA_DIR}/client-auth-token):`, `    export CLIENT_AUTH_TOKEN=${clientToken}`);
+  }
+  lines.push(`  Try: curl -H "Authorization: Bearer $CLIENT_AUTH_TOKEN" -X POST ${apiUrl}/api-tokens/verify`, '  Ctrl-C stops everything.', '');
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'stopping');
+    await app.close();
+    await workers.shutdown();
+    await runtime.close();
+  });
+  await workers.done;
+}
+
+runEntrypoint('token-warden', main);

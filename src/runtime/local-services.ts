@@ -1,0 +1,55 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Environment } from '../config';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded';
+import { PROJECT_ROOT } from '../paths';
+import { resolveTemporalCli } from '../temporal/cli-binary';
+import { isPortOpen, startDevServer, type RunningDevServer } from '../temporal/dev-server';
+import { startSimulator } from '../cloudflare/simulator';
+import { demoVariables } from './demo';
+
+/** The Temporal dev server of `npm start`: SQLite under DATA_DIR, so runs survive a restart. */
+export async function startLocalTemporal(env: Environment, logger: Logger): Promise<RunningDevServer> {
+  if (await isPortOpen(env.TEMPORAL_PORT)) {
+    throw new Error(`port ${env.TEMPORAL_PORT} is already in use: is another token-warden running? Stop it, or set TEMPORAL_ADDRESS=127.0.0.1:${env.TEMPORAL_PORT} to use that server.`);
+  }
+  const cli = await resolveTemporalCli({ explicitPath: env.TEMPORAL_CLI_PATH, log: (line) => logger.info(line) });
+  logger.info({ cli: cli.type === 'path' ? cli.path : 'sdk download' }, 'starting the Temporal dev server');
+  return startDevServer({
+    cli,
+    port: env.TEMPORAL_PORT,
+    uiPort: env.TEMPORAL_UI_PORT,
+    uiCodecEndpoint: `http://${env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST}:${env.PORT}/codec`,
+    dbFile: path.resolve(env.DATA_DIR, 'temporal.db'),
+    namespace: env.TEMPORAL_NAMESPACE,
+  });
+}
+
+export async function startLocalPostgres(env: Environment): Promise<EmbeddedPostgres> {
+  return startEmbeddedPostgres(path.resolve(env.DATA_DIR, 'pglite'));
+}
+
+export interface LocalCloudflare {
+  baseURL: string;
+  origin: string;
+  apiToken: string;
+  /** Values the demo inventory refers to: account id, the demo API tokens' values. */
+  variables: Record<string, string>;
+  demoInventoryFile: string;
+  close(): Promise<void>;
+}
+
+/** The Cloudflare simulator, seeded once with the demo account and kept under DATA_DIR. */
+export async function startLocalCloudflare(env: Environment, logger: Logger): Promise<LocalCloudflare> {
+  const simulator = await startSimulator({ port: env.SIMULATOR_PORT, stateFile: path.resolve(env.DATA_DIR, 'cloudflare-simulator.json'), seed: 'demo', logger: false });
+  if (!simulator.demo) throw new Error('the simulator started without its demo seed');
+  logger.warn({ baseURL: simulator.baseURL }, 'CLOUDFLARE_API_TOKEN is not set: Cloudflare is SIMULATED (a local simulator with demo tokens); nothing touches a real account');
+  return {
+    baseURL: simulator.baseURL,
+    origin: simulator.origin,
+    apiToken: simulator.demo.wardenToken.value,
+    variables: demoVariables(simulator),
+    demoInventoryFile: path.join(PROJECT_ROOT, 'config', 'demo.inventory.yaml'),
+    close: () => simulator.close(),
+  };
+}

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import { ConfigError, loadInventoryFile, parseEnvironment, readSecret, type Environment, type Inventory, type SecretSource } from '../config';
+import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import type { EncryptionKeys } from '../temporal/codec';
+import { connectTemporal, createTemporalClient, type TemporalSettings } from '../temporal/connection';
+import { loadEncryptionKeys } from '../temporal/encryption-keys';
+import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
+import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
+
+type RawEnv = Readonly<Record<string, string | undefined>>;
+
+export interface Runtime {
+  env: Environment;
+  logger: Logger;
+  inventory: Inventory;
+  readSecret: (source: SecretSource) => string | undefined;
+  cloudflare: { baseURL?: string; apiToken: string; simulated: boolean; probeOrigin?: string };
+  pool: Pool;
+  history: HistoryRepository;
+  temporal: TemporalSettings;
+  keys: EncryptionKeys;
+  connection: Connection;
+  client: Client;
+  /** What a newcomer should open: Temporal UI, simulator, ... */
+  urls: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface OpenRuntimeOptions {
+  /** `npm start`: start a dev server, embedded Postgres and the simulator for what is unset. */
+  local: boolean;
+  logger: Logger;
+}
+
+/**
+ * Connects to (or, locally, starts) Temporal, Postgres and Cloudflare, in that order of
+ * dependence, and loads the inventory. Every piece opened is closed by `close()` in reverse.
+ */
+export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntimeOptions): Promise<Runtime> {
+  const env = parseEnvironment(rawEnv);
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) {
+      try {
+        await closer();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while shutting down');
+      }
+    }
+  };
+  const urls: Record<string, string> = {};
+  try {
+    const missing = [
+      !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
+      !env.DATABASE_URL && 'DATABASE_URL',
+      !env.CLOUDFLARE_API_TOKEN && 'CLOUDFLARE_API_TOKEN',
+    ].filter((name): name is string => Boolean(name));
+    if (!local && missing.length) throw new ConfigError(missing.map((name) => `environment: ${name}: required (only \`npm start\` provides local stand-ins)`));
+
+    // Cloudflare: the real API, or the seeded simulator with the demo inventory.
+    let cloudflare: Runtime['cloudflare'];
+    let secretEnv: RawEnv = rawEnv;
+    let inventoryFile = env.TOKEN_WARDEN_INVENTORY;
+    if (env.CLOUDFLARE_API_TOKEN) {
+      cloudflare = { apiToken: env.CLOUDFLARE_API_TOKEN, baseURL: env.CLOUDFLARE_BASE_URL, simulated: false };
+    } else {
+      const simulator = await startLocalCloudflare(env, logger);
+      closers.push(simulator.close);
+      cloudflare = { apiToken: simulator.apiToken, baseURL: simulator.baseURL, simulated: true, probeOrigin: simulator.origin };
+      secretEnv = { ...simulator.variables, ...rawEnv };
+      inventoryFile ??= simulator.demoInventoryFile;
+      urls['Cloudflare simulator'] = simulator.baseURL;
+    }
+    const inventory = loadInventoryFile(path.resolve(inventoryFile ?? 'token-warden.yaml'), secretEnv);
+
+    // Postgres: DATABASE_URL, or embedded PGlite under DATA_DIR.
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      const embedded = await startLocalPostgres(env);
+      closers.push(embedded.close);
+      databaseUrl = embedded.url;
+      urls['Embedded Postgres'] = embedded.url;
+    }
+    await migrate(databaseUrl, logger);
+    const pool = createPool(databaseUrl);
+    closers.push(() => pool.end());
+
+    // Temporal: TEMPORAL_ADDRESS, or the CLI's dev server with its Web UI.
+    let temporal: TemporalSettings = { address: env.TEMPORAL_ADDRESS ?? '', namespace: env.TEMPORAL_NAMESPACE, apiKey: env.TEMPORAL_API_KEY, tls: env.TEMPORAL_TLS };
+    if (!env.TEMPORAL_ADDRESS) {
+      const server = await startLocalTemporal(env, logger);
+      closers.push(server.stop);
+      temporal = { address: server.address, namespace: env.TEMPORAL_NAMESPACE };
+      if (server.uiUrl) urls['Temporal UI'] = server.uiUrl;
+    }
+    const keys = loadEncryptionKeys(env, { allowGenerated: cloudflare.simulated });
+    const connection = await connectTemporal(temporal);
+    closers.push(() => connection.close());
+    await ensureSearchAttributes(connection, temporal.namespace);
+    const client = createTemporalClient(connection, temporal.namespace, keys);
+
+    return {
+      env,
+      logger,
+      inventory,
+      readSecret: (source) => readSecret(source, secretEnv),
+      cloudflare,
+      pool,
+      history: createHistoryRepository(pool),
+      temporal,
+      keys,
+      connection,
+      client,
+      urls,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

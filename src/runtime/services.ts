@@ -1,0 +1,44 @@
+import { buildApp } from '../api/app';
+import type { ApiClient } from '../api/clients';
+import { createCloudflareClient } from '../cloudflare/client';
+import { AesGcmPayloadCodec } from '../temporal/codec';
+import { startWorkers, type RunningWorkers } from './workers';
+import type { Runtime } from './open-runtime';
+
+/** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare. */
+export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
+  return startWorkers({
+    temporal: runtime.temporal,
+    taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
+    keys: runtime.keys,
+    cloudflareActivitiesPerSecond: runtime.env.CLOUDFLARE_ACTIVITIES_PER_SECOND,
+    prebuiltBundle: options.prebuiltBundle,
+    deps: {
+      inventory: runtime.inventory,
+      readSecret: runtime.readSecret,
+      cloudflare: createCloudflareClient,
+      cloudflareBaseURL: runtime.cloudflare.baseURL,
+      history: runtime.history,
+    },
+  });
+}
+
+/** The API wired to the runtime; not yet listening. */
+export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[]) {
+  return buildApp({
+    clients,
+    logger: runtime.logger,
+    temporal: runtime.client,
+    taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
+    history: runtime.history,
+    codec: {
+      codec: new AesGcmPayloadCodec(runtime.keys),
+      uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      public: runtime.cloudflare.simulated && ['127.0.0.1', 'localhost', '::1'].includes(runtime.env.HOST),
+    },
+    readiness: {
+      temporal: async () => void (await runtime.connection.workflowService.getSystemInfo({})),
+      postgres: async () => void (await runtime.pool.query('SELECT 1')),
+    },
+  });
+}
