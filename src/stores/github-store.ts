@@ -2,7 +2,7 @@ import { Octokit } from '@octokit/rest';
 import { fingerprintCredential } from './fingerprint';
 import { githubScopeLabel, githubScopeOf, type GithubScope } from './github-scope';
 import { sealForGithub } from './sealed-box';
-import { guarded, StoreError, type StoreOperation } from './store-error';
+import { guarded, httpStatusOf, StoreError, type StoreOperation } from './store-error';
 import type { GithubTarget, PropagationStore, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
 
 export interface GithubClientOptions {
@@ -30,7 +30,7 @@ function scopeApi(octokit: Octokit, scope: GithubScope): ScopeApi {
     try {
       return (await get()).data.updated_at;
     } catch (error) {
-      if (typeof error === 'object' && error !== null && 'status' in error && error.status === 404) return null;
+      if (httpStatusOf(error) === 404) return null;
       throw error;
     }
   };

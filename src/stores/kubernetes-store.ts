@@ -1,6 +1,6 @@
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { fingerprintCredential, fingerprintOfHalves } from './fingerprint';
-import { guarded, StoreError, type StoreOperation } from './store-error';
+import { guarded, httpStatusOf, StoreError, type StoreOperation } from './store-error';
 import type { KubernetesTarget, PropagationStore, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
 
 /** The three calls the store makes; a CoreV1Api satisfies it. */
@@ -35,7 +35,7 @@ export function createKubernetesStore(target: KubernetesTarget, api: KubernetesS
     try {
       return await api.readNamespacedSecret({ name, namespace });
     } catch (error) {
-      if (statusOf(error) === 404) return null;
+      if (httpStatusOf(error) === 404) return null;
       throw error;
     }
   }
@@ -112,13 +112,7 @@ async function conflictAsFalse(write: Promise<V1Secret>): Promise<boolean> {
     await write;
     return true;
   } catch (error) {
-    if (statusOf(error) === 409) return false;
+    if (httpStatusOf(error) === 409) return false;
     throw error;
   }
-}
-
-function statusOf(error: unknown): number | undefined {
-  // ApiException carries the HTTP status as `code`.
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') return error.code;
-  return undefined;
 }

@@ -66,7 +66,8 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 425 || status === 429 || status >= 500;
 }
 
-function httpStatusOf(error: unknown): number | undefined {
+/** The HTTP status an SDK error carries, if any. */
+export function httpStatusOf(error: unknown): number | undefined {
   if (!isRecord(error)) return undefined;
   // Octokit and the Cloudflare SDK say `status`; the Kubernetes client's ApiException says `code`.
   for (const value of [error.status, error.code]) {
