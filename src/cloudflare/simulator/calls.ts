@@ -1,0 +1,37 @@
+/** Counts requests per operation id and outcome ("200", "403", …, or "dropped"). */
+export class CallCounter {
+  private readonly table = new Map<string, Map<string, number>>();
+
+  record(operationId: string, outcome: number | 'dropped'): void {
+    const row = this.table.get(operationId) ?? new Map<string, number>();
+    const key = String(outcome);
+    row.set(key, (row.get(key) ?? 0) + 1);
+    this.table.set(operationId, row);
+  }
+
+  counts(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [operationId, row] of this.table) out[operationId] = Object.fromEntries(row);
+    return out;
+  }
+
+  /** Calls to one operation, optionally only those with one outcome. */
+  count(operationId: string, outcome?: number | 'dropped'): number {
+    const row = this.table.get(operationId);
+    if (!row) return 0;
+    if (outcome !== undefined) return row.get(String(outcome)) ?? 0;
+    let total = 0;
+    for (const n of row.values()) total += n;
+    return total;
+  }
+
+  total(): number {
+    let total = 0;
+    for (const operationId of this.table.keys()) total += this.count(operationId);
+    return total;
+  }
+
+  reset(): void {
+    this.table.clear();
+  }
+}
