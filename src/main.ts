@@ -3,6 +3,7 @@ import { apiClientsFromEnvironment } from './api/clients';
 import { ConfigError } from './config';
 import { createLogger } from './logger';
 import { localClientToken } from './runtime/client-token';
+import { adoptDemoCredentials } from './runtime/demo';
 import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
 import { openRuntime, type Runtime } from './runtime/open-runtime';
 import { buildRuntimeApp, startRuntimeWorkers } from './runtime/services';
@@ -30,6 +31,10 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
   const clients = apiClientsFromEnvironment({ ...env, CLIENT_AUTH_TOKEN: clientToken });
   if (!clients.length) throw new ConfigError(['environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS) so the API can authenticate anyone']);
 
+  if (runtime.cloudflare.simulator) {
+    const adopted = await adoptDemoCredentials(runtime.cloudflare.simulator, runtime.inventory, runtime.pending, runtime.stores);
+    if (adopted.length) logger.info({ tokens: adopted }, 'demo service-token credentials written to their stores');
+  }
   await upsertSchedules(runtime.client, env.TEMPORAL_TASK_QUEUE, logger);
   const workers = await startRuntimeWorkers(runtime);
   const app = await buildRuntimeApp(runtime, clients);

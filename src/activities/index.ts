@@ -1,22 +1,42 @@
+import type Cloudflare from 'cloudflare';
+import type { HistoryRepository } from '../db/history-repository';
+import type { RotationRepository } from '../db/rotation-repository';
+import type { PendingSecretStore } from '../secrets/pending-secrets';
+import type { StoreDeps } from '../stores';
+import { createAccessPolicyActivities } from './access-policies';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createHistoryActivities } from './history';
-import type { HistoryRepository } from '../db/history-repository';
+import { createPropagationActivities } from './propagation';
+import { createRotationRecordActivities } from './rotation-records';
+import { createServiceTokenActivities } from './service-tokens';
 
 export interface ActivityDeps extends ApiTokenVerificationDeps {
   history: Pick<HistoryRepository, 'recordAudit' | 'recordApiTokenCheck'>;
+  rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
+  pending: PendingSecretStore;
+  /** A client on token-warden's own Cloudflare token. */
+  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
+  stores: StoreDeps;
+  fetch?: typeof fetch;
 }
 
 /** Activities that call Cloudflare; they run on the rate-limited Cloudflare task queue. */
 export function createCloudflareActivities(deps: ActivityDeps) {
   return {
     ...createApiTokenVerificationActivities(deps),
+    ...createServiceTokenActivities(deps),
+    ...createAccessPolicyActivities(deps),
+    // Workers and Secrets Store targets are Cloudflare calls too.
+    ...createPropagationActivities(deps),
   };
 }
 
-/** Everything else: Postgres writes and other light work on the main task queue. */
+/** Everything else: Postgres writes, other stores, the probe, on the main task queue. */
 export function createLocalActivities(deps: ActivityDeps) {
   return {
     ...createHistoryActivities(deps.history),
+    ...createRotationRecordActivities(deps),
+    ...createPropagationActivities(deps),
   };
 }
 

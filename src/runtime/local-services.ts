@@ -5,7 +5,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded';
 import { PROJECT_ROOT } from '../paths';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { isPortOpen, startDevServer, type RunningDevServer } from '../temporal/dev-server';
-import { startSimulator } from '../cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '../cloudflare/simulator';
 import { demoVariables } from './demo';
 
 /** The Temporal dev server of `npm start`: SQLite under DATA_DIR, so runs survive a restart. */
@@ -36,20 +36,26 @@ export interface LocalCloudflare {
   /** Values the demo inventory refers to: account id, the demo API tokens' values. */
   variables: Record<string, string>;
   demoInventoryFile: string;
+  simulator: RunningSimulator;
   close(): Promise<void>;
 }
 
 /** The Cloudflare simulator, seeded once with the demo account and kept under DATA_DIR. */
 export async function startLocalCloudflare(env: Environment, logger: Logger): Promise<LocalCloudflare> {
   const simulator = await startSimulator({ port: env.SIMULATOR_PORT, stateFile: path.resolve(env.DATA_DIR, 'cloudflare-simulator.json'), seed: 'demo', logger: false });
-  if (!simulator.demo) throw new Error('the simulator started without its demo seed');
+  const wardenToken = simulator.demo?.apiTokens.warden.value;
+  if (!wardenToken) {
+    await simulator.close();
+    throw new Error(`the simulator's demo state in ${env.DATA_DIR} has no usable token-warden API token; remove ${env.DATA_DIR}/cloudflare-simulator.json to reseed it`);
+  }
   logger.warn({ baseURL: simulator.baseURL }, 'CLOUDFLARE_API_TOKEN is not set: Cloudflare is SIMULATED (a local simulator with demo tokens); nothing touches a real account');
   return {
     baseURL: simulator.baseURL,
     origin: simulator.origin,
-    apiToken: simulator.demo.wardenToken.value,
+    apiToken: wardenToken,
     variables: demoVariables(simulator),
     demoInventoryFile: path.join(PROJECT_ROOT, 'config', 'demo.inventory.yaml'),
+    simulator,
     close: () => simulator.close(),
   };
 }

@@ -11,6 +11,13 @@ import { connectTemporal, createTemporalClient, type TemporalSettings } from '..
 import { loadEncryptionKeys } from '../temporal/encryption-keys';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
+import type Cloudflare from 'cloudflare';
+import type { RunningSimulator } from '../cloudflare/simulator';
+import { createCloudflareClient } from '../cloudflare/client';
+import { createRotationRepository, type RotationRepository } from '../db/rotation-repository';
+import { createPendingSecretStore, type PendingSecretStore } from '../secrets/pending-secrets';
+import { createSecretBox } from '../secrets/secret-box';
+import type { StoreDeps } from '../stores';
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
@@ -19,9 +26,14 @@ export interface Runtime {
   logger: Logger;
   inventory: Inventory;
   readSecret: (source: SecretSource) => string | undefined;
-  cloudflare: { baseURL?: string; apiToken: string; simulated: boolean; probeOrigin?: string };
+  cloudflare: { baseURL?: string; apiToken: string; simulated: boolean; simulator?: RunningSimulator };
+  /** Clients on token-warden's own Cloudflare token. */
+  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
   pool: Pool;
   history: HistoryRepository;
+  rotations: RotationRepository;
+  pending: PendingSecretStore;
+  stores: StoreDeps;
   temporal: TemporalSettings;
   keys: EncryptionKeys;
   connection: Connection;
@@ -71,7 +83,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     } else {
       const simulator = await startLocalCloudflare(env, logger);
       closers.push(simulator.close);
-      cloudflare = { apiToken: simulator.apiToken, baseURL: simulator.baseURL, simulated: true, probeOrigin: simulator.origin };
+      cloudflare = { apiToken: simulator.apiToken, baseURL: simulator.baseURL, simulated: true, simulator: simulator.simulator };
       secretEnv = { ...simulator.variables, ...rawEnv };
       inventoryFile ??= simulator.demoInventoryFile;
       urls['Cloudflare simulator'] = simulator.baseURL;
@@ -104,8 +116,17 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     await ensureSearchAttributes(connection, temporal.namespace);
     const client = createTemporalClient(connection, temporal.namespace, keys);
 
+    const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: cloudflare.apiToken, baseURL: cloudflare.baseURL, purpose });
+    const stores: StoreDeps = {
+      cloudflare: () => wardenClient('mutations'),
+      env: secretEnv,
+    };
     return {
       env,
+      wardenClient,
+      rotations: createRotationRepository(pool),
+      pending: createPendingSecretStore(pool, createSecretBox(keys)),
+      stores,
       logger,
       inventory,
       readSecret: (source) => readSecret(source, secretEnv),

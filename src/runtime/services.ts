@@ -19,6 +19,10 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
       cloudflare: createCloudflareClient,
       cloudflareBaseURL: runtime.cloudflare.baseURL,
       history: runtime.history,
+      rotations: runtime.rotations,
+      pending: runtime.pending,
+      wardenClient: runtime.wardenClient,
+      stores: runtime.stores,
     },
   });
 }

@@ -1,1 +1,2 @@
 export { verifyApiTokens } from './verify-api-tokens';
+export { rotateServiceToken } from './rotate-service-token';

@@ -1,0 +1,105 @@
+import type Cloudflare from 'cloudflare';
+import { toActivityFailure } from './cloudflare-errors';
+
+export interface AccessPolicyDeps {
+  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
+}
+
+/** Where a policy lives: reusable policies and app-scoped ones are edited through different paths. */
+export interface PolicyRef {
+  policyId: string;
+  name: string;
+  /** Set for app-scoped policies; reusable ones are edited at the account level. */
+  appId?: string;
+}
+
+type Rule = Record<string, unknown>;
+type Policy = { id?: string; name?: string; decision?: string; include?: Rule[]; exclude?: Rule[]; require?: Rule[]; reusable?: boolean } & Record<string, unknown>;
+
+const RULE_LISTS = ['include', 'require', 'exclude'] as const;
+/** Everything a PUT must send back so the replace keeps the policy as it was. */
+const WRITABLE_FIELDS = ['name', 'decision', 'include', 'exclude', 'require', 'approval_groups', 'approval_required', 'isolation_required', 'purpose_justification_prompt', 'purpose_justification_required', 'session_duration', 'precedence'];
+
+const namesToken = (rule: Rule, tokenId: string) => (rule.service_token as { token_id?: string } | undefined)?.token_id === tokenId;
+const tokenRule = (tokenId: string): Rule => ({ service_token: { token_id: tokenId } });
+
+function writable(policy: Policy): Record<string, unknown> {
+  return Object.fromEntries(WRITABLE_FIELDS.filter((field) => policy[field] !== undefined && policy[field] !== null).map((field) => [field, policy[field]]));
+}
+
+/**
+ * Access policies that name a service token. The replace strategy binds the new token beside
+ * the old one in each of them before any consumer switches, and unbinds the old one only at
+ * retire, so every credential in a store is accepted by the apps at every moment.
+ */
+export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
+  async function everyPolicy(accountId: string): Promise<Array<{ ref: PolicyRef; policy: Policy }>> {
+    const client = deps.wardenClient('reads');
+    const found = new Map<string, { ref: PolicyRef; policy: Policy }>();
+    for await (const policy of client.zeroTrust.access.policies.list({ account_id: accountId })) {
+      const p = policy as unknown as Policy;
+      if (p.id) found.set(p.id, { ref: { policyId: p.id, name: p.name ?? p.id }, policy: p });
+    }
+    for await (const app of client.zeroTrust.access.applications.list({ account_id: accountId })) {
+      const appId = (app as { id?: string }).id;
+      if (!appId) continue;
+      for await (const policy of client.zeroTrust.access.applications.policies.list(appId, { account_id: accountId })) {
+        const p = policy as unknown as Policy;
+        // The app's list repeats the reusable policies it uses; those are edited once, at the account.
+        if (p.id && !found.has(p.id)) found.set(p.id, { ref: { policyId: p.id, name: p.name ?? p.id, appId }, policy: p });
+      }
+    }
+    return [...found.values()];
+  }
+
+  async function put(accountId: string, ref: PolicyRef, policy: Policy): Promise<void> {
+    const client = deps.wardenClient('mutations');
+    const body = { account_id: accountId, ...writable(policy) } as Parameters<typeof client.zeroTrust.access.policies.update>[1];
+    if (ref.appId) await client.zeroTrust.access.applications.policies.update(ref.policyId, { ...body, app_id: ref.appId });
+    else await client.zeroTrust.access.policies.update(ref.policyId, body);
+  }
+
+  return {
+    async findPoliciesNamingToken(input: { accountId: string; tokenId: string }): Promise<PolicyRef[]> {
+      try {
+        const all = await everyPolicy(input.accountId);
+        return all.filter(({ policy }) => RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))).map(({ ref }) => ref);
+      } catch (error) {
+        throw toActivityFailure(error, 'list Access policies');
+      }
+    },
+
+    /** Adds `newTokenId` to every include list that names `besideTokenId`. Idempotent. */
+    async bindTokenToPolicies(input: { accountId: string; besideTokenId: string; newTokenId: string }): Promise<PolicyRef[]> {
+      const changed: PolicyRef[] = [];
+      try {
+        for (const { ref, policy } of await everyPolicy(input.accountId)) {
+          const include = policy.include ?? [];
+          if (!include.some((rule) => namesToken(rule, input.besideTokenId)) || include.some((rule) => namesToken(rule, input.newTokenId))) continue;
+          await put(input.accountId, ref, { ...policy, include: [...include, tokenRule(input.newTokenId)] });
+          changed.push(ref);
+        }
+      } catch (error) {
+        throw toActivityFailure(error, 'bind service token to Access policies');
+      }
+      return changed;
+    },
+
+    /** Removes every rule naming `tokenId`, leaving the rest of each policy as it was. Idempotent. */
+    async unbindTokenFromPolicies(input: { accountId: string; tokenId: string }): Promise<PolicyRef[]> {
+      const changed: PolicyRef[] = [];
+      try {
+        for (const { ref, policy } of await everyPolicy(input.accountId)) {
+          if (!RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))) continue;
+          const next: Policy = { ...policy };
+          for (const list of RULE_LISTS) if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
+          await put(input.accountId, ref, next);
+          changed.push(ref);
+        }
+      } catch (error) {
+        throw toActivityFailure(error, 'unbind service token from Access policies');
+      }
+      return changed;
+    },
+  };
+}

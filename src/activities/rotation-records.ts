@@ -1,0 +1,82 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
+import type { RotationRepository } from '../db/rotation-repository';
+import { findServiceToken } from '../inventory';
+import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
+import { propagationTargetSchema } from '../stores';
+
+export interface RotationRecordDeps {
+  inventory: Pick<Inventory, 'accounts'>;
+  rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
+  pending: Pick<PendingSecretStore, 'current' | 'promote' | 'discard'>;
+}
+
+export interface PlannedTarget {
+  index: number;
+  kind: string;
+  label: string;
+  /** Workers and Secrets Store writes are Cloudflare calls: they go through the rate-limited queue. */
+  viaCloudflare: boolean;
+}
+
+export interface RotationPlan {
+  strategy: ServiceTokenConfig['strategy'];
+  overlapMs: number;
+  propagationWaitMs: number;
+  duration: string;
+  hasProbe: boolean;
+  zoneScoped: boolean;
+  targets: PlannedTarget[];
+  /** The credential the stores hold now, if token-warden knows it (what compensation restores). */
+  currentRef: string | null;
+  currentFingerprint: string | null;
+}
+
+function label(target: unknown, index: number): PlannedTarget {
+  const parsed = propagationTargetSchema.safeParse(target);
+  if (!parsed.success) throw ApplicationFailure.create({ message: `propagation target #${index} is invalid`, type: 'InvalidTarget', nonRetryable: true });
+  const t = parsed.data;
+  const where = (() => {
+    switch (t.kind) {
+      case 'file':
+        return t.path;
+      case 'kubernetes':
+        return `${t.namespace}/${t.name}`;
+      case 'github':
+        return t.org ? `org ${t.org}` : `${t.owner}/${t.repo}${t.environment ? `@${t.environment}` : ''}`;
+      case 'workers-secret':
+        return `${t.dispatchNamespace ? `${t.dispatchNamespace}/` : ''}${t.script}`;
+      case 'secrets-store':
+        return t.storeId;
+    }
+  })();
+  return { index, kind: t.kind, label: `${t.kind}:${where}`, viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store' };
+}
+
+/** Plan, history rows and the pending-secret lifecycle: Postgres work on the main queue. */
+export function createRotationRecordActivities(deps: RotationRecordDeps) {
+  return {
+    async planRotation(token: TokenKey): Promise<RotationPlan> {
+      const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
+      if (!entry) throw ApplicationFailure.create({ message: `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`, type: 'UnknownServiceToken', nonRetryable: true });
+      const current = await deps.pending.current(token);
+      return {
+        strategy: entry.token.strategy,
+        overlapMs: durationMs(entry.token.overlap),
+        propagationWaitMs: durationMs(entry.token.propagationWait),
+        duration: entry.token.duration,
+        hasProbe: Boolean(entry.token.probeUrl),
+        zoneScoped: Boolean(entry.token.zoneId),
+        targets: entry.token.targets.map(label),
+        currentRef: current?.ref ?? null,
+        currentFingerprint: current?.fingerprint ?? null,
+      };
+    },
+    recordRotationStart: deps.rotations.startRotation,
+    recordRotationStep: deps.rotations.recordStep,
+    finishRotationRecord: async (input: { runId: string; status: 'completed' | 'compensated' | 'failed'; outcome: Record<string, unknown> }) =>
+      deps.rotations.finishRotation(input.runId, input.status, input.outcome),
+    promoteSecret: async (input: { ref: string }) => deps.pending.promote(input.ref),
+    discardSecret: async (input: { ref: string }) => deps.pending.discard(input.ref),
+  };
+}

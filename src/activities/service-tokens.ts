@@ -1,0 +1,225 @@
+import type Cloudflare from 'cloudflare';
+import { ApplicationFailure } from '@temporalio/activity';
+import { z } from 'zod';
+import type { Inventory } from '../config';
+import { findServiceToken } from '../inventory';
+import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
+import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
+
+export interface ServiceTokenDeps {
+  inventory: Pick<Inventory, 'accounts'>;
+  /** A client on token-warden's own Cloudflare token. */
+  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
+  pending: Pick<PendingSecretStore, 'find' | 'stagePending' | 'open'>;
+}
+
+/** The fields a rotation decides on; read from Cloudflare's JSON, which carries more than the SDK types. */
+const serviceTokenStateSchema = z.looseObject({
+  id: z.string(),
+  client_id: z.string(),
+  name: z.string(),
+  expires_at: z.string().nullish(),
+  created_at: z.string().nullish(),
+  client_secret_version: z.number().default(1),
+  previous_client_secret_expires_at: z.string().nullish(),
+  enabled: z.boolean().default(true),
+});
+
+export interface ServiceTokenState {
+  tokenId: string;
+  clientId: string;
+  secretVersion: number;
+  expiresAt: string | null;
+  createdAt: string | null;
+  previousSecretExpiresAt: string | null;
+  enabled: boolean;
+}
+
+export interface IssuedSecret {
+  ref: string;
+  fingerprint: string;
+  tokenId: string;
+  clientId: string;
+  secretVersion: number;
+}
+
+const toState = (raw: unknown): ServiceTokenState => {
+  const token = serviceTokenStateSchema.parse(raw);
+  return {
+    tokenId: token.id,
+    clientId: token.client_id,
+    secretVersion: token.client_secret_version,
+    expiresAt: token.expires_at ?? null,
+    createdAt: token.created_at ?? null,
+    previousSecretExpiresAt: token.previous_client_secret_expires_at ?? null,
+    enabled: token.enabled,
+  };
+};
+
+const stagingRetries = 5;
+
+export function createServiceTokenActivities(deps: ServiceTokenDeps) {
+  function locate(token: TokenKey) {
+    const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
+    if (!entry) throw ApplicationFailure.create({ message: `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`, type: 'UnknownServiceToken', nonRetryable: true });
+    // Zone-scoped tokens live under /zones/{zone_id}; everything else under the account.
+    const scope = entry.token.zoneId ? { zone_id: entry.token.zoneId } : { account_id: token.accountId };
+    return { entry, scope };
+  }
+
+  async function listByName(token: TokenKey): Promise<ServiceTokenState[]> {
+    const { scope } = locate(token);
+    const found: ServiceTokenState[] = [];
+    try {
+      for await (const item of deps.wardenClient('reads').zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName })) {
+        const state = toState(item);
+        if (serviceTokenStateSchema.parse(item).name === token.tokenName) found.push(state);
+      }
+    } catch (error) {
+      throw toActivityFailure(error, `list service tokens named ${token.tokenName}`);
+    }
+    return found;
+  }
+
+  async function read(token: TokenKey, tokenId: string): Promise<ServiceTokenState | null> {
+    const { scope } = locate(token);
+    try {
+      return toState(await deps.wardenClient('reads').zeroTrust.access.serviceTokens.get(tokenId, scope));
+    } catch (error) {
+      if (describeCloudflareError(error).httpStatus === 404) return null;
+      throw toActivityFailure(error, `read service token ${token.tokenName}`);
+    }
+  }
+
+  /** The staging write must not be lost once Cloudflare has answered: retry it in place. */
+  async function stage(token: TokenKey, ref: string, credential: { clientId: string; clientSecret: string }) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.pending.stagePending(token, ref, credential);
+      } catch (error) {
+        if (attempt >= stagingRetries) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  return {
+    /**
+     * Step 1. The token as Cloudflare has it now. Several tokens of one name (a replace that
+     * was interrupted) resolve to the oldest: the one consumers were given first.
+     */
+    async resolveServiceToken(token: TokenKey): Promise<ServiceTokenState> {
+      const found = await listByName(token);
+      if (!found.length) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      return found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''))[0]!;
+    },
+
+    async readServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState | null> {
+      return read(input, input.tokenId);
+    },
+
+    /**
+     * Step 2, rotate-secret. `ref` is chosen by the workflow before the call, so a retry can
+     * tell "already staged" from "never issued". A version beyond the expected one with nothing
+     * staged means Cloudflare rotated but the secret never reached us: it is gone for good, and
+     * rotating again would kill the secret the stores still hold, so the failure is final and
+     * the workflow recovers blue/green.
+     */
+    async issueRotatedSecret(input: TokenKey & { tokenId: string; expectedVersion: number; ref: string; previousSecretExpiresAt: string }): Promise<IssuedSecret> {
+      const staged = await deps.pending.find(input.ref);
+      const current = await read(input, input.tokenId);
+      if (!current) throw ApplicationFailure.create({ message: `service token ${input.tokenName} disappeared before rotation`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      if (staged) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: current.tokenId, clientId: current.clientId, secretVersion: current.secretVersion };
+      if (current.secretVersion > input.expectedVersion) {
+        throw ApplicationFailure.create({
+          message: `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`,
+          type: 'RotatedSecretLost',
+          nonRetryable: true,
+          details: [{ secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt }],
+        });
+      }
+      const { scope } = locate(input);
+      let rotated;
+      try {
+        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(input.tokenId, {
+          ...scope,
+          account_id: scope.account_id ?? '',
+          previous_client_secret_expires_at: input.previousSecretExpiresAt,
+        });
+      } catch (error) {
+        throw toActivityFailure(error, `rotate service token ${input.tokenName}`);
+      }
+      if (!rotated.client_secret || !rotated.client_id) throw ApplicationFailure.create({ message: 'rotate answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      const result = await stage(input, input.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
+      const after = toState(rotated);
+      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: input.tokenId, clientId: rotated.client_id, secretVersion: after.secretVersion };
+    },
+
+    /**
+     * Step 2, replace (and the recovery of a lost rotate). A token of this name created after
+     * `notBefore` that is not staged is the product of a create whose answer was lost: nobody
+     * ever saw its secret, so it has no consumers and is deleted before creating again.
+     */
+    async createReplacementToken(input: TokenKey & { oldTokenId: string; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
+      const staged = await deps.pending.find(input.ref);
+      const { scope } = locate(input);
+      const namesakes = await listByName(input);
+      const fresh = namesakes.filter((t) => t.tokenId !== input.oldTokenId && (t.createdAt ?? '') >= input.notBefore);
+      if (staged) {
+        const { clientId } = await deps.pending.open(input.ref);
+        const mine = namesakes.find((t) => t.clientId === clientId);
+        if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
+        throw ApplicationFailure.create({ message: `the replacement token of ${input.tokenName} vanished after it was issued`, type: 'ReplacementTokenVanished', nonRetryable: true });
+      }
+      for (const orphan of fresh) {
+        try {
+          await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(orphan.tokenId, scope);
+        } catch (error) {
+          if (describeCloudflareError(error).httpStatus !== 404) throw toActivityFailure(error, `delete orphaned service token ${input.tokenName}`);
+        }
+      }
+      let created;
+      try {
+        created = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.create({ ...scope, name: input.tokenName, duration: input.duration });
+      } catch (error) {
+        throw toActivityFailure(error, `create service token ${input.tokenName}`);
+      }
+      if (!created.client_secret || !created.client_id || !created.id) throw ApplicationFailure.create({ message: 'create answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      const result = await stage(input, input.ref, { clientId: created.client_id, clientSecret: created.client_secret });
+      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: created.id, clientId: created.client_id, secretVersion: 1 };
+    },
+
+    /** Moves the previous secret's expiry: later to give propagation time, `now` to retire it. Idempotent. */
+    async setPreviousSecretExpiry(input: TokenKey & { tokenId: string; expiresAt: string }): Promise<void> {
+      const { scope } = locate(input);
+      try {
+        await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.update(input.tokenId, { ...scope, previous_client_secret_expires_at: input.expiresAt });
+      } catch (error) {
+        throw toActivityFailure(error, `set previous secret expiry of ${input.tokenName}`);
+      }
+    },
+
+    /** Retire (replace) and compensation: delete a token; already gone counts as done. */
+    async deleteServiceToken(input: TokenKey & { tokenId: string }): Promise<void> {
+      const { scope } = locate(input);
+      try {
+        await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(input.tokenId, scope);
+      } catch (error) {
+        if (describeCloudflareError(error).httpStatus === 404) return;
+        throw toActivityFailure(error, `delete service token ${input.tokenName}`);
+      }
+    },
+
+    /** Expiry sweep's lighter option: extend `expires_at` by the token's duration. */
+    async refreshServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState> {
+      const { scope } = locate(input);
+      try {
+        return toState(await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.refresh(input.tokenId, { ...scope, account_id: scope.account_id ?? '' }));
+      } catch (error) {
+        throw toActivityFailure(error, `refresh service token ${input.tokenName}`);
+      }
+    },
+  };
+}
+
+export type ServiceTokenActivities = ReturnType<typeof createServiceTokenActivities>;

@@ -1,0 +1,319 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CloudflareActivities, LocalActivities } from '../activities';
+import type { IssuedSecret, ServiceTokenState } from '../activities/service-tokens';
+import type { PlannedTarget, RotationPlan } from '../activities/rotation-records';
+import type { WriteReceipt } from '../stores/store-types';
+import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
+import { cloudflareTaskQueue, type Trigger } from './triggers';
+
+/** Cloudflare calls. Mutations retry only after the activity has read state back. */
+const cloudflareCalls = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+} as const;
+/** After retire there is no way back: retry until Cloudflare answers. */
+const retireCalls = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+} as const;
+const storeWrites = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
+} as const;
+/** Stores and the probe app get a bounded propagation window to show the new credential. */
+const verification = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '3 minutes',
+  retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '10s' },
+} as const;
+/** History rows must survive a Postgres outage: retried until written. */
+const historyWrites = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+} as const;
+
+/** How long the previous secret is kept alive when propagation fails or a secret was lost. */
+const RECOVERY_WINDOW_MS = 24 * 60 * 60 * 1000;
+const PROPAGATION_ROUNDS = 3;
+
+export type RotationMode = 'scheduled' | 'manual' | 'expiry' | 'emergency';
+
+export interface RotateServiceTokenInput {
+  accountId: string;
+  tokenName: string;
+  mode: RotationMode;
+  trigger: Trigger;
+}
+
+export interface EmergencyRevokeRequest {
+  actor: string;
+  reason: string;
+}
+
+export interface RotationStep {
+  seq: number;
+  step: string;
+  outcome: 'ok' | 'failed' | 'compensated' | 'skipped';
+  startedAt: string;
+  finishedAt: string;
+  details: Record<string, unknown>;
+}
+
+export interface RotationProgress {
+  tokenName: string;
+  accountId: string;
+  mode: RotationMode;
+  strategy: string | null;
+  phase: string;
+  emergency: boolean;
+  steps: RotationStep[];
+}
+
+export interface RotationResult {
+  status: 'completed';
+  strategy: 'rotate-secret' | 'replace';
+  tokenId: string;
+  clientId: string;
+  fingerprint: string;
+  recoveredLostSecret: boolean;
+  emergency: boolean;
+}
+
+export const emergencyRevokeSignal = defineSignal<[EmergencyRevokeRequest]>('emergencyRevoke');
+export const progressQuery = defineQuery<RotationProgress>('progress');
+
+const records = proxyActivities<LocalActivities>(historyWrites);
+const local = proxyActivities<LocalActivities>(storeWrites);
+
+function failureType(error: unknown): string | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function failureSummary(error: unknown): Record<string, unknown> {
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return { type: failureType(error) ?? (cause instanceof Error ? cause.name : 'Error'), message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Rotates one Access service token (DESIGN.md §4): resolve → issue → propagate → verify →
+ * wait → retire → finish. Until retire, a failure compensates; after it, only retries forward.
+ * The workflow carries refs and fingerprints only; secrets stay in the pending-secret store.
+ */
+export async function rotateServiceToken(input: RotateServiceTokenInput): Promise<RotationResult> {
+  const { workflowId, runId, taskQueue } = workflowInfo();
+  const token = { accountId: input.accountId, tokenName: input.tokenName };
+  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const retire = proxyActivities<CloudflareActivities>({ ...retireCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const probe = proxyActivities<LocalActivities>(verification);
+  const cloudflareStores = proxyActivities<CloudflareActivities>({ ...storeWrites, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const cloudflareVerification = proxyActivities<CloudflareActivities>({ ...verification, taskQueue: cloudflareTaskQueue(taskQueue) });
+
+  let revoke: EmergencyRevokeRequest | undefined = input.mode === 'emergency' ? { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' } : undefined;
+  const progress: RotationProgress = { ...token, mode: input.mode, strategy: null, phase: 'plan', emergency: Boolean(revoke), steps: [] };
+  setHandler(emergencyRevokeSignal, (request) => {
+    revoke ??= request;
+    progress.emergency = true;
+  });
+  setHandler(progressQuery, () => progress);
+
+  let seq = 0;
+  async function step<T>(name: string, run: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
+    progress.phase = name;
+    const startedAt = iso(Date.now());
+    const own = ++seq;
+    const record = async (outcome: RotationStep['outcome'], details: Record<string, unknown>) => {
+      progress.steps.push({ seq: own, step: name, outcome, startedAt, finishedAt: iso(Date.now()), details });
+      await records.recordRotationStep({ runId, seq: own, step: name, outcome, startedAt, details });
+    };
+    try {
+      const result = await run();
+      await record('ok', describe(result));
+      return result;
+    } catch (error) {
+      await record('failed', failureSummary(error));
+      throw error;
+    }
+  }
+
+  // Store writes for Workers and Secrets Store are Cloudflare calls: rate-limited queue.
+  const write = (target: PlannedTarget, ref: string) =>
+    (target.viaCloudflare ? cloudflareStores : local).propagateToStore({ ...token, targetIndex: target.index, ref });
+  const readBack = (target: PlannedTarget, receipt: WriteReceipt) =>
+    (target.viaCloudflare ? cloudflareVerification : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
+  const restore = (target: PlannedTarget, ref: string) =>
+    (target.viaCloudflare ? cloudflareStores : local).restoreStore({ ...token, targetIndex: target.index, ref });
+
+  const plan: RotationPlan = await records.planRotation(token);
+  // Zone-scoped tokens have no rotate endpoint: they can only be replaced.
+  let strategy: RotationResult['strategy'] = plan.zoneScoped ? 'replace' : plan.strategy;
+  progress.strategy = strategy;
+  upsertSearchAttributes([
+    { key: TokenName, value: input.tokenName },
+    { key: CloudflareAccountId, value: input.accountId },
+    { key: RotationStrategy, value: strategy },
+    { key: TokenKind, value: 'service-token' },
+    { key: TriggeredBy, value: input.trigger.actor },
+  ]);
+  await records.recordAudit({ actor: input.trigger.actor, action: `rotate.${input.mode}`, subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: input.trigger.reason ?? null } });
+  await records.recordRotationStart({ runId, workflowId, ...token, strategy, mode: input.mode, triggeredBy: input.trigger.actor });
+
+  const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  let issued: IssuedSecret | undefined;
+  let resolved: ServiceTokenState | undefined;
+  let recoveredLostSecret = false;
+  let killedOldFirst = false;
+
+  /** Blue/green: a new token beside the old one in every Access policy that names it. */
+  async function issueReplacement(old: ServiceTokenState): Promise<IssuedSecret> {
+    const replacement = await step(
+      'issue',
+      () => cloudflare.createReplacementToken({ ...token, oldTokenId: old.tokenId, ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
+      (r) => ({ strategy: 'replace', tokenId: r.tokenId, clientId: r.clientId, fingerprint: r.fingerprint }),
+    );
+    // Undoing a replace deletes the new token, which is safe only if every store can be given
+    // the old credential back. Without it, both tokens stay valid and bound (and it is logged).
+    const undoable = plan.currentRef !== null;
+    if (undoable) {
+      compensations.push({ name: 'delete new token', run: () => cloudflare.deleteServiceToken({ ...token, tokenId: replacement.tokenId }) });
+      compensations.push({ name: 'discard pending secret', run: () => records.discardSecret({ ref: replacement.ref }) });
+    } else {
+      log.warn('no current credential on record: a failed replace will leave both tokens valid', { token: input.tokenName });
+    }
+    await step('bind', () => cloudflare.bindTokenToPolicies({ accountId: input.accountId, besideTokenId: old.tokenId, newTokenId: replacement.tokenId }), (policies) => ({ policies }));
+    if (undoable) compensations.push({ name: 'unbind new token', run: () => cloudflare.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }) });
+    return replacement;
+  }
+
+  try {
+    // 1. resolve — the token as Cloudflare has it now
+    resolved = await step('resolve', () => cloudflare.resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt }));
+    const old = resolved;
+
+    // 2. issue — the new secret goes straight into the encrypted pending-secret store
+    if (revoke || strategy === 'rotate-secret') {
+      // Emergency: the compromised secret dies in the same call that issues its successor.
+      const previousSecretExpiresAt = revoke ? iso(Date.now()) : iso(Date.now() + plan.overlapMs);
+      killedOldFirst = Boolean(revoke);
+      try {
+        issued = await step(
+          'issue',
+          () => cloudflare.issueRotatedSecret({ ...token, tokenId: old.tokenId, expectedVersion: old.secretVersion, ref: uuid4(), previousSecretExpiresAt }),
+          (r) => ({ strategy: 'rotate-secret', secretVersion: r.secretVersion, fingerprint: r.fingerprint, previousSecretExpiresAt }),
+        );
+        strategy = 'rotate-secret';
+        if (!revoke) compensations.push({ name: 'keep previous secret valid', run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }) });
+      } catch (error) {
+        if (failureType(error) !== 'RotatedSecretLost') throw error;
+        // Cloudflare rotated but its answer never arrived. The stores hold what is now the
+        // previous secret, valid until `previousSecretExpiresAt`; another rotate would kill
+        // it at once. Keep it alive for the recovery window, then finish blue/green.
+        recoveredLostSecret = true;
+        strategy = 'replace';
+        progress.strategy = strategy;
+        upsertSearchAttributes([{ key: RotationStrategy, value: 'replace' }]);
+        if (!revoke) await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
+        issued = await issueReplacement(old);
+      }
+    } else {
+      issued = await issueReplacement(old);
+    }
+    const fresh = issued;
+
+    // 3. propagate — every store, each write idempotent; restored on compensation (replace)
+    const targets = plan.targets;
+    let receipts: WriteReceipt[] = [];
+    for (let round = 1; ; round++) {
+      try {
+        if (strategy === 'replace' && plan.currentRef && round === 1) {
+          const previous = plan.currentRef;
+          compensations.push({ name: 'restore stores', run: () => Promise.all(targets.map((t) => restore(t, previous))) });
+        }
+        receipts = await step('propagate', () => Promise.all(targets.map((t) => write(t, fresh.ref))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
+
+        // 4. verify — every store reads back the new fingerprint, and the probe app accepts it
+        await step(
+          'verify',
+          async () => {
+            const [stores, probed] = await Promise.all([
+              Promise.all(targets.map((t, i) => readBack(t, receipts[i]!))),
+              plan.hasProbe ? probe.probeCredential({ ...token, ref: fresh.ref, expect: 'accepted' }) : Promise.resolve(null),
+            ]);
+            return { stores, probed };
+          },
+          (r) => ({ stores: r.stores, probeStatus: r.probed?.status ?? null }),
+        );
+        break;
+      } catch (error) {
+        // rotate-secret cannot be undone: keep the previous secret valid and try again.
+        if (strategy !== 'rotate-secret' || revoke || round >= PROPAGATION_ROUNDS) throw error;
+        await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
+        log.warn('propagation failed; previous secret extended, retrying', { token: input.tokenName, round });
+        await sleep(Math.min(plan.overlapMs / 4, 5 * 60_000));
+      }
+    }
+
+    // 5. wait — consumers pick up the new credential; an emergency revoke cuts it short
+    await step(
+      'wait',
+      () => condition(() => revoke !== undefined, plan.propagationWaitMs),
+      (revoked) => ({ waitedMs: plan.propagationWaitMs, cutShortBy: revoked ? (revoke?.actor ?? null) : null }),
+    );
+  } catch (error) {
+    progress.phase = 'compensate';
+    const undone: string[] = [];
+    for (const compensation of compensations.reverse()) {
+      try {
+        await compensation.run();
+        undone.push(compensation.name);
+      } catch (compensationError) {
+        log.error('compensation failed', { step: compensation.name, error: failureSummary(compensationError) });
+      }
+    }
+    const outcome = { error: failureSummary(error), compensated: undone };
+    await records.recordRotationStep({ runId, seq: ++seq, step: 'compensate', outcome: 'compensated', startedAt: iso(Date.now()), details: outcome });
+    await records.finishRotationRecord({ runId, status: undone.length ? 'compensated' : 'failed', outcome });
+    throw ApplicationFailure.create({ message: `rotation of ${input.tokenName} failed before retire and was compensated: ${String(outcome.error.message)}`, type: 'RotationCompensated', nonRetryable: true, details: [outcome] });
+  }
+
+  // 6. retire — the point of no return: every store reads back the new credential
+  const done = issued;
+  const old = resolved;
+  if (strategy === 'rotate-secret') {
+    if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
+    else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
+  } else {
+    await step('retire', async () => {
+      const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
+      await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
+      return unbound;
+    }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
+  }
+  if (revoke && plan.hasProbe && plan.currentRef) {
+    const previous = plan.currentRef;
+    await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+  }
+
+  // 7. finish — the new credential becomes current; the pending row is wiped
+  await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));
+  const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(revoke) };
+  await records.finishRotationRecord({ runId, status: 'completed', outcome: { ...result, revokedBy: revoke?.actor ?? null, revokeReason: revoke?.reason ?? null } });
+  progress.phase = 'done';
+  log.info('service token rotated', { token: input.tokenName, strategy, emergency: Boolean(revoke), fingerprint: done.fingerprint });
+  return result;
+}
