@@ -22,7 +22,7 @@ export const CODE = {
   invalidAuthorizationFormat: 6111,
   routeNotFound: 7003,
   methodNotAllowed: 7000,
-  rateLimited: 971,
+  rateLimited: 1015, // the contract's Message schema needs codes >= 1000
   missingAuthHeaders: 9106,
   unknownAuthKey: 9103,
   invalidAccessToken: 9109,

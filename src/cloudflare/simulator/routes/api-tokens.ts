@@ -31,7 +31,7 @@ const createBody = z.object({
   condition: z.object({ 'request.ip': requestIp.optional(), request_ip: requestIp.optional() }).optional(),
 });
 const updateBody = createBody.extend({ status: z.enum(['active', 'disabled', 'expired']).optional() });
-const rollBody = z.object({}).optional();
+const rollBody = z.object({}).nullish();
 
 type CreateBody = z.infer<typeof updateBody>;
 

@@ -22,7 +22,7 @@ const createBody = z.object({
   enabled: z.boolean().optional(),
 });
 const updateBody = createBody.partial();
-const rotateBody = z.object({ previous_client_secret_expires_at: z.string().optional() }).optional();
+const rotateBody = z.object({ previous_client_secret_expires_at: z.string().optional() }).nullish();
 
 /** Account- and zone-level Access service tokens; refresh and rotate exist at account level only. */
 export function serviceTokenRoutes(app: FastifyInstance, deps: RouteDeps): void {
