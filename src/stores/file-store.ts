@@ -1,10 +1,11 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { assembleStore } from './assemble-store';
 import { writeFileAtomic } from './atomic-file';
 import { FileFormatError, parseCredentialFile, renderCredentialFile } from './file-format';
 import { fingerprintCredential, fingerprintOfHalves } from './fingerprint';
-import { guarded, StoreError, type StoreOperation } from './store-error';
-import type { FileTarget, PropagationStore, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
+import { StoreError, type StoreOperation } from './store-error';
+import type { FileTarget, PropagationStore, WriteReceipt } from './store-types';
 
 const FILE_MODE = 0o600;
 
@@ -39,47 +40,33 @@ export function createFileStore(target: FileTarget): PropagationStore {
     return fingerprintOfHalves(halves.clientId, halves.clientSecret);
   }
 
-  function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
-    return run(operation, [credential.clientSecret], async () => {
-      const fingerprint = fingerprintCredential(credential);
-      const receipt = (changed: boolean): WriteReceipt => ({
-        store: label,
-        fingerprint,
-        changed,
-        expected: { evidence: 'fingerprint', fingerprint },
-      });
-      const current = await readCurrent();
-      if (current !== null && current.mode === FILE_MODE && fingerprintOf(current) === fingerprint) {
-        return receipt(false);
-      }
-      const text = renderCredentialFile(current?.text ?? null, target.format, target.keys, credential);
-      await writeFileAtomic(file, text, FILE_MODE);
-      return receipt(true);
-    });
+  /** Retrying will not fix a file someone else filled with something else. */
+  async function permanentOnFormatError<T>(operation: StoreOperation, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      if (!(error instanceof FileFormatError)) throw error;
+      throw new StoreError({ store: label, operation, reason: error.message, retryable: false });
+    }
   }
 
-  function run<T>(operation: StoreOperation, secrets: readonly string[], body: () => Promise<T>): Promise<T> {
-    return guarded({ store: label, operation, secrets }, async () => {
-      try {
-        return await body();
-      } catch (error) {
-        if (!(error instanceof FileFormatError)) throw error;
-        // Retrying will not fix a file someone else filled with something else.
-        throw new StoreError({ store: label, operation, reason: error.message, retryable: false });
-      }
-    });
-  }
-
-  return {
+  return assembleStore({
     kind: 'file',
     label,
-    write: (credential) => put(credential, 'write'),
-    readBack: () =>
-      run('readBack', [], async (): Promise<ReadBack> => ({ evidence: 'fingerprint', fingerprint: fingerprintOf(await readCurrent()) })),
-    restore: async (previous) => {
-      await put(previous, 'restore');
-    },
-  };
+    put: (credential, operation) =>
+      permanentOnFormatError(operation, async (): Promise<WriteReceipt> => {
+        const fingerprint = fingerprintCredential(credential);
+        const current = await readCurrent();
+        const unchanged = current !== null && current.mode === FILE_MODE && fingerprintOf(current) === fingerprint;
+        if (!unchanged) {
+          const text = renderCredentialFile(current?.text ?? null, target.format, target.keys, credential);
+          await writeFileAtomic(file, text, FILE_MODE);
+        }
+        return { store: label, fingerprint, changed: !unchanged, expected: { evidence: 'fingerprint', fingerprint } };
+      }),
+    read: () =>
+      permanentOnFormatError('readBack', async () => ({ evidence: 'fingerprint', fingerprint: fingerprintOf(await readCurrent()) })),
+  });
 }
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {

@@ -1,9 +1,10 @@
 import { Octokit } from '@octokit/rest';
+import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
 import { githubScopeLabel, githubScopeOf, type GithubScope } from './github-scope';
 import { sealForGithub } from './sealed-box';
-import { guarded, httpStatusOf, StoreError, type StoreOperation } from './store-error';
-import type { GithubTarget, PropagationStore, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
+import { httpStatusOf, StoreError, type StoreOperation } from './store-error';
+import type { GithubTarget, PropagationStore, ServiceTokenCredential, WriteReceipt } from './store-types';
 
 export interface GithubClientOptions {
   token: string;
@@ -92,41 +93,32 @@ export function createGithubStore(target: GithubTarget, octokit: Octokit): Propa
     return Date.parse(clientId) <= Date.parse(clientSecret) ? clientId : clientSecret;
   }
 
-  function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
-    return guarded({ store: label, operation, secrets: [credential.clientSecret] }, async () => {
-      // One key for both values: a key rotated between two reads would mix key ids.
-      const publicKey = await api.publicKey();
-      const values: ReadonlyArray<readonly [string, string]> = [
-        [names.clientId, credential.clientId],
-        [names.clientSecret, credential.clientSecret],
-      ];
-      for (const [name, value] of values) {
-        await api.put(name, await sealForGithub(publicKey.key, value), publicKey.key_id);
-      }
-      const at = await writtenAt();
-      if (at === null) {
-        throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
-      }
-      return {
-        store: label,
-        fingerprint: fingerprintCredential(credential),
-        changed: true,
-        expected: { evidence: 'written-at', writtenAt: at },
-      };
-    });
+  async function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
+    // One key for both values: a key rotated between two reads would mix key ids.
+    const publicKey = await api.publicKey();
+    const values: ReadonlyArray<readonly [string, string]> = [
+      [names.clientId, credential.clientId],
+      [names.clientSecret, credential.clientSecret],
+    ];
+    for (const [name, value] of values) {
+      await api.put(name, await sealForGithub(publicKey.key, value), publicKey.key_id);
+    }
+    const at = await writtenAt();
+    if (at === null) {
+      throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
+    }
+    return {
+      store: label,
+      fingerprint: fingerprintCredential(credential),
+      changed: true,
+      expected: { evidence: 'written-at', writtenAt: at },
+    };
   }
 
-  return {
+  return assembleStore({
     kind: 'github',
     label,
-    write: (credential) => put(credential, 'write'),
-    readBack: () =>
-      guarded({ store: label, operation: 'readBack', secrets: [] }, async (): Promise<ReadBack> => ({
-        evidence: 'written-at',
-        writtenAt: await writtenAt(),
-      })),
-    restore: async (previous) => {
-      await put(previous, 'restore');
-    },
-  };
+    put,
+    read: async () => ({ evidence: 'written-at', writtenAt: await writtenAt() }),
+  });
 }

@@ -1,7 +1,8 @@
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { assembleStore } from './assemble-store';
 import { fingerprintCredential, fingerprintOfHalves } from './fingerprint';
-import { guarded, httpStatusOf, StoreError, type StoreOperation } from './store-error';
-import type { KubernetesTarget, PropagationStore, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
+import { httpStatusOf, StoreError, type StoreOperation } from './store-error';
+import type { KubernetesTarget, PropagationStore, ServiceTokenCredential, WriteReceipt } from './store-types';
 
 /** The three calls the store makes; a CoreV1Api satisfies it. */
 export type KubernetesSecretsApi = Pick<
@@ -65,45 +66,36 @@ export function createKubernetesStore(target: KubernetesTarget, api: KubernetesS
       [keys.clientId]: Buffer.from(credential.clientId, 'utf8').toString('base64'),
       [keys.clientSecret]: Buffer.from(credential.clientSecret, 'utf8').toString('base64'),
     };
-    return guarded({ store: label, operation, secrets: [credential.clientSecret] }, async () => {
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-        const current = await read();
-        if (current === null) {
-          const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data: ours };
-          if (await conflictAsFalse(api.createNamespacedSecret({ namespace, body, fieldManager: FIELD_MANAGER }))) {
-            return receipt(true);
-          }
-          continue; // someone created it meanwhile (409 AlreadyExists): read theirs and merge
-        }
-        if (fingerprintOf(current) === fingerprint) return receipt(false);
-        const body: V1Secret = { ...current, data: { ...current.data, ...ours } };
-        if (await conflictAsFalse(api.replaceNamespacedSecret({ name, namespace, body, fieldManager: FIELD_MANAGER }))) {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const current = await read();
+      if (current === null) {
+        const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data: ours };
+        if (await conflictAsFalse(api.createNamespacedSecret({ namespace, body, fieldManager: FIELD_MANAGER }))) {
           return receipt(true);
         }
+        continue; // someone created it meanwhile (409 AlreadyExists): read theirs and merge
       }
-      throw new StoreError({
-        store: label,
-        operation,
-        status: 409,
-        reason: `the Secret kept changing under us (${MAX_ATTEMPTS} conflicting attempts)`,
-        retryable: true,
-      });
+      if (fingerprintOf(current) === fingerprint) return receipt(false);
+      const body: V1Secret = { ...current, data: { ...current.data, ...ours } };
+      if (await conflictAsFalse(api.replaceNamespacedSecret({ name, namespace, body, fieldManager: FIELD_MANAGER }))) {
+        return receipt(true);
+      }
+    }
+    throw new StoreError({
+      store: label,
+      operation,
+      status: 409,
+      reason: `the Secret kept changing under us (${MAX_ATTEMPTS} conflicting attempts)`,
+      retryable: true,
     });
   }
 
-  return {
+  return assembleStore({
     kind: 'kubernetes',
     label,
-    write: (credential) => put(credential, 'write'),
-    readBack: () =>
-      guarded({ store: label, operation: 'readBack', secrets: [] }, async (): Promise<ReadBack> => ({
-        evidence: 'fingerprint',
-        fingerprint: fingerprintOf(await read()),
-      })),
-    restore: async (previous) => {
-      await put(previous, 'restore');
-    },
-  };
+    put,
+    read: async () => ({ evidence: 'fingerprint', fingerprint: fingerprintOf(await read()) }),
+  });
 }
 
 /** Resolves true when the write went through, false on 409; rethrows anything else. */

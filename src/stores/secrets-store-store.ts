@@ -1,7 +1,7 @@
 import type Cloudflare from 'cloudflare';
+import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
-import { guarded, type StoreOperation } from './store-error';
-import type { PropagationStore, ReadBack, SecretsStoreTarget, ServiceTokenCredential, WriteReceipt } from './store-types';
+import type { PropagationStore, SecretsStoreTarget, ServiceTokenCredential, WriteReceipt } from './store-types';
 
 const FINGERPRINT_IN_COMMENT = /\bsha256:[0-9a-f]{16}\b/;
 
@@ -42,38 +42,29 @@ export function createSecretsStoreStore(
     return id !== undefined && id === secret ? id : null;
   }
 
-  function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
-    return guarded({ store: label, operation, secrets: [credential.clientSecret] }, async () => {
-      const fingerprint = fingerprintCredential(credential);
-      const comment = `token-warden credential ${fingerprint}`;
-      const found = await ours();
-      const missing: Array<{ name: string; value: string; scopes: typeof scopes; comment: string }> = [];
-      const values: ReadonlyArray<readonly [string, string]> = [
-        [names.clientId, credential.clientId],
-        [names.clientSecret, credential.clientSecret],
-      ];
-      for (const [name, value] of values) {
-        const existing = found.get(name);
-        if (existing === undefined) missing.push({ name, value, scopes, comment });
-        else await secrets.edit(existing.id, { account_id: accountId, store_id: storeId, value, comment, scopes });
-      }
-      // After a create whose response was lost, the retry finds the secrets and edits them.
-      if (missing.length > 0) await secrets.create(storeId, { account_id: accountId, body: missing });
-      return { store: label, fingerprint, changed: true, expected: { evidence: 'recorded-fingerprint', fingerprint } };
-    });
+  async function put(credential: ServiceTokenCredential): Promise<WriteReceipt> {
+    const fingerprint = fingerprintCredential(credential);
+    const comment = `token-warden credential ${fingerprint}`;
+    const found = await ours();
+    const missing: Array<{ name: string; value: string; scopes: typeof scopes; comment: string }> = [];
+    const values: ReadonlyArray<readonly [string, string]> = [
+      [names.clientId, credential.clientId],
+      [names.clientSecret, credential.clientSecret],
+    ];
+    for (const [name, value] of values) {
+      const existing = found.get(name);
+      if (existing === undefined) missing.push({ name, value, scopes, comment });
+      else await secrets.edit(existing.id, { account_id: accountId, store_id: storeId, value, comment, scopes });
+    }
+    // After a create whose response was lost, the retry finds the secrets and edits them.
+    if (missing.length > 0) await secrets.create(storeId, { account_id: accountId, body: missing });
+    return { store: label, fingerprint, changed: true, expected: { evidence: 'recorded-fingerprint', fingerprint } };
   }
 
-  return {
+  return assembleStore({
     kind: 'secrets-store',
     label,
-    write: (credential) => put(credential, 'write'),
-    readBack: () =>
-      guarded({ store: label, operation: 'readBack', secrets: [] }, async (): Promise<ReadBack> => ({
-        evidence: 'recorded-fingerprint',
-        fingerprint: recordedFingerprint(await ours()),
-      })),
-    restore: async (previous) => {
-      await put(previous, 'restore');
-    },
-  };
+    put,
+    read: async () => ({ evidence: 'recorded-fingerprint', fingerprint: recordedFingerprint(await ours()) }),
+  });
 }

@@ -1,7 +1,8 @@
 import type Cloudflare from 'cloudflare';
+import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
-import { guarded, StoreError, type StoreOperation } from './store-error';
-import type { PropagationStore, ReadBack, ServiceTokenCredential, WorkersSecretTarget, WriteReceipt } from './store-types';
+import { StoreError, type StoreOperation } from './store-error';
+import type { PropagationStore, ServiceTokenCredential, WorkersSecretTarget, WriteReceipt } from './store-types';
 
 /** Put one secret_text binding; list the bindings' names. Plain or dispatch-namespace script. */
 interface ScriptSecretsApi {
@@ -52,33 +53,24 @@ export function createWorkersSecretStore(
     return bound.has(names.clientId) && bound.has(names.clientSecret);
   }
 
-  function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
-    return guarded({ store: label, operation, secrets: [credential.clientSecret] }, async () => {
-      await api.put(names.clientId, credential.clientId);
-      await api.put(names.clientSecret, credential.clientSecret);
-      if (!(await present())) {
-        throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
-      }
-      return {
-        store: label,
-        fingerprint: fingerprintCredential(credential),
-        changed: true,
-        expected: { evidence: 'presence', present: true },
-      };
-    });
+  async function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
+    await api.put(names.clientId, credential.clientId);
+    await api.put(names.clientSecret, credential.clientSecret);
+    if (!(await present())) {
+      throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
+    }
+    return {
+      store: label,
+      fingerprint: fingerprintCredential(credential),
+      changed: true,
+      expected: { evidence: 'presence', present: true },
+    };
   }
 
-  return {
+  return assembleStore({
     kind: 'workers-secret',
     label,
-    write: (credential) => put(credential, 'write'),
-    readBack: () =>
-      guarded({ store: label, operation: 'readBack', secrets: [] }, async (): Promise<ReadBack> => ({
-        evidence: 'presence',
-        present: await present(),
-      })),
-    restore: async (previous) => {
-      await put(previous, 'restore');
-    },
-  };
+    put,
+    read: async () => ({ evidence: 'presence', present: await present() }),
+  });
 }

@@ -1,0 +1,29 @@
+import { guarded } from './store-error';
+import type { PropagationStore, PropagationTargetKind, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
+
+export interface StoreParts {
+  kind: PropagationTargetKind;
+  label: string;
+  /** Writes the credential; `restore` writes the previous one the same way. */
+  put(credential: ServiceTokenCredential, operation: 'write' | 'restore'): Promise<WriteReceipt>;
+  read(): Promise<ReadBack>;
+}
+
+/**
+ * Every store goes through here, so whatever its SDK throws leaves as a StoreError with the
+ * secret redacted and no `cause` (see store-error.ts), whichever store it came from.
+ */
+export function assembleStore(parts: StoreParts): PropagationStore {
+  const { kind, label } = parts;
+  const put = (credential: ServiceTokenCredential, operation: 'write' | 'restore') =>
+    guarded({ store: label, operation, secrets: [credential.clientSecret] }, () => parts.put(credential, operation));
+  return {
+    kind,
+    label,
+    write: (credential) => put(credential, 'write'),
+    readBack: () => guarded({ store: label, operation: 'readBack', secrets: [] }, () => parts.read()),
+    restore: async (previous) => {
+      await put(previous, 'restore');
+    },
+  };
+}
