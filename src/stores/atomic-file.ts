@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -11,6 +11,8 @@ import path from 'node:path';
 export async function writeFileAtomic(file: string, text: string, mode: number): Promise<void> {
   const directory = path.dirname(file);
   const temporary = path.join(directory, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  // A first write may target a directory nobody made yet; private, like the file.
+  await mkdir(directory, { recursive: true, mode: 0o700 });
   try {
     const handle = await open(temporary, 'wx', mode);
     try {
