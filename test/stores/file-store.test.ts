@@ -139,12 +139,25 @@ describe('file store', () => {
     expect(await readdir(directory)).toEqual(['cf.env']);
   });
 
-  it('fails without the secret in the error when the directory does not exist', async () => {
+  it('creates a missing parent directory, private like the file', async () => {
     const credential = randomCredential();
-    const error = await store('missing/cf.env').write(credential).catch((caught: unknown) => caught);
+    const target = store('new/dir/cf.env');
+
+    await target.write(credential);
+
+    expect((await stat(path.join(directory, 'new/dir'))).mode & 0o777).toBe(0o700);
+    expect(await target.readBack()).toEqual({ evidence: 'fingerprint', fingerprint: fingerprintCredential(credential) });
+  });
+
+  it('fails without the secret in the error when the path cannot be written', async () => {
+    await writeFile(path.join(directory, 'not-a-directory'), '');
+    const credential = randomCredential();
+
+    const error = await store('not-a-directory/cf.env').write(credential).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(StoreError);
-    expect(error).toMatchObject({ operation: 'write', reason: 'ENOENT', retryable: true });
+    expect(error).toMatchObject({ operation: 'write', retryable: true });
+    expect(['ENOTDIR', 'EEXIST']).toContain((error instanceof StoreError && error.reason) || '');
     expectNoSecretIn(error, credential);
   });
 
