@@ -35,6 +35,15 @@ const rollBody = z.object({}).nullish();
 
 type CreateBody = z.infer<typeof updateBody>;
 
+function onceDecoded(value: string | undefined): string | undefined {
+  if (value === undefined || !value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 function toInput(body: CreateBody): ApiTokenInput {
   const ip: RequestIpCondition | undefined = body.condition?.['request.ip'] ?? body.condition?.request_ip;
   return {
@@ -115,7 +124,9 @@ export function apiTokenRoutes(app: FastifyInstance, deps: RouteDeps): void {
       { schema: { params: ownerParams, querystring: groupQuery } },
       async (request, reply) => {
         ownerOf(request.params);
-        const { name, scope: wantedScope } = request.query;
+        // The SDK documents both filters as "must be URL-encoded", so they may arrive encoded once more.
+        const name = onceDecoded(request.query.name);
+        const wantedScope = onceDecoded(request.query.scope);
         const groups = PERMISSION_GROUPS.filter((g) => scope === 'user' || !isUserScoped(g))
           .filter((g) => name === undefined || g.name.toLowerCase() === name.toLowerCase())
           .filter((g) => wantedScope === undefined || g.scopes.some((s) => s === wantedScope));
