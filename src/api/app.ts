@@ -1,14 +1,18 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { HistoryRepository } from '../db/history-repository';
 import type { ApiClient } from './clients';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorHandlerPlugin } from './plugins/error-handler';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
 import { codecRoutes, type CodecRouteOptions } from './routes/codec';
+import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
+import { workflowRoutes } from './routes/workflows';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
-export interface AppDeps extends ApiTokenRouteDeps {
+export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history'> {
+  history: HistoryRepository;
   clients: readonly ApiClient[];
   readiness: ReadinessChecks;
   codec: CodecRouteOptions;
@@ -27,6 +31,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
+  await app.register(serviceTokenRoutes, deps);
+  await app.register(workflowRoutes, deps);
   await app.register(codecRoutes, deps.codec);
   return app;
 }

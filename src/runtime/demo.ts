@@ -1,10 +1,11 @@
+import path from 'node:path';
 import type { RunningSimulator } from '../cloudflare/simulator';
 import type { Inventory } from '../config';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
 import { createStore, propagationTargetSchema, type StoreDeps } from '../stores';
 
 /** The values config/demo.inventory.yaml refers to; secrets only reach it through `secretFrom`. */
-export function demoVariables(simulator: RunningSimulator): Record<string, string> {
+export function demoVariables(simulator: RunningSimulator, dataDir: string): Record<string, string> {
   const demo = simulator.demo;
   if (!demo) throw new Error('the simulator has no demo seed');
   const variables: Record<string, string> = {
@@ -13,6 +14,7 @@ export function demoVariables(simulator: RunningSimulator): Record<string, strin
     DEMO_SECRETS_STORE_ID: demo.secretsStore.id,
     DEMO_WORKER_SCRIPT: demo.workerScript.name,
     DEMO_PROBE_URL: simulator.probeUrl(demo.accessApp.id),
+    DATA_DIR: path.resolve(dataDir),
   };
   if (demo.apiTokens.account.value) variables.CLOUDFLARE_ACCOUNT_TOKEN = demo.apiTokens.account.value;
   if (demo.apiTokens.user.value) variables.CLOUDFLARE_USER_TOKEN = demo.apiTokens.user.value;

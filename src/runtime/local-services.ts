@@ -53,7 +53,7 @@ export async function startLocalCloudflare(env: Environment, logger: Logger): Pr
     baseURL: simulator.baseURL,
     origin: simulator.origin,
     apiToken: wardenToken,
-    variables: demoVariables(simulator),
+    variables: demoVariables(simulator, env.DATA_DIR),
     demoInventoryFile: path.join(PROJECT_ROOT, 'config', 'demo.inventory.yaml'),
     simulator,
     close: () => simulator.close(),

@@ -35,6 +35,15 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     temporal: runtime.client,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     history: runtime.history,
+    inventory: runtime.inventory,
+    rotations: runtime.rotations,
+    listCloudflareTokens: async (accountId: string) => {
+      const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
+      for await (const token of runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list({ account_id: accountId })) {
+        if (token.id && token.name) tokens.push({ id: token.id, name: token.name, expires_at: token.expires_at ?? null });
+      }
+      return tokens;
+    },
     codec: {
       codec: new AesGcmPayloadCodec(runtime.keys),
       uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
