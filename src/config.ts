@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common';
+import { propagationTargetSchema } from './stores/store-schemas';
 
 /** A duration as Temporal writes them ("30s", "720h", "90 days"), kept as the string. */
 const durationSchema = z.string().refine((value) => {
@@ -27,8 +28,6 @@ export const apiTokenSchema = z.strictObject({
   secretFrom: secretSourceSchema,
   requiredPermissions: z.array(z.string().min(1)).default([]),
 });
-
-export const propagationTargetSchema = z.looseObject({ kind: z.string() });
 
 export const serviceTokenSchema = z.strictObject({
   name: z.string().min(1),
@@ -66,6 +65,9 @@ export const inventorySchema = z
     const seen = new Set<string>();
     inventory.accounts.forEach((account, a) => {
       account.serviceTokens.forEach((token, t) => {
+        if (token.zoneId && token.strategy === 'rotate-secret') {
+          ctx.addIssue({ code: 'custom', path: ['accounts', a, 'serviceTokens', t, 'strategy'], message: 'zone-scoped service tokens have no rotate endpoint: use strategy: replace' });
+        }
         const key = `${account.id}/${token.name}`;
         if (seen.has(key)) {
           ctx.addIssue({ code: 'custom', path: ['accounts', a, 'serviceTokens', t, 'name'], message: `duplicate service token "${token.name}" in account ${account.id}` });
@@ -154,30 +156,37 @@ export function parseEnvironment(env: Readonly<Record<string, string | undefined
 }
 
 /**
- * `${NAME}` in the inventory is replaced by that environment variable, for values that differ
- * per deployment (account ids). Secrets never go through this: they use `secretFrom`.
+ * `${NAME}` in a string value of the inventory is replaced by that environment variable, for
+ * values that differ per deployment (account ids, probe URLs). Secrets never go through this:
+ * they use `secretFrom`. Comments are left alone: expansion runs on the parsed values.
  */
-export function expandVariables(text: string, source: string, env: Readonly<Record<string, string | undefined>>): string {
-  const missing = new Set<string>();
-  const expanded = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-    const value = env[name];
-    if (value === undefined || value === '') missing.add(name);
-    return value ?? '';
-  });
-  if (missing.size) throw new ConfigError([...missing].map((name) => `${source}: \${${name}}: environment variable ${name} is not set`));
-  return expanded;
+export function expandVariables(value: unknown, source: string, env: Readonly<Record<string, string | undefined>>, at: string[] = [], problems: string[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined || found === '') problems.push(`${source}: ${at.join('.') || '(top level)'}: environment variable ${name} is not set`);
+      return found ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => expandVariables(item, source, env, [...at, String(i)], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, expandVariables(item, source, env, [...at, key], problems)]));
+  }
+  return value;
 }
 
 export function parseInventory(text: string, source: string, env: Readonly<Record<string, string | undefined>> = {}): Inventory {
-  const expanded = expandVariables(text, source, env);
   let raw: unknown;
   try {
-    raw = parseYaml(expanded, { prettyErrors: true });
+    raw = parseYaml(text, { prettyErrors: true });
   } catch (error) {
     const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
     throw new ConfigError([`${source}: not valid YAML: ${reason}`]);
   }
-  const result = inventorySchema.safeParse(raw);
+  const problems: string[] = [];
+  const expanded = expandVariables(raw, source, env, [], problems);
+  if (problems.length) throw new ConfigError(problems);
+  const result = inventorySchema.safeParse(expanded);
   if (!result.success) throw new ConfigError(describeIssues(source, result.error.issues));
   return deepFreeze(result.data);
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, parseEnvironment, parseInventory } from '../../src/config';
 
 function problems(run: () => unknown): string[] {
@@ -65,7 +67,7 @@ accounts:
   });
 
   it('says which variable is missing and which YAML is broken', () => {
-    expect(problems(() => parseInventory(valid, 'inv.yaml', {}))).toEqual(['inv.yaml: ${ACCOUNT}: environment variable ACCOUNT is not set']);
+    expect(problems(() => parseInventory(`# \${IN_A_COMMENT} is fine\n${valid}`, 'inv.yaml', {}))).toEqual(['inv.yaml: accounts.0.id: environment variable ACCOUNT is not set']);
     expect(problems(() => parseInventory('accounts: [\n', 'inv.yaml'))[0]).toMatch(/^inv\.yaml: not valid YAML: /);
   });
 
@@ -79,5 +81,28 @@ describe('environment', () => {
   it('applies defaults and rejects a bad port', () => {
     expect(parseEnvironment({})).toMatchObject({ PORT: 3000, TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'token-warden' });
     expect(problems(() => parseEnvironment({ PORT: 'eighty' }))).toEqual([expect.stringMatching(/^environment: PORT: /)]);
+  });
+});
+
+describe('shipped inventories', () => {
+  const root = path.resolve(__dirname, '../..');
+
+  it('token-warden.example.yaml is valid and validates every target kind', () => {
+    const text = readFileSync(path.join(root, 'token-warden.example.yaml'), 'utf8');
+    const inventory = parseInventory(text, 'token-warden.example.yaml', { CLOUDFLARE_ACCOUNT_ID: 'acc', SECRETS_STORE_ID: 'store' });
+    const kinds = inventory.accounts.flatMap((a) => a.serviceTokens.flatMap((t) => t.targets.map((target) => target.kind)));
+    expect(new Set(kinds)).toEqual(new Set(['file', 'kubernetes', 'github', 'workers-secret', 'secrets-store']));
+  });
+
+  it('the demo inventory of simulation mode is valid', () => {
+    const text = readFileSync(path.join(root, 'config/demo.inventory.yaml'), 'utf8');
+    const vars = { CLOUDFLARE_ACCOUNT_ID: 'a', DEMO_ZONE_ID: 'z', DEMO_SECRETS_STORE_ID: 's', DEMO_WORKER_SCRIPT: 'w', DEMO_PROBE_URL: 'http://127.0.0.1:1/probe', DATA_DIR: '/tmp/x' };
+    expect(parseInventory(text, 'demo', vars).accounts[0]!.serviceTokens.map((t) => t.name)).toEqual(['ci-deploy', 'backup-job', 'legacy-zone-probe']);
+  });
+
+  it('rejects a zone-scoped token with rotate-secret, and a github target with two scopes', () => {
+    const bad = `accounts:\n  - id: a\n    serviceTokens:\n      - name: z\n        zoneId: zone1\n        targets:\n          - { kind: github, owner: o, repo: r, org: o }\n`;
+    const lines = problems(() => parseInventory(bad, 'inv.yaml'));
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/serviceTokens\.0\.strategy: zone-scoped/), expect.stringMatching(/serviceTokens\.0\.targets\.0/)]));
   });
 });

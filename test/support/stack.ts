@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app';
+import { createCloudflareClient } from '../../src/cloudflare/client';
+import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
+import { inventorySchema, readSecret, type Inventory } from '../../src/config';
+import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
+import { createRotationRepository, type RotationRepository } from '../../src/db/rotation-repository';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/workers';
+import { createPendingSecretStore, type PendingSecretStore } from '../../src/secrets/pending-secrets';
+import { createSecretBox } from '../../src/secrets/secret-box';
+import type { StoreDeps } from '../../src/stores';
+import { AesGcmPayloadCodec, type EncryptionKeys } from '../../src/temporal/codec';
+import { createTemporalClient } from '../../src/temporal/connection';
+import { createTestDatabase, type TestDatabase } from './database';
+
+export const TEST_CLIENT = { name: 'test-client', token: `test-${randomBytes(12).toString('hex')}` };
+
+export interface Stack {
+  sim: RunningSimulator;
+  db: TestDatabase;
+  keys: EncryptionKeys;
+  connection: Connection;
+  client: Client;
+  taskQueue: string;
+  history: HistoryRepository;
+  rotations: RotationRepository;
+  pending: PendingSecretStore;
+  /** Environment the inventory's `secretFrom: {env}` and store tokens are read from. */
+  secretEnv: Record<string, string | undefined>;
+  storeDeps: StoreDeps;
+  inventory: Inventory;
+  /** Starts (or restarts) the worker pair with the current inventory. */
+  startWorkers(): Promise<RunningWorkers>;
+  app(): Promise<FastifyInstance>;
+  auth: { authorization: string };
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  simulator?: StartSimulatorOptions;
+  /** Built once the simulator is up (its ids and values are known). */
+  inventory: (sim: RunningSimulator) => unknown;
+  secretEnv?: (sim: RunningSimulator) => Record<string, string | undefined>;
+  storeDeps?: (sim: RunningSimulator) => Partial<StoreDeps>;
+  cloudflareActivitiesPerSecond?: number;
+}
+
+/**
+ * The real stack for one suite: the Cloudflare simulator over HTTP, its own Postgres database,
+ * the shared Temporal dev server with a task queue of its own, the real workers and API.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const sim = await startSimulator({ port: 0, seed: 'none', ...options.simulator });
+  const db = await createTestDatabase();
+  const keys: EncryptionKeys = { currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) };
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run through jest');
+  const connection = await Connection.connect({ address });
+  const client = createTemporalClient(connection, 'default', keys);
+  const taskQueue = `tw-test-${randomBytes(6).toString('hex')}`;
+  const history = createHistoryRepository(db.pool);
+  const rotations = createRotationRepository(db.pool);
+  const pending = createPendingSecretStore(db.pool, createSecretBox(keys));
+  const secretEnv = options.secretEnv?.(sim) ?? {};
+  const inventory = inventorySchema.parse(options.inventory(sim));
+  const wardenToken = secretEnv.CLOUDFLARE_API_TOKEN ?? sim.demo?.apiTokens.warden.value ?? undefined;
+  const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, purpose });
+  const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, ...options.storeDeps?.(sim) };
+  const running: RunningWorkers[] = [];
+  const apps: FastifyInstance[] = [];
+
+  const stack: Stack = {
+    sim,
+    db,
+    keys,
+    connection,
+    client,
+    taskQueue,
+    history,
+    rotations,
+    pending,
+    secretEnv,
+    storeDeps,
+    inventory,
+    auth: { authorization: `Bearer ${TEST_CLIENT.token}` },
+    async startWorkers() {
+      const workers = await startWorkers({
+        temporal: { address, namespace: 'default' },
+        taskQueue,
+        keys,
+        cloudflareActivitiesPerSecond: options.cloudflareActivitiesPerSecond ?? 50,
+        deps: {
+          inventory: stack.inventory,
+          readSecret: (source) => readSecret(source, secretEnv),
+          cloudflare: createCloudflareClient,
+          cloudflareBaseURL: sim.baseURL,
+          history,
+          rotations,
+          pending,
+          wardenClient,
+          stores: storeDeps,
+        },
+      });
+      running.push(workers);
+      return workers;
+    },
+    async app() {
+      const app = await buildApp({
+        clients: [TEST_CLIENT],
+        logger: false,
+        temporal: client,
+        taskQueue,
+        history,
+        inventory: stack.inventory,
+        rotations,
+        listCloudflareTokens: async (accountId) => {
+          const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
+          for await (const t of wardenClient('reads').zeroTrust.access.serviceTokens.list({ account_id: accountId })) if (t.id && t.name) tokens.push({ id: t.id, name: t.name, expires_at: t.expires_at ?? null });
+          return tokens;
+        },
+        codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
+        readiness: {
+          temporal: async () => void (await connection.workflowService.getSystemInfo({})),
+          postgres: async () => void (await db.pool.query('SELECT 1')),
+        },
+      });
+      apps.push(app);
+      return app;
+    },
+    async close() {
+      for (const app of apps) await app.close();
+      for (const workers of running) await workers.shutdown().catch(() => undefined);
+      await connection.close();
+      await db.drop();
+      await sim.close();
+    },
+  };
+  return stack;
+}
