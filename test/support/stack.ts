@@ -63,8 +63,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const history = createHistoryRepository(db.pool);
   const rotations = createRotationRepository(db.pool);
   const pending = createPendingSecretStore(db.pool, createSecretBox(keys));
-  const secretEnv = options.secretEnv?.(sim) ?? {};
   const inventory = inventorySchema.parse(options.inventory(sim));
+  const secretEnv = options.secretEnv?.(sim) ?? {};
   const wardenToken = secretEnv.CLOUDFLARE_API_TOKEN ?? sim.demo?.apiTokens.warden.value ?? undefined;
   const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, purpose });
   const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, ...options.storeDeps?.(sim) };

@@ -54,13 +54,20 @@ const toWire = (token: Verification): z.infer<typeof tokenResultSchema> => ({
 export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (app, deps) => {
   app.post(
     '/api-tokens/verify',
-    { schema: { tags: ['api-tokens'], summary: 'Verify every configured API token now (a verifyApiTokens run)', response: { 200: verifyResponseSchema, 401: errorResponseSchema } } },
+    {
+      schema: {
+        tags: ['api-tokens'],
+        summary: 'Verify every configured API token now (a verifyApiTokens run)',
+        body: z.object({ reason: z.string().max(500).optional() }).optional(),
+        response: { 200: verifyResponseSchema, 400: errorResponseSchema, 401: errorResponseSchema },
+      },
+    },
     async (request) => {
       const actor = `api:${request.client?.name ?? 'unknown'}`;
       const handle = await deps.temporal.workflow.start(verifyApiTokens, {
         taskQueue: deps.taskQueue,
         workflowId: `verify-api-tokens/${randomUUID()}`,
-        args: [{ trigger: { actor } }],
+        args: [{ trigger: { actor, reason: request.body?.reason } }],
         typedSearchAttributes: [
           { key: TriggeredBy, value: actor },
           { key: TokenKind, value: 'api-token' },
