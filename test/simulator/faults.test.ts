@@ -202,6 +202,8 @@ describe('never crashing', () => {
     const text = await fetch(`${f.sim.baseURL}${base}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: 'hi' });
     expect(text.status).toBeLessThan(500);
     expect(await text.json()).toMatchObject({ success: false });
+    const head = await fetch(`${f.sim.baseURL}/user/tokens/verify`, { method: 'HEAD' });
+    expect(head.status).toBe(400);
     const missing = await raw(f.sim, 'GET', `${base}/not-a-token`, { token });
     expect([missing.status, (missing.body as { success: boolean }).success]).toEqual([404, false]);
   });

@@ -71,6 +71,18 @@ describe('state file', () => {
     expect(text).not.toContain(serviceToken.clientSecret);
   });
 
+  it('seeds the demo on request, once', async () => {
+    const sim = await startSimulator({ seed: 'none' });
+    try {
+      expect(sim.demo).toBeUndefined();
+      const seeded = sim.state.seedDemo();
+      expect(sim.state.seedDemo()).toEqual(seeded);
+      expect(Object.keys(sim.state.store.data.accounts)).toEqual([seeded.accountId]);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('refuses a state file that is not simulator state, with a message naming it', async () => {
     const stateFile = path.join(dir, 'broken.json');
     writeFileSync(stateFile, JSON.stringify({ hello: 'world' }));

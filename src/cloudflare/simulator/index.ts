@@ -23,6 +23,6 @@ export {
   permissionGroupByName,
 } from './permission-groups';
 export type { PermissionGroup } from './permission-groups';
-export { DEMO_ACCOUNT_TOKEN_MISSING, WARDEN_ACCOUNT_PERMISSIONS, WARDEN_USER_PERMISSIONS } from './seed-demo';
+export { DEMO_ACCOUNT_TOKEN_MISSING, WARDEN_ACCOUNT_PERMISSIONS, WARDEN_USER_PERMISSIONS, seedDemo } from './seed-demo';
 export { SimClock } from './clock';
 export type { OperationMeta, RouteAuth } from './operations';

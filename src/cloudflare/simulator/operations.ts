@@ -28,7 +28,9 @@ export class OperationRegistry {
   lookup(method: string, routeUrl: string | undefined, prefix: string): OperationMeta | undefined {
     if (routeUrl === undefined) return undefined;
     const url = routeUrl.startsWith(prefix) ? routeUrl.slice(prefix.length) : routeUrl;
-    return this.byRoute.get(`${method.toUpperCase()} ${url}`);
+    // Fastify answers HEAD on every GET route; it is the same operation, with the same auth.
+    const verb = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+    return this.byRoute.get(`${verb} ${url}`);
   }
 
   all(): Array<OperationMeta & { method: string; url: string }> {

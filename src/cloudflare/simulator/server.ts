@@ -10,7 +10,6 @@ import { randomHex } from './ids';
 import { RateLimiter, type RateLimitConfig } from './rate-limit';
 import { OperationRegistry, type OperationMeta } from './operations';
 import { PROBE_PREFIX } from './probe';
-import { seedDemo } from './seed-demo';
 import { loadStateFile, saveStateFile } from './state/persistence';
 import { SimulatorState } from './state/state';
 import { emptySimData } from './state/store';
@@ -87,7 +86,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
   const rateLimiter = new RateLimiter(clock, { ...options.rateLimit, timeScale: options.timeScale ?? 1 });
   const calls = new CallCounter();
   const adminKey = options.adminKey ?? randomHex(16);
-  const demo = (options.seed ?? 'demo') === 'demo' ? seedDemo(state) : undefined;
+  const demo = (options.seed ?? 'demo') === 'demo' ? state.seedDemo() : undefined;
   if (stateFile) state.store.save();
 
   const operations = new OperationRegistry();

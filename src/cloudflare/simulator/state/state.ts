@@ -1,13 +1,14 @@
 import type { SimClock } from '../clock';
 import { badRequest } from '../errors';
 import { isUserScoped, requirePermissionGroup } from '../permission-groups';
+import { seedDemo } from '../seed-demo';
 import { AccessRepo, type AccessDecision } from './access';
 import { AccountsRepo } from './accounts';
 import { ApiTokensRepo, apiTokenView, type ApiTokenPolicyInput } from './api-tokens';
 import { SecretsStoreRepo } from './secrets-store';
 import { serviceTokenView, ServiceTokensRepo } from './service-tokens';
 import { SimStore, type PersistFn } from './store';
-import type { AccessRule, RequestIpCondition, SimData } from './types';
+import type { AccessRule, DemoSeed, RequestIpCondition, SimData } from './types';
 import { WorkersRepo } from './workers';
 
 export interface CreateApiTokenOptions {
@@ -87,6 +88,14 @@ export class SimulatorState {
 
   get user(): { id: string; email: string } {
     return this.accounts.user;
+  }
+
+  /**
+   * Seeds the demo account (idempotent: state that was seeded before is returned, with
+   * secrets rotated since reported as null). See seed-demo.ts.
+   */
+  seedDemo(): DemoSeed {
+    return seedDemo(this);
   }
 
   /** Runs several changes with a single state-file write at the end. */
