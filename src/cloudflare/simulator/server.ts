@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { AddressInfo } from 'node:net';
 import { API_PREFIX, buildSimulatorApp } from './app';
 import { CallCounter } from './calls';
 import { SimClock } from './clock';
@@ -92,7 +91,9 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
   const operations = new OperationRegistry();
   const app = buildSimulatorApp({ state, faults, rateLimiter, calls, clock, adminKey, operations, logger: options.logger ?? false });
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the simulator is not listening on a TCP port');
+  const { port } = address;
   const host = options.host ?? '127.0.0.1';
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 

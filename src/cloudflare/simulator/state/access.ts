@@ -268,9 +268,8 @@ export class AccessRepo {
 /** The token id a `{service_token: {token_id}}` rule names, if it is one. */
 export function ruleTokenId(rule: AccessRule): string | undefined {
   const inner = rule['service_token'];
-  if (typeof inner !== 'object' || inner === null) return undefined;
-  const tokenId = (inner as Record<string, unknown>)['token_id'];
-  return typeof tokenId === 'string' ? tokenId : undefined;
+  if (typeof inner !== 'object' || inner === null || !('token_id' in inner)) return undefined;
+  return typeof inner.token_id === 'string' ? inner.token_id : undefined;
 }
 
 export function accessPolicyView(
