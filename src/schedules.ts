@@ -1,4 +1,4 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { TokenKind, TriggeredBy } from './temporal/search-attributes';
 import type { Trigger } from './workflows/triggers';
@@ -15,15 +15,28 @@ export interface ScheduleDefinition {
 
 /** Every Temporal Schedule token-warden owns; start-up creates or updates exactly these. */
 export const SCHEDULES: readonly ScheduleDefinition[] = [
+  // The seed's two token-manager crons. The daily run only checks (and notifies): at 00:00 both
+  // fire, and one heal at a time keeps two full-replace updates of a token from racing.
   {
-    id: 'token-warden/verify-api-tokens',
+    id: 'token-warden/check-token-health',
     cron: '0 */6 * * *',
-    workflowType: 'verifyApiTokens',
-    args: (trigger) => [{ trigger }],
-    note: 'Verify every configured Cloudflare API token every 6 hours',
+    workflowType: 'checkTokenHealth',
+    args: (trigger) => [{ trigger, autoHeal: true, cron: '0 */6 * * *' }],
+    note: 'Check every Cloudflare API token and add missing permissions, every 6 hours',
+    tokenKind: 'api-token',
+  },
+  {
+    id: 'token-warden/check-token-health-daily',
+    cron: '0 0 * * *',
+    workflowType: 'checkTokenHealth',
+    args: (trigger) => [{ trigger, autoHeal: false, cron: '0 0 * * *' }],
+    note: 'Daily check of every Cloudflare API token (expiry warnings, notifications)',
     tokenKind: 'api-token',
   },
 ];
+
+/** Schedules earlier versions created; start-up deletes them (checkTokenHealth verifies every token). */
+const RETIRED_SCHEDULE_IDS: readonly string[] = ['token-warden/verify-api-tokens'];
 
 function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): ScheduleOptions {
   const actor = `schedule:${definition.id}`;
@@ -65,6 +78,17 @@ export async function upsertSchedules(client: Client, taskQueue: string, logger?
       }));
       logger?.info({ schedule: definition.id, cron: definition.cron }, 'schedule updated');
     }
+  }
+  for (const id of RETIRED_SCHEDULE_IDS.filter((retired) => !definitions.some((d) => d.id === retired))) {
+    await client.schedule
+      .getHandle(id)
+      .delete()
+      .then(
+        () => logger?.info({ schedule: id }, 'retired schedule deleted'),
+        (error: unknown) => {
+          if (!(error instanceof ScheduleNotFoundError)) throw error;
+        },
+      );
   }
   return definitions.map((d) => d.id);
 }

@@ -1,4 +1,5 @@
 import type Cloudflare from 'cloudflare';
+import type { Inventory } from '../config';
 import type { HistoryRepository } from '../db/history-repository';
 import type { RotationRepository } from '../db/rotation-repository';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
@@ -6,12 +7,15 @@ import type { StoreDeps } from '../stores';
 import { createAccessPolicyActivities } from './access-policies';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createHistoryActivities } from './history';
+import { createNotifyActivities } from './notify';
 import { createPropagationActivities } from './propagation';
 import { createRotationRecordActivities } from './rotation-records';
 import { createServiceTokenActivities } from './service-tokens';
+import { createTokenHealthActivities, createTokenHealthLocalActivities } from './token-health';
 
 export interface ActivityDeps extends ApiTokenVerificationDeps {
-  history: Pick<HistoryRepository, 'recordAudit' | 'recordApiTokenCheck'>;
+  inventory: Pick<Inventory, 'accounts' | 'notify'>;
+  history: Pick<HistoryRepository, 'recordAudit' | 'recordApiTokenCheck' | 'loadTokenIdentities' | 'saveTokenIdentities'>;
   rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
   pending: PendingSecretStore;
   /** A client on token-warden's own Cloudflare token. */
@@ -26,6 +30,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createApiTokenVerificationActivities(deps),
     ...createServiceTokenActivities(deps),
     ...createAccessPolicyActivities(deps),
+    ...createTokenHealthActivities(deps),
     // Workers and Secrets Store targets are Cloudflare calls too.
     ...createPropagationActivities(deps),
   };
@@ -36,6 +41,8 @@ export function createLocalActivities(deps: ActivityDeps) {
   return {
     ...createHistoryActivities(deps.history),
     ...createRotationRecordActivities(deps),
+    ...createTokenHealthLocalActivities(deps),
+    ...createNotifyActivities(deps),
     ...createPropagationActivities(deps),
   };
 }

@@ -8,6 +8,7 @@ import { errorHandlerPlugin } from './plugins/error-handler';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
 import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
+import { tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
@@ -31,6 +32,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
+  await app.register(tokenRoutes, deps);
   await app.register(serviceTokenRoutes, deps);
   await app.register(workflowRoutes, deps);
   await app.register(codecRoutes, deps.codec);

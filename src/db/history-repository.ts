@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { TokenIdentity } from '../health/types';
 
 export interface AuditEvent {
   actor: string;
@@ -77,6 +78,22 @@ export function createHistoryRepository(pool: Pool) {
         results: row.results,
         checkedAt: row.checked_at,
       }));
+    },
+
+    /** Token ids and self-read ability learnt by earlier health runs (see api_token_identities). */
+    async loadTokenIdentities(): Promise<TokenIdentity[]> {
+      const { rows } = await pool.query(`SELECT subject, fingerprint, token_id, kind, self_readable FROM api_token_identities ORDER BY subject`);
+      return rows.map((row) => ({ subject: row.subject, fingerprint: row.fingerprint, tokenId: row.token_id, kind: row.kind, selfReadable: row.self_readable }));
+    },
+
+    async saveTokenIdentities(identities: readonly TokenIdentity[]): Promise<void> {
+      for (const identity of identities) {
+        await pool.query(
+          `INSERT INTO api_token_identities (subject, fingerprint, token_id, kind, self_readable) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (subject) DO UPDATE SET fingerprint = $2, token_id = $3, kind = $4, self_readable = $5, updated_at = now()`,
+          [identity.subject, identity.fingerprint, identity.tokenId, identity.kind, identity.selfReadable],
+        );
+      }
     },
   };
 }

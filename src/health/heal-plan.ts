@@ -33,8 +33,12 @@ export interface HealContext {
 const toInput = (policy: TokenPolicy): TokenPolicyInput => ({
   effect: policy.effect,
   permission_groups: policy.permission_groups.map((g) => (g.meta ? { id: g.id, meta: { ...g.meta } } : { id: g.id })),
-  resources: structuredClone(policy.resources),
+  resources: copyResources(policy.resources),
 });
+
+/** A deep copy (values are `"*"` or one level of zone map); no structuredClone in the workflow sandbox. */
+const copyResources = (resources: TokenResources): TokenResources =>
+  Object.fromEntries(Object.entries(resources).map(([key, value]) => [key, typeof value === 'string' ? value : { ...value }]));
 
 /** The resources of the policy heal appends for groups of one target. */
 export function healResources(target: GrantTarget, userResourceKey: string | null): TokenResources | null {

@@ -35,8 +35,8 @@ export interface TokenPolicyInput {
 }
 
 export interface RequestIpCondition {
-  in?: readonly string[];
-  not_in?: readonly string[];
+  in?: string[];
+  not_in?: string[];
 }
 
 /** Cloudflare has spelled the key both ways; whichever was read is sent back. */

@@ -1,2 +1,3 @@
 export { verifyApiTokens } from './verify-api-tokens';
 export { rotateServiceToken } from './rotate-service-token';
+export { checkTokenHealth, notifyTokenHealth } from './check-token-health';

@@ -28,7 +28,7 @@ describe('token health: check → heal → verify on the real stack', () => {
   let app: FastifyInstance;
   let receiver: LoopbackServer;
   const received: FakeRequest[] = [];
-  let accountId: string;
+  let accountId = '';
   let tokens: { warden: Created; account: Created; user: Created };
   const values = () => [tokens.warden.value, tokens.account.value, tokens.user.value];
 
@@ -61,19 +61,30 @@ describe('token health: check → heal → verify on the real stack', () => {
   };
   const count = (operationId: string) => stack.sim.calls.count(operationId);
 
+  /** Creates the account and its tokens once, whichever of the stack's callbacks asks first. */
+  const createTokens = (sim: Stack['sim']) => {
+    if (accountId) return tokens;
+    accountId = sim.state.createAccount({ name: 'health' }).id;
+    tokens = {
+      warden: sim.state.createApiToken({ owner: 'user', name: 'token-warden', accountId, permissions: ['API Tokens Write', 'Account API Tokens Write'] }),
+      account: sim.state.createApiToken({ owner: { accountId }, name: 'CLOUDFLARE_ACCOUNT_TOKEN', permissions: ['Workers Scripts Write', 'D1 Write', 'Workers Tail Read', 'Account API Tokens Read'] }),
+      user: sim.state.createApiToken({ owner: 'user', name: 'CLOUDFLARE_USER_TOKEN', permissions: ['API Tokens Write'] }),
+    };
+    return tokens;
+  };
+
   beforeAll(async () => {
     receiver = await startLoopbackServer((request) => {
       received.push(request);
       return { status: 200, body: { ok: true } };
     });
     stack = await startStack({
+      secretEnv: (sim) => {
+        const created = createTokens(sim);
+        return { CLOUDFLARE_API_TOKEN: created.warden.value, ACCOUNT_TOKEN: created.account.value, USER_TOKEN: created.user.value };
+      },
       inventory: (sim) => {
-        accountId = sim.state.createAccount({ name: 'health' }).id;
-        tokens = {
-          warden: sim.state.createApiToken({ owner: 'user', name: 'token-warden', accountId, permissions: ['API Tokens Write', 'Account API Tokens Write'] }),
-          account: sim.state.createApiToken({ owner: { accountId }, name: 'CLOUDFLARE_ACCOUNT_TOKEN', permissions: ['Workers Scripts Write', 'D1 Write', 'Workers Tail Read', 'Account API Tokens Read'] }),
-          user: sim.state.createApiToken({ owner: 'user', name: 'CLOUDFLARE_USER_TOKEN', permissions: ['API Tokens Write'] }),
-        };
+        createTokens(sim);
         return {
           accounts: [
             {
@@ -87,7 +98,6 @@ describe('token health: check → heal → verify on the real stack', () => {
           notify: { webhookUrl: `${receiver.url}/hook`, slackWebhookUrl: `${receiver.url}/slack/T000/B000/${randomBytes(8).toString('hex')}` },
         };
       },
-      secretEnv: () => ({ CLOUDFLARE_API_TOKEN: tokens.warden.value, ACCOUNT_TOKEN: tokens.account.value, USER_TOKEN: tokens.user.value }),
     });
     await stack.startWorkers();
     app = await stack.app();
@@ -260,7 +270,7 @@ describe('token health: check → heal → verify on the real stack', () => {
       self_audit: { has_all_needed_permissions: false, missing_permissions: ['API Tokens Write (heal)'] },
     });
     expect(body.data.auto_heal_results.user_token.message).toMatch(/^Neither the token nor token-warden's own token holds API Tokens Write/);
-    expect(body.data.recommendations).toEqual(expect.arrayContaining([expect.stringMatching(/^❌ User token heal failed: Neither the token nor token-warden's own token holds API Tokens Write\. Grant API Tokens Write/)]));
+    expect(body.data.recommendations).toEqual(expect.arrayContaining([expect.stringMatching(/^❌ User token heal failed: Neither the token nor token-warden's own token holds API Tokens Write, so no one may edit it\. Grant API Tokens Write \(API Tokens: Edit in the dashboard\)/)]));
     expect(count('user-api-tokens-update-token')).toBe(0);
     expect(shape(tokens.user.id)).toEqual(before);
     const [row] = await stack.history.listApiTokenChecks(1, 'health');
