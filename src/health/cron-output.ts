@@ -30,7 +30,9 @@ export function healLines(tokens: readonly TokenHealth[], heal: readonly HealOut
       lines.push(`${label} heal: ❌ ${outcome.message}`);
       return;
     }
-    if (outcome.permissionsAdded.length) lines.push(`${label} heal: ✅ ${outcome.message}`, `  Added permissions: ${outcome.permissionsAdded.join(', ')}`);
+    if (outcome.permissionsAdded.length + outcome.permissionsAlreadyPresent.length) {
+      lines.push(`${label} heal: ✅ ${outcome.message}`, `  Added permissions: ${[...outcome.permissionsAdded, ...outcome.permissionsAlreadyPresent].join(', ')}`);
+    }
   });
   return lines;
 }

@@ -60,7 +60,7 @@ export function recommendations(report: ReportBody): string[] {
           : `❌ ${label} ${token.problem}. Check connectivity to Cloudflare and run the check again.`,
       );
     }
-    if (heal && !heal.dryRun && heal.success && heal.permissionsAdded.length > 0) {
+    if (heal && !heal.dryRun && heal.success && heal.permissionsAdded.length + heal.permissionsAlreadyPresent.length > 0) {
       healed = true;
       lines.push(`✅ ${label} permissions updated successfully`);
     }

@@ -33,7 +33,7 @@ const historyWrites = {
 /** Webhooks: retried for about an hour, in a child run so nobody waits for them. */
 const notifications = {
   startToCloseTimeout: '20s',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 10 },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 10 },
 } as const;
 
 export interface CheckTokenHealthInput {
@@ -259,8 +259,11 @@ async function healToken(input: HealInput): Promise<{ outcome: HealOutcome; toke
   if (!keptEveryPolicy) return { outcome: { ...outcome, success: false, message: 'Updated, but the read-back lost a policy the token had; check it in the Cloudflare dashboard' }, token: after };
   if (stillMissing.length) return { outcome: { ...outcome, success: false, message: `Updated, but ${stillMissing.join(', ')} still missing on read-back` }, token: after };
   const added = outcome.permissionsAdded.length;
+  const found = outcome.permissionsAlreadyPresent.length;
+  // A retry after a lost answer finds the groups already there: the earlier attempt added them.
+  const summary = found > 0 ? `Successfully added ${added} missing permissions (${found} found already added by an earlier attempt)` : `Successfully added ${added} missing permissions`;
   return {
-    outcome: { ...outcome, success: notAdded.length === 0, message: notAdded.length ? `Added ${added} missing permissions; could not add ${notAddedText}` : `Successfully added ${added} missing permissions` },
+    outcome: { ...outcome, success: notAdded.length === 0, message: notAdded.length ? `Added ${added} missing permissions; could not add ${notAddedText}` : summary },
     token: after,
   };
 }

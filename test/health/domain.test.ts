@@ -1,7 +1,8 @@
 import { checkLines, healLines, recommendationLines, runStartLines } from '../../src/health/cron-output';
 import { evaluateToken, overallHealth, type HealOutcome, type TokenHealth } from '../../src/health/evaluate';
 import { apiGroupName, mayManageTokens, PermissionCatalogue, permissionKey } from '../../src/health/permissions';
-import { recommendations, type ReportBody } from '../../src/health/report';
+import { notificationReasons, recommendations, type ReportBody } from '../../src/health/report';
+import { slackPayload, webhookPayload } from '../../src/health/notification';
 import { healthData, healthDataSchema, historyEntry, statusData } from '../../src/health/wire';
 import type { InventoryTokenRef, TokenObservation, TokenPolicy } from '../../src/health/types';
 import { groupNamed, HOME, TEST_GROUPS, USER_ID } from './catalogue';
@@ -9,6 +10,7 @@ import { groupNamed, HOME, TEST_GROUPS, USER_ID } from './catalogue';
 const catalogue = new PermissionCatalogue(TEST_GROUPS);
 const NOW = Date.parse('2025-11-13T19:00:00.000Z');
 const BASE = 'https://api.cloudflare.com/client/v4';
+const HEALTHY_LINE = '✅ All tokens are healthy and have required permissions.';
 
 const accountRef: InventoryTokenRef = { accountId: HOME, name: 'account', kind: 'account', configuredId: null, requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit', 'Workers Tail: Read'] };
 const userRef: InventoryTokenRef = { accountId: HOME, name: 'user', kind: 'user', configuredId: null, requiredPermissions: ['API Tokens: Edit'] };
@@ -157,5 +159,33 @@ describe('recommendations, cron output and the REST shapes', () => {
       'auto_heal_attempted',
       'auto_heal_success',
     ]);
+  });
+});
+
+describe('expiry and notifications', () => {
+  const expiringIn = (days: number) => {
+    const expiresOn = new Date(NOW + days * 86_400_000 + 3_600_000).toISOString();
+    return evaluate(accountRef, observation([allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })], { snapshot: { id: 'x', name: 't', status: 'active', issuedOn: null, modifiedOn: null, notBefore: null, expiresOn, policies: [allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })], condition: null } }));
+  };
+
+  it('warns under 30 days and predicts expiry further out, without changing the seed health state', () => {
+    const soon = expiringIn(12);
+    expect(soon).toMatchObject({ state: 'healthy', daysUntilExpiry: 12 });
+    const report = body([soon, healthyUser()]);
+    expect(recommendations(report)).toEqual([expect.stringMatching(/^⚠️ Account token expires in 12 days \(.+\)\. Roll or replace it before then: auto-heal cannot extend expiry\.$/)]);
+    expect(notificationReasons({ ...report, recommendations: [] })).toEqual(['expiring']);
+    const later = body([expiringIn(45), healthyUser()]);
+    expect(recommendations(later)).toEqual([HEALTHY_LINE, expect.stringMatching(/^📅 Account token is predicted to expire on \d{4}-\d{2}-\d{2} \(in 45 days\); expiry warnings start \d{4}-\d{2}-\d{2}\.$/)]);
+    expect(notificationReasons({ ...later, recommendations: [] })).toEqual([]);
+  });
+
+  it('builds a generic webhook body and a Slack {text} body', () => {
+    const degraded = evaluate(accountRef, observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
+    const report = { ...body([degraded, healthyUser()]), recommendations: ['⚠️ something'] };
+    expect(webhookPayload(report, ['degraded'])).toMatchObject({ event: 'token_health', reasons: ['degraded'], overall_health: 'degraded', tokens: [{ name: 'account', health: 'degraded', missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] }, { name: 'user', health: 'healthy' }] });
+    const slack = slackPayload(report, ['degraded']);
+    expect(Object.keys(slack)).toEqual(['text']);
+    expect(slack.text).toContain('⚠️ *token-warden*: Cloudflare API tokens are *degraded* (degraded)');
+    expect(slack.text).toContain('• Account token (account): degraded, missing Workers Scripts: Edit, D1: Edit');
   });
 });

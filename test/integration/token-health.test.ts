@@ -28,6 +28,8 @@ describe('token health: check → heal → verify on the real stack', () => {
   let app: FastifyInstance;
   let receiver: LoopbackServer;
   const received: FakeRequest[] = [];
+  /** Answers to give webhook requests before the default 200 (to prove Temporal retries them). */
+  const hookFailures: number[] = [];
   let accountId = '';
   let tokens: { warden: Created; account: Created; user: Created };
   const values = () => [tokens.warden.value, tokens.account.value, tokens.user.value];
@@ -76,7 +78,8 @@ describe('token health: check → heal → verify on the real stack', () => {
   beforeAll(async () => {
     receiver = await startLoopbackServer((request) => {
       received.push(request);
-      return { status: 200, body: { ok: true } };
+      const failure = request.path === '/hook' ? hookFailures.shift() : undefined;
+      return { status: failure ?? 200, body: { ok: failure === undefined } };
     });
     stack = await startStack({
       secretEnv: (sim) => {
@@ -249,6 +252,26 @@ describe('token health: check → heal → verify on the real stack', () => {
     expect(row).toMatchObject({ runId: body.data.run_id, overallHealth: 'healthy', autoHealAttempted: true, autoHealSuccess: true });
   });
 
+  it('survives a lost answer to the update: the retry reads back, finds the groups and adds nothing twice', async () => {
+    const healed = record(tokens.account.id).policies;
+    rewrite(tokens.account.id, { policies: healed.slice(0, -1).map((p) => ({ effect: p.effect, permission_groups: p.permission_groups, resources: p.resources })) });
+    const before = shape(tokens.account.id);
+    stack.sim.faults.set({ match: { operationId: 'account-api-tokens-update-token' }, applyThenDrop: true, times: 1 });
+    stack.sim.calls.reset();
+    try {
+      const body = (await call('POST', '/tokens/heal')).json();
+      expect(body.data).toMatchObject({
+        overall_health: 'healthy',
+        auto_heal_results: { account_token: { success: true, permissions_added: [], permissions_already_present: [WS, D1] } },
+      });
+      expect(body.data.recommendations[0]).toBe('✅ Account token permissions updated successfully');
+    } finally {
+      stack.sim.faults.clear();
+    }
+    expect(shape(tokens.account.id).policies).toEqual([...before.policies, { effect: 'allow', permission_groups: [{ id: groupId('Workers Scripts Write') }, { id: groupId('D1 Write') }], resources: { [`com.cloudflare.api.account.${accountId}`]: '*' } }]);
+    expect(stack.sim.calls.counts()['account-api-tokens-update-token']).toEqual({ dropped: 1 });
+  });
+
   it('fails cleanly with a recommendation when no one holds API Tokens Write', async () => {
     // The user token keeps only read access to itself, and token-warden's own token loses its
     // user-level write: nobody may add the missing permission.
@@ -259,6 +282,8 @@ describe('token health: check → heal → verify on the real stack', () => {
     });
     const before = shape(tokens.user.id);
     stack.sim.calls.reset();
+    received.length = 0;
+    hookFailures.push(503);
     const response = await call('POST', '/tokens/heal');
     const body = response.json();
     expect(response.statusCode).toBe(200);
@@ -275,6 +300,13 @@ describe('token health: check → heal → verify on the real stack', () => {
     expect(shape(tokens.user.id)).toEqual(before);
     const [row] = await stack.history.listApiTokenChecks(1, 'health');
     expect(row).toMatchObject({ autoHealAttempted: true, autoHealSuccess: false });
+
+    // The webhook answered 503 first: Temporal retried the notification until it got through.
+    const deadline = Date.now() + 20_000;
+    const hooks = () => received.filter((r) => r.path === '/hook');
+    while (hooks().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(hooks()).toHaveLength(2);
+    expect(hooks()[1]?.body).toMatchObject({ reasons: ['degraded', 'heal-failed', 'self-audit'], workflow_id: body.data.workflow_id });
   });
 
   it('reports an expired token unhealthy and leaves it alone', async () => {
@@ -300,7 +332,7 @@ describe('token health: check → heal → verify on the real stack', () => {
     expect(response.statusCode).toBe(200);
     const { data } = response.json();
     expect(data.count).toBe(data.history.length);
-    expect(data.history.length).toBe(6);
+    expect(data.history.length).toBe(7);
     expect(Object.keys(data.history[0]).slice(0, 10)).toEqual([
       'timestamp',
       'overall_health',
@@ -314,8 +346,8 @@ describe('token health: check → heal → verify on the real stack', () => {
       'auto_heal_success',
     ]);
     expect(data.history[0]).toMatchObject({ overall_health: 'unhealthy', account_token_valid: false, user_token_valid: true, user_token_has_all_perms: false, user_token_missing_perms: 1, auto_heal_attempted: true, auto_heal_success: false });
-    expect(data.history[5]).toMatchObject({ overall_health: 'healthy', account_token_valid: true, account_token_missing_perms: 0, auto_heal_attempted: false, auto_heal_success: null });
-    expect((await call('GET', '/tokens/history')).json().data.count).toBe(6);
+    expect(data.history[6]).toMatchObject({ overall_health: 'healthy', account_token_valid: true, account_token_missing_perms: 0, auto_heal_attempted: false, auto_heal_success: null });
+    expect((await call('GET', '/tokens/history')).json().data.count).toBe(7);
     expect((await call('GET', '/tokens/history?limit=2')).json().data.count).toBe(2);
     for (const limit of ['0', '101', 'abc', '2.5']) {
       const bad = await call('GET', `/tokens/history?limit=${limit}`);
