@@ -1,12 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { migrate } from '../../src/db/migrate';
+import { MIGRATIONS_DIR } from '../../src/paths';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
-const TABLES = ['api_token_checks', 'audit_events', 'pending_secrets', 'rotation_steps', 'rotations'];
+const TABLES = ['api_token_checks', 'api_token_identities', 'audit_events', 'pending_secrets', 'rotation_steps', 'rotations'];
+const MIGRATION_COUNT = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
 
 async function tables(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query<{ table_name: string }>(
@@ -45,7 +47,7 @@ describe('migrations', () => {
     });
 
     it('applies the same migrations and serves concurrent pooled queries', async () => {
-      expect(await migrate(embedded.url)).toHaveLength(1);
+      expect(await migrate(embedded.url)).toHaveLength(MIGRATION_COUNT);
       expect(await tables(pool)).toEqual(TABLES);
       const counts = await Promise.all(Array.from({ length: 5 }, () => pool.query('SELECT count(*)::int AS n FROM audit_events')));
       expect(counts.map((r) => r.rows[0].n)).toEqual([0, 0, 0, 0, 0]);
