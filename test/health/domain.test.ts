@@ -162,6 +162,20 @@ describe('recommendations, cron output and the REST shapes', () => {
   });
 });
 
+describe('more tokens than the seed pair', () => {
+  it('keeps the seed pair in place and lists the others under additional_tokens', () => {
+    const second = evaluate({ ...accountRef, name: 'second-account-token' }, observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
+    const report = { ...body([healthyAccount(), second, healthyUser()]), recommendations: [] };
+    const data = healthData(report);
+    expect(data.account_token?.token_type).toBe('account');
+    expect(data.user_token?.token_type).toBe('user');
+    expect(data.overall_health).toBe('degraded');
+    expect(data.additional_tokens).toEqual([{ name: 'second-account-token', account_id: HOME, token: expect.objectContaining({ missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] }) }]);
+    expect(statusData(report).additional_tokens).toEqual([{ is_valid: true, is_active: true, has_all_permissions: false, missing_permissions_count: 2, name: 'second-account-token', account_id: HOME }]);
+    expect(recommendations(report)).toEqual([expect.stringMatching(/^⚠️ Account token "second-account-token" is missing 2 permissions: Workers Scripts: Edit, D1: Edit\./)]);
+  });
+});
+
 describe('expiry and notifications', () => {
   const expiringIn = (days: number) => {
     const expiresOn = new Date(NOW + days * 86_400_000 + 3_600_000).toISOString();

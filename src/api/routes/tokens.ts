@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { TimeoutFailure } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { healMessage, healthData, healthDataSchema, historyDataSchema, historyEntry, statusData, statusDataSchema } from '../../health/wire';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { checkTokenHealth, type CheckTokenHealthInput } from '../../workflows/check-token-health';
-import { errorResponseSchema } from '../errors';
+import { errorResponseSchema, HttpError } from '../errors';
 
 export interface TokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -15,7 +16,8 @@ export interface TokenRouteDeps {
 }
 
 const flag = z.enum(['true', 'false']).default('false');
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema };
+const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema };
+const RUN_TIMEOUT = '5 minutes';
 
 /**
  * The seed's Token Manager endpoints. Every check is a checkTokenHealth run on Temporal (its
@@ -27,12 +29,19 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       taskQueue: deps.taskQueue,
       workflowId: `token-health/${randomUUID()}`,
       args: [{ trigger: { actor }, ...options }],
+      // A run normally takes seconds; Cloudflare retries are bounded well inside this.
+      workflowExecutionTimeout: RUN_TIMEOUT,
       typedSearchAttributes: [
         { key: TriggeredBy, value: actor },
         { key: TokenKind, value: 'api-token' },
       ],
     });
-    return handle.result();
+    try {
+      return await handle.result();
+    } catch (error) {
+      if (!(error instanceof WorkflowFailedError)) throw error;
+      throw new HttpError(503, 'health_check_unavailable', `token health run ${handle.workflowId} did not complete (${error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed'}); see it in the Temporal UI`);
+    }
   }
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
@@ -74,7 +83,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       schema: {
         tags: ['tokens'],
         summary: 'Quick status of the API tokens (a checkTokenHealth run without heal, minimal answer)',
-        response: { 200: z.object({ success: z.literal(true), data: statusDataSchema }), 401: errorResponseSchema },
+        response: { 200: z.object({ success: z.literal(true), data: statusDataSchema }), ...errors },
       },
     },
     async (request) => {
