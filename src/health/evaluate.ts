@@ -68,7 +68,7 @@ export function assessValidity(observation: TokenObservation, now: number): { is
   const notYet = notBefore !== null && Date.parse(notBefore) > now;
   if (!observation.accepted) {
     const why = status && status !== 'active' ? `status ${status}` : expired ? `expired on ${expiresOn}` : (observation.refusal?.message ?? 'rejected');
-    return { isValid: false, isActive: false, status, expiresOn, problem: `Cloudflare rejects it (${why})` };
+    return { isValid: false, isActive: false, status, expiresOn, problem: `Cloudflare rejects it: ${why}` };
   }
   const isActive = status === 'active' && !expired && !notYet;
   const problem = isActive ? null : expired ? `expired on ${expiresOn}` : notYet ? `not valid before ${notBefore}` : `status is ${status ?? 'unknown'}`;

@@ -322,7 +322,9 @@ describe('token health: check → heal → verify on the real stack', () => {
       auto_heal_results: { account_token: { success: false, permissions_added: [] } },
     });
     expect(body.data.auto_heal_results.account_token.message).toMatch(/^Cannot heal: the token is invalid or inactive .*auto-heal cannot fix invalid, revoked or expired tokens$/);
-    expect(body.data.recommendations[0]).toMatch(/^❌ Account token is invalid or inactive/);
+    expect(body.data.recommendations[0]).toBe(
+      `❌ Account token is invalid or inactive (Cloudflare rejects it: status expired). Create a new token in the Cloudflare dashboard and update its secret: auto-heal cannot fix invalid, revoked or expired tokens.`,
+    );
     expect(count('account-api-tokens-update-token')).toBe(0);
     expect(shape(tokens.account.id)).toEqual(before);
   });
@@ -355,6 +357,9 @@ describe('token health: check → heal → verify on the real stack', () => {
       expect(bad.json()).toEqual({ success: false, error: { code: 'validation_error', message: expect.stringContaining('limit') } });
     }
     expect((await app.inject({ method: 'GET', url: '/tokens/status' })).statusCode).toBe(401);
+    const docs = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(docs.statusCode).toBe(200);
+    expect(Object.keys(docs.json().paths)).toEqual(expect.arrayContaining(['/tokens/health', '/tokens/heal', '/tokens/status', '/tokens/history']));
   });
 
   it('runs from its Temporal Schedule (a trigger writes a history row with the schedule as actor)', async () => {
