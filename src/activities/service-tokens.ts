@@ -1,5 +1,5 @@
 import type Cloudflare from 'cloudflare';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Inventory } from '../config';
 import { findServiceToken } from '../inventory';
@@ -67,18 +67,21 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     return { entry, scope };
   }
 
+  /**
+   * One request: the name filter leaves a page or less, so the SDK's auto-pagination (which
+   * asks for one more, empty page) is not used.
+   */
   async function listByName(token: TokenKey): Promise<ServiceTokenState[]> {
     const { scope } = locate(token);
-    const found: ServiceTokenState[] = [];
     try {
-      for await (const item of deps.wardenClient('reads').zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName })) {
-        const state = toState(item);
-        if (serviceTokenStateSchema.parse(item).name === token.tokenName) found.push(state);
-      }
+      const page = await deps.wardenClient('reads').zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName, per_page: 50 });
+      return page
+        .getPaginatedItems()
+        .filter((item) => item.name === token.tokenName)
+        .map(toState);
     } catch (error) {
       throw toActivityFailure(error, `list service tokens named ${token.tokenName}`);
     }
-    return found;
   }
 
   async function read(token: TokenKey, tokenId: string): Promise<ServiceTokenState | null> {
@@ -126,17 +129,21 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * the workflow recovers blue/green.
      */
     async issueRotatedSecret(input: TokenKey & { tokenId: string; expectedVersion: number; ref: string; previousSecretExpiresAt: string }): Promise<IssuedSecret> {
-      const staged = await deps.pending.find(input.ref);
-      const current = await read(input, input.tokenId);
-      if (!current) throw ApplicationFailure.create({ message: `service token ${input.tokenName} disappeared before rotation`, type: 'ServiceTokenNotFound', nonRetryable: true });
-      if (staged) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: current.tokenId, clientId: current.clientId, secretVersion: current.secretVersion };
-      if (current.secretVersion > input.expectedVersion) {
+      // A first attempt goes straight to rotate (resolve has just read the token); a retry
+      // reads back first, because the earlier attempt may have been applied.
+      if (Context.current().info.attempt > 1) {
+        const staged = await deps.pending.find(input.ref);
+        const current = await read(input, input.tokenId);
+        if (!current) throw ApplicationFailure.create({ message: `service token ${input.tokenName} disappeared before rotation`, type: 'ServiceTokenNotFound', nonRetryable: true });
+        if (staged) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: current.tokenId, clientId: current.clientId, secretVersion: current.secretVersion };
+        if (current.secretVersion > input.expectedVersion) {
         throw ApplicationFailure.create({
           message: `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`,
           type: 'RotatedSecretLost',
           nonRetryable: true,
-          details: [{ secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt }],
-        });
+            details: [{ secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt }],
+          });
+        }
       }
       const { scope } = locate(input);
       let rotated;
@@ -161,21 +168,23 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * ever saw its secret, so it has no consumers and is deleted before creating again.
      */
     async createReplacementToken(input: TokenKey & { oldTokenId: string; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
-      const staged = await deps.pending.find(input.ref);
       const { scope } = locate(input);
-      const namesakes = await listByName(input);
-      const fresh = namesakes.filter((t) => t.tokenId !== input.oldTokenId && (t.createdAt ?? '') >= input.notBefore);
-      if (staged) {
-        const { clientId } = await deps.pending.open(input.ref);
-        const mine = namesakes.find((t) => t.clientId === clientId);
-        if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
-        throw ApplicationFailure.create({ message: `the replacement token of ${input.tokenName} vanished after it was issued`, type: 'ReplacementTokenVanished', nonRetryable: true });
-      }
-      for (const orphan of fresh) {
-        try {
-          await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(orphan.tokenId, scope);
-        } catch (error) {
-          if (describeCloudflareError(error).httpStatus !== 404) throw toActivityFailure(error, `delete orphaned service token ${input.tokenName}`);
+      if (Context.current().info.attempt > 1) {
+        const staged = await deps.pending.find(input.ref);
+        const namesakes = await listByName(input);
+        if (staged) {
+          const { clientId } = await deps.pending.open(input.ref);
+          const mine = namesakes.find((t) => t.clientId === clientId);
+          if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
+          throw ApplicationFailure.create({ message: `the replacement token of ${input.tokenName} vanished after it was issued`, type: 'ReplacementTokenVanished', nonRetryable: true });
+        }
+        const orphans = namesakes.filter((t) => t.tokenId !== input.oldTokenId && (t.createdAt ?? '') >= input.notBefore);
+        for (const orphan of orphans) {
+          try {
+            await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(orphan.tokenId, scope);
+          } catch (error) {
+            if (describeCloudflareError(error).httpStatus !== 404) throw toActivityFailure(error, `delete orphaned service token ${input.tokenName}`);
+          }
         }
       }
       let created;

@@ -58,7 +58,7 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
       schema: {
         tags: ['api-tokens'],
         summary: 'Verify every configured API token now (a verifyApiTokens run)',
-        body: z.object({ reason: z.string().max(500).optional() }).optional(),
+        body: z.object({ reason: z.string().max(500).optional() }).nullish(),
         response: { 200: verifyResponseSchema, 400: errorResponseSchema, 401: errorResponseSchema },
       },
     },

@@ -141,7 +141,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         summary: 'Rotate a service token now (202), or show the plan (?dry_run=true)',
         params: tokenParams,
         querystring: accountQuery.extend({ dry_run: z.enum(['true', 'false']).default('false') }),
-        body: z.object({ reason: z.string().max(500).optional() }).optional(),
+        body: z.object({ reason: z.string().max(500).optional() }).nullish(),
         response: { 200: planResponse, 202: workflowStarted, 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: conflictResponse },
       },
     },

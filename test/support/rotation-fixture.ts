@@ -1,0 +1,156 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Octokit } from '@octokit/rest';
+import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import { createStore, propagationTargetSchema } from '../../src/stores';
+import type { RotationResult } from '../../src/workflows/rotate-service-token';
+import { startGithubFake, type GithubFake } from '../fakes/github-api';
+import { startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
+import { startStack, type Stack } from './stack';
+
+export interface SeededToken {
+  name: string;
+  id: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface RotationFixture {
+  stack: Stack;
+  k8s: KubernetesFake;
+  github: GithubFake;
+  dir: string;
+  accountId: string;
+  appId: string;
+  probeUrl: string;
+  tokens: Record<string, SeededToken>;
+  /** What the file store of a token holds now. */
+  fileCredential(name: string): { clientId: string; clientSecret: string };
+  probe(credential: { clientId: string; clientSecret: string }): Promise<number>;
+  waitForRotation(workflowId: string): Promise<RotationResult>;
+  close(): Promise<void>;
+}
+
+export interface TokenSpec {
+  name: string;
+  strategy: 'rotate-secret' | 'replace';
+  propagationWait?: string;
+  overlap?: string;
+  /** All five kinds by default; `file` only for lighter tests. */
+  stores?: 'all' | 'file';
+  probe?: boolean;
+}
+
+function kubeConfigFor(url: string): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+    users: [{ name: 'warden', token: 'not-a-real-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'warden' }],
+    currentContext: 'fake',
+  });
+  return config;
+}
+
+/**
+ * An account with an Access app whose policy names every token, each token's credential
+ * already written to its stores and recorded as current — the state after adoption.
+ */
+export async function startRotationFixture(specs: TokenSpec[], options: { simulator?: Parameters<typeof startStack>[0]['simulator'] } = {}): Promise<RotationFixture> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-rotation-'));
+  const k8s = await startKubernetesFake();
+  const github = await startGithubFake();
+  github.add({ owner: 'acme', repo: 'deploy', environment: 'production' });
+  const tokens: Record<string, SeededToken> = {};
+  let accountId = '';
+  let appId = '';
+  let probeUrl = '';
+  let scriptName = '';
+  let storeId = '';
+
+  const targetsFor = (spec: TokenSpec) => {
+    const file = { kind: 'file', path: path.join(dir, `${spec.name}.env`) };
+    if (spec.stores === 'file') return [file];
+    return [
+      file,
+      { kind: 'kubernetes', namespace: 'apps', name: `${spec.name}-access` },
+      { kind: 'github', owner: 'acme', repo: 'deploy', environment: 'production', names: { clientId: `${spec.name.toUpperCase().replace(/-/g, '_')}_ID`, clientSecret: `${spec.name.toUpperCase().replace(/-/g, '_')}_SECRET` }, baseUrl: github.url },
+      { kind: 'workers-secret', script: scriptName, names: { clientId: `${spec.name.replace(/-/g, '_')}_id`, clientSecret: `${spec.name.replace(/-/g, '_')}_secret` } },
+      { kind: 'secrets-store', storeId, names: { clientId: `${spec.name.replace(/-/g, '_')}_id`, clientSecret: `${spec.name.replace(/-/g, '_')}_secret` } },
+    ];
+  };
+
+  const stack = await startStack({
+    simulator: { seed: 'demo', ...options.simulator },
+    inventory: (sim: RunningSimulator) => {
+      accountId = sim.demo!.accountId;
+      scriptName = sim.demo!.workerScript.name;
+      storeId = sim.demo!.secretsStore.id;
+      const app = sim.state.createAccessApp({ accountId, name: 'rotation tests', domain: 'rotation.test.example' });
+      appId = app.id;
+      probeUrl = sim.probeUrl(app.id);
+      for (const spec of specs) {
+        const created = sim.state.createServiceToken({ accountId, name: spec.name, duration: '8760h' });
+        tokens[spec.name] = { name: spec.name, ...created };
+      }
+      sim.state.createAccessPolicy({ accountId, name: 'rotation tests', decision: 'non_identity', include: specs.map((s) => ({ service_token: { token_id: tokens[s.name]!.id } })), attachTo: [app.id] });
+      return {
+        accounts: [
+          {
+            id: accountId,
+            serviceTokens: specs.map((spec) => ({
+              name: spec.name,
+              strategy: spec.strategy,
+              overlap: spec.overlap ?? '10m',
+              propagationWait: spec.propagationWait ?? '1s',
+              ...(spec.probe === false ? {} : { probeUrl }),
+              targets: targetsFor(spec),
+            })),
+          },
+        ],
+      };
+    },
+    secretEnv: () => ({ GITHUB_TOKEN: github.token }),
+    storeDeps: () => ({ kubeConfig: () => kubeConfigFor(k8s.url), github: ({ token, baseUrl }) => new Octokit({ auth: token, baseUrl: baseUrl ?? github.url }) }),
+  });
+
+  // Adoption: every store holds the token's current credential, and token-warden knows it.
+  for (const spec of specs) {
+    const token = tokens[spec.name]!;
+    const credential = { clientId: token.clientId, clientSecret: token.clientSecret };
+    const entry = stack.inventory.accounts[0]!.serviceTokens.find((t) => t.name === spec.name)!;
+    for (const raw of entry.targets) await createStore(propagationTargetSchema.parse(raw), stack.storeDeps, { accountId }).write(credential);
+    await stack.pending.setCurrent({ accountId, tokenName: spec.name }, credential);
+  }
+  await stack.startWorkers();
+
+  return {
+    stack,
+    k8s,
+    github,
+    dir,
+    accountId,
+    appId,
+    probeUrl,
+    tokens,
+    fileCredential(name) {
+      const text = readFileSync(path.join(dir, `${name}.env`), 'utf8');
+      const value = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(text)?.[1] ?? '';
+      return { clientId: value('CF_ACCESS_CLIENT_ID'), clientSecret: value('CF_ACCESS_CLIENT_SECRET') };
+    },
+    async probe(credential) {
+      const response = await fetch(probeUrl, { headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret } });
+      await response.body?.cancel();
+      return response.status;
+    },
+    waitForRotation: (workflowId) => stack.client.workflow.getHandle(workflowId).result() as Promise<RotationResult>,
+    async close() {
+      await stack.close();
+      await k8s.close();
+      await github.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
