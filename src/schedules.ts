@@ -33,6 +33,23 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
     note: 'Daily check of every Cloudflare API token (expiry warnings, notifications)',
     tokenKind: 'api-token',
   },
+  // The seed's monthly CronJob, done durably: every managed service token, in batches.
+  {
+    id: 'token-warden/rotate-service-tokens',
+    cron: '0 2 1 * *',
+    workflowType: 'rotateAllServiceTokens',
+    args: (trigger) => [{ trigger }],
+    note: 'Monthly rotation of every managed Access service token',
+    tokenKind: 'service-token',
+  },
+  {
+    id: 'token-warden/sweep-expiry',
+    cron: '30 1 * * *',
+    workflowType: 'sweepExpiry',
+    args: (trigger) => [{ trigger }],
+    note: 'Daily: rotate or refresh every service token inside its renewBefore window',
+    tokenKind: 'service-token',
+  },
 ];
 
 /** Schedules earlier versions created; start-up deletes them (checkTokenHealth verifies every token). */

@@ -11,6 +11,7 @@ import { createNotifyActivities } from './notify';
 import { createPropagationActivities } from './propagation';
 import { createRotationRecordActivities } from './rotation-records';
 import { createServiceTokenActivities } from './service-tokens';
+import { createServiceTokenInventoryActivities } from './service-token-inventory';
 import { createTokenHealthActivities, createTokenHealthLocalActivities } from './token-health';
 
 export interface ActivityDeps extends ApiTokenVerificationDeps {
@@ -30,6 +31,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createApiTokenVerificationActivities(deps),
     ...createServiceTokenActivities(deps),
     ...createAccessPolicyActivities(deps),
+    ...createServiceTokenInventoryActivities(deps),
     ...createTokenHealthActivities(deps),
     // Workers and Secrets Store targets are Cloudflare calls too.
     ...createPropagationActivities(deps),

@@ -1,3 +1,5 @@
 export { verifyApiTokens } from './verify-api-tokens';
 export { rotateServiceToken } from './rotate-service-token';
 export { checkTokenHealth, notifyTokenHealth } from './check-token-health';
+export { rotateAllServiceTokens } from './rotate-all-service-tokens';
+export { sweepExpiry } from './sweep-expiry';

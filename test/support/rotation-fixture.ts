@@ -41,6 +41,9 @@ export interface TokenSpec {
   /** All five kinds by default; `file` only for lighter tests. */
   stores?: 'all' | 'file';
   probe?: boolean;
+  expiresAt?: Date;
+  renewBefore?: string;
+  renewAction?: 'rotate' | 'refresh';
 }
 
 function kubeConfigFor(url: string): KubeConfig {
@@ -92,7 +95,7 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
       appId = app.id;
       probeUrl = sim.probeUrl(app.id);
       for (const spec of specs) {
-        const created = sim.state.createServiceToken({ accountId, name: spec.name, duration: '8760h' });
+        const created = sim.state.createServiceToken({ accountId, name: spec.name, duration: '8760h', ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}) });
         tokens[spec.name] = { name: spec.name, ...created };
       }
       sim.state.createAccessPolicy({ accountId, name: 'rotation tests', decision: 'non_identity', include: specs.map((s) => ({ service_token: { token_id: tokens[s.name]!.id } })), attachTo: [app.id] });
@@ -105,6 +108,8 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
               strategy: spec.strategy,
               overlap: spec.overlap ?? '10m',
               propagationWait: spec.propagationWait ?? '1s',
+              ...(spec.renewBefore ? { renewBefore: spec.renewBefore } : {}),
+              ...(spec.renewAction ? { renewAction: spec.renewAction } : {}),
               ...(spec.probe === false ? {} : { probeUrl }),
               targets: targetsFor(spec),
             })),

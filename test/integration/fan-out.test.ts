@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { rotationWorkflowId } from '../../src/inventory';
+import type { FanOutOutcome } from '../../src/workflows/rotate-all-service-tokens';
+import type { SweepResult } from '../../src/workflows/sweep-expiry';
+import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
+
+const DAY = 86_400_000;
+
+describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
+  let f: RotationFixture;
+
+  beforeAll(async () => {
+    f = await startRotationFixture([
+      { name: 'soon-rotate', strategy: 'rotate-secret', stores: 'file', expiresAt: new Date(Date.now() + 10 * DAY), renewBefore: '720h' },
+      { name: 'soon-refresh', strategy: 'rotate-secret', stores: 'file', expiresAt: new Date(Date.now() + 5 * DAY), renewBefore: '720h', renewAction: 'refresh' },
+      { name: 'far-away', strategy: 'replace', stores: 'file' },
+      { name: 'long-wait', strategy: 'rotate-secret', stores: 'file', propagationWait: '1 hour' },
+    ]);
+  });
+  afterAll(async () => f?.close());
+
+  it('sweeps: rotates what its inventory says to rotate, refreshes the others, leaves the rest alone', async () => {
+    const before = { refresh: f.stack.sim.state.getServiceToken(f.tokens['soon-refresh']!.id) as { expires_at: string }, far: f.fileCredential('far-away') };
+    const result = await f.stack.client.workflow.execute('sweepExpiry', {
+      taskQueue: f.stack.taskQueue,
+      workflowId: `test/sweep/${randomBytes(4).toString('hex')}`,
+      args: [{ trigger: { actor: 'schedule:test-sweep' } }],
+    }) as SweepResult;
+    expect(result.rotated).toEqual([{ accountId: f.accountId, tokenName: 'soon-rotate', outcome: 'completed' }]);
+    expect(result.refreshed.map((r) => r.tokenName)).toEqual(['soon-refresh']);
+    const refreshed = f.stack.sim.state.getServiceToken(f.tokens['soon-refresh']!.id) as { expires_at: string };
+    expect(Date.parse(refreshed.expires_at)).toBeGreaterThan(Date.parse(before.refresh.expires_at) + 300 * DAY);
+    expect(f.fileCredential('soon-refresh').clientSecret).toBe(f.tokens['soon-refresh']!.clientSecret); // same secret
+    expect(f.fileCredential('soon-rotate').clientSecret).not.toBe(f.tokens['soon-rotate']!.clientSecret);
+    expect(await f.probe(f.fileCredential('soon-rotate'))).toBe(200);
+    expect(f.fileCredential('far-away')).toEqual(before.far);
+    const [row] = await f.stack.rotations.listRotations({ tokenName: 'soon-rotate', limit: 1 });
+    expect(row).toMatchObject({ mode: 'expiry', status: 'completed', triggeredBy: 'schedule:test-sweep' });
+  });
+
+  it('rotates every token in batches, joining a rotation that is already running instead of starting another', async () => {
+    const running = await f.stack.client.workflow.start('rotateServiceToken', {
+      taskQueue: f.stack.taskQueue,
+      workflowId: rotationWorkflowId(f.accountId, 'long-wait'),
+      args: [{ accountId: f.accountId, tokenName: 'long-wait', mode: 'manual', trigger: { actor: 'api:test-client' } }],
+    });
+    const outcomes = await f.stack.client.workflow.execute('rotateAllServiceTokens', {
+      taskQueue: f.stack.taskQueue,
+      workflowId: `test/rotate-all/${randomBytes(4).toString('hex')}`,
+      args: [{ trigger: { actor: 'schedule:test-monthly' }, batchSize: 2 }],
+    }) as FanOutOutcome[];
+    expect(Object.fromEntries(outcomes.map((o) => [o.tokenName, o.outcome]))).toEqual({ 'soon-rotate': 'completed', 'soon-refresh': 'completed', 'far-away': 'completed', 'long-wait': 'joined-running' });
+    for (const name of ['soon-rotate', 'soon-refresh', 'far-away']) expect(await f.probe(f.fileCredential(name))).toBe(200);
+    await running.terminate('test over');
+  });
+});
