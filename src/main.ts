@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { apiClientsFromEnvironment } from './api/clients';
 import { ConfigError } from './config';
 import { createLogger } from './logger';
+import { installTemporalLogger } from './runtime/temporal-logging';
 import { localClientToken } from './runtime/client-token';
 import { adoptDemoCredentials } from './runtime/demo';
 import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
@@ -15,6 +16,7 @@ import { upsertSchedules } from './schedules';
  */
 async function main(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+  installTemporalLogger(logger.child({ component: 'temporal' }));
   const runtime = await openRuntime(process.env, { local: true, logger });
   try {
     await serve(runtime, logger);

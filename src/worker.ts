@@ -1,4 +1,5 @@
 import { createLogger } from './logger';
+import { installTemporalLogger } from './runtime/temporal-logging';
 import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
 import { openRuntime } from './runtime/open-runtime';
 import { startRuntimeWorkers } from './runtime/services';
@@ -11,6 +12,7 @@ import { upsertSchedules } from './schedules';
  */
 runEntrypoint('token-warden worker', async () => {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'token-warden-worker');
+  installTemporalLogger(logger.child({ component: 'temporal' }));
   const runtime = await openRuntime(process.env, { local: false, logger });
   await upsertSchedules(runtime.client, runtime.env.TEMPORAL_TASK_QUEUE, logger);
   const workers = await startRuntimeWorkers(runtime, { prebuiltBundle: process.env.NODE_ENV === 'production' });
