@@ -45,8 +45,8 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
   const lines = [
     '',
     'token-warden is running.',
-    `  API            ${apiUrl}   (docs: ${apiUrl}/docs)`,
-    ...Object.entries(runtime.urls).map(([name, url]) => `  ${name.padEnd(14)} ${url}`),
+    `  ${'API'.padEnd(22)} ${apiUrl}   (docs: ${apiUrl}/docs)`,
+    ...Object.entries(runtime.urls).map(([name, url]) => `  ${name.padEnd(22)} ${url}`),
   ];
   if (runtime.cloudflare.simulated) {
     lines.push('', '  Cloudflare is SIMULATED: no real account is touched. Set CLOUDFLARE_API_TOKEN to manage a real one.');

@@ -37,9 +37,9 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     history: runtime.history,
     inventory: runtime.inventory,
     rotations: runtime.rotations,
-    listCloudflareTokens: async (accountId: string) => {
+    listCloudflareTokens: async (scope) => {
       const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
-      for await (const token of runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list({ account_id: accountId })) {
+      for await (const token of runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)) {
         if (token.id && token.name) tokens.push({ id: token.id, name: token.name, expires_at: token.expires_at ?? null });
       }
       return tokens;

@@ -12,7 +12,8 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 export function installTemporalLogger(logger: Logger): void {
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const component = meta?.sdkComponent;
-    const pinoLevel = level === 'INFO' && (component === 'worker' || component === 'core') ? 'debug' : LEVELS[level];
+    const housekeeping = (level === 'INFO' && (component === 'worker' || component === 'core')) || message.startsWith('No workflows registered');
+    const pinoLevel = housekeeping ? 'debug' : LEVELS[level];
     logger[pinoLevel]({ temporal: meta }, message);
   };
   const adapter: TemporalLogger = {

@@ -115,9 +115,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         history,
         inventory: stack.inventory,
         rotations,
-        listCloudflareTokens: async (accountId) => {
+        listCloudflareTokens: async (scope) => {
           const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
-          for await (const t of wardenClient('reads').zeroTrust.access.serviceTokens.list({ account_id: accountId })) if (t.id && t.name) tokens.push({ id: t.id, name: t.name, expires_at: t.expires_at ?? null });
+          for await (const t of wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)) if (t.id && t.name) tokens.push({ id: t.id, name: t.name, expires_at: t.expires_at ?? null });
           return tokens;
         },
         codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },

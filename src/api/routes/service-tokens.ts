@@ -17,8 +17,8 @@ export interface ServiceTokenRouteDeps {
   inventory: Pick<Inventory, 'accounts'>;
   history: Pick<HistoryRepository, 'recordAudit'>;
   rotations: Pick<RotationRepository, 'listRotations' | 'lastRotation'>;
-  /** Reads each account's service tokens (expiry) from Cloudflare; absent, expiry is unknown. */
-  listCloudflareTokens?: (accountId: string) => Promise<Array<{ id: string; name: string; expires_at?: string | null }>>;
+  /** Reads an account's (or a zone's) service tokens from Cloudflare; absent, expiry is unknown. */
+  listCloudflareTokens?: (scope: { account_id: string } | { zone_id: string }) => Promise<Array<{ id: string; name: string; expires_at?: string | null }>>;
 }
 
 const tokenParams = z.object({ name: z.string().min(1).max(200) });
@@ -105,14 +105,17 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
 
   app.get('/service-tokens', { schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, 401: errorResponseSchema } } }, async () => {
     const entries = managedServiceTokens(deps.inventory);
+    const scopeOf = (e: ManagedServiceToken) => (e.token.zoneId ? { zone_id: e.token.zoneId } : { account_id: e.account.id });
     const cloudflare = new Map<string, Array<{ id: string; name: string; expires_at?: string | null }>>();
-    for (const accountId of new Set(entries.map((e) => e.account.id))) {
-      cloudflare.set(accountId, deps.listCloudflareTokens ? await deps.listCloudflareTokens(accountId).catch(() => []) : []);
+    for (const entry of entries) {
+      const key = JSON.stringify(scopeOf(entry));
+      if (!cloudflare.has(key)) cloudflare.set(key, deps.listCloudflareTokens ? await deps.listCloudflareTokens(scopeOf(entry)).catch(() => []) : []);
     }
     const now = Date.now();
     const serviceTokens = await Promise.all(
-      entries.map(async ({ account, token }) => {
-        const live = cloudflare.get(account.id)?.find((t) => t.name === token.name);
+      entries.map(async (entry) => {
+        const { account, token } = entry;
+        const live = cloudflare.get(JSON.stringify(scopeOf(entry)))?.find((t) => t.name === token.name);
         const last = await deps.rotations.lastRotation(account.id, token.name);
         const expiresAt = live?.expires_at ?? null;
         return {
