@@ -10,6 +10,7 @@ import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
 import { tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
+import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
 export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history'> {
@@ -17,6 +18,7 @@ export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<Servic
   clients: readonly ApiClient[];
   readiness: ReadinessChecks;
   codec: CodecRouteOptions;
+  metrics: MetricsRouteDeps['metrics'];
   logger?: FastifyBaseLogger | false;
 }
 
@@ -35,6 +37,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoutes, deps);
   await app.register(serviceTokenRoutes, deps);
   await app.register(workflowRoutes, deps);
+  await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
   await app.register(codecRoutes, deps.codec);
   return app;
 }

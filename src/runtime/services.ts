@@ -2,6 +2,8 @@ import { buildApp } from '../api/app';
 import type { ApiClient } from '../api/clients';
 import { createCloudflareClient } from '../cloudflare/client';
 import { AesGcmPayloadCodec } from '../temporal/codec';
+import { createMetricsQueries } from '../db/metrics-queries';
+import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
 
@@ -37,13 +39,8 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     history: runtime.history,
     inventory: runtime.inventory,
     rotations: runtime.rotations,
-    listCloudflareTokens: async (scope) => {
-      const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
-      for await (const token of runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)) {
-        if (token.id && token.name) tokens.push({ id: token.id, name: token.name, expires_at: token.expires_at ?? null });
-      }
-      return tokens;
-    },
+    serviceTokenExpiry: createServiceTokenExpiryReader(runtime.inventory, async (scope) => (await runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems()),
+    metrics: createMetricsQueries(runtime.pool),
     codec: {
       codec: new AesGcmPayloadCodec(runtime.keys),
       uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),

@@ -154,4 +154,15 @@ describe('service-token rotation through the API, on the real stack', () => {
     expect(ci.days_to_expiry).toBeGreaterThan(300);
     expect(ci.targets).toHaveLength(5);
   });
+
+  it('exposes Prometheus metrics for rotations and service-token expiry, behind the bearer token', async () => {
+    const app = await f.stack.app();
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const response = await app.inject({ method: 'GET', url: '/metrics', headers: f.stack.auth });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    expect(response.body).toContain(`token_warden_rotations{account_id="${f.accountId}",token="registry",status="completed"} 1`);
+    expect(response.body).toMatch(new RegExp(`token_warden_service_token_expiry_days\\{account_id="${f.accountId}",token="quiet"\\} 36[45]`));
+    expect(response.body).toMatch(/token_warden_rotation_last_completed_timestamp_seconds\{[^}]*token="ci-api"\} \d+/);
+  });
 });

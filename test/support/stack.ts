@@ -7,6 +7,8 @@ import { startSimulator, type RunningSimulator, type StartSimulatorOptions } fro
 import { inventorySchema, readSecret, type Inventory } from '../../src/config';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
 import { createRotationRepository, type RotationRepository } from '../../src/db/rotation-repository';
+import { createMetricsQueries } from '../../src/db/metrics-queries';
+import { createServiceTokenExpiryReader } from '../../src/service-token-expiry';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/workers';
 import { createPendingSecretStore, type PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
@@ -115,11 +117,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         history,
         inventory: stack.inventory,
         rotations,
-        listCloudflareTokens: async (scope) => {
-          const tokens: Array<{ id: string; name: string; expires_at?: string | null }> = [];
-          for await (const t of wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)) if (t.id && t.name) tokens.push({ id: t.id, name: t.name, expires_at: t.expires_at ?? null });
-          return tokens;
-        },
+        serviceTokenExpiry: createServiceTokenExpiryReader(stack.inventory, async (scope) => (await wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(), 0),
+        metrics: createMetricsQueries(db.pool),
         codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
         readiness: {
           temporal: async () => void (await connection.workflowService.getSystemInfo({})),

@@ -7,6 +7,7 @@ import type { Inventory } from '../../config';
 import type { HistoryRepository } from '../../db/history-repository';
 import type { RotationRepository } from '../../db/rotation-repository';
 import { findServiceTokensByName, managedServiceTokens, rotationWorkflowId, type ManagedServiceToken } from '../../inventory';
+import type { ServiceTokenExpiry } from '../../service-token-expiry';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../../temporal/search-attributes';
 import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
 import { errorResponseSchema, HttpError, notFound } from '../errors';
@@ -17,8 +18,8 @@ export interface ServiceTokenRouteDeps {
   inventory: Pick<Inventory, 'accounts'>;
   history: Pick<HistoryRepository, 'recordAudit'>;
   rotations: Pick<RotationRepository, 'listRotations' | 'lastRotation'>;
-  /** Reads an account's (or a zone's) service tokens from Cloudflare; absent, expiry is unknown. */
-  listCloudflareTokens?: (scope: { account_id: string } | { zone_id: string }) => Promise<Array<{ id: string; name: string; expires_at?: string | null }>>;
+  /** Managed tokens' ids and expiry as Cloudflare has them; absent, they are unknown. */
+  serviceTokenExpiry?: () => Promise<ServiceTokenExpiry[]>;
 }
 
 const tokenParams = z.object({ name: z.string().min(1).max(200) });
@@ -105,25 +106,19 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
 
   app.get('/service-tokens', { schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, 401: errorResponseSchema } } }, async () => {
     const entries = managedServiceTokens(deps.inventory);
-    const scopeOf = (e: ManagedServiceToken) => (e.token.zoneId ? { zone_id: e.token.zoneId } : { account_id: e.account.id });
-    const cloudflare = new Map<string, Array<{ id: string; name: string; expires_at?: string | null }>>();
-    for (const entry of entries) {
-      const key = JSON.stringify(scopeOf(entry));
-      if (!cloudflare.has(key)) cloudflare.set(key, deps.listCloudflareTokens ? await deps.listCloudflareTokens(scopeOf(entry)).catch(() => []) : []);
-    }
+    const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
     const now = Date.now();
     const serviceTokens = await Promise.all(
-      entries.map(async (entry) => {
-        const { account, token } = entry;
-        const live = cloudflare.get(JSON.stringify(scopeOf(entry)))?.find((t) => t.name === token.name);
+      entries.map(async ({ account, token }) => {
+        const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
         const last = await deps.rotations.lastRotation(account.id, token.name);
-        const expiresAt = live?.expires_at ?? null;
+        const expiresAt = live?.expiresAt ?? null;
         return {
           account_id: account.id,
           name: token.name,
           scope: token.zoneId ? ('zone' as const) : ('account' as const),
           strategy: token.strategy,
-          token_id: live?.id ?? null,
+          token_id: live?.tokenId ?? null,
           expires_at: expiresAt,
           days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
           renew_before: token.renewBefore,
