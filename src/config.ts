@@ -101,6 +101,8 @@ export const environmentSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
+  /** Where operators open the Temporal UI; the dashboard links runs there. */
+  TEMPORAL_UI_URL: optionalString,
   /** Browser origins of the Temporal UI allowed to use the codec endpoints. */
   TEMPORAL_UI_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
   /** Global Cloudflare budget for the whole worker fleet: 1,200 requests / 5 min = 4/s. */

@@ -11,6 +11,7 @@ import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service
 import { tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
 import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
+import { dashboardRoutes, type DashboardOptions } from './routes/dashboard';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
 export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history'> {
@@ -18,7 +19,9 @@ export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<Servic
   clients: readonly ApiClient[];
   readiness: ReadinessChecks;
   codec: CodecRouteOptions;
-  metrics: MetricsRouteDeps['metrics'];
+  /** Absent in harnesses that do not need /metrics. */
+  metrics?: MetricsRouteDeps['metrics'];
+  dashboard?: DashboardOptions;
   logger?: FastifyBaseLogger | false;
 }
 
@@ -37,7 +40,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoutes, deps);
   await app.register(serviceTokenRoutes, deps);
   await app.register(workflowRoutes, deps);
-  await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
+  await app.register(dashboardRoutes, deps.dashboard ?? { temporalUiUrl: null, namespace: 'default' });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
   await app.register(codecRoutes, deps.codec);
   return app;
 }

@@ -41,6 +41,7 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     rotations: runtime.rotations,
     serviceTokenExpiry: createServiceTokenExpiryReader(runtime.inventory, async (scope) => (await runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems()),
     metrics: createMetricsQueries(runtime.pool),
+    dashboard: { temporalUiUrl: runtime.env.TEMPORAL_UI_URL ?? runtime.urls['Temporal UI'] ?? null, namespace: runtime.temporal.namespace },
     codec: {
       codec: new AesGcmPayloadCodec(runtime.keys),
       uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),

@@ -1,0 +1,140 @@
+/**
+ * The operator dashboard: one static page. It holds no data and no secret; the browser asks
+ * for an API client token once (kept in sessionStorage) and reads the same authenticated
+ * endpoints as curl does. Reading uses only recorded history, so an open dashboard never
+ * starts a workflow; the buttons do, and say so.
+ */
+import { createHash } from 'node:crypto';
+
+const STYLE = `
+  :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7f9; }
+  body { margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
+  h1 { font-size: 1.4rem; margin: 0 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
+  table { border-collapse: collapse; width: 100%; background: #fff; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e3e6eb; font-size: .9rem; }
+  .badge { padding: .1rem .5rem; border-radius: .8rem; font-size: .8rem; font-weight: 600; }
+  .healthy, .completed { background: #dff5e3; color: #17602a; } .degraded, .running { background: #fff2cc; color: #7a5a00; }
+  .unhealthy, .failed, .compensated { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
+  button { font: inherit; padding: .3rem .7rem; cursor: pointer; } #login { background: #fff; padding: 1rem; max-width: 28rem; }
+  #notice { min-height: 1.2rem; margin: .5rem 0; } ul { margin: .3rem 0; padding-left: 1.2rem; }
+`;
+
+function scriptFor(options: { temporalUiUrl: string | null; namespace: string }): string {
+  const config = JSON.stringify(options).replace(/</g, '\\u003c');
+  return `
+const config = ${config};
+const el = (id) => document.getElementById(id);
+const text = (value) => document.createTextNode(value == null ? '—' : String(value));
+function cell(row, content) { const td = document.createElement('td'); td.append(content instanceof Node ? content : text(content)); row.append(td); return td; }
+function badge(state) { const span = document.createElement('span'); span.className = 'badge ' + (state || 'unknown'); span.textContent = state || 'unknown'; return span; }
+function workflowLink(id) {
+  if (!config.temporalUiUrl) return text(id);
+  const a = document.createElement('a');
+  a.href = config.temporalUiUrl + '/namespaces/' + encodeURIComponent(config.namespace) + '/workflows/' + encodeURIComponent(id);
+  a.textContent = 'Temporal UI'; a.target = '_blank'; a.rel = 'noopener'; return a;
+}
+async function api(path, init = {}) {
+  const response = await fetch(path, { ...init, headers: { ...(init.headers || {}), authorization: 'Bearer ' + sessionStorage.getItem('tw-token') } });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) { sessionStorage.removeItem('tw-token'); showLogin('That token was refused.'); throw new Error('unauthorized'); }
+  if (!response.ok) throw new Error((body.error && body.error.message) || ('HTTP ' + response.status));
+  return body.data;
+}
+function notice(message) { el('notice').textContent = message; }
+async function refresh() {
+  const [history, tokens, rotations] = await Promise.all([api('/tokens/history?limit=1'), api('/service-tokens'), api('/rotations?limit=10')]);
+  const last = history.history[0];
+  el('overall').replaceWith(Object.assign(badge(last ? last.overall_health : 'unknown'), { id: 'overall' }));
+  el('checked-at').textContent = last ? 'Last check ' + last.timestamp + ': account token ' + (last.account_token_valid ? 'valid' : 'invalid') + ', ' + last.account_token_missing_perms + ' missing; user token ' + (last.user_token_valid ? 'valid' : 'invalid') + ', ' + last.user_token_missing_perms + ' missing.' : 'No health check recorded yet.';
+  const body = el('service-tokens'); body.replaceChildren();
+  for (const t of tokens.service_tokens) {
+    const row = document.createElement('tr');
+    cell(row, t.name); cell(row, t.account_id); cell(row, t.strategy);
+    cell(row, t.days_to_expiry == null ? '—' : t.days_to_expiry + ' days');
+    cell(row, t.last_rotation ? badge(t.last_rotation.status) : '—');
+    cell(row, t.targets.join(', '));
+    const actions = cell(row, '');
+    const rotate = document.createElement('button'); rotate.textContent = 'Rotate'; rotate.dataset.token = t.name;
+    rotate.onclick = async () => {
+      try { const started = await api('/service-tokens/' + encodeURIComponent(t.name) + '/rotate?account_id=' + encodeURIComponent(t.account_id), { method: 'POST' }); notice('Rotation of ' + t.name + ' started: ' + started.workflow_id); }
+      catch (error) { notice('Rotation of ' + t.name + ' not started: ' + error.message); }
+      follow();
+    };
+    actions.append(rotate, text(' '), workflowLink(t.workflow_id));
+    body.append(row);
+  }
+  const rot = el('rotations'); rot.replaceChildren();
+  for (const r of rotations.rotations) {
+    const row = document.createElement('tr');
+    cell(row, r.started_at); cell(row, r.token); cell(row, r.mode); cell(row, r.triggered_by); cell(row, badge(r.status));
+    cell(row, r.steps.map((s) => s.step + (s.outcome === 'ok' ? '' : ' (' + s.outcome + ')')).join(' → '));
+    rot.append(row);
+  }
+}
+let following;
+/** After an action, refresh every 2 s for a minute so the run is seen to finish. */
+function follow() {
+  clearInterval(following);
+  const until = Date.now() + 60000;
+  following = setInterval(() => { if (Date.now() > until) clearInterval(following); refresh().catch(() => {}); }, 2000);
+}
+setInterval(() => { if (!el('main').hidden) refresh().catch(() => {}); }, 30000);
+el('check').onclick = async () => {
+  notice('Checking API tokens…');
+  try {
+    const status = await api('/tokens/status');
+    const list = el('recommendations'); list.replaceChildren(...status.recommendations.map((r) => { const li = document.createElement('li'); li.textContent = r; return li; }));
+    notice('Check finished: ' + status.overall_health);
+    await refresh();
+  } catch (error) { notice('Check failed: ' + error.message); }
+};
+function showLogin(message) { el('main').hidden = true; el('login').hidden = false; if (message) notice(message); }
+el('login').onsubmit = (event) => { event.preventDefault(); sessionStorage.setItem('tw-token', el('token').value); el('login').hidden = true; el('main').hidden = false; refresh().catch((e) => notice(e.message)); };
+if (sessionStorage.getItem('tw-token')) { el('main').hidden = false; refresh().catch((e) => notice(e.message)); } else showLogin();
+`;
+}
+
+/** CSP that allows exactly this page's inline style and script, nothing from elsewhere. */
+export function dashboardCsp(options: { temporalUiUrl: string | null; namespace: string }): string {
+  const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  return `default-src 'none'; style-src ${hash(STYLE)}; script-src ${hash(scriptFor(options))}; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+export function dashboardPage(options: { temporalUiUrl: string | null; namespace: string }): string {
+  const script = scriptFor(options);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>token-warden</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>token-warden</h1>
+<div id="notice" role="status"></div>
+<form id="login" hidden>
+  <label>API client token <input id="token" type="password" autocomplete="off" required></label>
+  <button type="submit">Open</button>
+  <p>The token stays in this tab (sessionStorage) and is sent only to this API.</p>
+</form>
+<main id="main" hidden>
+  <section aria-labelledby="health-title">
+    <h2 id="health-title">API tokens <span id="overall" class="badge unknown">unknown</span></h2>
+    <p id="checked-at">No health check recorded yet.</p>
+    <button id="check">Check now (starts a checkTokenHealth run)</button>
+    <ul id="recommendations"></ul>
+  </section>
+  <section aria-labelledby="st-title">
+    <h2 id="st-title">Service tokens</h2>
+    <table><thead><tr><th>Token</th><th>Account</th><th>Strategy</th><th>Expires in</th><th>Last rotation</th><th>Stores</th><th></th></tr></thead><tbody id="service-tokens"></tbody></table>
+  </section>
+  <section aria-labelledby="rot-title">
+    <h2 id="rot-title">Recent rotations</h2>
+    <table><thead><tr><th>Started</th><th>Token</th><th>Mode</th><th>By</th><th>Status</th><th>Steps</th></tr></thead><tbody id="rotations"></tbody></table>
+  </section>
+</main>
+<script>${script}</script>
+</body>
+</html>`;
+}

@@ -1,0 +1,66 @@
+import { accessSync, constants } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import { TEST_CLIENT } from '../support/stack';
+import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('dashboard in a real browser', () => {
+  let f: RotationFixture;
+  let app: FastifyInstance;
+  let url: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    try {
+      accessSync(CHROMIUM, constants.X_OK);
+    } catch {
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
+    }
+    f = await startRotationFixture([{ name: 'web-app', strategy: 'rotate-secret', stores: 'file' }]);
+    app = await f.stack.app();
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await f?.close();
+  });
+
+  it('asks for a token, refuses a wrong one, lists service tokens and rotates one with a click', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await page.goto(url);
+    await page.fill('#token', 'not-the-token');
+    await page.click('#login button');
+    await page.waitForSelector('#login:not([hidden])');
+    expect(await page.textContent('#notice')).toContain('That token was refused.');
+    errors.length = 0; // the refused token's 401s are expected; nothing else may fail
+
+    await page.fill('#token', TEST_CLIENT.token);
+    await page.click('#login button');
+    const row = page.locator('#service-tokens tr', { hasText: 'web-app' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('rotate-secret');
+
+    await row.locator('button', { hasText: 'Rotate' }).click();
+    await page.waitForFunction(() => document.querySelector('#notice')?.textContent?.includes('Rotation of web-app started'));
+    await page.locator('#rotations tr', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#rotations tr', { hasText: 'web-app' }).first().textContent()).toContain('resolve → issue → propagate → verify → wait → retire → finish');
+    expect(await f.probe(f.fileCredential('web-app'))).toBe(200);
+    await page.screenshot({ path: path.join(os.tmpdir(), 'token-warden-dashboard.png'), fullPage: true });
+    // The CSP allows exactly the page's own script and style: no violations, no script errors.
+    expect(errors).toEqual([]);
+  });
+});
