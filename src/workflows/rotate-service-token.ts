@@ -160,8 +160,10 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     (target.viaCloudflare ? cloudflareStores : local).restoreStore({ ...token, targetIndex: target.index, ref });
 
   const plan: RotationPlan = await records.planRotation(token);
-  // Zone-scoped tokens have no rotate endpoint: they can only be replaced.
-  let strategy: RotationResult['strategy'] = plan.zoneScoped ? 'replace' : plan.strategy;
+  // Zone-scoped tokens have no rotate endpoint: they can only be replaced. Any other token is
+  // rotated in place in an emergency, so the call that issues the successor kills the old secret.
+  const canRotate = !plan.zoneScoped;
+  let strategy: RotationResult['strategy'] = !canRotate ? 'replace' : revoke ? 'rotate-secret' : plan.strategy;
   progress.strategy = strategy;
   upsertSearchAttributes([
     { key: TokenName, value: input.tokenName },
@@ -170,10 +172,27 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     { key: TokenKind, value: 'service-token' },
     { key: TriggeredBy, value: input.trigger.actor },
   ]);
+  /** The strategy the run turned to, in the progress query and the search attributes alike. */
+  const switchStrategy = (next: RotationResult['strategy']) => {
+    if (next === strategy) return;
+    strategy = next;
+    progress.strategy = next;
+    upsertSearchAttributes([{ key: RotationStrategy, value: next }]);
+  };
   await records.recordAudit({ actor: input.trigger.actor, action: `rotate.${input.mode}`, subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: input.trigger.reason ?? null } });
   await records.recordRotationStart({ runId, workflowId, ...token, strategy, mode: input.mode, triggeredBy: input.trigger.actor });
 
-  const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  interface Compensation {
+    name: string;
+    run: () => Promise<unknown>;
+    /** Gives every store the current credential back. */
+    restoresStores?: boolean;
+    /** Takes the new credential away: unsafe while a store may still hold it. */
+    revokesNew?: boolean;
+    /** What to do instead when an emergency revoke arrived during the run. */
+    whenRevoked?: { name: string; run: () => Promise<unknown> };
+  }
+  const compensations: Compensation[] = [];
   let issued: IssuedSecret | undefined;
   let resolved: ServiceTokenState | undefined;
   let recoveredLostSecret = false;
@@ -190,13 +209,15 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     // the old credential back. Without it, both tokens stay valid and bound (and it is logged).
     const undoable = plan.currentRef !== null;
     if (undoable) {
-      compensations.push({ name: 'delete new token', run: () => cloudflare.deleteServiceToken({ ...token, tokenId: replacement.tokenId }) });
+      compensations.push({ name: 'delete new token', run: () => cloudflare.deleteServiceToken({ ...token, tokenId: replacement.tokenId }), revokesNew: true });
       compensations.push({ name: 'discard pending secret', run: () => records.discardSecret({ ref: replacement.ref }) });
+      // Pushed before the bind: it edits one policy after another and may fail part-way, and
+      // unbinding is idempotent, so the policies it did reach are cleaned before the delete.
+      compensations.push({ name: 'unbind new token', run: () => cloudflare.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }), revokesNew: true });
     } else {
       log.warn('no current credential on record: a failed replace will leave both tokens valid', { token: input.tokenName });
     }
     await step('bind', () => cloudflare.bindTokenToPolicies({ accountId: input.accountId, besideTokenId: old.tokenId, newTokenId: replacement.tokenId }), (policies) => ({ policies }));
-    if (undoable) compensations.push({ name: 'unbind new token', run: () => cloudflare.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }) });
     return replacement;
   }
 
@@ -206,7 +227,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     const old = resolved;
 
     // 2. issue — the new secret goes straight into the encrypted pending-secret store
-    if (revoke || strategy === 'rotate-secret') {
+    if (strategy === 'rotate-secret' || (revoke && canRotate)) {
       // Emergency: the compromised secret dies in the same call that issues its successor.
       const previousSecretExpiresAt = revoke ? iso(Date.now()) : iso(Date.now() + plan.overlapMs);
       killedOldFirst = Boolean(revoke);
@@ -216,17 +237,22 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
           () => cloudflare.issueRotatedSecret({ ...token, tokenId: old.tokenId, expectedVersion: old.secretVersion, ref: uuid4(), previousSecretExpiresAt }),
           (r) => ({ strategy: 'rotate-secret', secretVersion: r.secretVersion, fingerprint: r.fingerprint, previousSecretExpiresAt }),
         );
-        strategy = 'rotate-secret';
-        if (!revoke) compensations.push({ name: 'keep previous secret valid', run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }) });
+        switchStrategy('rotate-secret');
+        if (!revoke) {
+          compensations.push({
+            name: 'keep previous secret valid',
+            run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
+            // A revoke that arrived mid-run says the previous secret is compromised: end it, never extend it.
+            whenRevoked: { name: 'expire revoked previous secret', run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }) },
+          });
+        }
       } catch (error) {
         if (failureType(error) !== 'RotatedSecretLost') throw error;
         // Cloudflare rotated but its answer never arrived. The stores hold what is now the
         // previous secret, valid until `previousSecretExpiresAt`; another rotate would kill
         // it at once. Keep it alive for the recovery window, then finish blue/green.
         recoveredLostSecret = true;
-        strategy = 'replace';
-        progress.strategy = strategy;
-        upsertSearchAttributes([{ key: RotationStrategy, value: 'replace' }]);
+        switchStrategy('replace');
         if (!revoke) await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
         issued = await issueReplacement(old);
       }
@@ -242,7 +268,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       try {
         if (strategy === 'replace' && plan.currentRef && round === 1) {
           const previous = plan.currentRef;
-          compensations.push({ name: 'restore stores', run: () => Promise.all(targets.map((t) => restore(t, previous))) });
+          compensations.push({ name: 'restore stores', run: () => Promise.all(targets.map((t) => restore(t, previous))), restoresStores: true });
         }
         receipts = await step('propagate', () => Promise.all(targets.map((t) => write(t, fresh.ref))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
 
@@ -276,41 +302,74 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     );
   } catch (error) {
     progress.phase = 'compensate';
+    const startedAt = iso(Date.now());
     const undone: string[] = [];
-    for (const compensation of compensations.reverse()) {
+    const failedCompensations: Array<{ name: string; error: Record<string, unknown> }> = [];
+    const keptValid: string[] = [];
+    let storesRestored = true;
+    for (const entry of compensations.reverse()) {
+      const compensation = revoke && entry.whenRevoked ? entry.whenRevoked : entry;
+      // A store that could not be given the old credential back may still hold the new one:
+      // unbinding or deleting the new token would cut its consumers off. Both stay valid.
+      if (entry.revokesNew && !storesRestored) {
+        keptValid.push(compensation.name);
+        log.error('compensation skipped: a store may still hold the new credential', { step: compensation.name });
+        continue;
+      }
       try {
         await compensation.run();
         undone.push(compensation.name);
       } catch (compensationError) {
+        failedCompensations.push({ name: compensation.name, error: failureSummary(compensationError) });
+        if (entry.restoresStores) storesRestored = false;
         log.error('compensation failed', { step: compensation.name, error: failureSummary(compensationError) });
       }
     }
-    const outcome = { error: failureSummary(error), compensated: undone };
-    await records.recordRotationStep({ runId, seq: ++seq, step: 'compensate', outcome: 'compensated', startedAt: iso(Date.now()), details: outcome });
-    await records.finishRotationRecord({ runId, status: undone.length ? 'compensated' : 'failed', outcome });
-    throw ApplicationFailure.create({ message: `rotation of ${input.tokenName} failed before retire and was compensated: ${String(outcome.error.message)}`, type: 'RotationCompensated', nonRetryable: true, details: [outcome] });
+    // "compensated" only when something was undone and nothing was left half-undone.
+    const status = undone.length && !failedCompensations.length && !keptValid.length ? 'compensated' : 'failed';
+    const outcome = { error: failureSummary(error), compensated: undone, failedCompensations, keptValid };
+    const stepOutcome = status === 'compensated' ? 'compensated' : undone.length || failedCompensations.length ? 'failed' : 'skipped';
+    progress.steps.push({ seq: ++seq, step: 'compensate', outcome: stepOutcome, startedAt, finishedAt: iso(Date.now()), details: outcome });
+    await records.recordRotationStep({ runId, seq, step: 'compensate', outcome: stepOutcome, startedAt, details: outcome });
+    await records.finishRotationRecord({ runId, status, outcome });
+    progress.phase = status;
+    throw ApplicationFailure.create({
+      message: `rotation of ${input.tokenName} failed before retire and was ${status === 'compensated' ? 'compensated' : undone.length ? 'only partly compensated' : 'not compensated'}: ${String(outcome.error.message)}`,
+      type: status === 'compensated' ? 'RotationCompensated' : 'RotationFailed',
+      nonRetryable: true,
+      details: [outcome],
+    });
   }
 
   // 6. retire — the point of no return: every store reads back the new credential
   const done = issued;
   const old = resolved;
-  if (strategy === 'rotate-secret') {
-    if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
-    else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
-  } else {
-    await step('retire', async () => {
-      const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
-      await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
-      return unbound;
-    }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
-  }
-  if (revoke && plan.hasProbe && plan.currentRef) {
-    const previous = plan.currentRef;
-    await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
-  }
+  try {
+    if (strategy === 'rotate-secret') {
+      if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
+      else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
+    } else {
+      await step('retire', async () => {
+        const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
+        await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
+        return unbound;
+      }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
+    }
+    if (revoke && plan.hasProbe && plan.currentRef) {
+      const previous = plan.currentRef;
+      await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+    }
 
-  // 7. finish — the new credential becomes current; the pending row is wiped
-  await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));
+    // 7. finish — the new credential becomes current; the pending row is wiped
+    await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));
+  } catch (error) {
+    // Past retire nothing is undone (every store holds the new credential), but the run must
+    // not stay "running" in the history: it failed at this step and needs an operator.
+    const phase = progress.phase;
+    progress.phase = 'failed';
+    await records.finishRotationRecord({ runId, status: 'failed', outcome: { error: failureSummary(error), phase, afterRetire: true } });
+    throw error;
+  }
   const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(revoke) };
   await records.finishRotationRecord({ runId, status: 'completed', outcome: { ...result, revokedBy: revoke?.actor ?? null, revokeReason: revoke?.reason ?? null } });
   progress.phase = 'done';
