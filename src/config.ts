@@ -127,6 +127,9 @@ export const environmentSchema = z.object({
   CLIENT_AUTH_TOKEN: optionalString,
   /** More API clients: "name:token,name:token". */
   API_CLIENT_TOKENS: optionalString,
+  /** YAML of API clients with scopes, rate limits and bearer or Access service-token credentials. */
+  API_CLIENTS_FILE: optionalString,
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
 });
 
 export type Inventory = z.infer<typeof inventorySchema>;

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { apiClientsFromEnvironment } from './api/clients';
-import { ConfigError } from './config';
+import { configuredApiClients } from './api/clients';
 import { createLogger } from './logger';
 import { installTemporalLogger } from './runtime/temporal-logging';
 import { localClientToken } from './runtime/client-token';
@@ -30,8 +29,7 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
   const { env } = runtime;
   let clientToken = env.CLIENT_AUTH_TOKEN;
   if (!clientToken && runtime.cloudflare.simulated) clientToken = localClientToken(env.DATA_DIR);
-  const clients = apiClientsFromEnvironment({ ...env, CLIENT_AUTH_TOKEN: clientToken });
-  if (!clients.length) throw new ConfigError(['environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS) so the API can authenticate anyone']);
+  const clients = configuredApiClients({ ...env, CLIENT_AUTH_TOKEN: clientToken }, process.env);
 
   if (runtime.cloudflare.simulator) {
     const adopted = await adoptDemoCredentials(runtime.cloudflare.simulator, runtime.inventory, runtime.pending, runtime.stores);

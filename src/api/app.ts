@@ -17,6 +17,8 @@ import { healthRoutes, type ReadinessChecks } from './routes/health';
 export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history'> {
   history: HistoryRepository;
   clients: readonly ApiClient[];
+  /** Requests per client without a limit of its own (default 600 a minute). */
+  rateLimit?: { max: number; perSeconds: number };
   readiness: ReadinessChecks;
   codec: CodecRouteOptions;
   /** Absent in harnesses that do not need /metrics. */
@@ -34,7 +36,7 @@ export async function buildApp(deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorHandlerPlugin);
   await app.register(docsPlugin);
-  await app.register(authPlugin, { clients: deps.clients });
+  await app.register(authPlugin, { clients: deps.clients, defaultRateLimit: deps.rateLimit ?? { max: 600, perSeconds: 60 } });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
   await app.register(tokenRoutes, deps);

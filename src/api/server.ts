@@ -2,17 +2,18 @@ import { createLogger } from '../logger';
 import { onShutdownSignal, runEntrypoint } from '../runtime/entrypoint';
 import { openRuntime } from '../runtime/open-runtime';
 import { buildRuntimeApp } from '../runtime/services';
-import { ConfigError } from '../config';
-import { apiClientsFromEnvironment } from './clients';
+import { configuredApiClients } from './clients';
 
 /** Production API process: needs TEMPORAL_ADDRESS, DATABASE_URL and CLOUDFLARE_API_TOKEN. */
 runEntrypoint('token-warden api', async () => {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'token-warden-api');
   const runtime = await openRuntime(process.env, { local: false, logger });
-  const clients = apiClientsFromEnvironment(runtime.env);
-  if (!clients.length) {
+  let clients;
+  try {
+    clients = configuredApiClients(runtime.env, process.env);
+  } catch (error) {
     await runtime.close();
-    throw new ConfigError(['environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS)']);
+    throw error;
   }
   const app = await buildRuntimeApp(runtime, clients);
   await app.listen({ host: runtime.env.HOST, port: runtime.env.PORT });

@@ -33,6 +33,7 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
 export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[]) {
   return buildApp({
     clients,
+    rateLimit: { max: runtime.env.API_RATE_LIMIT_PER_MINUTE, perSeconds: 60 },
     logger: runtime.logger,
     temporal: runtime.client,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
-import { TEST_CLIENT } from '../support/stack';
+import { TEST_TOKEN } from '../support/stack';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -48,14 +48,14 @@ describe('dashboard in a real browser', () => {
     expect(await page.textContent('#notice')).toContain('That token was refused.');
     errors.length = 0; // the refused token's 401s are expected; nothing else may fail
 
-    await page.fill('#token', TEST_CLIENT.token);
+    await page.fill('#token', TEST_TOKEN);
     await page.click('#login button');
     const row = page.locator('#service-tokens tr', { hasText: 'web-app' });
     await row.waitFor();
     expect(await row.textContent()).toContain('rotate-secret');
 
     await row.locator('button', { hasText: 'Rotate' }).click();
-    await page.waitForFunction(() => document.querySelector('#notice')?.textContent?.includes('Rotation of web-app started'));
+    await page.locator('#notice', { hasText: 'Rotation of web-app started' }).waitFor();
     await page.locator('#rotations tr', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
     expect(await page.locator('#rotations tr', { hasText: 'web-app' }).first().textContent()).toContain('resolve → issue → propagate → verify → wait → retire → finish');
     expect(await f.probe(f.fileCredential('web-app'))).toBe(200);

@@ -88,7 +88,7 @@ describe('verifyApiTokens on the real stack', () => {
     expect((await app.inject({ method: 'POST', url: '/api-tokens/verify' })).statusCode).toBe(401);
     const wrong = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: { authorization: 'Bearer nope' } });
     expect(wrong.statusCode).toBe(401);
-    expect(wrong.json()).toEqual({ success: false, error: { code: 'unauthorized', message: 'invalid bearer token' } });
+    expect(wrong.json()).toEqual({ success: false, error: { code: 'unauthorized', message: 'invalid credentials' } });
     const bad = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: { ...stack.auth, 'content-type': 'application/json' }, payload: '{"reason": 42}' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_error');

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
+import type { ApiClient } from '../../src/api/clients';
 import { createCloudflareClient } from '../../src/cloudflare/client';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
 import { inventorySchema, readSecret, type Inventory } from '../../src/config';
@@ -17,7 +18,8 @@ import { AesGcmPayloadCodec, type EncryptionKeys } from '../../src/temporal/code
 import { createTemporalClient } from '../../src/temporal/connection';
 import { createTestDatabase, type TestDatabase } from './database';
 
-export const TEST_CLIENT = { name: 'test-client', token: `test-${randomBytes(12).toString('hex')}` };
+export const TEST_TOKEN = `test-${randomBytes(12).toString('hex')}`;
+export const TEST_CLIENT: ApiClient = { name: 'test-client', token: TEST_TOKEN, scopes: ['*'] };
 
 export interface Stack {
   sim: RunningSimulator;
@@ -35,7 +37,7 @@ export interface Stack {
   inventory: Inventory;
   /** Starts (or restarts) the worker pair with the current inventory. */
   startWorkers(): Promise<RunningWorkers>;
-  app(): Promise<FastifyInstance>;
+  app(options?: { clients?: ApiClient[]; rateLimit?: { max: number; perSeconds: number } }): Promise<FastifyInstance>;
   auth: { authorization: string };
   close(): Promise<void>;
 }
@@ -86,7 +88,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     secretEnv,
     storeDeps,
     inventory,
-    auth: { authorization: `Bearer ${TEST_CLIENT.token}` },
+    auth: { authorization: `Bearer ${TEST_TOKEN}` },
     async startWorkers() {
       const workers = await startWorkers({
         temporal: { address, namespace: 'default' },
@@ -108,9 +110,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       running.push(workers);
       return workers;
     },
-    async app() {
+    async app(appOptions = {}) {
       const app = await buildApp({
-        clients: [TEST_CLIENT],
+        clients: appOptions.clients ?? [TEST_CLIENT],
+        rateLimit: appOptions.rateLimit,
         logger: false,
         temporal: client,
         taskQueue,

@@ -1,33 +1,80 @@
+import rateLimit from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
-import { findClient, type ApiClient } from '../clients';
+import { allows, findClient, type ApiClient, type Scope } from '../clients';
 import { HttpError } from '../errors';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated API client; set on every route but the public ones. */
     client: { name: string } | null;
+    /** Throws 403 unless the client holds `scope` (for choices made inside a handler). */
+    requireScope(scope: Scope): void;
   }
   interface FastifyContextConfig {
-    /** Routes reachable without a bearer token (liveness, readiness, docs). */
+    /** Routes reachable without credentials (liveness, readiness, docs, the dashboard shell). */
     public?: boolean;
+    /** What a client must be allowed to do to call the route; every non-public route has one. */
+    scope?: Scope;
   }
 }
 
 export interface AuthOptions {
   clients: readonly ApiClient[];
+  /** For clients without a limit of their own. */
+  defaultRateLimit: { max: number; perSeconds: number };
 }
 
 const PUBLIC_PREFIXES = ['/docs'];
 
-/** Every route requires `Authorization: Bearer <client token>` unless marked public. */
+/**
+ * Every route requires a client: `Authorization: Bearer <token>`, or Cloudflare Access
+ * service-token headers. Then the route's scope, then the client's rate limit (per client,
+ * so one noisy caller cannot starve the others).
+ */
 export const authPlugin = fp<AuthOptions>(async (app, options) => {
+  const byName = new Map(options.clients.map((client) => [client.name, client]));
+  const limitOf = (name: string | undefined) => (name && byName.get(name)?.rateLimit) || options.defaultRateLimit;
   app.decorateRequest('client', null);
+  app.decorateRequest('requireScope', function requireScope(this: { client: { name: string } | null }, scope: Scope) {
+    const client = this.client && byName.get(this.client.name);
+    if (!client || !allows(client, scope)) throw new HttpError(403, 'forbidden', `client "${this.client?.name ?? 'anonymous'}" may not ${scope}`);
+  });
+
+  // A route without a scope would be open to every client: refuse to build such an app.
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { public?: boolean; scope?: Scope } | undefined;
+    if (!config?.public && !config?.scope && !PUBLIC_PREFIXES.some((p) => route.url.startsWith(p)) && route.method !== 'HEAD' && route.method !== 'OPTIONS') {
+      throw new Error(`route ${String(route.method)} ${route.url} declares neither config.public nor config.scope`);
+    }
+  });
+
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p))) return;
+    const config = request.routeOptions.config;
+    if (config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p)) || request.method === 'OPTIONS') return;
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const client = match ? findClient(options.clients, match[1]!) : undefined;
-    if (!client) throw new HttpError(401, 'unauthorized', match ? 'invalid bearer token' : 'missing bearer token: send Authorization: Bearer <token>');
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const accessClientId = request.headers['cf-access-client-id'];
+    const accessClientSecret = request.headers['cf-access-client-secret'];
+    const client = findClient(options.clients, {
+      bearer,
+      accessClientId: typeof accessClientId === 'string' ? accessClientId : undefined,
+      accessClientSecret: typeof accessClientSecret === 'string' ? accessClientSecret : undefined,
+    });
+    if (!client) {
+      const presented = bearer !== undefined || accessClientId !== undefined;
+      throw new HttpError(401, 'unauthorized', presented ? 'invalid credentials' : 'missing credentials: send Authorization: Bearer <token> (or CF-Access-Client-Id and CF-Access-Client-Secret)');
+    }
     request.client = { name: client.name };
+    if (config?.scope) request.requireScope(config.scope);
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    keyGenerator: (request) => request.client?.name ?? request.ip,
+    max: (request) => limitOf(request.client?.name).max,
+    timeWindow: (request) => limitOf(request.client?.name).perSeconds * 1000,
+    allowList: (request) => Boolean(request.routeOptions.config?.public),
+    errorResponseBuilder: (_request, context) => new HttpError(429, 'rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded`),
   });
 });

@@ -55,6 +55,7 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
   app.post(
     '/api-tokens/verify',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['api-tokens'],
         summary: 'Verify every configured API token now (a verifyApiTokens run)',
@@ -81,6 +82,7 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
   app.get(
     '/api-tokens/checks',
     {
+      config: { scope: 'read' },
       schema: {
         tags: ['api-tokens'],
         summary: 'Recorded API-token verification runs, newest first',

@@ -35,7 +35,7 @@ export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app,
     app.post(
       `/codec/${direction}`,
       {
-        config: { public: options.public },
+        config: options.public ? { public: true } : { scope: 'codec' },
         schema: { tags: ['codec'], summary: `Temporal UI codec server: ${direction} payloads`, body: wireBody, response: { 200: wireBody, 400: errorResponseSchema, 401: errorResponseSchema } },
       },
       async (request) => {

@@ -88,7 +88,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRouteDeps> = async (app, d
     },
   });
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (bearer token required)' } }, async (_request, reply) => {
+  app.get('/metrics', { config: { scope: 'read' }, schema: { tags: ['operations'], summary: 'Prometheus metrics (bearer token required)' } }, async (_request, reply) => {
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });

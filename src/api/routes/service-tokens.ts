@@ -104,7 +104,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
 
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
-  app.get('/service-tokens', { schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, 401: errorResponseSchema } } }, async () => {
+  app.get('/service-tokens', { config: { scope: 'read' }, schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, 401: errorResponseSchema } } }, async () => {
     const entries = managedServiceTokens(deps.inventory);
     const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
     const now = Date.now();
@@ -134,6 +134,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
   app.post(
     '/service-tokens/:name/rotate',
     {
+      config: { scope: 'rotate' },
       schema: {
         tags: ['service-tokens'],
         summary: 'Rotate a service token now (202), or show the plan (?dry_run=true)',
@@ -195,6 +196,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
   app.post(
     '/service-tokens/:name/revoke',
     {
+      config: { scope: 'revoke' },
       schema: {
         tags: ['service-tokens'],
         summary: 'Emergency revoke: kill the credential now, issue and propagate a new one',
@@ -231,6 +233,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
   app.get(
     '/rotations',
     {
+      config: { scope: 'read' },
       schema: {
         tags: ['service-tokens'],
         summary: 'Rotation history from Postgres, newest first, with every recorded step',

@@ -48,6 +48,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
   app.get(
     '/tokens/health',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['tokens'],
         summary: 'Check every API token (a checkTokenHealth run); ?auto_heal=true also adds missing permissions',
@@ -56,6 +57,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       },
     },
     async (request) => {
+      if (request.query.auto_heal === 'true') request.requireScope('heal');
       const report = await run(actorOf(request), { autoHeal: request.query.auto_heal === 'true' });
       return { success: true as const, data: healthData(report) };
     },
@@ -64,6 +66,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
   app.post(
     '/tokens/heal',
     {
+      // A dry run changes nothing: checking is enough.
+      config: { scope: 'check' },
       schema: {
         tags: ['tokens'],
         summary: 'Add missing permissions to every valid, active API token (add-only); ?dry_run=true changes nothing',
@@ -72,6 +76,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       },
     },
     async (request) => {
+      if (request.query.dry_run !== 'true') request.requireScope('heal');
       const report = await run(actorOf(request), { autoHeal: true, dryRun: request.query.dry_run === 'true' });
       return { success: true as const, message: healMessage(report), data: healthData(report) };
     },
@@ -80,6 +85,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
   app.get(
     '/tokens/status',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['tokens'],
         summary: 'Quick status of the API tokens (a checkTokenHealth run without heal, minimal answer)',
@@ -95,6 +101,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
   app.get(
     '/tokens/history',
     {
+      config: { scope: 'read' },
       schema: {
         tags: ['tokens'],
         summary: 'Recorded token health runs, newest first',

@@ -39,6 +39,7 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
   app.get(
     '/workflows/*',
     {
+      config: { scope: 'read' },
       schema: {
         tags: ['workflows'],
         summary: 'Status and step list of a workflow run (ids contain slashes: /workflows/rotate/<account>/<token>)',
