@@ -5,6 +5,17 @@ import type { TokenHealthReport } from '../health/report';
 
 export type NotifyChannel = 'webhook' | 'slack';
 
+/** What a rotation tells operators; names, ids and fingerprints, never a secret. */
+export interface RotationAlert {
+  severity: 'info' | 'warning' | 'critical';
+  event: 'propagation-failing' | 'rotation-failed' | 'rotation-compensated' | 'lost-secret-recovered' | 'failed-after-retire' | 'emergency-revoked';
+  message: string;
+  accountId: string;
+  tokenName: string;
+  workflowId: string;
+  runId: string;
+}
+
 export interface NotifyDeps {
   inventory: Pick<Inventory, 'notify'>;
   fetch?: typeof fetch;
@@ -15,29 +26,44 @@ export interface NotifyDeps {
  * to the one that worked. 4xx other than 408/429 will not get better: not retried.
  */
 export function createNotifyActivities(deps: NotifyDeps) {
+  async function post(channel: NotifyChannel, body: unknown): Promise<{ status: number }> {
+    const url = channel === 'webhook' ? deps.inventory.notify.webhookUrl : deps.inventory.notify.slackWebhookUrl;
+    if (!url) throw ApplicationFailure.create({ message: `no ${channel} URL is configured`, type: 'NotifyNotConfigured', nonRetryable: true });
+    let response: Response;
+    try {
+      response = await (deps.fetch ?? fetch)(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'token-warden' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer();
+    } catch (error) {
+      // The URL may carry a secret path (Slack's do): say which channel, not where.
+      throw ApplicationFailure.create({ message: `${channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`, type: 'NotifyUnavailable' });
+    }
+    if (!response.ok) {
+      const permanent = response.status >= 400 && response.status < 500 && ![408, 429].includes(response.status);
+      throw ApplicationFailure.create({ message: `${channel} notification answered HTTP ${response.status}`, type: permanent ? 'NotifyRejected' : 'NotifyUnavailable', nonRetryable: permanent });
+    }
+    return { status: response.status };
+  }
+
   return {
     async notifyTokenHealth(input: { channel: NotifyChannel; report: TokenHealthReport; reasons: string[] }): Promise<{ status: number }> {
-      const url = input.channel === 'webhook' ? deps.inventory.notify.webhookUrl : deps.inventory.notify.slackWebhookUrl;
-      if (!url) throw ApplicationFailure.create({ message: `no ${input.channel} URL is configured`, type: 'NotifyNotConfigured', nonRetryable: true });
-      const body = input.channel === 'webhook' ? webhookPayload(input.report, input.reasons) : slackPayload(input.report, input.reasons);
-      let response: Response;
-      try {
-        response = await (deps.fetch ?? fetch)(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'token-warden' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(10_000),
-        });
-        await response.arrayBuffer();
-      } catch (error) {
-        // The URL may carry a secret path (Slack's do): say which channel, not where.
-        throw ApplicationFailure.create({ message: `${input.channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`, type: 'NotifyUnavailable' });
-      }
-      if (!response.ok) {
-        const permanent = response.status >= 400 && response.status < 500 && ![408, 429].includes(response.status);
-        throw ApplicationFailure.create({ message: `${input.channel} notification answered HTTP ${response.status}`, type: permanent ? 'NotifyRejected' : 'NotifyUnavailable', nonRetryable: permanent });
-      }
-      return { status: response.status };
+      return post(input.channel, input.channel === 'webhook' ? webhookPayload(input.report, input.reasons) : slackPayload(input.report, input.reasons));
+    },
+
+    /** A rotation that needs a human: failed, only partly undone, or propagating too slowly. */
+    async notifyRotation(input: { channel: NotifyChannel; alert: RotationAlert }): Promise<{ status: number }> {
+      const { alert } = input;
+      const icon = alert.severity === 'critical' ? '🚨' : alert.severity === 'warning' ? '⚠️' : 'ℹ️';
+      return post(
+        input.channel,
+        input.channel === 'webhook'
+          ? { source: 'token-warden', kind: 'service-token-rotation', ...alert }
+          : { text: `${icon} token-warden: ${alert.message} (service token ${alert.tokenName}, account ${alert.accountId}, workflow ${alert.workflowId})` },
+      );
     },
   };
 }

@@ -6,7 +6,7 @@ import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { propagationTargetSchema } from '../stores';
 
 export interface RotationRecordDeps {
-  inventory: Pick<Inventory, 'accounts'>;
+  inventory: Pick<Inventory, 'accounts' | 'notify'>;
   rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
   pending: Pick<PendingSecretStore, 'current' | 'promote' | 'discard'>;
 }
@@ -30,6 +30,8 @@ export interface RotationPlan {
   /** The credential the stores hold now, if token-warden knows it (what compensation restores). */
   currentRef: string | null;
   currentFingerprint: string | null;
+  /** Where alerts about this rotation go (the inventory's `notify`). */
+  notifyChannels: Array<'webhook' | 'slack'>;
 }
 
 function label(target: unknown, index: number): PlannedTarget {
@@ -70,6 +72,7 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
         targets: entry.token.targets.map(label),
         currentRef: current?.ref ?? null,
         currentFingerprint: current?.fingerprint ?? null,
+        notifyChannels: [...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []), ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : [])],
       };
     },
     recordRotationStart: deps.rotations.startRotation,

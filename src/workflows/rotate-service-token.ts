@@ -15,6 +15,7 @@ import {
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { IssuedSecret, ServiceTokenState } from '../activities/service-tokens';
 import type { PlannedTarget, RotationPlan } from '../activities/rotation-records';
+import type { RotationAlert } from '../activities/notify';
 import type { WriteReceipt } from '../stores/store-types';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
 import { cloudflareTaskQueue, type Trigger } from './triggers';
@@ -96,6 +97,8 @@ export const emergencyRevokeSignal = defineSignal<[EmergencyRevokeRequest]>('eme
 export const progressQuery = defineQuery<RotationProgress>('progress');
 
 const records = proxyActivities<LocalActivities>(historyWrites);
+/** Alerts are best effort: a few tries, then the run goes on (the history row says it all). */
+const notifications = proxyActivities<LocalActivities>({ startToCloseTimeout: '15s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
 const local = proxyActivities<LocalActivities>(storeWrites);
 
 function failureType(error: unknown): string | undefined {
@@ -172,6 +175,13 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     { key: TokenKind, value: 'service-token' },
     { key: TriggeredBy, value: input.trigger.actor },
   ]);
+  async function alert(severity: RotationAlert['severity'], event: RotationAlert['event'], message: string): Promise<void> {
+    const payload: RotationAlert = { severity, event, message, ...token, workflowId, runId };
+    const sent = await Promise.allSettled(plan.notifyChannels.map((channel) => notifications.notifyRotation({ channel, alert: payload })));
+    sent.forEach((result, i) => {
+      if (result.status === 'rejected') log.warn('rotation alert not delivered', { channel: plan.notifyChannels[i], event });
+    });
+  }
   /** The strategy the run turned to, in the progress query and the search attributes alike. */
   const switchStrategy = (next: RotationResult['strategy']) => {
     if (next === strategy) return;
@@ -290,6 +300,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
         if (strategy !== 'rotate-secret' || revoke || round >= PROPAGATION_ROUNDS) throw error;
         await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
         log.warn('propagation failed; previous secret extended, retrying', { token: input.tokenName, round });
+        await alert('warning', 'propagation-failing', `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`);
         await sleep(Math.min(plan.overlapMs / 4, 5 * 60_000));
       }
     }
@@ -333,6 +344,13 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     await records.recordRotationStep({ runId, seq, step: 'compensate', outcome: stepOutcome, startedAt, details: outcome });
     await records.finishRotationRecord({ runId, status, outcome });
     progress.phase = status;
+    await alert(
+      status === 'compensated' ? 'warning' : 'critical',
+      status === 'compensated' ? 'rotation-compensated' : 'rotation-failed',
+      status === 'compensated'
+        ? `rotation failed before retire and was undone (${String(outcome.error.message)}); the previous credential is in use`
+        : `rotation failed before retire and could ${undone.length ? 'only partly' : 'not'} be undone (${String(outcome.error.message)})${keptValid.length ? '; both tokens were kept valid' : ''}: needs an operator`,
+    );
     throw ApplicationFailure.create({
       message: `rotation of ${input.tokenName} failed before retire and was ${status === 'compensated' ? 'compensated' : undone.length ? 'only partly compensated' : 'not compensated'}: ${String(outcome.error.message)}`,
       type: status === 'compensated' ? 'RotationCompensated' : 'RotationFailed',
@@ -355,24 +373,35 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
         return unbound;
       }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
     }
+    // The old credential is probed before finish wipes its row; a probe that keeps accepting
+    // it does not hold finish back, so the record still names the live credential.
+    let stillAccepted: unknown;
     if (revoke && plan.hasProbe && plan.currentRef) {
       const previous = plan.currentRef;
-      await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+      try {
+        await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+      } catch (error) {
+        stillAccepted = error;
+      }
     }
 
     // 7. finish — the new credential becomes current; the pending row is wiped
     await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));
+    if (stillAccepted) throw stillAccepted;
   } catch (error) {
     // Past retire nothing is undone (every store holds the new credential), but the run must
     // not stay "running" in the history: it failed at this step and needs an operator.
     const phase = progress.phase;
     progress.phase = 'failed';
     await records.finishRotationRecord({ runId, status: 'failed', outcome: { error: failureSummary(error), phase, afterRetire: true } });
+    await alert('critical', 'failed-after-retire', `rotation failed after retire, at ${phase} (${String(failureSummary(error).message)}): every store holds the new credential; needs an operator`);
     throw error;
   }
   const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(revoke) };
   await records.finishRotationRecord({ runId, status: 'completed', outcome: { ...result, revokedBy: revoke?.actor ?? null, revokeReason: revoke?.reason ?? null } });
   progress.phase = 'done';
+  if (revoke) await alert('info', 'emergency-revoked', `emergency revoke by ${revoke.actor} (${revoke.reason}) done: the old credential is dead and every store holds the new one`);
+  else if (recoveredLostSecret) await alert('info', 'lost-secret-recovered', 'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token');
   log.info('service token rotated', { token: input.tokenName, strategy, emergency: Boolean(revoke), fingerprint: done.fingerprint });
   return result;
 }

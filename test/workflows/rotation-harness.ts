@@ -98,6 +98,7 @@ function defaults(plan: RotationPlan): StubSet {
     verifyStore: async (i) => i.receipt.expected,
     restoreStore: none,
     probeCredential: async (i) => ({ status: i.expect === 'accepted' ? 200 : 403 }),
+    notifyRotation: async () => ({ status: 200 }),
   };
 }
 
@@ -106,7 +107,7 @@ const ROTATION_ACTIVITIES = [
   'planRotation', 'recordAudit', 'recordRotationStart', 'recordRotationStep', 'finishRotationRecord', 'promoteSecret', 'discardSecret',
   'resolveServiceToken', 'readServiceToken', 'issueRotatedSecret', 'createReplacementToken', 'setPreviousSecretExpiry', 'deleteServiceToken', 'refreshServiceToken',
   'findPoliciesNamingToken', 'bindTokenToPolicies', 'unbindTokenFromPolicies',
-  'propagateToStore', 'verifyStore', 'restoreStore', 'probeCredential',
+  'propagateToStore', 'verifyStore', 'restoreStore', 'probeCredential', 'notifyRotation',
 ] as const satisfies ReadonlyArray<keyof All>;
 type Name = (typeof ROTATION_ACTIVITIES)[number];
 type StubSet = { [K in Name]: (input: Input<K>, attempt: number) => Promise<Output<K>> };
@@ -199,6 +200,7 @@ export async function startHarness(): Promise<Harness> {
         targets: TARGETS,
         currentRef: CURRENT_REF,
         currentFingerprint: OLD_FINGERPRINT,
+        notifyChannels: [],
         ...options.plan,
       };
       const scenario = { workflowId, calls: [] as Call[], logs: [] as LogLine[], stubs: { ...defaults(plan), ...options.stubs } };
