@@ -41,7 +41,7 @@ describe('rotateServiceToken alerts, with stub activities', () => {
       strategy: 'rotate-secret',
       mode: 'emergency',
       plan: { notifyChannels: ['webhook'] },
-      stubs: { probeCredential: async (input, attempt) => (input.expect === 'accepted' ? { status: 200 } : probeRejectsNothing(input, attempt)) },
+      stubs: { probeCredential: async (input) => (input.expect === 'accepted' ? { status: 200 } : probeRejectsNothing()) },
     });
     expect(run.failure).toBeDefined();
     expect(inputsOf(run, 'promoteSecret')).toHaveLength(1);
