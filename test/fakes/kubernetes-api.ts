@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
 import { startLoopbackServer, type FakeRequest, type FakeResponse } from './loopback-server';
 import { OpenApiContract, sharedDocument } from './openapi-contract';
 
@@ -325,4 +326,16 @@ function applyJsonPatch(document: Record<string, unknown>, operations: unknown[]
     if (operation.op === 'remove') delete parent[last];
   }
   return document;
+}
+
+/** A KubeConfig that points @kubernetes/client-node at a fake on loopback. */
+export function kubeConfigFor(url: string): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+    users: [{ name: 'warden', token: 'not-a-real-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'warden' }],
+    currentContext: 'fake',
+  });
+  return config;
 }

@@ -1,11 +1,10 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { readBackConfirms } from '../../src/stores/evidence';
 import { fingerprintCredential } from '../../src/stores/fingerprint';
 import { createKubernetesStore, kubernetesSecretsApi } from '../../src/stores/kubernetes-store';
 import { createStore } from '../../src/stores/registry';
 import { StoreError } from '../../src/stores/store-error';
 import { kubernetesTargetSchema, propagationTargetSchema } from '../../src/stores/store-schemas';
-import { startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
+import { kubeConfigFor, startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
 import { expectNoSecretIn, randomCredential } from './credentials';
 
 const NAMESPACE = 'apps';
@@ -20,16 +19,6 @@ afterEach(async () => {
   await fake.close();
 });
 
-function kubeConfigFor(url: string): KubeConfig {
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'warden', token: 'not-a-real-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'warden' }],
-    currentContext: 'fake',
-  });
-  return config;
-}
 
 function store(extra: Record<string, unknown> = {}) {
   const target = kubernetesTargetSchema.parse({ kind: 'kubernetes', namespace: NAMESPACE, name: NAME, ...extra });

@@ -1,13 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Octokit } from '@octokit/rest';
 import type { RunningSimulator } from '../../src/cloudflare/simulator';
 import { createStore, propagationTargetSchema } from '../../src/stores';
 import type { RotationResult } from '../../src/workflows/rotate-service-token';
 import { startGithubFake, type GithubFake } from '../fakes/github-api';
-import { startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
+import { kubeConfigFor, startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
 import { startStack, type Stack } from './stack';
 
 export interface SeededToken {
@@ -46,16 +45,6 @@ export interface TokenSpec {
   renewAction?: 'rotate' | 'refresh';
 }
 
-function kubeConfigFor(url: string): KubeConfig {
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'warden', token: 'not-a-real-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'warden' }],
-    currentContext: 'fake',
-  });
-  return config;
-}
 
 /**
  * An account with an Access app whose policy names every token, each token's credential
