@@ -5,6 +5,12 @@ import { Pool } from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { migrate } from '../../src/db/migrate';
 import { MIGRATIONS_DIR } from '../../src/paths';
+import { randomBytes } from 'node:crypto';
+import { createHistoryRepository } from '../../src/db/history-repository';
+import { createRotationRepository } from '../../src/db/rotation-repository';
+import { createPendingSecretStore } from '../../src/secrets/pending-secrets';
+import { createSecretBox } from '../../src/secrets/secret-box';
+import { fingerprintCredential } from '../../src/stores';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const TABLES = ['api_token_checks', 'api_token_identities', 'audit_events', 'pending_secrets', 'rotation_steps', 'rotations'];
@@ -15,6 +21,36 @@ async function tables(pool: Pool): Promise<string[]> {
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'pgmigrations' ORDER BY table_name",
   );
   return rows.map((row) => row.table_name);
+}
+
+/** The repositories' own queries, end to end, so both servers are known to run them. */
+async function exerciseRepositories(pool: Pool): Promise<void> {
+  const history = createHistoryRepository(pool);
+  await history.recordAudit({ actor: 'api:ops', action: 'rotate.manual', subject: 'ci', workflowId: 'w', runId: 'r1' });
+  await history.recordAudit({ actor: 'api:ops', action: 'rotate.manual', subject: 'ci', workflowId: 'w', runId: 'r1' }); // retried: once
+  expect((await history.listAudit(10, 'ci')).map((a) => a.actor)).toEqual(['api:ops']);
+  await history.recordApiTokenCheck({ runId: 'r1', workflowId: 'w', kind: 'verify', triggeredBy: 'schedule:x', overallHealth: 'healthy', autoHealAttempted: false, autoHealSuccess: null, results: [{ name: 't' }] });
+  expect(await history.listApiTokenChecks(5, 'verify')).toEqual([expect.objectContaining({ runId: 'r1', results: [{ name: 't' }] })]);
+
+  const rotations = createRotationRepository(pool);
+  await rotations.startRotation({ runId: 'r2', workflowId: 'rotate/a/ci', accountId: 'a', tokenName: 'ci', strategy: 'replace', mode: 'manual', triggeredBy: 'api:ops' });
+  await rotations.recordStep({ runId: 'r2', seq: 1, step: 'resolve', outcome: 'ok', startedAt: new Date().toISOString(), details: { tokenId: 't1' } });
+  await rotations.finishRotation('r2', 'completed', { fingerprint: 'sha256:x' });
+  expect(await rotations.lastRotation('a', 'ci')).toMatchObject({ status: 'completed', steps: [{ step: 'resolve', details: { tokenId: 't1' } }] });
+
+  const key = randomBytes(32);
+  const pending = createPendingSecretStore(pool, createSecretBox({ currentKeyId: 'k', keys: new Map([['k', key]]) }));
+  const token = { accountId: 'a', tokenName: 'ci' };
+  const old = { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') };
+  const next = { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') };
+  await pending.setCurrent(token, old);
+  const ref = '00000000-0000-4000-8000-000000000001';
+  await pending.stagePending(token, ref, next);
+  expect(await pending.open(ref)).toEqual(next);
+  const { rows } = await pool.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM pending_secrets');
+  for (const row of rows) expect(row.ciphertext.toString('latin1')).not.toContain(next.clientSecret); // encrypted at rest
+  await pending.promote(ref);
+  expect(await pending.current(token)).toMatchObject({ ref, fingerprint: fingerprintCredential(next) });
 }
 
 describe('migrations', () => {
@@ -29,6 +65,8 @@ describe('migrations', () => {
       expect(await tables(db.pool)).toEqual(TABLES);
       expect(await migrate(db.url)).toEqual([]);
     });
+
+    it('runs every repository query', () => exerciseRepositories(db.pool));
   });
 
   describe('on embedded PGlite served over a socket', () => {
@@ -52,5 +90,7 @@ describe('migrations', () => {
       const counts = await Promise.all(Array.from({ length: 5 }, () => pool.query('SELECT count(*)::int AS n FROM audit_events')));
       expect(counts.map((r) => r.rows[0].n)).toEqual([0, 0, 0, 0, 0]);
     });
+
+    it('runs every repository query', () => exerciseRepositories(pool));
   });
 });
