@@ -1,9 +1,41 @@
 import type Cloudflare from 'cloudflare';
 import { toActivityFailure } from './cloudflare-errors';
 
+/** Runs `work` while no other edit of the same account's Access policies runs. */
+export type PolicyLock = <T>(accountId: string, work: () => Promise<T>) => Promise<T>;
+
 export interface AccessPolicyDeps {
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
+  /**
+   * Serialises policy edits per account. Production passes a Postgres advisory lock, held across
+   * the whole worker fleet; without one, edits are serialised within this process only.
+   */
+  policyLock?: PolicyLock;
 }
+
+/** Edits queue up per key, one after the other, within this process. */
+export function inProcessPolicyLock(): PolicyLock {
+  const tails = new Map<string, Promise<void>>();
+  return async (key, work) => {
+    const before = tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = before.then(() => mine);
+    tails.set(key, tail);
+    await before;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}
+
+/** One per process, shared by every activity set built without a lock of its own. */
+const processPolicyLock = inProcessPolicyLock();
 
 /** Where a policy lives: reusable policies and app-scoped ones are edited through different paths. */
 export interface PolicyRef {
@@ -31,8 +63,15 @@ function writable(policy: Policy): Record<string, unknown> {
  * Access policies that name a service token. The replace strategy binds the new token beside
  * the old one in each of them before any consumer switches, and unbinds the old one only at
  * retire, so every credential in a store is accepted by the apps at every moment.
+ *
+ * A bind or unbind reads every policy and writes whole rule lists back: Cloudflare has no
+ * conditional update. Two rotations editing one policy at once (two tokens named by one app's
+ * policy) would each write back what they read, and the later write would drop the earlier
+ * one's change: a token just bound falls out of the policy and its consumers are refused. So
+ * every edit reads and writes under the account's policy lock.
  */
 export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
+  const locked = deps.policyLock ?? processPolicyLock;
   async function everyPolicy(accountId: string): Promise<Array<{ ref: PolicyRef; policy: Policy }>> {
     const client = deps.wardenClient('reads');
     const found = new Map<string, { ref: PolicyRef; policy: Policy }>();
@@ -73,12 +112,14 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     async bindTokenToPolicies(input: { accountId: string; besideTokenId: string; newTokenId: string }): Promise<PolicyRef[]> {
       const changed: PolicyRef[] = [];
       try {
-        for (const { ref, policy } of await everyPolicy(input.accountId)) {
-          const include = policy.include ?? [];
-          if (!include.some((rule) => namesToken(rule, input.besideTokenId)) || include.some((rule) => namesToken(rule, input.newTokenId))) continue;
-          await put(input.accountId, ref, { ...policy, include: [...include, tokenRule(input.newTokenId)] });
-          changed.push(ref);
-        }
+        await locked(input.accountId, async () => {
+          for (const { ref, policy } of await everyPolicy(input.accountId)) {
+            const include = policy.include ?? [];
+            if (!include.some((rule) => namesToken(rule, input.besideTokenId)) || include.some((rule) => namesToken(rule, input.newTokenId))) continue;
+            await put(input.accountId, ref, { ...policy, include: [...include, tokenRule(input.newTokenId)] });
+            changed.push(ref);
+          }
+        });
       } catch (error) {
         throw toActivityFailure(error, 'bind service token to Access policies');
       }
@@ -89,13 +130,15 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     async unbindTokenFromPolicies(input: { accountId: string; tokenId: string }): Promise<PolicyRef[]> {
       const changed: PolicyRef[] = [];
       try {
-        for (const { ref, policy } of await everyPolicy(input.accountId)) {
-          if (!RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))) continue;
-          const next: Policy = { ...policy };
-          for (const list of RULE_LISTS) if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
-          await put(input.accountId, ref, next);
-          changed.push(ref);
-        }
+        await locked(input.accountId, async () => {
+          for (const { ref, policy } of await everyPolicy(input.accountId)) {
+            if (!RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))) continue;
+            const next: Policy = { ...policy };
+            for (const list of RULE_LISTS) if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
+            await put(input.accountId, ref, next);
+            changed.push(ref);
+          }
+        });
       } catch (error) {
         throw toActivityFailure(error, 'unbind service token from Access policies');
       }

@@ -4,7 +4,7 @@ import type { HistoryRepository } from '../db/history-repository';
 import type { RotationRepository } from '../db/rotation-repository';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
 import type { StoreDeps } from '../stores';
-import { createAccessPolicyActivities } from './access-policies';
+import { createAccessPolicyActivities, type PolicyLock } from './access-policies';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
@@ -23,6 +23,8 @@ export interface ActivityDeps extends ApiTokenVerificationDeps {
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
   stores: StoreDeps;
   fetch?: typeof fetch;
+  /** Serialises Access policy edits per account (see access-policies.ts); in-process when absent. */
+  policyLock?: PolicyLock;
 }
 
 /** Activities that call Cloudflare; they run on the rate-limited Cloudflare task queue. */

@@ -3,6 +3,7 @@ import type { ApiClient } from '../api/clients';
 import { createCloudflareClient } from '../cloudflare/client';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { createMetricsQueries } from '../db/metrics-queries';
+import { createAdvisoryLock } from '../db/advisory-lock';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
@@ -25,6 +26,8 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
       pending: runtime.pending,
       wardenClient: runtime.wardenClient,
       stores: runtime.stores,
+      // Access policy edits are read-modify-write: one at a time per account, across the fleet.
+      policyLock: createAdvisoryLock(runtime.pool),
     },
   });
 }
