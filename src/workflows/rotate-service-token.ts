@@ -114,6 +114,21 @@ function failureSummary(error: unknown): Record<string, unknown> {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
+ * Like Promise.all, but settles every promise before it rejects with the first failure. A store
+ * activity left running behind an early rejection would land after whatever the workflow does
+ * next: a write of the new credential after compensation restored the old one (and deleted the
+ * token the write hands out).
+ */
+async function allSettled<T>(work: Array<Promise<T>>): Promise<T[]> {
+  const values: T[] = [];
+  for (const result of await Promise.allSettled(work)) {
+    if (result.status === 'rejected') throw result.reason;
+    values.push(result.value);
+  }
+  return values;
+}
+
+/**
  * Rotates one Access service token (DESIGN.md §4): resolve → issue → propagate → verify →
  * wait → retire → finish. Until retire, a failure compensates; after it, only retries forward.
  * The workflow carries refs and fingerprints only; secrets stay in the pending-secret store.
@@ -278,9 +293,10 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       try {
         if (strategy === 'replace' && plan.currentRef && round === 1) {
           const previous = plan.currentRef;
-          compensations.push({ name: 'restore stores', run: () => Promise.all(targets.map((t) => restore(t, previous))), restoresStores: true });
+          compensations.push({ name: 'restore stores', run: () => allSettled(targets.map((t) => restore(t, previous))), restoresStores: true });
         }
-        receipts = await step('propagate', () => Promise.all(targets.map((t) => write(t, fresh.ref))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
+        // Every write has finished (or failed for good) before the run moves on or compensates.
+        receipts = await step('propagate', () => allSettled(targets.map((t) => write(t, fresh.ref))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
 
         // 4. verify — every store reads back the new fingerprint, and the probe app accepts it
         await step(
