@@ -35,6 +35,15 @@ export interface ServiceTokenState {
   enabled: boolean;
 }
 
+export interface ResolvedServiceToken extends ServiceTokenState {
+  /**
+   * Ids of the other tokens of this name, oldest first: what an earlier run left valid on
+   * purpose (a replace whose stores could not all be restored keeps both tokens) or by accident.
+   * Absent: none.
+   */
+  strays?: string[];
+}
+
 export interface IssuedSecret {
   ref: string;
   fingerprint: string;
@@ -109,12 +118,14 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
   return {
     /**
      * Step 1. The token as Cloudflare has it now. Several tokens of one name (a replace that
-     * was interrupted) resolve to the oldest: the one consumers were given first.
+     * was interrupted) resolve to the oldest, the one consumers were given first; the others
+     * come back as `strays`, for the rotation to retire once every store holds its successor.
      */
-    async resolveServiceToken(token: TokenKey): Promise<ServiceTokenState> {
+    async resolveServiceToken(token: TokenKey): Promise<ResolvedServiceToken> {
       const found = await listByName(token);
-      if (!found.length) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
-      return found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''))[0]!;
+      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+      if (!oldest) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      return { ...oldest, strays: others.map((t) => t.tokenId) };
     },
 
     async readServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState | null> {
@@ -165,9 +176,10 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     /**
      * Step 2, replace (and the recovery of a lost rotate). A token of this name created after
      * `notBefore` that is not staged is the product of a create whose answer was lost: nobody
-     * ever saw its secret, so it has no consumers and is deleted before creating again.
+     * ever saw its secret, so it has no consumers and is deleted before creating again. The old
+     * token and the `strays` resolve found existed before this run and are never taken for one.
      */
-    async createReplacementToken(input: TokenKey & { oldTokenId: string; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
+    async createReplacementToken(input: TokenKey & { oldTokenId: string; strays?: string[]; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
       const { scope } = locate(input);
       if (Context.current().info.attempt > 1) {
         const staged = await deps.pending.find(input.ref);
@@ -178,7 +190,8 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
           if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
           throw ApplicationFailure.create({ message: `the replacement token of ${input.tokenName} vanished after it was issued`, type: 'ReplacementTokenVanished', nonRetryable: true });
         }
-        const orphans = namesakes.filter((t) => t.tokenId !== input.oldTokenId && (t.createdAt ?? '') >= input.notBefore);
+        const existedBefore = new Set([input.oldTokenId, ...(input.strays ?? [])]);
+        const orphans = namesakes.filter((t) => !existedBefore.has(t.tokenId) && (t.createdAt ?? '') >= input.notBefore);
         for (const orphan of orphans) {
           try {
             await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(orphan.tokenId, scope);

@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
-import type { IssuedSecret, ServiceTokenState } from '../activities/service-tokens';
+import type { IssuedSecret, ResolvedServiceToken } from '../activities/service-tokens';
 import type { PlannedTarget, RotationPlan } from '../activities/rotation-records';
 import type { RotationAlert } from '../activities/notify';
 import type { WriteReceipt } from '../stores/store-types';
@@ -219,15 +219,15 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   }
   const compensations: Compensation[] = [];
   let issued: IssuedSecret | undefined;
-  let resolved: ServiceTokenState | undefined;
+  let resolved: ResolvedServiceToken | undefined;
   let recoveredLostSecret = false;
   let killedOldFirst = false;
 
   /** Blue/green: a new token beside the old one in every Access policy that names it. */
-  async function issueReplacement(old: ServiceTokenState): Promise<IssuedSecret> {
+  async function issueReplacement(old: ResolvedServiceToken): Promise<IssuedSecret> {
     const replacement = await step(
       'issue',
-      () => cloudflare.createReplacementToken({ ...token, oldTokenId: old.tokenId, ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
+      () => cloudflare.createReplacementToken({ ...token, oldTokenId: old.tokenId, strays: old.strays ?? [], ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
       (r) => ({ strategy: 'replace', tokenId: r.tokenId, clientId: r.clientId, fingerprint: r.fingerprint }),
     );
     // Undoing a replace deletes the new token, which is safe only if every store can be given
@@ -248,8 +248,18 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
 
   try {
     // 1. resolve — the token as Cloudflare has it now
-    resolved = await step('resolve', () => cloudflare.resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt }));
+    resolved = await step('resolve', () => cloudflare.resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] }));
     const old = resolved;
+
+    // A previous secret still alive means an earlier run ended part-way (a rotate-secret
+    // compensation kept it for the recovery window, a lost rotate answer): some stores may hold
+    // it. A rotate would end it at once (Cloudflare keeps one previous secret), so finish
+    // blue/green, which keeps both of the old token's secrets until every store holds the new one.
+    const previousAlive = old.previousSecretExpiresAt !== null && Date.parse(old.previousSecretExpiresAt) > Date.now();
+    if (previousAlive && !revoke && strategy === 'rotate-secret' && canRotate) {
+      log.warn('previous secret still valid from an earlier run: rotating blue/green', { token: input.tokenName, previousSecretExpiresAt: old.previousSecretExpiresAt });
+      switchStrategy('replace');
+    }
 
     // 2. issue — the new secret goes straight into the encrypted pending-secret store
     if (strategy === 'rotate-secret' || (revoke && canRotate)) {
@@ -388,6 +398,17 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
         await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
         return unbound;
       }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
+    }
+    // Other tokens of this name (left valid by an earlier run) go too: every store has read
+    // back the new credential, so none of them is what a store holds.
+    const strays = old.strays ?? [];
+    if (strays.length) {
+      await step('retire strays', async () => {
+        for (const tokenId of strays) {
+          await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId });
+          await retire.deleteServiceToken({ ...token, tokenId });
+        }
+      }, () => ({ deletedTokenIds: strays }));
     }
     // The old credential is probed before finish wipes its row; a probe that keeps accepting
     // it does not hold finish back, so the record still names the live credential.

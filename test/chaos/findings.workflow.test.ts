@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { WriteReceipt } from '../../src/stores/store-types';
-import { NEW_FINGERPRINT, TARGETS, failureTypeOf, startHarness, type Harness } from '../workflows/rotation-harness';
+import { NEW_FINGERPRINT, NEW_TOKEN_ID, OLD_TOKEN, OLD_TOKEN_ID, TARGETS, failureTypeOf, flow, inputsOf, startHarness, type Harness } from '../workflows/rotation-harness';
 
 /**
  * What the chaos suite found in rotateServiceToken, pinned down with stub activities (the
@@ -41,5 +41,31 @@ describe('rotateServiceToken: findings of the chaos suite', () => {
     expect(failureTypeOf(run)).toBe('RotationCompensated');
     expect(events.indexOf('write 1 landed')).toBeGreaterThanOrEqual(0);
     expect(events.indexOf('write 1 landed')).toBeLessThan(events.indexOf('restore 1'));
+  });
+
+  it('finishes blue/green when the previous secret is still alive from an earlier run, so a rotate cannot kill it', async () => {
+    // An earlier rotate-secret run was compensated: Cloudflare's current secret is the one it
+    // issued, the previous one (what some stores hold) was kept valid for a day.
+    const previousAlive = { ...OLD_TOKEN, previousSecretExpiresAt: new Date(Date.now() + 86_400_000).toISOString() };
+    const run = await harness.run({ stubs: { resolveServiceToken: async () => previousAlive } });
+    expect(run.result).toMatchObject({ status: 'completed', strategy: 'replace', tokenId: NEW_TOKEN_ID });
+    expect(flow(run)).toEqual(['resolveServiceToken', 'createReplacementToken', 'bindTokenToPolicies', 'propagateToStore', 'verifyStore', 'unbindTokenFromPolicies', 'deleteServiceToken', 'promoteSecret']);
+  });
+
+  it('still rotates in place in an emergency, when the previous secret is to die anyway', async () => {
+    const previousAlive = { ...OLD_TOKEN, previousSecretExpiresAt: new Date(Date.now() + 86_400_000).toISOString() };
+    const run = await harness.run({ mode: 'emergency', stubs: { resolveServiceToken: async () => previousAlive } });
+    expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret', emergency: true });
+    expect(flow(run)).toContain('issueRotatedSecret');
+  });
+
+  it.each(['rotate-secret', 'replace'] as const)('retires the other tokens of the name once every store holds the new credential (%s)', async (strategy) => {
+    // A replace whose stores could not all be restored kept both tokens valid and bound.
+    const run = await harness.run({ strategy, stubs: { resolveServiceToken: async () => ({ ...OLD_TOKEN, strays: ['tok-stray-3333'] }) } });
+    expect(run.result).toMatchObject({ status: 'completed', strategy });
+    const deleted = inputsOf(run, 'deleteServiceToken').map((i) => i.tokenId);
+    expect(deleted).toEqual(strategy === 'replace' ? [OLD_TOKEN_ID, 'tok-stray-3333'] : ['tok-stray-3333']);
+    expect(inputsOf(run, 'unbindTokenFromPolicies').map((i) => i.tokenId)).toContain('tok-stray-3333');
+    if (strategy === 'replace') expect(inputsOf(run, 'createReplacementToken')[0]?.strays).toEqual(['tok-stray-3333']);
   });
 });
