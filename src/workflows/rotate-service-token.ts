@@ -49,6 +49,11 @@ const historyWrites = {
 /** How long the previous secret is kept alive when propagation fails or a secret was lost. */
 const RECOVERY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const PROPAGATION_ROUNDS = 3;
+/**
+ * The longest one propagation round takes while some worker runs: a store write with all its
+ * attempts (`storeWrites`: 6 × 1 minute plus backoff), then `verification`'s whole window.
+ */
+const PROPAGATION_ROUND_MS = 10 * 60 * 1000;
 
 export type RotationMode = 'scheduled' | 'manual' | 'expiry' | 'emergency';
 
@@ -264,7 +269,11 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     // 2. issue — the new secret goes straight into the encrypted pending-secret store
     if (strategy === 'rotate-secret' || (revoke && canRotate)) {
       // Emergency: the compromised secret dies in the same call that issues its successor.
-      const previousSecretExpiresAt = revoke ? iso(Date.now()) : iso(Date.now() + plan.overlapMs);
+      // The previous secret outlives the first propagation round and the wait, whatever the
+      // overlap: a round that is slow but succeeds (a worker killed under a store write is retried
+      // a minute later) must not see it expire while stores still hold it. Retire ends it as soon
+      // as every store holds the new one, so this only matters when a rotation stalls.
+      const previousSecretExpiresAt = revoke ? iso(Date.now()) : iso(Date.now() + Math.max(plan.overlapMs, PROPAGATION_ROUND_MS + plan.propagationWaitMs));
       killedOldFirst = Boolean(revoke);
       try {
         issued = await step(

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { WriteReceipt } from '../../src/stores/store-types';
-import { NEW_FINGERPRINT, NEW_TOKEN_ID, OLD_TOKEN, OLD_TOKEN_ID, TARGETS, failureTypeOf, flow, inputsOf, startHarness, type Harness } from '../workflows/rotation-harness';
+import { NEW_FINGERPRINT, NEW_TOKEN_ID, OLD_TOKEN, OLD_TOKEN_ID, TARGETS, at, failureTypeOf, flow, inputsOf, startHarness, type Harness } from '../workflows/rotation-harness';
 
 /**
  * What the chaos suite found in rotateServiceToken, pinned down with stub activities (the
@@ -41,6 +41,16 @@ describe('rotateServiceToken: findings of the chaos suite', () => {
     expect(failureTypeOf(run)).toBe('RotationCompensated');
     expect(events.indexOf('write 1 landed')).toBeGreaterThanOrEqual(0);
     expect(events.indexOf('write 1 landed')).toBeLessThan(events.indexOf('restore 1'));
+  });
+
+  it('keeps the previous secret alive through a whole propagation round and the wait, however short the overlap', async () => {
+    // Overlap 400 ms: a store write retried after a worker crash (a minute later) would otherwise
+    // find the secret the stores still hold already dead.
+    const run = await harness.run({ plan: { overlapMs: 400, propagationWaitMs: 200 } });
+    expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret' });
+    const [issue] = inputsOf(run, 'issueRotatedSecret');
+    expect(at(issue!.previousSecretExpiresAt)).toBeGreaterThanOrEqual(run.startedAt + 10 * 60_000);
+    expect(at(issue!.previousSecretExpiresAt)).toBeLessThanOrEqual(run.finishedAt + 10 * 60_000 + 200 + 1_000);
   });
 
   it('finishes blue/green when the previous secret is still alive from an earlier run, so a rotate cannot kill it', async () => {
