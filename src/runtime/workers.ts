@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createCloudflareActivities, createLocalActivities, type ActivityDeps } from '../activities';
+import { heartbeatWhileRunning } from '../activities/heartbeat';
 import { createDataConverter } from '../temporal/data-converter';
 import type { EncryptionKeys } from '../temporal/codec';
 import type { TemporalSettings } from '../temporal/connection';
@@ -45,7 +46,8 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
     tls: settings.temporal.tls || Boolean(settings.temporal.apiKey) ? {} : undefined,
   });
   const dataConverter = createDataConverter(settings.keys);
-  const common = { connection, namespace: settings.temporal.namespace, dataConverter };
+  // Activities heartbeat while they run: a worker that dies under one is noticed in seconds.
+  const common = { connection, namespace: settings.temporal.namespace, dataConverter, interceptors: { activity: [heartbeatWhileRunning] } };
   const main = await Worker.create({
     ...common,
     taskQueue: settings.taskQueue,

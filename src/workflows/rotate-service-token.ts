@@ -20,29 +20,39 @@ import type { WriteReceipt } from '../stores/store-types';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
 import { cloudflareTaskQueue, type Trigger } from './triggers';
 
+/**
+ * Activities heartbeat while they run (src/activities/heartbeat.ts): one silent this long lost
+ * its worker and is retried elsewhere, rather than after its whole start-to-close timeout.
+ */
+const WORKER_LOST_AFTER = '15s';
 /** Cloudflare calls. Mutations retry only after the activity has read state back. */
 const cloudflareCalls = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
 } as const;
 /** After retire there is no way back: retry until Cloudflare answers. */
 const retireCalls = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
 const storeWrites = {
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
 } as const;
 /** Stores and the probe app get a bounded propagation window to show the new credential. */
 const verification = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   scheduleToCloseTimeout: '3 minutes',
   retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '10s' },
 } as const;
 /** History rows must survive a Postgres outage: retried until written. */
 const historyWrites = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
 

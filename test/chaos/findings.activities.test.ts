@@ -1,4 +1,5 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { heartbeatWhileRunning } from '../../src/activities/heartbeat';
 import { createServiceTokenActivities } from '../../src/activities/service-tokens';
 import { createCloudflareClient } from '../../src/cloudflare/client';
 import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
@@ -29,6 +30,21 @@ describe('service-token activities: findings of the chaos suite', () => {
     };
     return { accountId, service: createServiceTokenActivities(deps) };
   }
+
+  it('heartbeats while an activity runs, so a worker killed under it is noticed in seconds', async () => {
+    // Every SIGKILL of the worker stalled each rotation it was running for the whole
+    // start-to-close timeout of the activity in hand (up to a minute).
+    const env = new MockActivityEnvironment({}, { interceptors: [heartbeatWhileRunning] });
+    let beats = 0;
+    env.on('heartbeat', () => {
+      beats += 1;
+    });
+    await env.run(async () => new Promise((resolve) => setTimeout(resolve, 4_500)));
+    const after = beats;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(after).toBeGreaterThanOrEqual(2);
+    expect(beats).toBe(after); // and stops with the activity
+  });
 
   it('resolves the oldest token of a name and reports the others as strays', async () => {
     const { accountId, service } = activities();
