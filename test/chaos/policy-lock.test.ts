@@ -1,9 +1,12 @@
+import { z } from 'zod';
 import { createAccessPolicyActivities, type PolicyLock } from '../../src/activities/access-policies';
 import { createCloudflareClient } from '../../src/cloudflare/client';
 import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
 import { createAdvisoryLock } from '../../src/db/advisory-lock';
 import { createPool } from '../../src/db/pool';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const serviceTokenRule = z.object({ service_token: z.object({ token_id: z.string() }) });
 
 /**
  * Found by the chaos run: two rotations binding (or unbinding) tokens named by one Access policy
@@ -26,7 +29,8 @@ describe('Access policy edits of concurrent rotations', () => {
   /** A policy naming two tokens; both get a successor bound beside them at once. */
   async function bindConcurrently(locks: [PolicyLock | undefined, PolicyLock | undefined]): Promise<{ named: string[]; expected: string[] }> {
     const accountId = sim.demo!.accountId;
-    const [a, b, a2, b2] = ['a', 'b', 'a2', 'b2'].map((n) => sim.state.createServiceToken({ accountId, name: `race-${n}-${Math.random().toString(36).slice(2, 8)}` }).id) as [string, string, string, string];
+    const token = (n: string) => sim.state.createServiceToken({ accountId, name: `race-${n}-${Math.random().toString(36).slice(2, 8)}` }).id;
+    const [a, b, a2, b2] = [token('a'), token('b'), token('a2'), token('b2')];
     const policy = sim.state.createAccessPolicy({ accountId, name: `race ${a}`, decision: 'non_identity', include: [{ service_token: { token_id: a } }, { service_token: { token_id: b } }] });
     const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose });
     // Slow reads widen the window between each edit's read and its write.
@@ -40,7 +44,8 @@ describe('Access policy edits of concurrent rotations', () => {
       sim.faults.remove(slow);
     }
     const record = sim.state.store.data.accessPolicies[policy.id]!;
-    return { named: record.include.map((rule) => (rule.service_token as { token_id: string }).token_id).sort(), expected: [a, b, a2, b2].sort() };
+    const named = record.include.map((rule) => serviceTokenRule.parse(rule).service_token.token_id);
+    return { named: named.sort(), expected: [a, b, a2, b2].sort() };
   }
 
   it('loses one of two simultaneous binds when nothing serialises them (why the lock exists)', async () => {

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { chaosOptions, runChaos } from './engine';
+import { formatChaosReport } from './report';
+
+/**
+ * A small run of the chaos suite (`npm run chaos` runs 200 rotations): the real worker process,
+ * killed with SIGKILL and restarted, rotating through the API while the simulator injects faults
+ * and a file-store directory breaks, with a consumer process authenticating all along. It runs
+ * on the shared Temporal dev server and Postgres of the test run, in its own database and queue.
+ */
+describe('chaos: rotations under Cloudflare faults, store outages and worker SIGKILLs', () => {
+  let db: TestDatabase | undefined;
+  let dir: string | undefined;
+  let keep = false;
+  afterAll(async () => {
+    await db?.drop();
+    if (dir && !keep) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never leaves a store with a refused credential, and ends with one live credential per token and every run on record', async () => {
+    const temporalAddress = process.env.TEST_TEMPORAL_ADDRESS;
+    if (!temporalAddress) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run through jest');
+    db = await createTestDatabase();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tw-chaos-test-'));
+    const report = await runChaos(
+      chaosOptions({
+        rotations: 10,
+        tokens: 4,
+        concurrency: 4,
+        seed: 11,
+        temporalAddress,
+        databaseUrl: db.url,
+        workDir: dir,
+        // Two kills, one aimed between Cloudflare's answer and the staging write when it can be.
+        kills: { minUptimeMs: 6_000, maxUptimeMs: 12_000, startupShare: 0, aimedShare: 0.5, maxKills: 2 },
+        // Short outages only: a long one costs a minute of retries, beyond this run's budget.
+        storeOutages: { minGapMs: 3_000, maxGapMs: 8_000, shortMs: [1_000, 4_000], longMs: [1_000, 4_000], longShare: 0 },
+        latencyStorms: false,
+        emergencyShare: 0.1,
+        chaosPhaseMs: 50_000,
+        chaosTailMs: 15_000,
+        settleMs: 30_000,
+        deleteSchedules: true,
+      }),
+    );
+    if (report.violations.length) {
+      keep = true; // its logs and evidence.json say what happened
+      process.stderr.write(`${formatChaosReport(report)}\n(work directory kept: ${dir})\n`);
+    }
+    expect(report.violations).toEqual([]);
+    expect(report.started).toBe(10);
+    expect(report.worker.kills).toBeGreaterThanOrEqual(2);
+    expect(report.faults.failed).toBeGreaterThan(0);
+    expect(report.checks.history.temporalRuns).toBe(report.runs.length);
+  }, 150_000);
+});

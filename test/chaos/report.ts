@@ -1,0 +1,57 @@
+import type { ChaosReport } from './engine';
+
+const n = (value: number) => value.toLocaleString('en-US');
+const seconds = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
+const percent = (part: number, whole: number) => (whole ? `${((100 * part) / whole).toFixed(1)}%` : '0%');
+
+/** Failure messages grouped: ids and fingerprints vary, the reason does not. */
+function groupReasons(reasons: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const reason of reasons) {
+    const key = reason
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>')
+      .replace(/chaos-\d+/g, '<token>')
+      .replace(/\/[^\s:]+/g, '<path>')
+      .slice(0, 240);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${count} × ${reason}`);
+}
+
+/** The figures of a chaos run, for a terminal. */
+export function formatChaosReport(report: ChaosReport): string {
+  const lines: string[] = [];
+  const out = (label: string, text: string) => lines.push(`  ${label.padEnd(18)}${text}`);
+  const { options, runs, faults, worker, consumer, checks } = report;
+  const chaos = runs.filter((r) => r.trigger !== 'settle');
+  const settle = runs.filter((r) => r.trigger === 'settle');
+  const count = (list: typeof runs, outcome: string) => list.filter((r) => r.outcome === outcome).length;
+  const strategies = report.checks.tokens.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.strategy]: (acc[t.strategy] ?? 0) + 1 }), {});
+
+  lines.push(`token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} tokens (${Object.entries(strategies).map(([s, c]) => `${c} ${s}`).join(', ')}), ${options.concurrency} at a time, overlap ${options.overlap}`);
+  out('duration', `${seconds(report.durationMs)} (chaos phase ${seconds(report.chaosPhaseMs)})`);
+  out('rotations', `${n(report.started)} started: ${count(chaos, 'completed')} completed, ${count(chaos, 'compensated')} compensated, ${count(chaos, 'failed')} failed, ${count(chaos, 'stuck')} stuck`);
+  out('', `by trigger: ${chaos.filter((r) => r.trigger === 'rotate').length} rotate, ${chaos.filter((r) => r.trigger === 'revoke').length} emergency revoke (+ revokes of running rotations: ${report.emergencyWindows.length - chaos.filter((r) => r.trigger === 'revoke').length})`);
+  out('', `lost rotate answers finished blue/green: ${runs.filter((r) => r.recoveredLostSecret).length}; emergencies completed: ${runs.filter((r) => r.emergency).length}`);
+  for (const line of groupReasons(runs.filter((r) => r.outcome === 'compensated').map((r) => `${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}]`))) out('', `compensated: ${line}`);
+  for (const line of groupReasons(runs.filter((r) => r.outcome === 'failed').map((r) => `${r.failureType}: ${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}; kept valid: ${(r.keptValid ?? []).join(', ') || 'nothing'}; failed: ${(r.failedCompensations ?? []).join(', ') || 'nothing'}]`))) out('', `failed: ${line}`);
+  out('settle', settle.length ? `${settle.length} more rotations after the chaos: ${count(settle, 'completed')} completed, ${count(settle, 'compensated')} compensated, ${count(settle, 'failed')} failed` : 'nothing to settle');
+  out('worker', `${worker.starts} starts, ${worker.kills} SIGKILLs (${worker.startupKills} during start-up, ${worker.aimedKills} between Cloudflare's answer and the staging write, ${worker.aimedMissed} aimed but no issue came), ${worker.crashes} crashes`);
+  out('Cloudflare', `${n(faults.requests)} API requests, ${n(faults.failed)} failed or dropped (${percent(faults.failed, faults.requests)}): 5xx ${n(faults.status5xx)}, 429 ${n(faults.status429)} (injected ${n(faults.fired['429'] ?? 0)}, the rest the rate limit), dropped after applying ${n(faults.dropped)}`);
+  out('', `apply-then-drop: ${Object.entries(faults.fired).filter(([id]) => id.startsWith('drop: ')).map(([id, fired]) => `${id.slice(6)} ${fired}`).join(', ')}`);
+  out('', `latency storms (reads past the SDK timeout): ${faults.latencyStorms}`);
+  out('store outages', `${faults.storeOutages} (longest ${seconds(faults.longestStoreOutageMs)}, ${seconds(faults.storeBrokenMs)} in all)`);
+  out('consumer', `${n(consumer.probes)} probes, ${n(consumer.accepted)} accepted, ${n(consumer.staleReads)} stale reads, ${n(consumer.probeErrors)} unreachable; failures: ${checks.consumerFailures} (${checks.excusedFailures} inside emergency windows, ${checks.consumerFailures - checks.excusedFailures} outside)`);
+  out('tokens', 'name        strategy       tokens  live credentials  stores agreeing  leftover pending');
+  for (const t of checks.tokens) out('', `${t.name.padEnd(12)}${t.strategy.padEnd(15)}${String(t.tokens).padEnd(8)}${String(t.liveCredentials).padEnd(18)}${`${t.storesAgreeing}/${t.stores}`.padEnd(17)}${t.pendingLeftovers}`);
+  out('history', `${checks.history.temporalRuns} Temporal runs, ${checks.history.rows} rotation rows, ${checks.history.stepRows} step rows, ${checks.history.auditRows} audit rows`);
+  out('plaintext', `${n(report.secretScan.secrets)} secrets looked for in ${n(report.secretScan.places)} places (worker and consumer logs, history and audit rows, every run's raw Temporal history)`);
+  out('logs', `${report.logs.worker}, ${report.logs.consumer}`);
+  if (report.violations.length) {
+    out('RESULT', `FAIL: ${report.violations.length} violations`);
+    for (const v of report.violations) lines.push(`    - ${v}`);
+  } else {
+    out('RESULT', 'PASS: no violations');
+  }
+  return lines.join('\n');
+}
