@@ -73,7 +73,7 @@ export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOption
   return {
     rotations: 200,
     tokens: 12,
-    concurrency: 10,
+    concurrency: 12,
     seed: 1,
     faultRate: 0.2,
     kills: { minUptimeMs: 50_000, maxUptimeMs: 100_000, startupShare: 0.1, aimedShare: 0.35, maxKills: 1_000 },
