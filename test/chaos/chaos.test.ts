@@ -39,6 +39,7 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
         // Short outages only: a long one costs a minute of retries, beyond this run's budget.
         storeOutages: { minGapMs: 3_000, maxGapMs: 8_000, shortMs: [1_000, 4_000], longMs: [1_000, 4_000], longShare: 0 },
         latencyStorms: false,
+        rateLimitSqueezes: false,
         emergencyShare: 0.1,
         // Bounds, not targets: the run goes on to its checks as soon as its rotations are done.
         chaosPhaseMs: 70_000,

@@ -47,6 +47,8 @@ export interface ChaosOptions {
   storeOutages: false | { minGapMs: number; maxGapMs: number; shortMs: [number, number]; longMs: [number, number]; longShare: number };
   /** Reads hanging past the SDK timeout, for a moment every so often. */
   latencyStorms: false | { everyMs: [number, number]; lastMs: [number, number] };
+  /** Every so often, one rate-limit window in which Cloudflare allows only `limit` requests. */
+  rateLimitSqueezes: false | { everyMs: [number, number]; limit: number };
   /** Share of starts that are emergency revokes; share of starts that also revoke a running rotation. */
   emergencyShare: number;
   runningRevokeShare: number;
@@ -79,6 +81,7 @@ export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOption
     kills: { minUptimeMs: 50_000, maxUptimeMs: 100_000, startupShare: 0.1, aimedShare: 0.35, maxKills: 1_000 },
     storeOutages: { minGapMs: 10_000, maxGapMs: 40_000, shortMs: [1_500, 8_000], longMs: [40_000, 80_000], longShare: 0.25 },
     latencyStorms: { everyMs: [30_000, 70_000], lastMs: [300, 1_200] },
+    rateLimitSqueezes: { everyMs: [80_000, 140_000], limit: 150 },
     emergencyShare: 0.05,
     runningRevokeShare: 0.03,
     overlap: '5s',
@@ -101,7 +104,7 @@ export interface ChaosReport {
   runs: RunRecord[];
   started: number;
   worker: { starts: number; kills: number; startupKills: number; aimedKills: number; aimedMissed: number; crashes: number };
-  faults: FaultFigures & { storeOutages: number; longestStoreOutageMs: number; storeBrokenMs: number; latencyStorms: number };
+  faults: FaultFigures & { storeOutages: number; longestStoreOutageMs: number; storeBrokenMs: number; latencyStorms: number; rateLimitSqueezes: number };
   consumer: { probes: number; accepted: number; staleReads: number; probeErrors: number };
   /** Invariant 4: how many secrets were looked for, in how many logs, tables and histories. */
   secretScan: { secrets: number; places: number };
@@ -352,7 +355,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const until = Date.now() + ms;
       while (!calm && Date.now() < until) await sleep(Math.min(250, until - Date.now()));
     };
-    const agentFigures = { startupKills: 0, aimedKills: 0, aimedMissed: 0, storms: 0 };
+    const agentFigures = { startupKills: 0, aimedKills: 0, aimedMissed: 0, storms: 0, squeezes: 0 };
     const agents: Array<Promise<void>> = [];
 
     sim.faults.set(cloudflareFaultRules(options.faultRate));
@@ -398,6 +401,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             await calmOrSleep(random.between(min, max));
             world.flaky.repair();
           }
+        })(),
+      );
+    }
+
+    const squeezes = options.rateLimitSqueezes;
+    if (squeezes) {
+      agents.push(
+        (async () => {
+          const normal = sim.faults.rateLimit();
+          const windowMs = (normal.windowSeconds * 1000) / normal.timeScale;
+          while (!calm) {
+            await calmOrSleep(random.between(...squeezes.everyMs));
+            if (calm) break;
+            // A window opens with the next request; past `limit` it answers 429 with Retry-After
+            // until the window ends (Cloudflare's own limiter, not an injected fault).
+            sim.faults.rateLimit({ limit: squeezes.limit });
+            agentFigures.squeezes += 1;
+            await calmOrSleep(windowMs);
+            sim.faults.rateLimit({ limit: normal.limit });
+          }
+          sim.faults.rateLimit({ limit: normal.limit });
         })(),
       );
     }
@@ -526,6 +550,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         longestStoreOutageMs: world.flaky.longestOutageMs,
         storeBrokenMs: world.flaky.brokenMs,
         latencyStorms: agentFigures.storms,
+        rateLimitSqueezes: agentFigures.squeezes,
       },
       consumer: consumerStats,
       secretScan: { secrets: secrets.size, places: scan.places },

@@ -39,7 +39,7 @@ export function formatChaosReport(report: ChaosReport): string {
   out('worker', `${worker.starts} starts, ${worker.kills} SIGKILLs (${worker.startupKills} during start-up, ${worker.aimedKills} between Cloudflare's answer and the staging write, ${worker.aimedMissed} aimed but no issue came), ${worker.crashes} crashes`);
   out('Cloudflare', `${n(faults.requests)} API requests, ${n(faults.failed)} failed or dropped (${percent(faults.failed, faults.requests)}): 5xx ${n(faults.status5xx)}, 429 ${n(faults.status429)} (injected ${n(faults.fired['429'] ?? 0)}, the rest the rate limit), dropped after applying ${n(faults.dropped)}`);
   out('', `apply-then-drop: ${Object.entries(faults.fired).filter(([id]) => id.startsWith('drop: ')).map(([id, fired]) => `${id.slice(6)} ${fired}`).join(', ')}`);
-  out('', `latency storms (reads past the SDK timeout): ${faults.latencyStorms}`);
+  out('', `latency storms (reads past the SDK timeout): ${faults.latencyStorms}; rate-limit squeezes (one window of the limiter allowing a fraction of its requests): ${faults.rateLimitSqueezes}`);
   out('store outages', `${faults.storeOutages} (longest ${seconds(faults.longestStoreOutageMs)}, ${seconds(faults.storeBrokenMs)} in all)`);
   out('consumer', `${n(consumer.probes)} probes, ${n(consumer.accepted)} accepted, ${n(consumer.staleReads)} stale reads, ${n(consumer.probeErrors)} unreachable; failures: ${checks.consumerFailures} (${checks.excusedFailures} inside emergency windows, ${checks.consumerFailures - checks.excusedFailures} outside)`);
   out('tokens', 'name        strategy       tokens  live credentials  stores agreeing  leftover pending');
