@@ -56,15 +56,18 @@ export interface OpenRuntimeOptions {
 export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntimeOptions): Promise<Runtime> {
   const env = parseEnvironment(rawEnv);
   const closers: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const closer of closers.reverse()) {
-      try {
-        await closer();
-      } catch (error) {
-        logger.warn({ err: error }, 'error while shutting down');
+  // A signal handler and the end of the main loop may both close; the pieces close once.
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const closer of closers.reverse()) {
+        try {
+          await closer();
+        } catch (error) {
+          logger.warn({ err: error }, 'error while shutting down');
+        }
       }
-    }
-  };
+    })());
   const urls: Record<string, string> = {};
   try {
     const missing = [

@@ -22,7 +22,7 @@ import type { rotateServiceToken } from '../../src/workflows/rotate-service-toke
 import { runFinalChecks, scanForPlaintextSecrets, type ConsumerFailure, type EmergencyWindow, type FinalChecks, type RunRecord } from './checks';
 import { consumerEventSchema, type ConsumerConfig, type ConsumerEvent } from './consumer-protocol';
 import { cloudflareFaultRules, faultFigures, latencyStormRule, type FaultFigures } from './faults';
-import { RestartableChild } from './processes';
+import { RestartableChild } from '../support/processes';
 import { ChaosRandom, sleep } from './random';
 import { adoptCredentials, buildChaosWorld, readFileCredential, type ChaosWorld } from './world';
 

@@ -31,6 +31,8 @@ export class RestartableChild {
   /** Exits nobody asked for (a crash rather than a kill). */
   unexpectedExits: Array<{ code: number | null; signal: string | null; at: number }> = [];
   private expectingExit = false;
+  /** How the last start ended. */
+  lastExit: { code: number | null; signal: string | null } | undefined;
 
   constructor(private readonly spec: ChildSpec) {
     this.log = createWriteStream(spec.logFile, { flags: 'a' });
@@ -57,6 +59,7 @@ export class RestartableChild {
     this.child = child;
     this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
+        this.lastExit = { code, signal };
         this.log.write(`===== ${this.spec.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()} =====\n`);
         if (!this.expectingExit) this.unexpectedExits.push({ code, signal, at: Date.now() });
         resolve();
