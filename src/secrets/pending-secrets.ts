@@ -90,7 +90,11 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
       return JSON.parse(plain) as ServiceTokenCredential;
     },
 
-    /** Finish: the pending credential becomes current, the old current row is wiped. Idempotent. */
+    /**
+     * Finish: the pending credential becomes current; the old current row and any secret staged
+     * by an earlier run that never finished (one run per token at a time, so none is in use) are
+     * wiped. Idempotent.
+     */
     async promote(ref: string): Promise<void> {
       const client = await pool.connect();
       try {
@@ -100,6 +104,7 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
         if (row && row.stage === 'pending') {
           await client.query(`DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current'`, [row.account_id, row.token_name]);
           await client.query(`UPDATE pending_secrets SET stage = 'current' WHERE ref = $1`, [ref]);
+          await client.query(`DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'pending' AND ref <> $3`, [row.account_id, row.token_name, ref]);
         }
         await client.query('COMMIT');
       } catch (error) {

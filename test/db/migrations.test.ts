@@ -44,6 +44,8 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   const old = { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') };
   const next = { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') };
   await pending.setCurrent(token, old);
+  const abandoned = '00000000-0000-4000-8000-000000000000'; // staged by a run that failed
+  await pending.stagePending(token, abandoned, { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') });
   const ref = '00000000-0000-4000-8000-000000000001';
   await pending.stagePending(token, ref, next);
   expect(await pending.open(ref)).toEqual(next);
@@ -51,6 +53,9 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   for (const row of rows) expect(row.ciphertext.toString('latin1')).not.toContain(next.clientSecret); // encrypted at rest
   await pending.promote(ref);
   expect(await pending.current(token)).toMatchObject({ ref, fingerprint: fingerprintCredential(next) });
+  expect(await pending.find(abandoned)).toBeUndefined();
+  const left = await pool.query<{ stage: string }>(`SELECT stage FROM pending_secrets WHERE account_id = 'a' AND token_name = 'ci'`);
+  expect(left.rows.map((r) => r.stage)).toEqual(['current']);
 }
 
 describe('migrations', () => {
