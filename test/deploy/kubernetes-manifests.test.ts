@@ -1,0 +1,361 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { msToNumber } from '@temporalio/common';
+import { parse, parseAllDocuments } from 'yaml';
+import { z } from 'zod';
+import { environmentSchema, parseInventory } from '../../src/config';
+
+/*
+ * No cluster runs here: the manifests are checked by shape against the code they start — the
+ * entry points, the environment schema, the inventory schema, the routes the probes hit and the
+ * Kubernetes calls the Secret store makes.
+ */
+
+const root = path.resolve(__dirname, '../..');
+const dir = path.join(root, 'deploy/kubernetes');
+const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
+
+// Only the parts of the Kubernetes objects these tests read; everything else passes through.
+const metadataSchema = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+const manifestSchema = z.looseObject({ apiVersion: z.string().min(1), kind: z.string().min(1), metadata: metadataSchema });
+
+const envVarSchema = z.strictObject({
+  name: z.string(),
+  value: z.string().optional(),
+  valueFrom: z
+    .strictObject({
+      secretKeyRef: z.strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() }).optional(),
+      configMapKeyRef: z.strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() }).optional(),
+    })
+    .optional(),
+});
+const probeSchema = z.looseObject({ httpGet: z.looseObject({ path: z.string(), port: z.union([z.string(), z.number()]) }) });
+const containerSecuritySchema = z.looseObject({
+  allowPrivilegeEscalation: z.boolean().optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  runAsNonRoot: z.boolean().optional(),
+  runAsUser: z.number().optional(),
+});
+const quantitiesSchema = z.strictObject({ cpu: z.string(), memory: z.string() });
+const containerSchema = z.looseObject({
+  name: z.string(),
+  image: z.string(),
+  command: z.array(z.string()),
+  env: z.array(envVarSchema).default([]),
+  envFrom: z.array(z.strictObject({ configMapRef: z.strictObject({ name: z.string() }) })).default([]),
+  ports: z.array(z.looseObject({ name: z.string().optional(), containerPort: z.number() })).default([]),
+  livenessProbe: probeSchema.optional(),
+  readinessProbe: probeSchema.optional(),
+  startupProbe: probeSchema.optional(),
+  resources: z.strictObject({ requests: quantitiesSchema, limits: quantitiesSchema }),
+  securityContext: containerSecuritySchema.default({}),
+  volumeMounts: z.array(z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() })).default([]),
+});
+const volumeSchema = z.looseObject({
+  name: z.string(),
+  configMap: z.looseObject({ name: z.string(), items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional() }).optional(),
+  emptyDir: z.looseObject({}).optional(),
+});
+const deploymentSchema = z.looseObject({
+  kind: z.literal('Deployment'),
+  metadata: metadataSchema,
+  spec: z.looseObject({
+    replicas: z.number().int().positive(),
+    selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()) }),
+    template: z.looseObject({
+      metadata: z.looseObject({ labels: z.record(z.string(), z.string()) }),
+      spec: z.looseObject({
+        serviceAccountName: z.string().optional(),
+        automountServiceAccountToken: z.boolean().optional(),
+        terminationGracePeriodSeconds: z.number().optional(),
+        securityContext: containerSecuritySchema.default({}),
+        containers: z.array(containerSchema).length(1),
+        volumes: z.array(volumeSchema).default([]),
+      }),
+    }),
+  }),
+});
+const configMapSchema = z.looseObject({ kind: z.literal('ConfigMap'), metadata: metadataSchema, data: z.record(z.string(), z.string()) });
+const serviceSchema = z.looseObject({
+  kind: z.literal('Service'),
+  metadata: metadataSchema,
+  spec: z.looseObject({
+    type: z.string(),
+    selector: z.record(z.string(), z.string()),
+    ports: z.array(z.looseObject({ port: z.number(), targetPort: z.union([z.string(), z.number()]) })).min(1),
+  }),
+});
+const roleSchema = z.looseObject({
+  kind: z.literal('Role'),
+  metadata: metadataSchema,
+  rules: z.array(z.strictObject({ apiGroups: z.array(z.string()), resources: z.array(z.string()), resourceNames: z.array(z.string()).optional(), verbs: z.array(z.string()) })),
+});
+const roleBindingSchema = z.looseObject({
+  kind: z.literal('RoleBinding'),
+  metadata: metadataSchema,
+  roleRef: z.strictObject({ apiGroup: z.string(), kind: z.string(), name: z.string() }),
+  subjects: z.array(z.looseObject({ kind: z.string(), name: z.string(), namespace: z.string().optional() })),
+});
+const kustomizationSchema = z.looseObject({
+  resources: z.array(z.string()),
+  images: z.array(z.looseObject({ name: z.string() })).default([]),
+});
+
+type Manifest = z.infer<typeof manifestSchema>;
+type Deployment = z.infer<typeof deploymentSchema>;
+type Container = Deployment['spec']['template']['spec']['containers'][number];
+
+const NAMESPACE = 'token-warden';
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+/** Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`. */
+const REQUIRED_SECRETS = ['CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
+const OPTIONAL_SECRETS = ['CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN', 'TEMPORAL_API_KEY'];
+const SECRET_NAMES = [...REQUIRED_SECRETS, ...OPTIONAL_SECRETS, 'CLIENT_AUTH_TOKEN', 'TOKEN_WARDEN_PREVIOUS_KEYS', 'API_CLIENT_TOKENS'];
+
+const kustomization = kustomizationSchema.parse(parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')));
+const documents: Array<{ file: string; doc: Manifest }> = kustomization.resources.flatMap((file) => {
+  const text = readFileSync(path.join(dir, file), 'utf8');
+  return parseAllDocuments(text).map((document) => {
+    if (document.errors.length) throw new Error(`${file}: ${document.errors[0]!.message}`);
+    return { file, doc: manifestSchema.parse(document.toJS()) };
+  });
+});
+
+function find<S extends z.ZodType>(schema: S, kind: string, name: string): z.infer<S> {
+  const matches = documents.filter(({ doc }) => doc.kind === kind && doc.metadata.name === name);
+  if (matches.length !== 1) throw new Error(`expected one ${kind} ${name} in deploy/kubernetes, found ${matches.length}`);
+  return schema.parse(matches[0]!.doc);
+}
+function all<S extends z.ZodType>(schema: S, kind: string): Array<z.infer<S>> {
+  return documents.filter(({ doc }) => doc.kind === kind).map(({ doc }) => schema.parse(doc));
+}
+
+/** Paths of literal values for secret names anywhere in a parsed manifest. */
+function secretLiterals(value: unknown, at: string): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => secretLiterals(item, `${at}.${i}`));
+  if (!value || typeof value !== 'object') return [];
+  const named = 'name' in value && typeof value.name === 'string' && SECRET_NAMES.includes(value.name) && 'value' in value ? [`${at}: ${value.name}`] : [];
+  return [
+    ...named,
+    ...Object.entries(value).flatMap(([key, item]) => (SECRET_NAMES.includes(key) && typeof item !== 'object' ? [`${at}.${key}`] : secretLiterals(item, `${at}.${key}`))),
+  ];
+}
+
+const worker = find(deploymentSchema, 'Deployment', 'token-warden-worker');
+const api = find(deploymentSchema, 'Deployment', 'token-warden-api');
+const containerOf = (deployment: Deployment): Container => deployment.spec.template.spec.containers[0]!;
+const envConfigMaps = (container: Container) => container.envFrom.map(({ configMapRef }) => find(configMapSchema, 'ConfigMap', configMapRef.name));
+
+/** Every variable a container gets: its `env` and the keys of the ConfigMaps in its `envFrom`. */
+function envNames(deployment: Deployment): string[] {
+  const container = containerOf(deployment);
+  return [...container.env.map((entry) => entry.name), ...envConfigMaps(container).flatMap((configMap) => Object.keys(configMap.data))];
+}
+function literalEnv(deployment: Deployment, name: string): string | undefined {
+  const container = containerOf(deployment);
+  const entry = container.env.find((variable) => variable.name === name);
+  if (entry) return entry.value;
+  return envConfigMaps(container).find((configMap) => name in configMap.data)?.data[name];
+}
+function containerPort(deployment: Deployment, port: string | number): number | undefined {
+  return typeof port === 'number' ? port : containerOf(deployment).ports.find((candidate) => candidate.name === port)?.containerPort;
+}
+
+const inventoryText = find(configMapSchema, 'ConfigMap', 'token-warden-inventory').data['token-warden.yaml'] ?? '';
+/** The inventory as a pod parses it, every variable the pod gets set to a stand-in (throws ConfigError). */
+const podInventory = (deployment: Deployment = worker) =>
+  parseInventory(inventoryText, 'deploy/kubernetes/inventory.yaml', Object.fromEntries(envNames(deployment).map((name) => [name, 'stand-in'])));
+
+describe('deploy/kubernetes', () => {
+  it('lists every manifest of the folder in kustomization.yaml, and nothing else', () => {
+    const files = readdirSync(dir).filter((file) => file !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    // `kubectl apply -k` rewrites the image only where the name matches.
+    const images = new Set([worker, api].map((deployment) => containerOf(deployment).image.split(':')[0]));
+    expect(kustomization.images.map((image) => image.name)).toEqual([...images]);
+  });
+
+  it('names every object and keeps it in the token-warden namespace, except RBAC for target namespaces', () => {
+    expect(documents.map(({ doc }) => doc.kind)).toEqual(expect.arrayContaining(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service']));
+    expect(find(manifestSchema, 'Namespace', NAMESPACE).metadata.namespace).toBeUndefined();
+    const ids = documents.map(({ doc }) => `${doc.kind}/${doc.metadata.namespace ?? ''}/${doc.metadata.name}`);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const { file, doc } of documents) {
+      if (CLUSTER_SCOPED.has(doc.kind)) continue;
+      if (doc.kind === 'Role' || doc.kind === 'RoleBinding') expect(doc.metadata.namespace).toBeDefined();
+      else expect(`${file}: ${doc.kind}/${doc.metadata.name} in ${doc.metadata.namespace}`).toBe(`${file}: ${doc.kind}/${doc.metadata.name} in ${NAMESPACE}`);
+    }
+    // No wider grant than a namespace's Secrets.
+    expect(documents.filter(({ doc }) => doc.kind.startsWith('Cluster'))).toEqual([]);
+  });
+
+  it('runs the worker and the API as separate Deployments from the built entry points', () => {
+    expect(containerOf(worker).command).toEqual(['node', 'dist/src/worker.js']);
+    expect(containerOf(api).command).toEqual(['node', 'dist/src/api/server.js']);
+    const tsconfig = JSON.parse(read('tsconfig.build.json')) as { compilerOptions: { rootDir: string } };
+    expect(tsconfig.compilerOptions.rootDir).toBe('.'); // src/worker.ts builds to dist/src/worker.js
+    for (const deployment of [worker, api]) {
+      const built = containerOf(deployment).command[1]!;
+      expect(existsSync(path.join(root, built.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+      expect(literalEnv(deployment, 'NODE_ENV')).toBe('production'); // the prebuilt workflow bundle
+    }
+    // Each Deployment's selector picks its own pods and not the other's.
+    const selects = (selector: Deployment, pods: Deployment) =>
+      Object.entries(selector.spec.selector.matchLabels).every(([key, value]) => pods.spec.template.metadata.labels[key] === value);
+    expect([selects(worker, worker), selects(api, api), selects(worker, api), selects(api, worker)]).toEqual([true, true, false, false]);
+  });
+
+  it('gives both processes what production requires, with names the config knows', () => {
+    const known = new Set([...Object.keys(environmentSchema.shape), 'CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN']);
+    for (const deployment of [worker, api]) {
+      const names = envNames(deployment);
+      expect(names).toEqual(expect.arrayContaining(['TEMPORAL_ADDRESS', 'DATABASE_URL', 'CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'TOKEN_WARDEN_INVENTORY']));
+      for (const name of names) expect(known).toContain(name);
+      expect(new Set(names).size).toBe(names.length); // no variable set twice, once shadowing the other
+      expect(literalEnv(deployment, 'TEMPORAL_ADDRESS')).toMatch(/^[a-z0-9.-]+:\d+$/);
+    }
+    expect(envNames(api)).toContain('CLIENT_AUTH_TOKEN');
+    // Each process gets only the secrets it uses.
+    expect(envNames(worker)).not.toContain('CLIENT_AUTH_TOKEN');
+    expect(envNames(api)).not.toContain('CLOUDFLARE_ACCOUNT_TOKEN');
+    expect(envNames(api)).not.toContain('CLOUDFLARE_USER_TOKEN');
+  });
+
+  it('reads every secret from the Secret token-warden by secretKeyRef, never from a literal value', () => {
+    for (const deployment of [worker, api]) {
+      for (const entry of containerOf(deployment).env.filter((variable) => SECRET_NAMES.includes(variable.name))) {
+        expect(entry.value).toBeUndefined();
+        expect(entry.valueFrom?.secretKeyRef).toEqual({ name: 'token-warden', key: entry.name, ...(OPTIONAL_SECRETS.includes(entry.name) ? { optional: true } : {}) });
+      }
+    }
+    for (const configMap of all(configMapSchema, 'ConfigMap')) for (const key of Object.keys(configMap.data)) expect(SECRET_NAMES).not.toContain(key);
+    // The Secret itself is created by the operator (README), never shipped with values.
+    expect(documents.filter(({ doc }) => doc.kind === 'Secret')).toEqual([]);
+    // Nor anywhere else in any object: no `{name: SECRET, value: ...}`, no `SECRET: value`.
+    expect(documents.flatMap(({ file, doc }) => secretLiterals(doc, file))).toEqual([]);
+  });
+
+  it('probes /health and /ready on the port the API listens on, and the Service sends traffic there', () => {
+    const container = containerOf(api);
+    const listening = Number(literalEnv(api, 'PORT'));
+    expect(literalEnv(api, 'HOST')).toBe('0.0.0.0');
+    expect(container.ports.map((port) => port.containerPort)).toEqual([listening]);
+    expect(container.livenessProbe?.httpGet.path).toBe('/health');
+    expect(container.readinessProbe?.httpGet.path).toBe('/ready');
+    for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
+      if (probe) expect(containerPort(api, probe.httpGet.port)).toBe(listening);
+    }
+    const routes = read('src/api/routes/health.ts');
+    expect(routes).toContain("app.get('/health'");
+    expect(routes).toContain("app.get('/ready'");
+
+    const service = find(serviceSchema, 'Service', 'token-warden-api');
+    expect(service.spec.type).toBe('ClusterIP');
+    expect(service.spec.selector).toEqual(api.spec.selector.matchLabels);
+    expect(service.spec.ports.map((port) => [port.port, containerPort(api, port.targetPort)])).toEqual([[80, listening]]);
+  });
+
+  it('mounts an inventory the config accepts, read-only where TOKEN_WARDEN_INVENTORY points', () => {
+    expect(() => parseInventory(inventoryText, 'inventory', {})).toThrow(/CLOUDFLARE_ACCOUNT_ID is not set/);
+    for (const deployment of [worker, api]) {
+      // Both processes load it at start-up; ${CLOUDFLARE_ACCOUNT_ID} comes from token-warden-env.
+      const inventory = podInventory(deployment);
+      expect(inventory.accounts[0]?.id).toBe('stand-in');
+      expect(inventory.accounts.flatMap((account) => account.serviceTokens).length).toBeGreaterThan(0);
+      const file = literalEnv(deployment, 'TOKEN_WARDEN_INVENTORY')!;
+      expect(file).toBe('/config/token-warden.yaml');
+      const { volumes } = deployment.spec.template.spec;
+      const mount = containerOf(deployment).volumeMounts.find((candidate) => candidate.mountPath === path.posix.dirname(file));
+      expect(mount?.readOnly).toBe(true);
+      expect(volumes.find((volume) => volume.name === mount?.name)?.configMap).toEqual({
+        name: 'token-warden-inventory',
+        items: [{ key: 'token-warden.yaml', path: path.posix.basename(file) }],
+      });
+    }
+  });
+
+  it('gives the worker every secret the inventory reads from the environment', () => {
+    const inventory = podInventory();
+    const sources = inventory.accounts.flatMap((account) => account.apiTokens.map((token) => token.secretFrom));
+    const targets = inventory.accounts.flatMap((account) => account.serviceTokens.flatMap((token) => token.targets));
+    const fromEnv = [
+      ...sources.flatMap((source) => ('env' in source ? [source.env] : [])),
+      ...targets.flatMap((target) => (target.kind === 'github' ? [target.tokenEnv] : [])),
+    ];
+    expect(fromEnv.length).toBeGreaterThan(0);
+    const secretRefs = containerOf(worker).env.filter((entry) => entry.valueFrom?.secretKeyRef).map((entry) => entry.name);
+    expect(secretRefs).toEqual(expect.arrayContaining(fromEnv));
+    // A file target would write into the worker's read-only container.
+    expect(targets.filter((target) => target.kind === 'file')).toEqual([]);
+  });
+
+  it('lets the worker get, create and update only the Secrets its kubernetes targets name', () => {
+    // The Kubernetes calls the store makes (its `Pick<CoreV1Api, ...>`), as RBAC verbs.
+    const store = read('src/stores/kubernetes-store.ts');
+    const picked = /Pick<\s*CoreV1Api,([^>]*)>/.exec(store)?.[1] ?? '';
+    const methods = [...picked.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
+    const verbOf: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete' };
+    const storeVerbs = methods.map((method) => verbOf[/^[a-z]+/.exec(method)![0]]).sort();
+    expect(storeVerbs).toEqual(['create', 'get', 'update']);
+
+    expect(worker.spec.template.spec.serviceAccountName).toBe('token-warden');
+    expect(worker.spec.template.spec.automountServiceAccountToken).not.toBe(false);
+    find(manifestSchema, 'ServiceAccount', 'token-warden');
+    const roles = all(roleSchema, 'Role');
+    expect(roles.length).toBeGreaterThan(0);
+    for (const role of roles) {
+      expect(role.metadata.namespace).not.toBe(NAMESPACE);
+      for (const rule of role.rules) {
+        expect([rule.apiGroups, rule.resources]).toEqual([[''], ['secrets']]);
+        // Only `create` cannot be limited by name; everything else names its Secrets.
+        if (!rule.resourceNames) expect(rule.verbs).toEqual(['create']);
+      }
+      expect([...new Set(role.rules.flatMap((rule) => rule.verbs))].sort()).toEqual(storeVerbs);
+    }
+    const kubernetesTargets = podInventory().accounts.flatMap((account) => account.serviceTokens.flatMap((token) => token.targets.flatMap((target) => (target.kind === 'kubernetes' ? [target] : []))));
+    expect(kubernetesTargets.length).toBeGreaterThan(0);
+    const bindings = all(roleBindingSchema, 'RoleBinding');
+    for (const target of kubernetesTargets) {
+      const bound = bindings.filter(
+        (binding) =>
+          binding.metadata.namespace === target.namespace &&
+          binding.subjects.some((subject) => subject.kind === 'ServiceAccount' && subject.name === 'token-warden' && subject.namespace === NAMESPACE),
+      );
+      const granted = roles
+        .filter((role) => role.metadata.namespace === target.namespace && bound.some((binding) => binding.roleRef.kind === 'Role' && binding.roleRef.name === role.metadata.name))
+        .flatMap((role) => role.rules.filter((rule) => rule.resourceNames?.includes(target.name)).flatMap((rule) => rule.verbs));
+      expect(`${target.namespace}/${target.name}: ${[...new Set(granted)].sort().join(',')}`).toBe(`${target.namespace}/${target.name}: get,update`);
+    }
+  });
+
+  it('gives the API pod no service-account token', () => {
+    const pod = api.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName ?? 'default').not.toBe('token-warden');
+  });
+
+  it('runs both as a numeric non-root user on a read-only root filesystem, with resources and a writable /tmp', () => {
+    for (const deployment of [worker, api]) {
+      const pod = deployment.spec.template.spec;
+      const container = containerOf(deployment);
+      // The image's USER is `node` by name: runAsNonRoot needs a numeric uid to be enforceable.
+      expect(pod.securityContext.runAsNonRoot ?? container.securityContext.runAsNonRoot).toBe(true);
+      expect(container.securityContext.runAsUser ?? pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      const tmp = container.volumeMounts.find((mount) => mount.mountPath === '/tmp');
+      expect(pod.volumes.find((volume) => volume.name === tmp?.name)?.emptyDir).toBeDefined();
+    }
+  });
+
+  it('gives the worker time to drain (longer than its longest activity timeout) and keeps one running through disruptions', () => {
+    const workflows = readdirSync(path.join(root, 'src/workflows')).filter((file) => file.endsWith('.ts'));
+    const timeouts = workflows.flatMap((file) => [...read(`src/workflows/${file}`).matchAll(/startToCloseTimeout: '([^']+)'/g)].map((match) => msToNumber(match[1] as Parameters<typeof msToNumber>[0])));
+    expect(timeouts.length).toBeGreaterThan(0);
+    expect((worker.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(Math.max(...timeouts));
+    expect(find(manifestSchema, 'PodDisruptionBudget', 'token-warden-worker')).toMatchObject({ spec: { minAvailable: 1, selector: { matchLabels: worker.spec.selector.matchLabels } } });
+  });
+});
