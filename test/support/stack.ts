@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
@@ -16,7 +17,9 @@ import { createSecretBox } from '../../src/secrets/secret-box';
 import type { StoreDeps } from '../../src/stores';
 import { AesGcmPayloadCodec, type EncryptionKeys } from '../../src/temporal/codec';
 import { createTemporalClient } from '../../src/temporal/connection';
+import { REPLAY_FIXTURE_KEYS } from '../replay/fixture-keys';
 import { createTestDatabase, type TestDatabase } from './database';
+import { recordHistories } from './history-recorder';
 
 export const TEST_TOKEN = `test-${randomBytes(12).toString('hex')}`;
 export const TEST_CLIENT: ApiClient = { name: 'test-client', token: TEST_TOKEN, scopes: ['*'] };
@@ -58,7 +61,9 @@ export interface StackOptions {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const sim = await startSimulator({ port: 0, seed: 'none', ...options.simulator });
   const db = await createTestDatabase();
-  const keys: EncryptionKeys = { currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) };
+  // Recording histories for the replay test: its fixed, public fixture key, so they can be replayed.
+  const recordTo = process.env.RECORD_HISTORIES_DIR;
+  const keys: EncryptionKeys = recordTo ? REPLAY_FIXTURE_KEYS : { currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) };
   const address = process.env.TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run through jest');
   const connection = await Connection.connect({ address });
@@ -132,6 +137,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return app;
     },
     async close() {
+      if (recordTo) await recordHistories(client, taskQueue, path.resolve(recordTo));
       for (const app of apps) await app.close();
       for (const workers of running) await workers.shutdown().catch(() => undefined);
       await connection.close();
