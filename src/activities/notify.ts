@@ -8,7 +8,7 @@ export type NotifyChannel = 'webhook' | 'slack';
 /** What a rotation tells operators; names, ids and fingerprints, never a secret. */
 export interface RotationAlert {
   severity: 'info' | 'warning' | 'critical';
-  event: 'propagation-failing' | 'rotation-failed' | 'rotation-compensated' | 'lost-secret-recovered' | 'failed-after-retire' | 'emergency-revoked';
+  event: 'propagation-failing' | 'rotation-failed' | 'rotation-compensated' | 'lost-secret-recovered' | 'failed-after-retire' | 'emergency-revoked' | 'emergency-incomplete';
   message: string;
   accountId: string;
   tokenName: string;

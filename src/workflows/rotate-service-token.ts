@@ -5,6 +5,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -261,6 +262,59 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     return replacement;
   }
 
+  /** Ends the old credential: its previous secret expires now, or the old token is unbound and deleted. */
+  async function retireOld(old: ResolvedServiceToken): Promise<void> {
+    if (strategy === 'rotate-secret') {
+      if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
+      else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
+    } else {
+      await step('retire', async () => {
+        const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
+        await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
+        return unbound;
+      }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
+    }
+  }
+
+  /** After a revoke: the probe app must now refuse what the stores held. Returns the failure, if any. */
+  async function confirmRevoked(): Promise<unknown> {
+    if (!revoke || !plan.hasProbe || !plan.currentRef) return undefined;
+    const previous = plan.currentRef;
+    try {
+      await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  /**
+   * A failure before retire once an emergency revoke arrived (or started the run): the old
+   * credential is compromised, so nothing gives it back to the stores or takes its successor
+   * away. It is ended now, the new credential becomes current as the only live one, and the
+   * stores that did not receive it need an operator.
+   */
+  async function containCompromised(error: unknown, request: EmergencyRevokeRequest, old: ResolvedServiceToken, fresh: IssuedSecret): Promise<never> {
+    const outcome = { error: failureSummary(error), emergency: true, current: fresh.fingerprint, compensated: [] as string[], failedCompensations: [] as Array<{ name: string; error: Record<string, unknown> }>, keptValid: [] as string[] };
+    let contained = true;
+    try {
+      await retireOld(old);
+      const stillAccepted = await confirmRevoked();
+      await step('finish', () => records.promoteSecret({ ref: fresh.ref }), () => ({ fingerprint: fresh.fingerprint }));
+      if (stillAccepted) throw stillAccepted;
+    } catch (containError) {
+      contained = false;
+      outcome.failedCompensations.push({ name: 'end compromised credential', error: failureSummary(containError) });
+    }
+    progress.phase = 'failed';
+    await records.finishRotationRecord({ runId, status: 'failed', outcome });
+    const message = contained
+      ? `emergency revoke by ${request.actor}: the compromised credential is dead and the new one is current, but ${String(outcome.error.message)}: stores without the new credential cannot authenticate`
+      : `emergency revoke by ${request.actor} failed (${String(outcome.error.message)}) and ending the compromised credential failed too: it may still be valid`;
+    await alert('critical', 'emergency-incomplete', `${message}; needs an operator`);
+    throw ApplicationFailure.create({ message, type: 'EmergencyRevokeIncomplete', nonRetryable: true, details: [outcome] });
+  }
+
   try {
     // 1. resolve — the token as Cloudflare has it now
     resolved = await step('resolve', () => cloudflare.resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] }));
@@ -296,7 +350,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
           compensations.push({
             name: 'keep previous secret valid',
             run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
-            // A revoke that arrived mid-run says the previous secret is compromised: end it, never extend it.
+            // Only for runs replayed from before the patch below: they never extend a revoked secret.
             whenRevoked: { name: 'expire revoked previous secret', run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }) },
           });
         }
@@ -357,6 +411,8 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       (revoked) => ({ waitedMs: plan.propagationWaitMs, cutShortBy: revoked ? (revoke?.actor ?? null) : null }),
     );
   } catch (error) {
+    // Runs that reached this point under older code compensated instead (patch marker for replay).
+    if (revoke && resolved && issued && patched('emergency-failure-ends-compromised')) await containCompromised(error, revoke, resolved, issued);
     progress.phase = 'compensate';
     const startedAt = iso(Date.now());
     const undone: string[] = [];
@@ -408,16 +464,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   const done = issued;
   const old = resolved;
   try {
-    if (strategy === 'rotate-secret') {
-      if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
-      else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
-    } else {
-      await step('retire', async () => {
-        const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
-        await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
-        return unbound;
-      }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
-    }
+    await retireOld(old);
     // Other tokens of this name (left valid by an earlier run) go too: every store has read
     // back the new credential, so none of them is what a store holds.
     const strays = old.strays ?? [];
@@ -431,15 +478,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     }
     // The old credential is probed before finish wipes its row; a probe that keeps accepting
     // it does not hold finish back, so the record still names the live credential.
-    let stillAccepted: unknown;
-    if (revoke && plan.hasProbe && plan.currentRef) {
-      const previous = plan.currentRef;
-      try {
-        await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
-      } catch (error) {
-        stillAccepted = error;
-      }
-    }
+    const stillAccepted = await confirmRevoked();
 
     // 7. finish — the new credential becomes current; the pending row is wiped
     await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));

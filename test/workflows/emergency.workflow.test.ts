@@ -8,6 +8,7 @@ import {
   finished,
   flow,
   inputsOf,
+  NEW_FINGERPRINT,
   NEW_TOKEN_ID,
   OLD_TOKEN_ID,
   recordedStep,
@@ -146,10 +147,10 @@ describe('rotateServiceToken, emergency revoke, with stub activities', () => {
     expect(run.finishedAt - run.startedAt).toBeLessThan(30_000);
   });
 
-  it.concurrent('does not keep a revoked secret alive when propagation fails after the signal', async () => {
+  it.concurrent('ends a revoked secret, never extends it, when propagation fails after the signal', async () => {
     let signalled = false;
     const run = await harness.run({
-      plan: { overlapMs: 6 * HOUR },
+      plan: { overlapMs: 6 * HOUR, notifyChannels: ['slack'] },
       stubs: {
         // The store write fails only once the operator has asked for the revoke.
         propagateToStore: async () => {
@@ -164,22 +165,56 @@ describe('rotateServiceToken, emergency revoke, with stub activities', () => {
       },
     });
 
-    expect(failureTypeOf(run)).toBe('RotationCompensated');
+    expect(failureTypeOf(run)).toBe('EmergencyRevokeIncomplete');
     expectNoExtension(run);
     // The compromised previous secret is expired now instead of being kept valid for a day.
-    const expiries = inputsOf(run, 'setPreviousSecretExpiry');
-    expect(expiries).toEqual([expect.objectContaining({ tokenId: OLD_TOKEN_ID })]);
-    expect(finished(run)).toMatchObject({ status: 'compensated', outcome: { compensated: ['expire revoked previous secret'] } });
+    expect(inputsOf(run, 'setPreviousSecretExpiry')).toEqual([expect.objectContaining({ tokenId: OLD_TOKEN_ID })]);
+    expect(recordedSteps(run)).toEqual(['resolve:ok', 'issue:ok', 'propagate:failed', 'retire:ok', 'confirm revoked:ok', 'finish:ok']);
+    // The new secret is the only live one: it is what compensation would restore from now on.
+    const [issue] = inputsOf(run, 'issueRotatedSecret');
+    expect(inputsOf(run, 'promoteSecret')).toEqual([{ ref: issue!.ref }]);
+    expect(inputsOf(run, 'restoreStore')).toEqual([]);
+    expect(finished(run)).toMatchObject({ status: 'failed', outcome: { emergency: true, current: NEW_FINGERPRINT, error: { type: 'StoreWriteFailed' } } });
+    expect(inputsOf(run, 'notifyRotation').map((a) => [a.alert.event, a.alert.severity])).toEqual([['emergency-incomplete', 'critical']]);
+  });
+
+  it.concurrent('never gives a replace run\'s stores the revoked credential back: the old token goes, the new one stays', async () => {
+    let signalled = false;
+    const run = await harness.run({
+      strategy: 'replace',
+      stubs: {
+        propagateToStore: async () => {
+          while (!signalled) await new Promise((resolve) => setTimeout(resolve, 20));
+          return fail('StoreWriteFailed', 'github:acme/api: HTTP 502')();
+        },
+      },
+      during: async (handle) => {
+        await waitForPhase(handle, 'propagate');
+        await handle.signal(emergencyRevokeSignal, REVOKE);
+        signalled = true;
+      },
+    });
+
+    expect(failureTypeOf(run)).toBe('EmergencyRevokeIncomplete');
+    expect(inputsOf(run, 'restoreStore')).toEqual([]);
+    expect(inputsOf(run, 'unbindTokenFromPolicies')).toEqual([expect.objectContaining({ tokenId: OLD_TOKEN_ID })]);
+    expect(inputsOf(run, 'deleteServiceToken')).toEqual([expect.objectContaining({ tokenId: OLD_TOKEN_ID })]);
+    expect(inputsOf(run, 'discardSecret')).toEqual([]);
+    const [created] = inputsOf(run, 'createReplacementToken');
+    expect(inputsOf(run, 'promoteSecret')).toEqual([{ ref: created!.ref }]);
+    expect(recordedSteps(run)).toEqual(['resolve:ok', 'issue:ok', 'bind:ok', 'propagate:failed', 'retire:ok', 'confirm revoked:ok', 'finish:ok']);
+    expect(finished(run)).toMatchObject({ status: 'failed', outcome: { emergency: true, current: NEW_FINGERPRINT } });
   });
 
   it.concurrent('records a failed run, not a compensated one, when an emergency rotation cannot propagate', async () => {
     const run = await harness.run({ mode: 'emergency', stubs: { verifyStore: fail('StoreNotUpdated') } });
 
-    // The old secret died at issue: there is nothing to keep alive and nothing to take back.
+    // The old secret died at issue: nothing to keep alive, nothing to take back; the new one is current.
     expect(inputsOf(run, 'setPreviousSecretExpiry')).toEqual([]);
-    expect(recordedSteps(run)).toEqual(['resolve:ok', 'issue:ok', 'propagate:ok', 'verify:failed', 'compensate:skipped']);
-    expect(finished(run)).toMatchObject({ status: 'failed', outcome: { error: { type: 'StoreNotUpdated' }, compensated: [] } });
-    expect(failureTypeOf(run)).toBe('RotationFailed');
+    expect(recordedSteps(run)).toEqual(['resolve:ok', 'issue:ok', 'propagate:ok', 'verify:failed', 'retire:ok', 'confirm revoked:ok', 'finish:ok']);
+    expect(recordedStep(run, 'retire')?.details).toEqual({ previousSecretExpiredAt: 'at issue (emergency)' });
+    expect(finished(run)).toMatchObject({ status: 'failed', outcome: { error: { type: 'StoreNotUpdated' }, emergency: true, compensated: [] } });
+    expect(failureTypeOf(run)).toBe('EmergencyRevokeIncomplete');
     expect((await run.handle.query(progressQuery)).phase).toBe('failed');
   });
 });
