@@ -1,5 +1,5 @@
 import Cloudflare, { APIConnectionError, InternalServerError, RateLimitError } from 'cloudflare';
-import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import type { ApiRequestEvent, RunningSimulator } from '../../src/cloudflare/simulator';
 import { client, errorCode, raw, required, startDemo, type DemoFixture } from './support';
 
 let f: DemoFixture;
@@ -96,6 +96,28 @@ describe('faults', () => {
     expect(f.sim.calls.counts()).toMatchObject({ 'user-api-tokens-verify-token': { '200': 1, '401': 1 }, unknown: { '404': 1 } });
     f.sim.calls.reset();
     expect(f.sim.calls.total()).toBe(0);
+  });
+
+  it('tells request listeners of every rate-limited API request as it arrives, 429s included, until unsubscribed', async () => {
+    f = await startDemo({ rateLimit: { limit: 2 } });
+    const seen: ApiRequestEvent[] = [];
+    const stop = f.sim.calls.onRequest((event) => seen.push(event));
+    const before = f.sim.clock.now();
+    await f.warden.user.tokens.verify();
+    await expect(client(f.sim, 'y'.repeat(40)).user.tokens.verify()).rejects.toMatchObject({ status: 401 });
+    await expect(f.warden.user.tokens.verify()).resolves.toBeDefined();
+    await expect(f.warden.user.tokens.verify()).rejects.toBeInstanceOf(RateLimitError);
+    await raw(f.sim, 'GET', '/no/such/route');
+    expect(seen.map((e) => [e.operationId, e.rateLimited])).toEqual([
+      ['user-api-tokens-verify-token', false],
+      ['user-api-tokens-verify-token', false],
+      ['user-api-tokens-verify-token', false],
+      ['user-api-tokens-verify-token', true],
+    ]);
+    expect(seen.every((e) => e.at >= before && e.at <= f.sim.clock.now())).toBe(true);
+    stop();
+    await f.warden.user.tokens.verify().catch(() => undefined);
+    expect(seen).toHaveLength(4);
   });
 });
 

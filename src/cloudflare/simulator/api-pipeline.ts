@@ -47,6 +47,7 @@ export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { 
 
     const bearer = parseBearer(request.headers.authorization);
     const limit = deps.rateLimiter.take(bearer.kind === 'ok' ? `token:${fingerprint(bearer.value)}` : `ip:${request.ip}`);
+    deps.calls.arrived({ operationId: meta.operationId, at: deps.state.clock.now(), rateLimited: !limit.allowed });
     const { limit: quota, windowSeconds } = deps.rateLimiter.config;
     reply.header('Ratelimit-Policy', `"default";q=${quota};w=${windowSeconds}`);
     if (!limit.allowed) {

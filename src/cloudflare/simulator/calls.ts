@@ -1,6 +1,30 @@
+/**
+ * One API request as the rate limit saw it, the moment it arrived (simulator clock, ms): for
+ * callers that need requests over time (`npm run bench`), where the counts keep only totals.
+ */
+export interface ApiRequestEvent {
+  operationId: string;
+  at: number;
+  /** Refused by the per-token rate limit (answered 429). */
+  rateLimited: boolean;
+}
+
+export type ApiRequestListener = (event: ApiRequestEvent) => void;
+
 /** Counts requests per operation id and outcome ("200", "403", …, or "dropped"). */
 export class CallCounter {
   private readonly table = new Map<string, Map<string, number>>();
+  private readonly listeners = new Set<ApiRequestListener>();
+
+  /** Every API request the rate limit counts goes to `listener` as it arrives; returns the unsubscribe. */
+  onRequest(listener: ApiRequestListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  arrived(event: ApiRequestEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
 
   record(operationId: string, outcome: number | 'dropped'): void {
     const row = this.table.get(operationId) ?? new Map<string, number>();

@@ -13,6 +13,7 @@ export type { CreateAccessPolicyOptions, CreateApiTokenOptions, CreateServiceTok
 export type { DemoApiToken, DemoSeed, DemoServiceToken } from './state/types';
 export type { FaultRuleInput, RateLimitPatch } from './faults-schema';
 export type { RateLimitConfig } from './rate-limit';
+export type { ApiRequestEvent, ApiRequestListener } from './calls';
 export { CLOUDFLARE_RATE_LIMIT } from './rate-limit';
 export {
   PERMISSION_GROUPS,

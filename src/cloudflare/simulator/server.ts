@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { API_PREFIX, buildSimulatorApp } from './app';
-import { CallCounter } from './calls';
+import { CallCounter, type ApiRequestListener } from './calls';
 import { SimClock } from './clock';
 import { FaultController } from './faults';
 import type { FaultRuleInput, RateLimitPatch } from './faults-schema';
@@ -54,6 +54,12 @@ export interface SimulatorCalls {
   count(operationId: string, outcome?: number | 'dropped'): number;
   total(): number;
   reset(): void;
+  /**
+   * Every API request the rate limit counts (not the probe, not unknown routes) goes to
+   * `listener` as it arrives, with its operationId, time and whether it was refused 429.
+   * Returns the unsubscribe.
+   */
+  onRequest(listener: ApiRequestListener): () => void;
 }
 
 export interface RunningSimulator {
@@ -123,6 +129,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
       count: (operationId, outcome) => calls.count(operationId, outcome),
       total: () => calls.total(),
       reset: () => calls.reset(),
+      onRequest: (listener) => calls.onRequest(listener),
     },
     async close() {
       if (closed) return;
