@@ -111,11 +111,15 @@ export async function runFinalChecks(input: CheckInputs): Promise<FinalChecks> {
   }
   if (unexcused.length > 10) violations.push(`consumer: ${unexcused.length - 10} more failures outside emergency windows`);
 
-  // 2. Every run ended: completed, compensated, or failed before retire keeping what a store may
-  // hold valid (RotationFailed). Anything else (a failure after retire, an unexpected error) is a bug.
+  // 2. Every run ended: completed, compensated, failed before retire keeping what a store may
+  // hold valid (RotationFailed), or, under an emergency revoke, failed having ended the
+  // compromised credential anyway (EmergencyRevokeIncomplete). Anything else (a failure after
+  // retire, an unexpected error) is a bug.
+  const revokedDuring = (run: RunRecord) => input.windows.some((w) => w.token === run.token && w.from <= (run.endedAt ?? Date.now()) && (w.to ?? Number.POSITIVE_INFINITY) >= run.startedAt);
   for (const run of input.runs) {
     if (run.outcome === 'stuck' || run.outcome === undefined) violations.push(`run ${run.workflowId} ${run.runId} (${run.trigger}) never finished`);
-    if (run.outcome === 'failed' && run.failureType !== 'RotationFailed') violations.push(`run ${run.workflowId} ${run.runId} failed: ${run.failureType ?? '?'}: ${run.reason ?? ''}`);
+    const expected = run.failureType === 'RotationFailed' || (run.failureType === 'EmergencyRevokeIncomplete' && revokedDuring(run));
+    if (run.outcome === 'failed' && !expected) violations.push(`run ${run.workflowId} ${run.runId} failed: ${run.failureType ?? '?'}: ${run.reason ?? ''}`);
   }
 
   // 3. Per token: one live credential, no orphans, every store holding it, token-warden knowing it.
