@@ -21,6 +21,7 @@ export interface Verdict {
 
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const x = (value: number) => `${value.toFixed(2)} ×`;
+const rotations = (count: number) => `${count} rotation${count === 1 ? '' : 's'}`;
 const duration = (ms: number) => (ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
 /** Cloudflare's allowance as a steady rate: 1,200 / 300 s. */
 const ALLOWED_PER_SECOND = CLOUDFLARE_ALLOWANCE / (CLOUDFLARE_WINDOW_MS / 1000);
@@ -65,7 +66,7 @@ export function verdict(report: BenchReport): Verdict {
   for (const s of report.scenarios) {
     if (s.requestsOutsideCloudflareQueue) lines.push(`  ${s.run.spec.name}: ${n(s.requestsOutsideCloudflareQueue)} Cloudflare requests came from activities outside the rate-limited queue.`);
     if (s.run.requestsOutsideActivities) lines.push(`  ${s.run.spec.name}: ${n(s.run.requestsOutsideActivities)} Cloudflare requests came from outside any activity.`);
-    if (s.run.unfinished || s.run.failed.length) lines.push(`  ${s.run.spec.name}: ${s.run.failed.length} rotations failed (${[...new Set(s.run.failed.map((f) => f.type))].join(', ') || 'none'}), ${s.run.unfinished} did not finish in time.`);
+    if (s.run.unfinished || s.run.failed.length) lines.push(`  ${s.run.spec.name}: ${rotations(s.run.failed.length)} failed (${[...new Set(s.run.failed.map((f) => f.type))].join(', ') || 'none'}), ${rotations(s.run.unfinished)} did not finish in time.`);
   }
   return { met, lines };
 }

@@ -170,7 +170,7 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
 
     const strategies: Record<string, number> = {};
     for (const t of world.tokens) strategies[t.strategy] = (strategies[t.strategy] ?? 0) + 1;
-    log(`${spec.name}: ${world.tokens.length} rotations at once, ${spec.activitiesPerSecond} Cloudflare activities/s (× ${options.timeScale}), Cloudflare's limit ${spec.enforceLimit ? 'enforced' : 'not enforced'}`);
+    log(`${spec.name}: ${world.tokens.length} rotations at once, ${spec.activitiesPerSecond} Cloudflare activities/s (× ${options.timeScale.toFixed(1)}), Cloudflare's limit ${spec.enforceLimit ? 'enforced' : 'not enforced'}`);
 
     const began = Date.now();
     const handles = await Promise.all(
@@ -194,6 +194,8 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
 
     let ended = began;
     let finished = 0;
+    /** Set at the deadline: runs terminated then are unfinished, not failures. */
+    let closed = false;
     const failed: ScenarioRun['failed'] = [];
     const deadline = new Promise<'timeout'>((resolve) => {
       const timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
@@ -204,11 +206,13 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
     const outcomes = handles.map((handle, i) =>
       handle.result().then(
         () => {
+          if (closed) return false;
           finished += 1;
           ended = Math.max(ended, Date.now());
           return true;
         },
         (error: unknown) => {
+          if (closed) return false;
           finished += 1;
           ended = Math.max(ended, Date.now());
           const cause = error instanceof WorkflowFailedError ? error.cause : error;
@@ -218,8 +222,10 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
       ),
     );
     const all = await Promise.race([Promise.all(outcomes), deadline]);
+    closed = true;
     const unfinished = handles.length - finished;
     if (all === 'timeout') {
+      ended = Date.now();
       log(`${spec.name}: ${unfinished} rotations still running after ${Math.round(options.timeoutMs / 1000)} s; terminating them`);
       await inBatches(handles, 20, (h) => h.terminate('bench timeout').catch(() => undefined));
     }
@@ -233,7 +239,7 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
       tokens: world.tokens.length,
       strategies,
       accessApps,
-      completed: finished - failed.length,
+      completed: handles.length - unfinished - failed.length,
       failed,
       unfinished,
       wallMs: ended - began,
