@@ -14,7 +14,7 @@ import { installRequestAttribution } from '../test/bench/attribution';
 import { activityThroughput, analyze, type ScenarioFigures } from '../test/bench/figures';
 import { formatBenchReport, verdict, type BenchReport } from '../test/bench/report';
 import { runScenario, type ScenarioSpec } from '../test/bench/scenario';
-import { startStandaloneInfrastructure, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
+import { runCleanups, startStandaloneInfrastructure, stopOnInterrupt, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
 
 const USAGE = `npm run bench -- [--tokens N] [--time-scale T] [--lower R,…] [--apps N] [--keep]
 
@@ -98,12 +98,7 @@ async function main(): Promise<number> {
     telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
   });
   let infrastructure: StandaloneInfrastructure | undefined;
-  const interrupted = () => {
-    log('interrupted: stopping');
-    void (infrastructure?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  stopOnInterrupt(() => infrastructure, log);
   const cleanups: Array<() => Promise<void>> = [];
   try {
     infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, log });
@@ -144,7 +139,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${formatBenchReport(report)}\n`);
     return verdict(report).met ? 0 : 1;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await runCleanups(cleanups, log);
     await infrastructure?.stop();
     if (values.keep) log(`work directory kept: ${workDir} (workers.log: the workers' warnings)`);
     else rmSync(workDir, { recursive: true, force: true });

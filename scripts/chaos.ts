@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chaosOptions, runChaos } from '../test/chaos/engine';
-import { startStandaloneInfrastructure, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
+import { startStandaloneInfrastructure, stopOnInterrupt, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
 import { formatChaosReport } from '../test/chaos/report';
 
 const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--concurrency N] [--seed N] [--fault-rate 0.2] [--keep]
@@ -45,12 +45,7 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'token-warden-chaos-'));
   let infrastructure: StandaloneInfrastructure | undefined;
-  const interrupted = () => {
-    log('interrupted: stopping');
-    void (infrastructure?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  stopOnInterrupt(() => infrastructure, log);
   let passed = false;
   try {
     infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, log });

@@ -20,6 +20,7 @@ import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredB
 import type { rotateServiceToken } from '../../src/workflows/rotate-service-token';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
 import { adoptCredentials, buildChaosWorld } from '../chaos/world';
+import { runCleanups } from '../chaos/infrastructure';
 import type { AttemptRequests, RequestAttribution } from './attribution';
 
 export interface ScenarioSpec {
@@ -251,12 +252,6 @@ export async function runScenario(context: BenchContext, spec: ScenarioSpec, opt
       requestsOutsideActivities: attribution.outsideActivities,
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        log(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    await runCleanups(cleanups, log);
   }
 }

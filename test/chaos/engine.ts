@@ -23,6 +23,7 @@ import { runFinalChecks, scanForPlaintextSecrets, type ConsumerFailure, type Eme
 import { consumerEventSchema, type ConsumerConfig, type ConsumerEvent } from './consumer-protocol';
 import { cloudflareFaultRules, faultFigures, latencyStormRule, type FaultFigures } from './faults';
 import { RestartableChild } from '../support/processes';
+import { runCleanups } from './infrastructure';
 import { ChaosRandom, sleep } from './random';
 import { adoptCredentials, buildChaosWorld, readFileCredential, type ChaosWorld } from './world';
 
@@ -560,13 +561,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       logs: { worker: path.join(logsDir, 'worker.log'), consumer: path.join(logsDir, 'consumer.log') },
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        log(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    await runCleanups(cleanups, log);
   }
 }
 

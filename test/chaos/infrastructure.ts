@@ -42,3 +42,24 @@ export async function startStandaloneInfrastructure(options: { temporalCliPath?:
     throw error;
   }
 }
+
+/** Ctrl-C or SIGTERM stops the run's Postgres and Temporal children, then exits 130. */
+export function stopOnInterrupt(current: () => StandaloneInfrastructure | undefined, log: (line: string) => void): void {
+  const interrupted = () => {
+    log('interrupted: stopping');
+    void (current()?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+}
+
+/** Runs cleanups newest first; one that fails is logged and the others still run. */
+export async function runCleanups(cleanups: Array<() => Promise<void>>, log: (line: string) => void): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      log(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
