@@ -1,27 +1,12 @@
 import Cloudflare, { APIConnectionError, InternalServerError, RateLimitError } from 'cloudflare';
 import type { ApiRequestEvent, RunningSimulator } from '../../src/cloudflare/simulator';
-import { client, errorCode, raw, required, startDemo, type DemoFixture } from './support';
+import { admin, client, errorCode, raw, required, startDemo, type DemoFixture } from './support';
 
 let f: DemoFixture;
 
 afterEach(async () => {
   await f.sim.close();
 });
-
-const admin = async (
-  sim: RunningSimulator,
-  method: string,
-  path: string,
-  body?: unknown,
-  key: string | null = sim.adminKey,
-): Promise<{ status: number; body: { success: boolean; result: unknown } }> => {
-  const response = await fetch(`${sim.origin}/__sim${path}`, {
-    method,
-    headers: { ...(key ? { 'x-sim-admin-key': key } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, body: JSON.parse(await response.text()) };
-};
 
 /** Statuses of `n` sequential verify calls (cheap requests that every valid token may make). */
 async function verifyStatuses(sim: RunningSimulator, token: string, n: number): Promise<number[]> {
@@ -122,7 +107,7 @@ describe('faults', () => {
 });
 
 describe('rate limit', () => {
-  it('allows 1,200 requests per token per 5 minutes, answers 429 with Retry-After past it, and recovers', async () => {
+  it('allows 1,200 requests per user per 5 minutes, answers 429 with Retry-After past it, and recovers', async () => {
     f = await startDemo();
     const token = required(f.demo.apiTokens.warden.value);
     const batches = await Promise.all(Array.from({ length: 8 }, () => verifyStatuses(f.sim, token, 150)));
@@ -133,8 +118,10 @@ describe('rate limit', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(300);
 
-    // Another token has its own budget.
-    await expect(client(f.sim, required(f.demo.apiTokens.user.value)).user.tokens.verify()).resolves.toBeDefined();
+    // The user's other token shares the count; an account-owned token has its own.
+    await expect(client(f.sim, required(f.demo.apiTokens.user.value)).user.tokens.verify()).rejects.toBeInstanceOf(RateLimitError);
+    const accountToken = client(f.sim, required(f.demo.apiTokens.account.value));
+    await expect(accountToken.accounts.tokens.verify({ account_id: f.demo.accountId })).resolves.toBeDefined();
     await expect(f.warden.user.tokens.verify()).rejects.toBeInstanceOf(RateLimitError);
 
     f.sim.clock.advance(300_000);

@@ -68,3 +68,25 @@ export function errorCode(body: unknown): number | undefined {
   const first: unknown = body.errors[0];
   return typeof first === 'object' && first !== null && 'code' in first && typeof first.code === 'number' ? first.code : undefined;
 }
+
+/** A request to the simulator's admin routes (`/__sim`), with its admin key unless `key` says otherwise. */
+export async function admin(
+  sim: RunningSimulator,
+  method: string,
+  path: string,
+  body?: unknown,
+  key: string | null = sim.adminKey,
+): Promise<{ status: number; body: { success: boolean; result: unknown } }> {
+  const response = await fetch(`${sim.origin}/__sim${path}`, {
+    method,
+    headers: { ...(key ? { 'x-sim-admin-key': key } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: JSON.parse(await response.text()) };
+}
+
+/** The `r` (remaining) and `t` (seconds to reset) of a `Ratelimit: "default";r=…;t=…` header, or undefined without one. */
+export function rateLimitHeader(headers: Headers): { r: number; t: number } | undefined {
+  const match = /^"default";r=(\d+);t=(\d+)$/.exec(headers.get('ratelimit') ?? '');
+  return match ? { r: Number(match[1]), t: Number(match[2]) } : undefined;
+}

@@ -6,8 +6,9 @@ import type { CallCounter } from './calls';
 import type { SimClock } from './clock';
 import { CloudflareApiError, CODE } from './errors';
 import type { FaultController } from './faults';
-import { FaultRuleSchema, RateLimitPatchSchema } from './faults-schema';
+import { FaultRuleSchema, RateLimitPatchSchema, RateLimitSpendSchema } from './faults-schema';
 import type { RateLimiter } from './rate-limit';
+import type { RateLimitControl } from './rate-limit-control';
 
 export const ADMIN_PREFIX = '/__sim';
 
@@ -15,6 +16,7 @@ export interface AdminDeps {
   adminKey: string;
   faults: FaultController;
   rateLimiter: RateLimiter;
+  rateLimit: RateLimitControl;
   calls: CallCounter;
   clock: SimClock;
 }
@@ -71,6 +73,17 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   api.delete('/rate-limit', async () => {
     deps.rateLimiter.reset();
     return ok({ reset: true });
+  });
+  api.get('/rate-limit/keys', async () => ok(deps.rateLimit.snapshots()));
+  // The token value travels in a body, never in a URL.
+  api.post('/rate-limit/key', { schema: { body: z.object({ tokenValue: z.string().min(1) }) } }, async (request) => {
+    const key = deps.rateLimit.keyOf(request.body.tokenValue);
+    if (key === undefined) throw CloudflareApiError.of(404, CODE.notFound, 'no API token has that value');
+    return ok({ key, snapshot: deps.rateLimit.snapshot({ key }) });
+  });
+  api.post('/rate-limit/spend', { schema: { body: RateLimitSpendSchema } }, async (request) => {
+    const { n, ...target } = request.body;
+    return ok(deps.rateLimit.spend(target, n));
   });
 
   api.get('/calls', async () => ok(deps.calls.counts()));

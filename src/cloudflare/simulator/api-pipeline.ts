@@ -4,9 +4,9 @@ import { ipAllowed, parseBearer, tokenGrants, type BearerParse, type ResourceRef
 import type { CallCounter } from './calls';
 import { CloudflareApiError, CODE } from './errors';
 import type { FaultController, FaultDecision } from './faults';
-import { fingerprint } from './ids';
 import type { OperationMeta, OperationRegistry, RouteAuth } from './operations';
-import type { RateLimiter } from './rate-limit';
+import { rateLimitHeaders, type RateLimitConfig, type RateLimiter } from './rate-limit';
+import type { RateLimitControl } from './rate-limit-control';
 import type { SimulatorState } from './state/state';
 import type { ApiTokenRecord } from './state/types';
 
@@ -14,6 +14,7 @@ export interface PipelineDeps {
   state: SimulatorState;
   faults: FaultController;
   rateLimiter: RateLimiter;
+  rateLimit: RateLimitControl;
   calls: CallCounter;
   operations: OperationRegistry;
   prefix: string;
@@ -28,10 +29,12 @@ interface RequestContext {
 
 /**
  * The per-request pipeline of the Cloudflare API routes, in Cloudflare's order as far as it
- * is observable: injected latency, the per-token rate limit (every request counts, even
- * one that fails later), injected errors, authentication, permissions. Then the route runs;
- * an apply-then-drop fault destroys the socket after the handler has applied its change
- * and before any response byte is written.
+ * is observable: injected latency, the rate limit (per user, per account-owned token, or per
+ * IP without a known token; every request counts, even one that fails later), injected
+ * errors, authentication, permissions. Then the route runs; an apply-then-drop fault destroys
+ * the socket after the handler has applied its change and before any response byte is
+ * written. The rate-limit headers are set on the reply before anything can refuse the
+ * request, so every answer of a known route carries them (the error handler keeps them).
  */
 export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { tokenOf(request: FastifyRequest): ApiTokenRecord } {
   const contexts = new WeakMap<FastifyRequest, RequestContext>();
@@ -46,20 +49,15 @@ export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { 
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
 
     const bearer = parseBearer(request.headers.authorization);
-    const limit = deps.rateLimiter.take(bearer.kind === 'ok' ? `token:${fingerprint(bearer.value)}` : `ip:${request.ip}`);
-    deps.calls.arrived({ operationId: meta.operationId, at: deps.state.clock.now(), rateLimited: !limit.allowed });
-    const { limit: quota, windowSeconds } = deps.rateLimiter.config;
-    reply.header('Ratelimit-Policy', `"default";q=${quota};w=${windowSeconds}`);
-    if (!limit.allowed) {
-      throw CloudflareApiError.of(429, CODE.rateLimited, 'Please wait and consider throttling your request speed', {
-        'Retry-After': String(limit.retryAfterSeconds),
-        Ratelimit: `"default";r=0;t=${limit.retryAfterSeconds}`,
-      });
-    }
-    reply.header('Ratelimit', `"default";r=${limit.remaining};t=${limit.resetSeconds}`);
+    const known = bearer.kind === 'ok' ? deps.state.apiTokens.findByValue(bearer.value) : undefined;
+    const limit = deps.rateLimit.admit(deps.rateLimit.keyOfRequest(known, request.ip), meta.operationId);
+    const config = deps.rateLimiter.config;
+    const headers = rateLimitHeaders(config, limit);
+    reply.headers(headers);
+    if (!limit.allowed) throw CloudflareApiError.of(429, CODE.rateLimited, RATE_LIMITED_MESSAGE, headers);
 
-    if (decision.error) throw injectedError(decision.error);
-    context.token = authenticate(deps, request, meta, bearer);
+    if (decision.error) throw injectedError(decision.error, config);
+    context.token = authenticate(deps, request, meta, bearer, known);
     context.drop = decision.drop;
   });
 
@@ -87,16 +85,34 @@ export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { 
   };
 }
 
-function injectedError(error: NonNullable<FaultDecision['error']>): CloudflareApiError {
+const RATE_LIMITED_MESSAGE = 'Please wait and consider throttling your request speed';
+
+/**
+ * An injected error. A 429 answers as the limiter would have (Retry-After, `Ratelimit` r=0),
+ * with the rule's `retryAfter` (1 if unset); with the rate-limit headers off only a
+ * `retryAfter` the rule sets explicitly is sent. Other statuses keep the reply's headers.
+ */
+function injectedError(error: NonNullable<FaultDecision['error']>, config: RateLimitConfig): CloudflareApiError {
   const headers: Record<string, string> = error.retryAfter !== undefined ? { 'Retry-After': String(error.retryAfter) } : {};
   if (error.status === 429) {
-    return CloudflareApiError.of(429, CODE.rateLimited, 'Please wait and consider throttling your request speed', headers);
+    if (config.headers) {
+      const retryAfter = error.retryAfter ?? 1;
+      headers['Retry-After'] = String(retryAfter);
+      headers['Ratelimit'] = `"default";r=0;t=${Math.max(1, Math.ceil(retryAfter))}`;
+    }
+    return CloudflareApiError.of(429, CODE.rateLimited, RATE_LIMITED_MESSAGE, headers);
   }
   const message = error.status >= 500 ? 'Internal server error (simulated fault)' : 'Request failed (simulated fault)';
   return CloudflareApiError.of(error.status, error.status >= 500 ? CODE.internal : CODE.invalidRequest, message, headers);
 }
 
-function authenticate(deps: PipelineDeps, request: FastifyRequest, meta: OperationMeta, bearer: BearerParse): ApiTokenRecord {
+function authenticate(
+  deps: PipelineDeps,
+  request: FastifyRequest,
+  meta: OperationMeta,
+  bearer: BearerParse,
+  token: ApiTokenRecord | undefined,
+): ApiTokenRecord {
   const { auth } = meta;
   const isVerify = auth.verify !== undefined;
   if (bearer.kind === 'missing') {
@@ -121,7 +137,6 @@ function authenticate(deps: PipelineDeps, request: FastifyRequest, meta: Operati
       : CloudflareApiError.of(403, CODE.invalidAccessToken, 'Invalid access token');
 
   const { apiTokens } = deps.state;
-  const token = apiTokens.findByValue(bearer.value);
   if (!token || apiTokens.validity(token) !== 'active') throw invalid();
   if (auth.verify !== undefined && token.owner.kind !== auth.verify) throw invalid();
   if (!ipAllowed(token.requestIp, request.ip)) {

@@ -10,6 +10,7 @@ import type { FaultController } from './faults';
 import { OperationRegistry } from './operations';
 import { probeRoutes } from './probe';
 import type { RateLimiter } from './rate-limit';
+import { RateLimitControl } from './rate-limit-control';
 import { accessRoutes } from './routes/access';
 import { apiTokenRoutes } from './routes/api-tokens';
 import { secretsStoreRoutes } from './routes/secrets-store';
@@ -23,6 +24,8 @@ export interface SimulatorAppDeps {
   state: SimulatorState;
   faults: FaultController;
   rateLimiter: RateLimiter;
+  /** Keys, outside traffic and listeners over `rateLimiter`; built from rateLimiter, calls and state when omitted. */
+  rateLimit?: RateLimitControl;
   calls: CallCounter;
   clock: SimClock;
   adminKey: string;
@@ -83,9 +86,10 @@ export function buildSimulatorApp(deps: SimulatorAppDeps): FastifyInstance {
   app.setNotFoundHandler(notFoundHandler);
 
   const operations = deps.operations ?? new OperationRegistry();
+  const rateLimit = deps.rateLimit ?? new RateLimitControl(deps.rateLimiter, deps.calls, deps.state);
   void app.register(
     async (api) => {
-      const pipeline = installApiPipeline(api, { ...deps, operations, prefix: API_PREFIX });
+      const pipeline = installApiPipeline(api, { ...deps, rateLimit, operations, prefix: API_PREFIX });
       const routeDeps = { state: deps.state, operations, tokenOf: pipeline.tokenOf };
       serviceTokenRoutes(api, routeDeps);
       apiTokenRoutes(api, routeDeps);
@@ -97,6 +101,6 @@ export function buildSimulatorApp(deps: SimulatorAppDeps): FastifyInstance {
     { prefix: API_PREFIX },
   );
   void app.register(async (scope) => probeRoutes(scope, deps));
-  void app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
+  void app.register(async (scope) => adminRoutes(scope, { ...deps, rateLimit }), { prefix: ADMIN_PREFIX });
   return app;
 }

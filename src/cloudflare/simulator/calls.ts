@@ -5,24 +5,34 @@
 export interface ApiRequestEvent {
   operationId: string;
   at: number;
-  /** Refused by the per-token rate limit (answered 429). */
+  /** Refused by the rate limit (answered 429). */
   rateLimited: boolean;
 }
 
-export type ApiRequestListener = (event: ApiRequestEvent) => void;
+/** What a request listener receives: the request, whom it counted against, and where it came from. */
+export interface CountedApiRequest extends ApiRequestEvent {
+  /** The rate-limit key it counted against: `user:<user id>`, `account-token:<token id>` or `ip:<address>`. */
+  key: string;
+  /** Spent through `sim.rateLimit.spend` as another client of the same owner (operationId "outside"); no HTTP request. */
+  outside: boolean;
+  /** Start of the window it was counted in (simulator clock, ms); null when it was refused. */
+  windowStart: number | null;
+}
+
+export type ApiRequestListener = (event: CountedApiRequest) => void;
 
 /** Counts requests per operation id and outcome ("200", "403", …, or "dropped"). */
 export class CallCounter {
   private readonly table = new Map<string, Map<string, number>>();
   private readonly listeners = new Set<ApiRequestListener>();
 
-  /** Every API request the rate limit counts goes to `listener` as it arrives; returns the unsubscribe. */
+  /** Every request the rate limit counts (outside ones included) goes to `listener` as it arrives; returns the unsubscribe. */
   onRequest(listener: ApiRequestListener): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
   }
 
-  arrived(event: ApiRequestEvent): void {
+  arrived(event: CountedApiRequest): void {
     for (const listener of this.listeners) listener(event);
   }
 

@@ -10,6 +10,7 @@ export interface FaultRequest {
 
 export interface FaultDecision {
   latencyMs: number;
+  /** `retryAfter` only when the rule sets it; the pipeline answers a 429 without one with Retry-After: 1. */
   error?: { status: number; retryAfter?: number; ruleId: string };
   drop: boolean;
 }
@@ -121,7 +122,7 @@ export class FaultController {
         decision.error = {
           status: rule.status,
           ruleId: rule.id,
-          ...(rule.status === 429 ? { retryAfter: rule.retryAfter ?? 1 } : rule.retryAfter !== undefined ? { retryAfter: rule.retryAfter } : {}),
+          ...(rule.retryAfter !== undefined ? { retryAfter: rule.retryAfter } : {}),
         };
       } else {
         decision.drop = true;

@@ -5,16 +5,17 @@
  * See README.md beside this file.
  */
 export { startSimulator } from './server';
-export type { RunningSimulator, SimulatorCalls, SimulatorFaults, StartSimulatorOptions } from './server';
+export type { RunningSimulator, SimulatorCalls, SimulatorFaults, SimulatorRateLimit, StartSimulatorOptions } from './server';
 export { buildSimulatorApp, API_PREFIX } from './app';
 export type { SimulatorAppDeps } from './app';
 export { SimulatorState } from './state/state';
 export type { CreateAccessPolicyOptions, CreateApiTokenOptions, CreateServiceTokenOptions } from './state/state';
 export type { DemoApiToken, DemoSeed, DemoServiceToken } from './state/types';
-export type { FaultRuleInput, RateLimitPatch } from './faults-schema';
-export type { RateLimitConfig } from './rate-limit';
-export type { ApiRequestEvent, ApiRequestListener } from './calls';
-export { CLOUDFLARE_RATE_LIMIT } from './rate-limit';
+export type { FaultRuleInput, RateLimitPatch, RateLimitTarget } from './faults-schema';
+export type { RateLimitConfig, RateLimitKeySnapshot } from './rate-limit';
+export type { RateLimitSpendResult } from './rate-limit-control';
+export type { ApiRequestEvent, ApiRequestListener, CountedApiRequest } from './calls';
+export { CLOUDFLARE_RATE_LIMIT, rateLimitKeyOfToken } from './rate-limit';
 export {
   PERMISSION_GROUPS,
   SEED_004_ACCOUNT_TOKEN_PERMISSIONS,
