@@ -2,11 +2,22 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
-import { createStore, propagationTargetSchema, readBackConfirms, StoreError, type PropagationStore, type ReadBack, type StoreDeps, type WriteReceipt } from '../stores';
+import {
+  createStore,
+  propagationTargetSchema,
+  readBackConfirms,
+  StoreError,
+  type PropagationStore,
+  type ReadBack,
+  type ServiceTokenCredential,
+  type StoreDeps,
+  type WriteOptions,
+  type WriteReceipt,
+} from '../stores';
 
 export interface PropagationDeps {
   inventory: Pick<Inventory, 'accounts'>;
-  pending: Pick<PendingSecretStore, 'open'>;
+  pending: Pick<PendingSecretStore, 'open' | 'current'>;
   stores: StoreDeps;
   /** The probe's HTTP client; tests may point it anywhere on loopback. */
   fetch?: typeof fetch;
@@ -14,6 +25,16 @@ export interface PropagationDeps {
 
 export interface StoreTarget extends TokenKey {
   targetIndex: number;
+}
+
+export interface PropagateInput extends StoreTarget {
+  ref: string;
+  /**
+   * The workflow's propagation round, from 1. Round 1 writes only what may have changed; a later
+   * round follows a failed one and writes every half, so a binding someone deleted is restored.
+   * Absent: round 1.
+   */
+  round?: number;
 }
 
 function storeFailure(error: unknown): ApplicationFailure {
@@ -43,13 +64,31 @@ export function createPropagationActivities(deps: PropagationDeps) {
     }
   }
 
+  /**
+   * Every Cloudflare write counts against the rate limit the operator's team shares, and Workers
+   * and Secrets Store cannot read a value back to skip an unchanged one, so the activity tells
+   * them: the credential every store was meant to hold until now is the token's `current` one, and
+   * when its client id is the new one's (rotate-secret), the id needs no write. Only round 1 trusts
+   * that: a round that failed may have failed because a store lost the id (readBack shows a binding
+   * missing), and the next round writes everything. No current credential on record, or the
+   * staged one is the current one itself: nothing is known, everything is written.
+   */
+  async function writeOptions(input: PropagateInput, credential: ServiceTokenCredential): Promise<WriteOptions> {
+    if ((input.round ?? 1) > 1) return {};
+    const current = await deps.pending.current({ accountId: input.accountId, tokenName: input.tokenName });
+    if (current === undefined || current.ref === input.ref) return {};
+    const previous = await deps.pending.open(current.ref);
+    return { clientIdUnchanged: previous.clientId === credential.clientId };
+  }
+
   return {
     /** Step 3: one store receives the staged credential. Idempotent. */
-    async propagateToStore(input: StoreTarget & { ref: string }): Promise<WriteReceipt> {
+    async propagateToStore(input: PropagateInput): Promise<WriteReceipt> {
       const store = storeFor(input);
       const credential = await deps.pending.open(input.ref);
+      const options = await writeOptions(input, credential);
       try {
-        return await store.write(credential);
+        return await store.write(credential, options);
       } catch (error) {
         throw storeFailure(error);
       }

@@ -1,11 +1,14 @@
 import { guarded } from './store-error';
-import type { PropagationStore, PropagationTargetKind, ReadBack, ServiceTokenCredential, WriteReceipt } from './store-types';
+import type { PropagationStore, PropagationTargetKind, ReadBack, ServiceTokenCredential, WriteOptions, WriteReceipt } from './store-types';
 
 export interface StoreParts {
   kind: PropagationTargetKind;
   label: string;
-  /** Writes the credential; `restore` writes the previous one the same way. */
-  put(credential: ServiceTokenCredential, operation: 'write' | 'restore'): Promise<WriteReceipt>;
+  /**
+   * Writes the credential; `restore` writes the previous one the same way, without options: a
+   * compensation writes every half, whatever a store may already hold.
+   */
+  put(credential: ServiceTokenCredential, operation: 'write' | 'restore', options: WriteOptions): Promise<WriteReceipt>;
   read(): Promise<ReadBack>;
 }
 
@@ -15,12 +18,12 @@ export interface StoreParts {
  */
 export function assembleStore(parts: StoreParts): PropagationStore {
   const { kind, label } = parts;
-  const put = (credential: ServiceTokenCredential, operation: 'write' | 'restore') =>
-    guarded({ store: label, operation, secrets: [credential.clientSecret] }, () => parts.put(credential, operation));
+  const put = (credential: ServiceTokenCredential, operation: 'write' | 'restore', options: WriteOptions = {}) =>
+    guarded({ store: label, operation, secrets: [credential.clientSecret] }, () => parts.put(credential, operation, options));
   return {
     kind,
     label,
-    write: (credential) => put(credential, 'write'),
+    write: (credential, options) => put(credential, 'write', options),
     readBack: () => guarded({ store: label, operation: 'readBack', secrets: [] }, () => parts.read()),
     restore: async (previous) => {
       await put(previous, 'restore');

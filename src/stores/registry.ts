@@ -4,6 +4,7 @@ import type Cloudflare from 'cloudflare';
 import { createFileStore } from './file-store';
 import { createGithubStore, defaultGithubClient, type GithubClientOptions } from './github-store';
 import { createKubernetesStore, defaultKubeConfig, kubernetesSecretsApi } from './kubernetes-store';
+import { createMemoryStoreMemo, type StoreMemo } from './memo';
 import { createSecretsStoreStore } from './secrets-store-store';
 import { StoreError, toStoreError } from './store-error';
 import type { GithubTarget, KubernetesTarget, PropagationStore, PropagationTarget, PropagationTargetKind } from './store-types';
@@ -19,6 +20,24 @@ export interface StoreDeps {
   readonly kubeConfig?: (target: KubernetesTarget) => KubeConfig;
   /** Defaults to an Octokit for the token and the target's baseUrl. */
   readonly github?: (options: GithubClientOptions) => Octokit;
+  /**
+   * What stores remember between calls (Secrets Store secret ids), shared by every worker
+   * process: src/db/store-memo.ts. Without it, one in-memory memo per `StoreDeps` object.
+   */
+  readonly memo?: StoreMemo;
+}
+
+// Stores are built anew for every activity; the fallback memo lives as long as their deps.
+const fallbackMemos = new WeakMap<StoreDeps, StoreMemo>();
+
+function memoOf(deps: StoreDeps): StoreMemo {
+  if (deps.memo !== undefined) return deps.memo;
+  let memo = fallbackMemos.get(deps);
+  if (memo === undefined) {
+    memo = createMemoryStoreMemo();
+    fallbackMemos.set(deps, memo);
+  }
+  return memo;
 }
 
 /** Facts about the service token whose credential the stores receive. */
@@ -51,7 +70,7 @@ const factories: { [K in PropagationTargetKind]: StoreFactory<K> } = {
   },
   'secrets-store': (target, deps, context) => {
     const accountId = accountOf(target, context);
-    return createSecretsStoreStore(target, deps.cloudflare(accountId), accountId);
+    return createSecretsStoreStore(target, deps.cloudflare(accountId), accountId, memoOf(deps));
   },
 };
 

@@ -25,12 +25,30 @@ export interface ServiceTokenCredential {
   clientSecret: string;
 }
 
+/**
+ * What the caller knows about the store's contents that the store cannot read itself. Workers and
+ * Secrets Store never return a value, so without a hint they write both halves every time; the
+ * other stores ignore it.
+ */
+export interface WriteOptions {
+  /**
+   * The credential's client id is the one every store was last meant to hold (the token's
+   * `current` credential in the pending-secret store): true for `rotate-secret`, which keeps the
+   * client id. Workers and Secrets Store then write only the client secret. It is a hint, not
+   * evidence: a binding deleted by hand stays missing, readBack shows it (Workers: not present;
+   * Secrets Store: no fingerprint), verification fails, and the workflow's next propagation
+   * round writes without the hint, restoring it. A store that finds the id missing on its own
+   * (Secrets Store, when it lists) writes it anyway.
+   */
+  readonly clientIdUnchanged?: boolean;
+}
+
 export interface PropagationStore {
   readonly kind: PropagationTargetKind;
   /** Where the credential goes, e.g. "file:/etc/app/cf.env", "github:acme/api@prod"; never a secret. */
   readonly label: string;
   /** Idempotent: writing the credential a store already holds changes nothing that matters. */
-  write(credential: ServiceTokenCredential): Promise<WriteReceipt>;
+  write(credential: ServiceTokenCredential, options?: WriteOptions): Promise<WriteReceipt>;
   /** What the store holds now, as evidence (a fingerprint at best), never the value. */
   readBack(): Promise<ReadBack>;
   /** Puts the previous, still valid credential back; used by compensation. */

@@ -1,8 +1,8 @@
 import type Cloudflare from 'cloudflare';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
-import { StoreError, type StoreOperation } from './store-error';
-import type { PropagationStore, ServiceTokenCredential, WorkersSecretTarget, WriteReceipt } from './store-types';
+import type { StoreOperation } from './store-error';
+import type { PropagationStore, ServiceTokenCredential, WorkersSecretTarget, WriteOptions, WriteReceipt } from './store-types';
 
 /** Put one secret_text binding; list the bindings' names. Plain or dispatch-namespace script. */
 interface ScriptSecretsApi {
@@ -10,33 +10,37 @@ interface ScriptSecretsApi {
   names(): Promise<Set<string>>;
 }
 
+/** The list is one request: the API returns every binding at once (the SDK's SinglePage). */
+async function secretTextNames(list: PromiseLike<{ result: ReadonlyArray<{ name: string; type: string }> }>): Promise<Set<string>> {
+  const { result } = await list;
+  return new Set(result.filter((secret) => secret.type === 'secret_text').map((secret) => secret.name));
+}
+
 function scriptSecretsApi(client: Cloudflare, accountId: string, target: WorkersSecretTarget): ScriptSecretsApi {
   const { script, dispatchNamespace } = target;
-  const collectNames = async (list: AsyncIterable<{ name: string; type: string }>) => {
-    const names = new Set<string>();
-    for await (const secret of list) if (secret.type === 'secret_text') names.add(secret.name);
-    return names;
-  };
   if (dispatchNamespace === undefined) {
     const secrets = client.workers.scripts.secrets;
     return {
       put: (name, text) => secrets.update(script, { account_id: accountId, name, text, type: 'secret_text' }),
-      names: () => collectNames(secrets.list(script, { account_id: accountId })),
+      names: () => secretTextNames(secrets.list(script, { account_id: accountId })),
     };
   }
   const secrets = client.workersForPlatforms.dispatch.namespaces.scripts.secrets;
   const params = { account_id: accountId, dispatch_namespace: dispatchNamespace };
   return {
     put: (name, text) => secrets.update(script, { ...params, name, text, type: 'secret_text' }),
-    names: () => collectNames(secrets.list(script, params)),
+    names: () => secretTextNames(secrets.list(script, params)),
   };
 }
 
 /**
  * Workers never return a secret's value, nor when it was set, so the only evidence is that
- * both bindings exist. Each put deploys a new Worker version: with `rotate-secret` the id is
- * unchanged and only the second put changes anything; with `replace` the version between the
- * two puts pairs the new id with the old secret for a moment.
+ * both bindings exist, and it is left to readBack (one list): a write is the PUTs alone. Each PUT
+ * deploys a new Worker version, so a write sends only what may have changed: with
+ * `clientIdUnchanged` (rotate-secret keeps the client id) the client secret's PUT alone; otherwise
+ * the id's PUT, then the secret's, and the version between the two pairs the new id with the old
+ * secret for a moment (replace). A PUT sets the binding to the value given, so a retry after a
+ * lost answer sends the same PUTs and converges.
  */
 export function createWorkersSecretStore(
   target: WorkersSecretTarget,
@@ -53,12 +57,11 @@ export function createWorkersSecretStore(
     return bound.has(names.clientId) && bound.has(names.clientSecret);
   }
 
-  async function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
-    await api.put(names.clientId, credential.clientId);
+  async function put(credential: ServiceTokenCredential, _operation: StoreOperation, options: WriteOptions): Promise<WriteReceipt> {
+    // A binding deleted by hand is not seen here: readBack reports it absent, verification fails,
+    // and the workflow's next round writes without the hint (see WriteOptions).
+    if (options.clientIdUnchanged !== true) await api.put(names.clientId, credential.clientId);
     await api.put(names.clientSecret, credential.clientSecret);
-    if (!(await present())) {
-      throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
-    }
     return {
       store: label,
       fingerprint: fingerprintCredential(credential),

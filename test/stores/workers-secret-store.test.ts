@@ -116,3 +116,86 @@ describe('workers secret store', () => {
     expect(() => createStore(target, deps)).toThrow(expect.objectContaining({ name: 'StoreError', operation: 'configure' }));
   });
 });
+
+describe('workers secret store: Cloudflare requests', () => {
+  const PUT = 'worker-put-script-secret';
+  const LIST = 'worker-list-script-secrets';
+  const ok = (n: number) => ({ '200': n });
+
+  /** A credential as rotate-secret issues it: the same client id, a new secret. */
+  const rotated = (previous: ServiceTokenCredential): ServiceTokenCredential => ({ clientId: previous.clientId, clientSecret: randomCredential().clientSecret });
+
+  it('writes a new script’s two bindings with two PUTs and reads them back with one list', async () => {
+    const credential = randomCredential();
+    const target = store();
+
+    const receipt = await target.write(credential);
+    expect(sim.simulator.calls.counts()).toEqual({ [PUT]: ok(2) });
+    expect(readBackConfirms(receipt, await target.readBack())).toBe(true);
+
+    expect(sim.simulator.calls.counts()).toEqual({ [PUT]: ok(2), [LIST]: ok(1) });
+    expect(holds(credential)).toBe(true);
+  });
+
+  it('sends one PUT and one list for a rotate-secret credential whose client id is unchanged', async () => {
+    const previous = randomCredential();
+    const target = store();
+    await target.write(previous);
+    sim.simulator.calls.reset();
+    const next = rotated(previous);
+
+    const receipt = await target.write(next, { clientIdUnchanged: true });
+    const confirmed = readBackConfirms(receipt, await target.readBack());
+
+    expect(sim.simulator.calls.counts()).toEqual({ [PUT]: ok(1), [LIST]: ok(1) });
+    expect(confirmed).toBe(true);
+    expect(holds(next)).toBe(true);
+  });
+
+  it('writes the client id too for a replace credential (a new client id)', async () => {
+    const target = store();
+    await target.write(randomCredential());
+    sim.simulator.calls.reset();
+    const next = randomCredential();
+
+    const receipt = await target.write(next, { clientIdUnchanged: false });
+    const confirmed = readBackConfirms(receipt, await target.readBack());
+
+    expect(sim.simulator.calls.counts()).toEqual({ [PUT]: ok(2), [LIST]: ok(1) });
+    expect(confirmed).toBe(true);
+    expect(holds(next)).toBe(true);
+  });
+
+  it('reads back absent when the id binding was deleted and the hint skipped it; a write without the hint restores it', async () => {
+    const previous = randomCredential();
+    const target = store();
+    await target.write(previous);
+    sim.simulator.state.workers.deleteSecret({ accountId: sim.demo.accountId, namespace: null, name: sim.demo.workerScript.name }, 'CF_ACCESS_CLIENT_ID');
+    const next = rotated(previous);
+
+    const hinted = await target.write(next, { clientIdUnchanged: true });
+    expect(readBackConfirms(hinted, await target.readBack())).toBe(false);
+
+    sim.simulator.calls.reset();
+    const full = await target.write(next);
+    expect(readBackConfirms(full, await target.readBack())).toBe(true);
+    expect(sim.simulator.calls.counts()).toEqual({ [PUT]: ok(2), [LIST]: ok(1) });
+    expect(holds(next)).toBe(true);
+  });
+
+  it('sends one PUT and one list to a dispatch-namespace script for a rotate-secret credential', async () => {
+    const { namespace, name } = sim.demo.dispatchScript;
+    const target = store({ script: name, dispatchNamespace: namespace });
+    const previous = randomCredential();
+    await target.write(previous);
+    sim.simulator.calls.reset();
+    const next = rotated(previous);
+
+    const receipt = await target.write(next, { clientIdUnchanged: true });
+    const confirmed = readBackConfirms(receipt, await target.readBack());
+
+    expect(sim.simulator.calls.counts()).toEqual({ 'namespace-worker-put-script-secrets': ok(1), 'namespace-worker-list-script-secrets': ok(1) });
+    expect(confirmed).toBe(true);
+    expect(holds(next, { scriptName: name, dispatchNamespace: namespace })).toBe(true);
+  });
+});
