@@ -25,6 +25,11 @@ export const apiTokenSchema = z.strictObject({
   kind: z.enum(['account', 'user']),
   /** Cloudflare's token id; discovered through verify when absent. */
   id: z.string().optional(),
+  /**
+   * The Cloudflare user the token belongs to, whose rate limit its requests count against:
+   * tokens naming the same user share one request budget. Default: token-warden's own user.
+   */
+  cloudflareUser: z.string().min(1).optional(),
   secretFrom: secretSourceSchema,
   requiredPermissions: z.array(z.string().min(1)).default([]),
 });
@@ -105,8 +110,21 @@ export const environmentSchema = z.object({
   TEMPORAL_UI_URL: optionalString,
   /** Browser origins of the Temporal UI allowed to use the codec endpoints. */
   TEMPORAL_UI_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
-  /** Global Cloudflare budget for the whole worker fleet: 1,200 requests / 5 min = 4/s. */
-  CLOUDFLARE_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(3),
+  /**
+   * Requests to Cloudflare per 5 minutes and Cloudflare user, shared by every worker process.
+   * Cloudflare allows 1,200 per user across the dashboard, Terraform and every token: the
+   * default leaves a quarter to the people and tools sharing the user.
+   */
+  CLOUDFLARE_REQUESTS_PER_5_MIN: z.coerce.number().int().min(20).default(900),
+  /** Cloudflare's rate-limit window; shorter only against a time-scaled simulator (tests, benches). */
+  CLOUDFLARE_BUDGET_WINDOW_SECONDS: z.coerce.number().positive().default(300),
+  /** Names the Cloudflare user token-warden's own token belongs to: the key of its request budget. */
+  CLOUDFLARE_USER: z.string().min(1).default('token-warden'),
+  /** Replaced: the budget counts requests now. */
+  CLOUDFLARE_ACTIVITIES_PER_SECOND: z
+    .string()
+    .optional()
+    .refine((value) => value === undefined, 'replaced by CLOUDFLARE_REQUESTS_PER_5_MIN (Cloudflare counts requests, not activities: one activity may send many); remove it and set that instead'),
 
   DATABASE_URL: optionalString,
 

@@ -29,7 +29,7 @@ export function createApiTokenVerificationActivities(deps: ApiTokenVerificationD
       const where = 'env' in token.secretFrom ? `environment variable ${token.secretFrom.env}` : `file ${token.secretFrom.file}`;
       return { ...base, outcome: 'missing-secret', problem: `no token value in ${where}` };
     }
-    const client = deps.cloudflare({ apiToken: secret, baseURL: deps.cloudflareBaseURL, purpose: 'reads' });
+    const client = deps.cloudflare({ apiToken: secret, baseURL: deps.cloudflareBaseURL, purpose: 'reads', budgetOwner: token.cloudflareUser });
     try {
       const result = token.kind === 'account' ? await client.accounts.tokens.verify({ account_id: accountId }) : await client.user.tokens.verify();
       return {

@@ -13,11 +13,21 @@ export interface CloudflareClientOptions {
    */
   purpose: 'reads' | 'mutations';
   timeoutMs?: number;
+  /**
+   * The Cloudflare user the token belongs to, whose rate limit its requests count against
+   * (budgeted factories only; token-warden's own user when absent).
+   */
+  budgetOwner?: string;
+  /** A fetch that waits for the request budget (budget/budgeted-fetch.ts) and bounds each send itself. */
+  fetch?: typeof fetch;
 }
 
 export type CloudflareClientFactory = (options: CloudflareClientOptions) => Cloudflare;
 
-export const createCloudflareClient: CloudflareClientFactory = ({ apiToken, baseURL, purpose, timeoutMs = 20_000 }) =>
+/** Long enough never to cut a request short while it waits for the budget: the budget's fetch times each send. */
+const BUDGETED_SDK_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+
+export const createCloudflareClient: CloudflareClientFactory = ({ apiToken, baseURL, purpose, timeoutMs = 20_000, fetch }) =>
   new Cloudflare({
     apiToken,
     // Explicit nulls stop the SDK from reading other credentials out of process.env.
@@ -26,5 +36,6 @@ export const createCloudflareClient: CloudflareClientFactory = ({ apiToken, base
     userServiceKey: null,
     baseURL: baseURL ?? DEFAULT_CLOUDFLARE_BASE_URL,
     maxRetries: purpose === 'reads' ? 2 : 0,
-    timeout: timeoutMs,
+    timeout: fetch ? BUDGETED_SDK_TIMEOUT_MS : timeoutMs,
+    ...(fetch ? { fetch } : {}),
   });

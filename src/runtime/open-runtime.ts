@@ -13,7 +13,11 @@ import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
 import type Cloudflare from 'cloudflare';
 import type { RunningSimulator } from '../cloudflare/simulator';
-import { createCloudflareClient } from '../cloudflare/client';
+import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
+import type { Lane } from '../cloudflare/budget/lanes';
+import { createRequestBudget } from '../cloudflare/budget/request-budget';
+import { createPostgresBudgetStore } from '../db/cloudflare-budget-store';
+import { createStoreMemo } from '../db/store-memo';
 import { createRotationRepository, type RotationRepository } from '../db/rotation-repository';
 import { createPendingSecretStore, type PendingSecretStore } from '../secrets/pending-secrets';
 import { createSecretBox } from '../secrets/secret-box';
@@ -27,8 +31,10 @@ export interface Runtime {
   inventory: Inventory;
   readSecret: (source: SecretSource) => string | undefined;
   cloudflare: { baseURL?: string; apiToken: string; simulated: boolean; simulator?: RunningSimulator };
-  /** Clients on token-warden's own Cloudflare token. */
+  /** Clients on token-warden's own Cloudflare token, in the interactive lane of the budget. */
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
+  /** Cloudflare clients whose requests take the shared request budget in one lane. */
+  cloudflareClients: (lane: Lane) => LaneClients;
   pool: Pool;
   history: HistoryRepository;
   rotations: RotationRepository;
@@ -119,14 +125,27 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     await ensureSearchAttributes(connection, temporal.namespace);
     const client = createTemporalClient(connection, temporal.namespace, keys);
 
-    const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: cloudflare.apiToken, baseURL: cloudflare.baseURL, purpose });
+    // Every Cloudflare request of every process takes one unit of a budget kept in Postgres.
+    const budget = createRequestBudget({
+      store: createPostgresBudgetStore(pool),
+      settings: { requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN, windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000 },
+      logger: logger.child({ component: 'cloudflare-budget' }),
+    });
+    const cloudflareClients = createBudgetedClients({
+      budget,
+      warden: { apiToken: cloudflare.apiToken, baseURL: cloudflare.baseURL, owner: env.CLOUDFLARE_USER },
+      logger: logger.child({ component: 'cloudflare-budget' }),
+    });
+    const wardenClient = cloudflareClients('interactive').warden;
     const stores: StoreDeps = {
       cloudflare: () => wardenClient('mutations'),
       env: secretEnv,
+      memo: createStoreMemo(pool),
     };
     return {
       env,
       wardenClient,
+      cloudflareClients,
       rotations: createRotationRepository(pool),
       pending: createPendingSecretStore(pool, createSecretBox(keys)),
       stores,

@@ -1,6 +1,5 @@
 import { buildApp } from '../api/app';
 import type { ApiClient } from '../api/clients';
-import { createCloudflareClient } from '../cloudflare/client';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { createMetricsQueries } from '../db/metrics-queries';
 import { createAdvisoryLock } from '../db/advisory-lock';
@@ -10,24 +9,27 @@ import type { Runtime } from './open-runtime';
 
 /** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare. */
 export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
+  // Access policy edits are read-modify-write: one at a time per account, across the fleet.
+  const policyLock = createAdvisoryLock(runtime.pool);
   return startWorkers({
     temporal: runtime.temporal,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     keys: runtime.keys,
-    cloudflareActivitiesPerSecond: runtime.env.CLOUDFLARE_ACTIVITIES_PER_SECOND,
     prebuiltBundle: options.prebuiltBundle,
-    deps: {
-      inventory: runtime.inventory,
-      readSecret: runtime.readSecret,
-      cloudflare: createCloudflareClient,
-      cloudflareBaseURL: runtime.cloudflare.baseURL,
-      history: runtime.history,
-      rotations: runtime.rotations,
-      pending: runtime.pending,
-      wardenClient: runtime.wardenClient,
-      stores: runtime.stores,
-      // Access policy edits are read-modify-write: one at a time per account, across the fleet.
-      policyLock: createAdvisoryLock(runtime.pool),
+    deps: (lane) => {
+      const clients = runtime.cloudflareClients(lane);
+      return {
+        inventory: runtime.inventory,
+        readSecret: runtime.readSecret,
+        cloudflare: clients.factory,
+        cloudflareBaseURL: runtime.cloudflare.baseURL,
+        history: runtime.history,
+        rotations: runtime.rotations,
+        pending: runtime.pending,
+        wardenClient: clients.warden,
+        stores: { ...runtime.stores, cloudflare: () => clients.warden('mutations') },
+        policyLock,
+      };
     },
   });
 }

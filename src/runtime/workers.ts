@@ -8,21 +8,26 @@ import type { EncryptionKeys } from '../temporal/codec';
 import type { TemporalSettings } from '../temporal/connection';
 import { WORKFLOW_BUNDLE_PATH } from '../paths';
 import { cloudflareTaskQueue } from '../workflows/triggers';
+import { LANES, type Lane } from '../cloudflare/budget/lanes';
 
 export interface WorkerSettings {
   temporal: TemporalSettings;
   taskQueue: string;
   keys: EncryptionKeys;
-  deps: ActivityDeps;
-  /** Shared by every worker polling the Cloudflare queue: the fleet-wide Cloudflare budget. */
-  cloudflareActivitiesPerSecond: number;
+  /** The activities' dependencies, their Cloudflare clients taking the budget in `lane`. */
+  deps: (lane: Lane) => ActivityDeps;
+  /**
+   * Cloudflare activities one worker runs at once per lane. They mostly wait for the shared
+   * request budget, so a few suffice; waiting in Temporal's queue costs nothing.
+   */
+  cloudflareSlotsPerLane?: number;
   /** Use the prebuilt bundle (production) rather than bundling src/workflows at start-up. */
   prebuiltBundle?: boolean;
   logger?: Logger;
 }
 
 export interface RunningWorkers {
-  /** Resolves when both workers have stopped. */
+  /** Resolves when every worker has stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -36,8 +41,9 @@ function workflowSource(prebuilt: boolean | undefined): Pick<WorkerOptions, 'wor
 }
 
 /**
- * Two workers on one connection: the main queue runs workflows and light activities; the
- * Cloudflare queue runs only Cloudflare calls, rate-limited across the whole fleet.
+ * Workers on one connection: the main queue runs workflows and light activities; one queue per
+ * lane of the Cloudflare request budget runs only Cloudflare calls, so an emergency never
+ * waits for a worker slot that routine work holds while it waits for the budget.
  */
 export async function startWorkers(settings: WorkerSettings): Promise<RunningWorkers> {
   const connection = await NativeConnection.connect({
@@ -52,21 +58,26 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
     ...common,
     taskQueue: settings.taskQueue,
     ...workflowSource(settings.prebuiltBundle),
-    activities: createLocalActivities(settings.deps),
+    activities: createLocalActivities(settings.deps('interactive')),
   });
-  const cloudflare = await Worker.create({
-    ...common,
-    taskQueue: cloudflareTaskQueue(settings.taskQueue),
-    activities: createCloudflareActivities(settings.deps),
-    maxTaskQueueActivitiesPerSecond: settings.cloudflareActivitiesPerSecond,
-  });
-  const done = Promise.all([main.run(), cloudflare.run()]).then(async () => {
+  const cloudflare = await Promise.all(
+    LANES.map((lane) =>
+      Worker.create({
+        ...common,
+        taskQueue: cloudflareTaskQueue(settings.taskQueue, lane),
+        activities: createCloudflareActivities(settings.deps(lane)),
+        maxConcurrentActivityTaskExecutions: settings.cloudflareSlotsPerLane ?? 10,
+      }),
+    ),
+  );
+  const workers = [main, ...cloudflare];
+  const done = Promise.all(workers.map((worker) => worker.run())).then(async () => {
     await connection.close();
   });
   return {
     done,
     async shutdown() {
-      for (const worker of [main, cloudflare]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },
   };

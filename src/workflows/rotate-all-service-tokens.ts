@@ -5,10 +5,11 @@ import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
 import { rotateServiceToken, type RotationMode } from './rotate-service-token';
-import { cloudflareTaskQueue, type Trigger } from './triggers';
+import type { Trigger } from './triggers';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
 const inventoryReads = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 } as const;
 const historyWrites = {
@@ -69,8 +70,8 @@ export async function rotateTokens(tokens: ManagedTokenRef[], mode: RotationMode
 
 /** The monthly rotation of every managed service token (the seed's CronJob, `0 2 1 * *`). */
 export async function rotateAllServiceTokens(input: RotateAllInput): Promise<FanOutOutcome[]> {
-  const { workflowId, runId, taskQueue } = workflowInfo();
-  const inventory = proxyActivities<CloudflareActivities>({ ...inventoryReads, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const { workflowId, runId } = workflowInfo();
+  const inventory = proxyActivities<CloudflareActivities>({ ...inventoryReads, taskQueue: cloudflareQueue('scheduled') });
   // 1. audit
   await records.recordAudit({ actor: input.trigger.actor, action: 'rotate-all', subject: 'service-tokens', workflowId, runId });
   // 2. fan out

@@ -1,4 +1,5 @@
 import {
+  type ActivityOptions,
   ActivityFailure,
   ApplicationFailure,
   condition,
@@ -19,7 +20,9 @@ import type { PlannedTarget, RotationPlan } from '../activities/rotation-records
 import type { RotationAlert } from '../activities/notify';
 import type { WriteReceipt } from '../stores/store-types';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
-import { cloudflareTaskQueue, type Trigger } from './triggers';
+import type { Trigger } from './triggers';
+import type { Lane } from '../cloudflare/budget/lanes';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
 /**
  * Activities heartbeat while they run (src/activities/heartbeat.ts): one silent this long lost
@@ -67,6 +70,11 @@ const PROPAGATION_ROUNDS = 3;
 const PROPAGATION_ROUND_MS = 10 * 60 * 1000;
 
 export type RotationMode = 'scheduled' | 'manual' | 'expiry' | 'emergency';
+
+/** The budget lane of a rotation's Cloudflare calls (an emergency revoke's are always `emergency`). */
+export function laneOfRotation(mode: RotationMode): Lane {
+  return mode === 'emergency' ? 'emergency' : mode === 'manual' ? 'interactive' : 'scheduled';
+}
 
 export interface RotateServiceTokenInput {
   accountId: string;
@@ -150,15 +158,24 @@ async function allSettled<T>(work: Array<Promise<T>>): Promise<T[]> {
  * The workflow carries refs and fingerprints only; secrets stay in the pending-secret store.
  */
 export async function rotateServiceToken(input: RotateServiceTokenInput): Promise<RotationResult> {
-  const { workflowId, runId, taskQueue } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   const token = { accountId: input.accountId, tokenName: input.tokenName };
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
-  const retire = proxyActivities<CloudflareActivities>({ ...retireCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
-  const probe = proxyActivities<LocalActivities>(verification);
-  const cloudflareStores = proxyActivities<CloudflareActivities>({ ...storeWrites, taskQueue: cloudflareTaskQueue(taskQueue) });
-  const cloudflareVerification = proxyActivities<CloudflareActivities>({ ...verification, taskQueue: cloudflareTaskQueue(taskQueue) });
-
   let revoke: EmergencyRevokeRequest | undefined = input.mode === 'emergency' ? { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' } : undefined;
+  // Cloudflare calls go to the lane of the request budget this run deserves now: a revoke
+  // arriving mid-run moves every later call ahead of routine work. Runs recorded before lanes
+  // existed keep the one queue they used.
+  const lane = (): Lane => (revoke ? 'emergency' : laneOfRotation(input.mode));
+  const onLane = (options: ActivityOptions) => {
+    const make = (l: Lane) => proxyActivities<CloudflareActivities>({ ...options, startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT, taskQueue: cloudflareQueue(l) });
+    const byLane = { emergency: make('emergency'), interactive: make('interactive'), scheduled: make('scheduled') };
+    return () => byLane[lane()];
+  };
+  const cloudflare = onLane(cloudflareCalls);
+  const retire = onLane(retireCalls);
+  const probe = proxyActivities<LocalActivities>(verification);
+  const cloudflareStores = onLane(storeWrites);
+  const cloudflareVerification = onLane(verification);
+
   const progress: RotationProgress = { ...token, mode: input.mode, strategy: null, phase: 'plan', emergency: Boolean(revoke), steps: [] };
   setHandler(emergencyRevokeSignal, (request) => {
     revoke ??= request;
@@ -186,12 +203,13 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   }
 
   // Store writes for Workers and Secrets Store are Cloudflare calls: rate-limited queue.
-  const write = (target: PlannedTarget, ref: string) =>
-    (target.viaCloudflare ? cloudflareStores : local).propagateToStore({ ...token, targetIndex: target.index, ref });
+  // A later round writes everything again, so a binding someone deleted is restored.
+  const write = (target: PlannedTarget, ref: string, round: number) =>
+    (target.viaCloudflare ? cloudflareStores() : local).propagateToStore({ ...token, targetIndex: target.index, ref, round });
   const readBack = (target: PlannedTarget, receipt: WriteReceipt) =>
-    (target.viaCloudflare ? cloudflareVerification : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
+    (target.viaCloudflare ? cloudflareVerification() : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
   const restore = (target: PlannedTarget, ref: string) =>
-    (target.viaCloudflare ? cloudflareStores : local).restoreStore({ ...token, targetIndex: target.index, ref });
+    (target.viaCloudflare ? cloudflareStores() : local).restoreStore({ ...token, targetIndex: target.index, ref });
 
   const plan: RotationPlan = await records.planRotation(token);
   // Zone-scoped tokens have no rotate endpoint: they can only be replaced. Any other token is
@@ -243,34 +261,34 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   async function issueReplacement(old: ResolvedServiceToken): Promise<IssuedSecret> {
     const replacement = await step(
       'issue',
-      () => cloudflare.createReplacementToken({ ...token, oldTokenId: old.tokenId, strays: old.strays ?? [], ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
+      () => cloudflare().createReplacementToken({ ...token, oldTokenId: old.tokenId, strays: old.strays ?? [], ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
       (r) => ({ strategy: 'replace', tokenId: r.tokenId, clientId: r.clientId, fingerprint: r.fingerprint }),
     );
     // Undoing a replace deletes the new token, which is safe only if every store can be given
     // the old credential back. Without it, both tokens stay valid and bound (and it is logged).
     const undoable = plan.currentRef !== null;
     if (undoable) {
-      compensations.push({ name: 'delete new token', run: () => cloudflare.deleteServiceToken({ ...token, tokenId: replacement.tokenId }), revokesNew: true });
+      compensations.push({ name: 'delete new token', run: () => cloudflare().deleteServiceToken({ ...token, tokenId: replacement.tokenId }), revokesNew: true });
       compensations.push({ name: 'discard pending secret', run: () => records.discardSecret({ ref: replacement.ref }) });
       // Pushed before the bind: it edits one policy after another and may fail part-way, and
       // unbinding is idempotent, so the policies it did reach are cleaned before the delete.
-      compensations.push({ name: 'unbind new token', run: () => cloudflare.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }), revokesNew: true });
+      compensations.push({ name: 'unbind new token', run: () => cloudflare().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }), revokesNew: true });
     } else {
       log.warn('no current credential on record: a failed replace will leave both tokens valid', { token: input.tokenName });
     }
-    await step('bind', () => cloudflare.bindTokenToPolicies({ accountId: input.accountId, besideTokenId: old.tokenId, newTokenId: replacement.tokenId }), (policies) => ({ policies }));
+    await step('bind', () => cloudflare().bindTokenToPolicies({ accountId: input.accountId, besideTokenId: old.tokenId, newTokenId: replacement.tokenId }), (policies) => ({ policies }));
     return replacement;
   }
 
   /** Ends the old credential: its previous secret expires now, or the old token is unbound and deleted. */
   async function retireOld(old: ResolvedServiceToken): Promise<void> {
     if (strategy === 'rotate-secret') {
-      if (!killedOldFirst) await step('retire', () => retire.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
+      if (!killedOldFirst) await step('retire', () => retire().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
       else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
     } else {
       await step('retire', async () => {
-        const unbound = await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
-        await retire.deleteServiceToken({ ...token, tokenId: old.tokenId });
+        const unbound = await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
+        await retire().deleteServiceToken({ ...token, tokenId: old.tokenId });
         return unbound;
       }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
     }
@@ -317,7 +335,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
 
   try {
     // 1. resolve — the token as Cloudflare has it now
-    resolved = await step('resolve', () => cloudflare.resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] }));
+    resolved = await step('resolve', () => cloudflare().resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] }));
     const old = resolved;
 
     // A previous secret still alive means an earlier run ended part-way (a rotate-secret
@@ -342,16 +360,16 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       try {
         issued = await step(
           'issue',
-          () => cloudflare.issueRotatedSecret({ ...token, tokenId: old.tokenId, expectedVersion: old.secretVersion, ref: uuid4(), previousSecretExpiresAt }),
+          () => cloudflare().issueRotatedSecret({ ...token, tokenId: old.tokenId, expectedVersion: old.secretVersion, ref: uuid4(), previousSecretExpiresAt }),
           (r) => ({ strategy: 'rotate-secret', secretVersion: r.secretVersion, fingerprint: r.fingerprint, previousSecretExpiresAt }),
         );
         switchStrategy('rotate-secret');
         if (!revoke) {
           compensations.push({
             name: 'keep previous secret valid',
-            run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
+            run: () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
             // Only for runs replayed from before the patch below: they never extend a revoked secret.
-            whenRevoked: { name: 'expire revoked previous secret', run: () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }) },
+            whenRevoked: { name: 'expire revoked previous secret', run: () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }) },
           });
         }
       } catch (error) {
@@ -361,7 +379,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
         // it at once. Keep it alive for the recovery window, then finish blue/green.
         recoveredLostSecret = true;
         switchStrategy('replace');
-        if (!revoke) await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
+        if (!revoke) await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
         issued = await issueReplacement(old);
       }
     } else {
@@ -379,7 +397,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
           compensations.push({ name: 'restore stores', run: () => allSettled(targets.map((t) => restore(t, previous))), restoresStores: true });
         }
         // Every write has finished (or failed for good) before the run moves on or compensates.
-        receipts = await step('propagate', () => allSettled(targets.map((t) => write(t, fresh.ref))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
+        receipts = await step('propagate', () => allSettled(targets.map((t) => write(t, fresh.ref, round))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
 
         // 4. verify — every store reads back the new fingerprint, and the probe app accepts it
         await step(
@@ -397,7 +415,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       } catch (error) {
         // rotate-secret cannot be undone: keep the previous secret valid and try again.
         if (strategy !== 'rotate-secret' || revoke || round >= PROPAGATION_ROUNDS) throw error;
-        await step('extend previous secret', () => cloudflare.setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
+        await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
         log.warn('propagation failed; previous secret extended, retrying', { token: input.tokenName, round });
         await alert('warning', 'propagation-failing', `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`);
         await sleep(Math.min(plan.overlapMs / 4, 5 * 60_000));
@@ -471,8 +489,8 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     if (strays.length) {
       await step('retire strays', async () => {
         for (const tokenId of strays) {
-          await retire.unbindTokenFromPolicies({ accountId: input.accountId, tokenId });
-          await retire.deleteServiceToken({ ...token, tokenId });
+          await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId });
+          await retire().deleteServiceToken({ ...token, tokenId });
         }
       }, () => ({ deletedTokenIds: strays }));
     }

@@ -1,10 +1,11 @@
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import { DEFAULT_BATCH_SIZE, rotateTokens, type FanOutOutcome } from './rotate-all-service-tokens';
-import { cloudflareTaskQueue, type Trigger } from './triggers';
+import type { Trigger } from './triggers';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
 const cloudflareCalls = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 } as const;
 const historyWrites = {
@@ -30,8 +31,8 @@ const records = proxyActivities<LocalActivities>(historyWrites);
  * inventory entry says.
  */
 export async function sweepExpiry(input: SweepExpiryInput): Promise<SweepResult> {
-  const { workflowId, runId, taskQueue } = workflowInfo();
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const { workflowId, runId } = workflowInfo();
+  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareQueue('scheduled') });
   // 1. audit
   await records.recordAudit({ actor: input.trigger.actor, action: 'sweep-expiry', subject: 'service-tokens', workflowId, runId });
   // 2. find what expires inside renewBefore

@@ -1,9 +1,21 @@
+import type { Lane } from '../cloudflare/budget/lanes';
+
 /** Who or what started a run: "api:<client>", "schedule:<schedule id>", "signal:<client>", "sweep". */
 export interface Trigger {
   actor: string;
   reason?: string;
 }
 
-export function cloudflareTaskQueue(mainTaskQueue: string): string {
-  return `${mainTaskQueue}-cloudflare`;
+/**
+ * The task queue of Cloudflare calls in one lane of the request budget. Each lane has its own
+ * queue and workers, so a revoke never waits for a worker slot behind routine work. The
+ * interactive lane keeps the queue name every lane used before there were lanes.
+ */
+export function cloudflareTaskQueue(mainTaskQueue: string, lane: Lane = 'interactive'): string {
+  return lane === 'interactive' ? `${mainTaskQueue}-cloudflare` : `${mainTaskQueue}-cloudflare-${lane}`;
+}
+
+/** Routine work (schedules, sweeps, fan-out) runs in the scheduled lane; an operator's request is interactive. */
+export function laneOfTrigger(trigger: Trigger): Lane {
+  return trigger.actor.startsWith('api:') || trigger.actor.startsWith('signal:') ? 'interactive' : 'scheduled';
 }

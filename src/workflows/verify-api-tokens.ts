@@ -1,9 +1,10 @@
 import { proxyActivities, workflowInfo, log } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
-import { cloudflareTaskQueue, type Trigger } from './triggers';
+import { laneOfTrigger, type Trigger } from './triggers';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
 const cloudflareCalls = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 } as const;
 
@@ -26,8 +27,8 @@ const { recordAudit, recordApiTokenCheck } = proxyActivities<LocalActivities>(hi
 
 /** Verifies every configured Cloudflare API token and records the outcome. */
 export async function verifyApiTokens(input: VerifyApiTokensInput): Promise<VerifyApiTokensResult> {
-  const { workflowId, runId, taskQueue } = workflowInfo();
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const { workflowId, runId } = workflowInfo();
+  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareQueue(laneOfTrigger(input.trigger)) });
 
   // 1. audit — who or what asked for this run
   await recordAudit({ actor: input.trigger.actor, action: 'verify-api-tokens', subject: 'api-tokens', workflowId, runId, details: { reason: input.trigger.reason ?? null } });

@@ -204,7 +204,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         DATABASE_URL: options.databaseUrl,
         CLOUDFLARE_API_TOKEN: world.wardenToken,
         CLOUDFLARE_BASE_URL: sim.baseURL,
-        CLOUDFLARE_ACTIVITIES_PER_SECOND: String(3 * options.cloudflareSpeedup),
+        // The budget's window runs as fast as the simulator's, so it keeps to the allowance Cloudflare's limiter enforces.
+        CLOUDFLARE_BUDGET_WINDOW_SECONDS: String(300 / options.cloudflareSpeedup),
         TOKEN_WARDEN_INVENTORY: world.inventoryFile,
         TOKEN_WARDEN_ENCRYPTION_KEY: key.toString('base64'),
         TOKEN_WARDEN_ENCRYPTION_KEY_ID: 'chaos',

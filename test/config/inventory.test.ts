@@ -82,6 +82,17 @@ describe('environment', () => {
     expect(parseEnvironment({})).toMatchObject({ PORT: 3000, TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'token-warden' });
     expect(problems(() => parseEnvironment({ PORT: 'eighty' }))).toEqual([expect.stringMatching(/^environment: PORT: /)]);
   });
+
+  it('budgets Cloudflare requests, leaving a quarter of the allowance to the people sharing the user', () => {
+    expect(parseEnvironment({})).toMatchObject({ CLOUDFLARE_REQUESTS_PER_5_MIN: 900, CLOUDFLARE_BUDGET_WINDOW_SECONDS: 300 });
+    expect(parseEnvironment({ CLOUDFLARE_REQUESTS_PER_5_MIN: '1100' }).CLOUDFLARE_REQUESTS_PER_5_MIN).toBe(1100);
+  });
+
+  it('refuses to start on the old activity budget, naming its replacement', () => {
+    expect(problems(() => parseEnvironment({ CLOUDFLARE_ACTIVITIES_PER_SECOND: '3' }))).toEqual([
+      expect.stringMatching(/^environment: CLOUDFLARE_ACTIVITIES_PER_SECOND: replaced by CLOUDFLARE_REQUESTS_PER_5_MIN/),
+    ]);
+  });
 });
 
 describe('shipped inventories', () => {

@@ -12,8 +12,10 @@ import { createPendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { fingerprintCredential } from '../../src/stores';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
+import { budgetShape } from '../../src/cloudflare/budget/shape';
 
-const TABLES = ['api_token_checks', 'api_token_identities', 'audit_events', 'pending_secrets', 'rotation_steps', 'rotations'];
+const TABLES = ['api_token_checks', 'api_token_identities', 'audit_events', 'cloudflare_budget', 'pending_secrets', 'rotation_steps', 'rotations', 'store_memo'];
 const MIGRATION_COUNT = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
 
 async function tables(pool: Pool): Promise<string[]> {
@@ -56,6 +58,21 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   expect(await pending.find(abandoned)).toBeUndefined();
   const left = await pool.query<{ stage: string }>(`SELECT stage FROM pending_secrets WHERE account_id = 'a' AND token_name = 'ci'`);
   expect(left.rows.map((r) => r.stage)).toEqual(['current']);
+
+  // The Cloudflare request budget: a burst, then a wait; headers and a 429 block on record.
+  const budget = createPostgresBudgetStore(pool);
+  const shape = budgetShape({ requestsPerWindow: 100, windowMs: 60_000 });
+  const takes = [];
+  for (let i = 0; i <= shape.burst.scheduled; i++) takes.push(await budget.take('alice', 'scheduled', shape));
+  expect(takes.slice(0, -1).every((t) => t.granted)).toBe(true);
+  expect(takes.at(-1)).toEqual({ granted: false, waitMs: expect.any(Number) });
+  expect(await budget.take('alice', 'emergency', shape)).toEqual({ granted: true });
+  await budget.observe('alice', { remaining: 2, resetInMs: 30_000, windowMs: 60_000 }, shape);
+  expect(await budget.take('alice', 'interactive', shape)).toEqual({ granted: false, waitMs: expect.any(Number) });
+  await budget.block('alice', 5_000);
+  const blocked = await budget.take('alice', 'emergency', shape);
+  expect(blocked.granted).toBe(false);
+  expect(blocked.granted === false && blocked.waitMs).toBeGreaterThan(4_000);
 }
 
 describe('migrations', () => {

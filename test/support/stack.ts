@@ -4,7 +4,10 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
 import type { ApiClient } from '../../src/api/clients';
-import { createCloudflareClient } from '../../src/cloudflare/client';
+import { createBudgetedClients } from '../../src/cloudflare/budgeted-clients';
+import { createRequestBudget } from '../../src/cloudflare/budget/request-budget';
+import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
+import { createStoreMemo } from '../../src/db/store-memo';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
 import { inventorySchema, readSecret, type Inventory } from '../../src/config';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
@@ -51,7 +54,8 @@ export interface StackOptions {
   inventory: (sim: RunningSimulator) => unknown;
   secretEnv?: (sim: RunningSimulator) => Record<string, string | undefined>;
   storeDeps?: (sim: RunningSimulator) => Partial<StoreDeps>;
-  cloudflareActivitiesPerSecond?: number;
+  /** Requests per 5 minutes of the shared Cloudflare budget; tests default to one that never slows them. */
+  cloudflareRequestsPer5Min?: number;
 }
 
 /**
@@ -75,8 +79,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const inventory = inventorySchema.parse(options.inventory(sim));
   const secretEnv = options.secretEnv?.(sim) ?? {};
   const wardenToken = secretEnv.CLOUDFLARE_API_TOKEN ?? sim.demo?.apiTokens.warden.value ?? undefined;
-  const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, purpose });
-  const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, ...options.storeDeps?.(sim) };
+  const budget = createRequestBudget({
+    store: createPostgresBudgetStore(db.pool),
+    settings: { requestsPerWindow: options.cloudflareRequestsPer5Min ?? 1_000_000, windowMs: 300_000 },
+  });
+  const cloudflareClients = createBudgetedClients({ budget, warden: { apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, owner: 'test-user' } });
+  const wardenClient = cloudflareClients('interactive').warden;
+  const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, memo: createStoreMemo(db.pool), ...options.storeDeps?.(sim) };
   const running: RunningWorkers[] = [];
   const apps: FastifyInstance[] = [];
 
@@ -99,18 +108,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         temporal: { address, namespace: 'default' },
         taskQueue,
         keys,
-        cloudflareActivitiesPerSecond: options.cloudflareActivitiesPerSecond ?? 50,
-        deps: {
+        deps: (lane) => ({
           inventory: stack.inventory,
           readSecret: (source) => readSecret(source, secretEnv),
-          cloudflare: createCloudflareClient,
+          cloudflare: cloudflareClients(lane).factory,
           cloudflareBaseURL: sim.baseURL,
           history,
           rotations,
           pending,
-          wardenClient,
-          stores: storeDeps,
-        },
+          wardenClient: cloudflareClients(lane).warden,
+          stores: { ...storeDeps, cloudflare: () => cloudflareClients(lane).warden('mutations') },
+        }),
       });
       running.push(workers);
       return workers;

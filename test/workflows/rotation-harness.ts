@@ -8,6 +8,7 @@ import type { ServiceTokenState } from '../../src/activities/service-tokens';
 import type { WriteReceipt } from '../../src/stores/store-types';
 import { progressQuery, rotateServiceToken, type RotationMode, type RotationResult, type RotationStep } from '../../src/workflows/rotate-service-token';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
+import { LANES, type Lane } from '../../src/cloudflare/budget/lanes';
 
 /**
  * Workflow-tier harness for `rotateServiceToken`: the real workflow code against the shared
@@ -22,6 +23,8 @@ type Output<K extends keyof All> = Awaited<ReturnType<All[K]>>;
 
 export interface Call {
   queue: 'main' | 'cloudflare';
+  /** The request-budget lane of a Cloudflare call. */
+  lane?: Lane;
   name: Name;
   input: unknown;
   attempt: number;
@@ -164,7 +167,7 @@ export async function startHarness(): Promise<Harness> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
 
-  const activitiesFor = (queue: Call['queue']) =>
+  const activitiesFor = (queue: Call['queue'], lane?: Lane) =>
     Object.fromEntries(
       ROTATION_ACTIVITIES.map((name) => [
         name,
@@ -172,7 +175,7 @@ export async function startHarness(): Promise<Harness> {
           const { workflowExecution, attempt } = Context.current().info;
           const scenario = workflowExecution && scenarios.get(workflowExecution.workflowId);
           if (!scenario) throw ApplicationFailure.create({ message: `no scenario for ${workflowExecution?.workflowId}`, nonRetryable: true });
-          scenario.calls.push({ queue, name, input, attempt });
+          scenario.calls.push({ queue, ...(lane ? { lane } : {}), name, input, attempt });
           // The stub for `name` takes that activity's input: the one Temporal just delivered.
           const stub: (input: never, attempt: number) => Promise<unknown> = scenario.stubs[name];
           return stub(input as never, attempt);
@@ -183,7 +186,7 @@ export async function startHarness(): Promise<Harness> {
   const taskQueue = `tw-rotate-wf-${randomBytes(4).toString('hex')}`;
   const workers = await Promise.all([
     Worker.create({ connection, taskQueue, workflowBundle: bundle, activities: activitiesFor('main') }),
-    Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue), activities: activitiesFor('cloudflare') }),
+    ...LANES.map((lane) => Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities: activitiesFor('cloudflare', lane) })),
   ]);
   const running = workers.map((w) => w.run());
 
