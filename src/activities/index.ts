@@ -5,6 +5,7 @@ import type { RotationRepository } from '../db/rotation-repository';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
 import type { StoreDeps } from '../stores';
 import { createAccessPolicyActivities, type PolicyLock } from './access-policies';
+import { createCloudflareBudgetActivities, type CloudflareBudgetDeps } from './cloudflare-budget';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
@@ -14,7 +15,7 @@ import { createServiceTokenActivities } from './service-tokens';
 import { createServiceTokenInventoryActivities } from './service-token-inventory';
 import { createTokenHealthActivities, createTokenHealthLocalActivities } from './token-health';
 
-export interface ActivityDeps extends ApiTokenVerificationDeps {
+export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudgetDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;
   history: Pick<HistoryRepository, 'recordAudit' | 'recordApiTokenCheck' | 'loadTokenIdentities' | 'saveTokenIdentities'>;
   rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
@@ -44,6 +45,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
 export function createLocalActivities(deps: ActivityDeps) {
   return {
     ...createHistoryActivities(deps.history),
+    ...createCloudflareBudgetActivities(deps),
     ...createRotationRecordActivities(deps),
     ...createTokenHealthLocalActivities(deps),
     ...createNotifyActivities(deps),

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Lane } from '../cloudflare/budget/lanes';
 import type { RateLimitReading } from '../cloudflare/budget/rate-limit-headers';
 import type { BudgetShape } from '../cloudflare/budget/shape';
-import type { BudgetStore, TakeResult } from '../cloudflare/budget/store';
+import type { BudgetLoad, BudgetStore, TakeResult } from '../cloudflare/budget/store';
 
 /** Epoch milliseconds on the database's clock: every process measures the budget by one clock. */
 const NOW = '(extract(epoch FROM clock_timestamp()) * 1000)::double precision';
@@ -27,6 +27,7 @@ WITH c AS (SELECT ${NOW} AS now),
 taken AS (
   UPDATE cloudflare_budget b
      SET tat = GREATEST(b.tat, c.now) + $2,
+         granted = b.granted + 1,
          cf_remaining = CASE WHEN b.cf_reset_at > c.now THEN b.cf_remaining - 1 ELSE b.cf_remaining END,
          updated_at = now()
     FROM c
@@ -117,6 +118,11 @@ export function createPostgresBudgetStore(pool: Pick<Pool, 'query'>): BudgetStor
     async observe(owner: string, reading: RateLimitReading, shape: BudgetShape): Promise<void> {
       await ensure(owner);
       await pool.query(OBSERVE, [owner, reading.remaining, reading.resetInMs, reading.windowMs, shape.windowMs]);
+    },
+
+    async load(owner: string): Promise<BudgetLoad> {
+      const { rows } = await pool.query<{ granted: string | null; at: number }>(`SELECT (SELECT granted FROM cloudflare_budget WHERE owner = $1) AS granted, ${NOW} AS at`, [owner]);
+      return { granted: Number(rows[0]?.granted ?? 0), at: rows[0]?.at ?? 0 };
     },
   };
 }

@@ -15,7 +15,7 @@ import type Cloudflare from 'cloudflare';
 import type { RunningSimulator } from '../cloudflare/simulator';
 import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
 import type { Lane } from '../cloudflare/budget/lanes';
-import { createRequestBudget } from '../cloudflare/budget/request-budget';
+import { createRequestBudget, type RequestBudget } from '../cloudflare/budget/request-budget';
 import { createPostgresBudgetStore } from '../db/cloudflare-budget-store';
 import { createStoreMemo } from '../db/store-memo';
 import { createRotationRepository, type RotationRepository } from '../db/rotation-repository';
@@ -35,6 +35,8 @@ export interface Runtime {
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
   /** Cloudflare clients whose requests take the shared request budget in one lane. */
   cloudflareClients: (lane: Lane) => LaneClients;
+  /** The shared Cloudflare request budget, as this process sees it. */
+  budget: RequestBudget;
   pool: Pool;
   history: HistoryRepository;
   rotations: RotationRepository;
@@ -131,6 +133,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
       settings: { requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN, windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000 },
       logger: logger.child({ component: 'cloudflare-budget' }),
     });
+    closers.push(async () => budget.close());
     const cloudflareClients = createBudgetedClients({
       budget,
       warden: { apiToken: cloudflare.apiToken, baseURL: cloudflare.baseURL, owner: env.CLOUDFLARE_USER },
@@ -146,6 +149,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
       env,
       wardenClient,
       cloudflareClients,
+      budget,
       rotations: createRotationRepository(pool),
       pending: createPendingSecretStore(pool, createSecretBox(keys)),
       stores,

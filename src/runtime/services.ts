@@ -29,6 +29,7 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
         wardenClient: clients.warden,
         stores: { ...runtime.stores, cloudflare: () => clients.warden('mutations') },
         policyLock,
+        cloudflareBudget: { load: () => runtime.budget.load(runtime.env.CLOUDFLARE_USER) },
       };
     },
   });

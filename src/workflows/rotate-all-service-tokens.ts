@@ -1,10 +1,8 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
-import { rotationWorkflowId } from '../inventory';
-import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
-import { rotateServiceToken, type RotationMode } from './rotate-service-token';
+import { rotateAllPaced, rotateOne, type FanOutOutcome } from './fan-out';
+import type { RotationMode } from './rotate-service-token';
 import type { Trigger } from './triggers';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
@@ -17,55 +15,35 @@ const historyWrites = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
 
-/** Rotations started at once; the rest wait, so a large inventory never floods Cloudflare. */
+/** Rotations started at once by runs recorded before the fan-out was paced by the budget. */
 export const DEFAULT_BATCH_SIZE = 5;
 
 export interface RotateAllInput {
   trigger: Trigger;
+  /** Only for runs recorded before the fan-out was paced by the budget. */
   batchSize?: number;
 }
 
-export interface FanOutOutcome extends ManagedTokenRef {
-  outcome: 'completed' | 'failed' | 'joined-running';
-  detail?: string;
-}
+export type { FanOutOutcome };
 
 const records = proxyActivities<LocalActivities>(historyWrites);
 
 /**
- * Starts one child rotation per token, `batchSize` at a time, each under the token's own
- * workflow id: a token already rotating is joined (left to the running rotation), never
- * rotated twice. One child's failure does not stop the others.
+ * Before the fan-out was paced by the Cloudflare budget: `batchSize` at a time. Kept for runs
+ * recorded by that code, which replay through it.
  */
 export async function rotateTokens(tokens: ManagedTokenRef[], mode: RotationMode, trigger: Trigger, batchSize: number): Promise<FanOutOutcome[]> {
   const outcomes: FanOutOutcome[] = [];
   for (let start = 0; start < tokens.length; start += batchSize) {
     const batch = tokens.slice(start, start + batchSize);
-    const results = await Promise.all(
-      batch.map(async (token): Promise<FanOutOutcome> => {
-        try {
-          const child = await startChild(rotateServiceToken, {
-            workflowId: rotationWorkflowId(token.accountId, token.tokenName),
-            args: [{ accountId: token.accountId, tokenName: token.tokenName, mode, trigger }],
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            typedSearchAttributes: [
-              { key: TokenName, value: token.tokenName },
-              { key: CloudflareAccountId, value: token.accountId },
-              { key: TokenKind, value: 'service-token' },
-              { key: TriggeredBy, value: trigger.actor },
-            ],
-          });
-          await child.result();
-          return { ...token, outcome: 'completed' };
-        } catch (error) {
-          if (error instanceof WorkflowExecutionAlreadyStartedError) return { ...token, outcome: 'joined-running' };
-          return { ...token, outcome: 'failed', detail: error instanceof Error ? error.message : String(error) };
-        }
-      }),
-    );
-    outcomes.push(...results);
+    outcomes.push(...(await Promise.all(batch.map((token) => rotateOne(token, mode, trigger)))));
   }
   return outcomes;
+}
+
+/** Every token, paced by the budget; runs recorded before that keep their batches. */
+export function rotateMany(tokens: ManagedTokenRef[], mode: RotationMode, trigger: Trigger, batchSize: number | undefined): Promise<FanOutOutcome[]> {
+  return patched('fan-out-paced-by-budget') ? rotateAllPaced(tokens, mode, trigger) : rotateTokens(tokens, mode, trigger, batchSize ?? DEFAULT_BATCH_SIZE);
 }
 
 /** The monthly rotation of every managed service token (the seed's CronJob, `0 2 1 * *`). */
@@ -76,7 +54,7 @@ export async function rotateAllServiceTokens(input: RotateAllInput): Promise<Fan
   await records.recordAudit({ actor: input.trigger.actor, action: 'rotate-all', subject: 'service-tokens', workflowId, runId });
   // 2. fan out
   const tokens = await inventory.listManagedServiceTokens();
-  const outcomes = await rotateTokens(tokens, 'scheduled', input.trigger, input.batchSize ?? DEFAULT_BATCH_SIZE);
+  const outcomes = await rotateMany(tokens, 'scheduled', input.trigger, input.batchSize);
   log.info('monthly rotation finished', { completed: outcomes.filter((o) => o.outcome === 'completed').length, failed: outcomes.filter((o) => o.outcome === 'failed').map((o) => o.tokenName), joined: outcomes.filter((o) => o.outcome === 'joined-running').map((o) => o.tokenName) });
   return outcomes;
 }

@@ -1,6 +1,6 @@
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
-import { DEFAULT_BATCH_SIZE, rotateTokens, type FanOutOutcome } from './rotate-all-service-tokens';
+import { rotateMany, type FanOutOutcome } from './rotate-all-service-tokens';
 import type { Trigger } from './triggers';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
@@ -43,12 +43,12 @@ export async function sweepExpiry(input: SweepExpiryInput): Promise<SweepResult>
     const state = await cloudflare.refreshServiceToken({ accountId: token.accountId, tokenName: token.tokenName, tokenId: token.tokenId });
     refreshed.push({ tokenName: token.tokenName, accountId: token.accountId, expiresAt: state.expiresAt });
   }
-  // 4. rotate the others, in bounded batches
-  const rotated = await rotateTokens(
+  // 4. rotate the others, as many at once as the Cloudflare budget can carry
+  const rotated = await rotateMany(
     due.filter((t) => t.action === 'rotate').map(({ accountId, tokenName }) => ({ accountId, tokenName })),
     'expiry',
     input.trigger,
-    input.batchSize ?? DEFAULT_BATCH_SIZE,
+    input.batchSize,
   );
   log.info('expiry sweep finished', { due: due.length, refreshed: refreshed.map((r) => r.tokenName), rotated: rotated.map((r) => `${r.tokenName}:${r.outcome}`) });
   return { refreshed, rotated };

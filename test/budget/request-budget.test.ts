@@ -101,6 +101,7 @@ describe('the request budget', () => {
       take: (owner, lane, s) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real.take(owner, lane, s)),
       block: (owner, ms) => real.block(owner, ms),
       observe: (owner, reading, s) => real.observe(owner, reading, s),
+      load: (owner) => real.load(owner),
     };
     const pending = sender(processBudget(flaky), 'interactive')('held');
     await sleep(1_500);

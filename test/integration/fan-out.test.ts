@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rotationWorkflowId } from '../../src/inventory';
 import type { FanOutOutcome } from '../../src/workflows/rotate-all-service-tokens';
+import { fanOutProgressQuery } from '../../src/workflows/fan-out';
 import type { SweepResult } from '../../src/workflows/sweep-expiry';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
@@ -38,19 +39,22 @@ describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
     expect(row).toMatchObject({ mode: 'expiry', status: 'completed', triggeredBy: 'schedule:test-sweep' });
   });
 
-  it('rotates every token in batches, joining a rotation that is already running instead of starting another', async () => {
+  it('rotates every token, paced by the budget, joining a rotation that is already running instead of starting another', async () => {
     const running = await f.stack.client.workflow.start('rotateServiceToken', {
       taskQueue: f.stack.taskQueue,
       workflowId: rotationWorkflowId(f.accountId, 'long-wait'),
       args: [{ accountId: f.accountId, tokenName: 'long-wait', mode: 'manual', trigger: { actor: 'api:test-client' } }],
     });
-    const outcomes = await f.stack.client.workflow.execute('rotateAllServiceTokens', {
+    const fanOut = await f.stack.client.workflow.start('rotateAllServiceTokens', {
       taskQueue: f.stack.taskQueue,
       workflowId: `test/rotate-all/${randomBytes(4).toString('hex')}`,
-      args: [{ trigger: { actor: 'schedule:test-monthly' }, batchSize: 2 }],
-    }) as FanOutOutcome[];
+      args: [{ trigger: { actor: 'schedule:test-monthly' } }],
+    });
+    const outcomes = (await fanOut.result()) as FanOutOutcome[];
     expect(Object.fromEntries(outcomes.map((o) => [o.tokenName, o.outcome]))).toEqual({ 'soon-rotate': 'completed', 'soon-refresh': 'completed', 'far-away': 'completed', 'long-wait': 'joined-running' });
     for (const name of ['soon-rotate', 'soon-refresh', 'far-away']) expect(await f.probe(f.fileCredential(name))).toBe(200);
+    // What the API and the dashboard show of a fan-out: its progress, here at the end.
+    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({ total: 4, completed: 3, joined: 1, failed: 0, running: 0, waiting: 0, etaSeconds: 0 });
     await running.terminate('test over');
   });
 });

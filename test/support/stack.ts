@@ -118,6 +118,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           pending,
           wardenClient: cloudflareClients(lane).warden,
           stores: { ...storeDeps, cloudflare: () => cloudflareClients(lane).warden('mutations') },
+          cloudflareBudget: { load: () => budget.load('test-user') },
         }),
       });
       running.push(workers);
@@ -148,6 +149,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       if (recordTo) await recordHistories(client, taskQueue, path.resolve(recordTo));
       for (const app of apps) await app.close();
       for (const workers of running) await workers.shutdown().catch(() => undefined);
+      budget.close();
       await connection.close();
       await db.drop();
       await sim.close();

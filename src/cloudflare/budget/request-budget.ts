@@ -1,7 +1,7 @@
 import { laneRank, type Lane } from './lanes';
 import type { RateLimitReading } from './rate-limit-headers';
 import { budgetShape, type BudgetSettings, type BudgetShape } from './shape';
-import type { BudgetStore } from './store';
+import type { BudgetLoad, BudgetStore } from './store';
 
 export interface BudgetLogger {
   warn(details: Record<string, unknown>, message: string): void;
@@ -15,6 +15,8 @@ export interface RequestBudget {
   rateLimited(owner: string, retryAfterMs: number): Promise<void>;
   /** An answer's rate-limit headers; best effort, never delays the caller. */
   observe(owner: string, reading: RateLimitReading): void;
+  /** Requests taken so far for `owner`, across every process: how busy the budget is. */
+  load(owner: string): Promise<BudgetLoad & { emissionMs: number }>;
   /** Refuses every waiting and later request: the process is shutting down. */
   close(): void;
 }
@@ -207,6 +209,7 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
       await options.store.block(owner, retryAfterMs).catch((error: unknown) => options.logger?.warn({ owner, err: error }, 'could not share a Cloudflare rate-limit block with other workers'));
     },
     observe,
+    load: async (owner) => ({ ...(await options.store.load(owner)), emissionMs: shape.emissionMs }),
     close() {
       closed = true;
       for (const q of queues.values()) q.close();

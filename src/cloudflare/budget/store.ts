@@ -4,6 +4,12 @@ import type { BudgetShape } from './shape';
 
 export type TakeResult = { granted: true } | { granted: false; waitMs: number };
 
+/** How much of the budget has been used: requests taken so far, at a time on the store's clock (ms). */
+export interface BudgetLoad {
+  granted: number;
+  at: number;
+}
+
 /**
  * Where the budget's state lives, shared by every process that calls Cloudflare as one user.
  * Every call is one atomic step; a process that dies mid-way holds nothing.
@@ -15,4 +21,6 @@ export interface BudgetStore {
   block(owner: string, retryAfterMs: number): Promise<void>;
   /** What an answer's rate-limit headers said. */
   observe(owner: string, reading: RateLimitReading, shape: BudgetShape): Promise<void>;
+  /** Requests taken so far for `owner`. */
+  load(owner: string): Promise<BudgetLoad>;
 }
