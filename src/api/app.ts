@@ -10,6 +10,7 @@ import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
 import { tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
+import { fanOutRoutes } from './routes/fan-outs';
 import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
 import { dashboardRoutes, type DashboardOptions } from './routes/dashboard';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
@@ -42,6 +43,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoutes, deps);
   await app.register(serviceTokenRoutes, deps);
   await app.register(workflowRoutes, deps);
+  await app.register(fanOutRoutes, deps);
   await app.register(dashboardRoutes, deps.dashboard ?? { temporalUiUrl: null, namespace: 'default' });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
   await app.register(codecRoutes, deps.codec);

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
+import { rotationWorkflowId } from '../../src/inventory';
+import { fanOutProgressQuery } from '../../src/workflows/fan-out';
 import { TEST_TOKEN } from '../support/stack';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
@@ -20,7 +22,10 @@ describe('dashboard in a real browser', () => {
     } catch {
       throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
     }
-    f = await startRotationFixture([{ name: 'web-app', strategy: 'rotate-secret', stores: 'file' }]);
+    f = await startRotationFixture([
+      { name: 'web-app', strategy: 'rotate-secret', stores: 'file' },
+      { name: 'slow-app', strategy: 'rotate-secret', stores: 'file', propagationWait: '1 hour' },
+    ]);
     app = await f.stack.app();
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
@@ -62,5 +67,31 @@ describe('dashboard in a real browser', () => {
     await page.screenshot({ path: path.join(os.tmpdir(), 'token-warden-dashboard.png'), fullPage: true });
     // The CSP allows exactly the page's own script and style: no violations, no script errors.
     expect(errors).toEqual([]);
+  });
+
+  it("shows a fleet rotation's progress while it runs", async () => {
+    const fanOut = await f.stack.client.workflow.start('rotateAllServiceTokens', {
+      taskQueue: f.stack.taskQueue,
+      workflowId: `test/rotate-all/${Date.now()}`,
+      args: [{ trigger: { actor: 'schedule:test-monthly' } }],
+    });
+    try {
+      // web-app finishes; slow-app waits an hour for its consumers.
+      // The query answers once the fan-out has read the inventory.
+      const completed = () => fanOut.query(fanOutProgressQuery).then((p) => p.completed, () => 0);
+      while ((await completed()) < 1) await new Promise((r) => setTimeout(r, 200));
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.fill('#token', TEST_TOKEN);
+      await page.click('#login button');
+      const row = page.locator('#fan-outs tr', { hasText: 'rotateAllServiceTokens' }).first();
+      await row.waitFor();
+      const cells = await row.locator('td').allTextContents();
+      expect(cells.slice(2, 7)).toEqual(['running', '1 of 2', '1', '0', '0']);
+      expect(cells[7]).toMatch(/^\d+ min$/);
+    } finally {
+      await fanOut.terminate('test over');
+      await f.stack.client.workflow.getHandle(rotationWorkflowId(f.accountId, 'slow-app')).terminate('test over').catch(() => undefined);
+    }
   });
 });

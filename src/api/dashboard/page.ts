@@ -42,7 +42,7 @@ async function api(path, init = {}) {
 }
 function notice(message) { el('notice').textContent = message; }
 async function refresh() {
-  const [history, tokens, rotations] = await Promise.all([api('/tokens/history?limit=1'), api('/service-tokens'), api('/rotations?limit=10')]);
+  const [history, tokens, rotations, fleet] = await Promise.all([api('/tokens/history?limit=1'), api('/service-tokens'), api('/rotations?limit=10'), api('/fan-outs?limit=3')]);
   const last = history.history[0];
   el('overall').replaceWith(Object.assign(badge(last ? last.overall_health : 'unknown'), { id: 'overall' }));
   el('checked-at').textContent = last ? 'Last check ' + last.timestamp + ': account token ' + (last.account_token_valid ? 'valid' : 'invalid') + ', ' + last.account_token_missing_perms + ' missing; user token ' + (last.user_token_valid ? 'valid' : 'invalid') + ', ' + last.user_token_missing_perms + ' missing.' : 'No health check recorded yet.';
@@ -62,6 +62,14 @@ async function refresh() {
     };
     actions.append(rotate, text(' '), workflowLink(t.workflow_id));
     body.append(row);
+  }
+  const runs = el('fan-outs'); runs.replaceChildren();
+  for (const f of fleet.fan_outs) {
+    const row = document.createElement('tr'); const p = f.progress;
+    cell(row, f.started_at); cell(row, f.type); cell(row, badge(f.status.toLowerCase()));
+    cell(row, p ? p.completed + ' of ' + p.total : '—'); cell(row, p ? p.running : '—'); cell(row, p ? p.waiting : '—'); cell(row, p ? p.failed : '—');
+    cell(row, p && p.eta_seconds != null ? Math.ceil(p.eta_seconds / 60) + ' min' : '—');
+    runs.append(row);
   }
   const rot = el('rotations'); rot.replaceChildren();
   for (const r of rotations.rotations) {
@@ -128,6 +136,10 @@ export function dashboardPage(options: { temporalUiUrl: string | null; namespace
   <section aria-labelledby="st-title">
     <h2 id="st-title">Service tokens</h2>
     <table><thead><tr><th>Token</th><th>Account</th><th>Strategy</th><th>Expires in</th><th>Last rotation</th><th>Stores</th><th></th></tr></thead><tbody id="service-tokens"></tbody></table>
+  </section>
+  <section aria-labelledby="fleet-title">
+    <h2 id="fleet-title">Fleet rotations and expiry sweeps</h2>
+    <table><thead><tr><th>Started</th><th>Run</th><th>Status</th><th>Done</th><th>Running</th><th>Waiting</th><th>Failed</th><th>ETA</th></tr></thead><tbody id="fan-outs"></tbody></table>
   </section>
   <section aria-labelledby="rot-title">
     <h2 id="rot-title">Recent rotations</h2>
