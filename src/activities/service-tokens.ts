@@ -174,6 +174,38 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     },
 
     /**
+     * Steps 1 and 2 of an emergency revoke with no rotation running, in one activity so the
+     * compromised secret dies as soon as possible: resolve, then rotate with the previous
+     * secret expiring now. Null when the token cannot be rotated in place (zone-scoped): the
+     * run replaces it instead. A retry after a lost answer rotates again, which is safe here and
+     * only here: the first rotate already killed the compromised secret, and what a second one
+     * kills is a secret nobody ever saw.
+     */
+    async revokeServiceTokenSecret(token: TokenKey & { ref: string }): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
+      const { entry, scope } = locate(token);
+      if (entry.token.zoneId) return null;
+      const found = await listByName(token);
+      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+      if (!oldest) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      const resolved = { ...oldest, strays: others.map((t) => t.tokenId) };
+      const staged = Context.current().info.attempt > 1 ? await deps.pending.find(token.ref) : undefined;
+      if (staged) return { resolved, issued: { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: oldest.tokenId, clientId: oldest.clientId, secretVersion: oldest.secretVersion } };
+      let rotated;
+      try {
+        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(oldest.tokenId, {
+          ...scope,
+          account_id: scope.account_id ?? '',
+          previous_client_secret_expires_at: new Date().toISOString(),
+        });
+      } catch (error) {
+        throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
+      }
+      if (!rotated.client_secret || !rotated.client_id) throw ApplicationFailure.create({ message: 'rotate answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      const result = await stage(token, token.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
+      return { resolved, issued: { ref: result.ref, fingerprint: result.fingerprint, tokenId: oldest.tokenId, clientId: rotated.client_id, secretVersion: toState(rotated).secretVersion } };
+    },
+
+    /**
      * Step 2, replace (and the recovery of a lost rotate). A token of this name created after
      * `notBefore` that is not staged is the product of a create whose answer was lost: nobody
      * ever saw its secret, so it has no consumers and is deleted before creating again. The old

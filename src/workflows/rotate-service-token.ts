@@ -184,20 +184,20 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   setHandler(progressQuery, () => progress);
 
   let seq = 0;
+  async function recordStep(own: number, name: string, outcome: RotationStep['outcome'], startedAt: string, details: Record<string, unknown>): Promise<void> {
+    progress.steps.push({ seq: own, step: name, outcome, startedAt, finishedAt: iso(Date.now()), details });
+    await records.recordRotationStep({ runId, seq: own, step: name, outcome, startedAt, details });
+  }
   async function step<T>(name: string, run: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
     progress.phase = name;
     const startedAt = iso(Date.now());
     const own = ++seq;
-    const record = async (outcome: RotationStep['outcome'], details: Record<string, unknown>) => {
-      progress.steps.push({ seq: own, step: name, outcome, startedAt, finishedAt: iso(Date.now()), details });
-      await records.recordRotationStep({ runId, seq: own, step: name, outcome, startedAt, details });
-    };
     try {
       const result = await run();
-      await record('ok', describe(result));
+      await recordStep(own, name, 'ok', startedAt, describe(result));
       return result;
     } catch (error) {
-      await record('failed', failureSummary(error));
+      await recordStep(own, name, 'failed', startedAt, failureSummary(error));
       throw error;
     }
   }
@@ -210,6 +210,25 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     (target.viaCloudflare ? cloudflareVerification() : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
   const restore = (target: PlannedTarget, ref: string) =>
     (target.viaCloudflare ? cloudflareStores() : local).restoreStore({ ...token, targetIndex: target.index, ref });
+
+  /**
+   * An emergency with no rotation running kills the compromised secret before anything else,
+   * resolve and rotate in one activity; the plan, the audit row and the run's record follow, so
+   * no bookkeeping sits on a revoke's critical path. When that cannot be done (a zone-scoped
+   * token, a failure), the run resolves and issues step by step as before.
+   */
+  async function killFirst() {
+    const startedAt = iso(Date.now());
+    try {
+      const killed = await cloudflare().revokeServiceTokenSecret({ ...token, ref: uuid4() });
+      return killed && { ...killed, startedAt };
+    } catch (error) {
+      log.error('killing the compromised secret first failed: resolving and issuing step by step', { token: input.tokenName, error: failureSummary(error) });
+      return null;
+    }
+  }
+  // Runs recorded before kill-first keep their order.
+  const killedAtStart = input.mode === 'emergency' && patched('emergency-kills-first') ? await killFirst() : null;
 
   const plan: RotationPlan = await records.planRotation(token);
   // Zone-scoped tokens have no rotate endpoint: they can only be replaced. Any other token is
@@ -335,7 +354,13 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
 
   try {
     // 1. resolve — the token as Cloudflare has it now
-    resolved = await step('resolve', () => cloudflare().resolveServiceToken(token), (t) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] }));
+    const describeResolved = (t: ResolvedServiceToken) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] });
+    if (killedAtStart) {
+      resolved = killedAtStart.resolved;
+      await recordStep(++seq, 'resolve', 'ok', killedAtStart.startedAt, describeResolved(resolved));
+    } else {
+      resolved = await step('resolve', () => cloudflare().resolveServiceToken(token), describeResolved);
+    }
     const old = resolved;
 
     // A previous secret still alive means an earlier run ended part-way (a rotate-secret
@@ -349,7 +374,11 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     }
 
     // 2. issue — the new secret goes straight into the encrypted pending-secret store
-    if (strategy === 'rotate-secret' || (revoke && canRotate)) {
+    if (killedAtStart) {
+      issued = killedAtStart.issued;
+      killedOldFirst = true;
+      await recordStep(++seq, 'issue', 'ok', killedAtStart.startedAt, { strategy: 'rotate-secret', secretVersion: issued.secretVersion, fingerprint: issued.fingerprint, previousSecretExpiresAt: 'at issue (emergency)' });
+    } else if (strategy === 'rotate-secret' || (revoke && canRotate)) {
       // Emergency: the compromised secret dies in the same call that issues its successor.
       // The previous secret outlives the first propagation round and the wait, whatever the
       // overlap: a round that is slow but succeeds (a worker killed under a store write is retried

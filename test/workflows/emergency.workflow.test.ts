@@ -39,17 +39,17 @@ describe('rotateServiceToken, emergency revoke, with stub activities', () => {
   });
   afterAll(async () => harness?.close());
 
-  it.concurrent('kills the old secret at issue, skips the wait and confirms the probe rejects it', async () => {
+  it.concurrent('kills the old secret first, before any bookkeeping, skips the wait and confirms the probe rejects it', async () => {
     const run = await harness.run({ mode: 'emergency', plan: { propagationWaitMs: HOUR, overlapMs: 6 * HOUR } });
 
     expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret', tokenId: OLD_TOKEN_ID, emergency: true, recoveredLostSecret: false });
-    expect(flow(run)).toEqual(['resolveServiceToken', 'issueRotatedSecret', 'propagateToStore', 'verifyStore', 'probeCredential:rejected', 'promoteSecret']);
+    // Resolve and rotate (the previous secret expiring now) in one activity, in the emergency
+    // lane, before the plan, the audit row or the run's record.
+    expect(run.calls[0]).toMatchObject({ name: 'revokeServiceTokenSecret', queue: 'cloudflare', lane: 'emergency' });
+    expect(flow(run)).toEqual(['revokeServiceTokenSecret', 'propagateToStore', 'verifyStore', 'probeCredential:rejected', 'promoteSecret']);
     expect(recordedSteps(run)).toEqual(['resolve:ok', 'issue:ok', 'propagate:ok', 'verify:ok', 'wait:ok', 'retire:ok', 'confirm revoked:ok', 'finish:ok']);
-
-    // The rotate sets the previous secret's expiry to the moment of the call, not now + overlap.
-    const [issue] = inputsOf(run, 'issueRotatedSecret');
-    expect(at(issue!.previousSecretExpiresAt)).toBeGreaterThanOrEqual(run.startedAt - 1000);
-    expect(at(issue!.previousSecretExpiresAt)).toBeLessThanOrEqual(run.finishedAt + 1000);
+    expect(recordedStep(run, 'issue')?.details).toMatchObject({ previousSecretExpiresAt: 'at issue (emergency)', fingerprint: NEW_FINGERPRINT });
+    const [issue] = inputsOf(run, 'revokeServiceTokenSecret');
     // It is already dead: retire changes no expiry, and no failure path may extend it.
     expect(inputsOf(run, 'setPreviousSecretExpiry')).toEqual([]);
     expect(recordedStep(run, 'retire')?.details).toEqual({ previousSecretExpiredAt: 'at issue (emergency)' });
@@ -94,8 +94,9 @@ describe('rotateServiceToken, emergency revoke, with stub activities', () => {
 
     expect(run.result).toMatchObject({ status: 'completed', strategy: 'replace', tokenId: NEW_TOKEN_ID, emergency: true });
     expect(inputsOf(run, 'issueRotatedSecret')).toEqual([]);
+    // The kill-first activity answers that it cannot rotate in place; the run replaces instead.
     expect(flow(run)).toEqual([
-      'resolveServiceToken', 'createReplacementToken', 'bindTokenToPolicies', 'propagateToStore', 'verifyStore',
+      'revokeServiceTokenSecret', 'resolveServiceToken', 'createReplacementToken', 'bindTokenToPolicies', 'propagateToStore', 'verifyStore',
       'unbindTokenFromPolicies', 'deleteServiceToken', 'probeCredential:rejected', 'promoteSecret',
     ]);
     expect(inputsOf(run, 'deleteServiceToken')).toEqual([expect.objectContaining({ tokenId: OLD_TOKEN_ID })]);

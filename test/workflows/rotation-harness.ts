@@ -90,6 +90,9 @@ function defaults(plan: RotationPlan): StubSet {
     resolveServiceToken: async () => OLD_TOKEN,
     readServiceToken: async () => OLD_TOKEN,
     issueRotatedSecret: async (i) => ({ ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: i.tokenId, clientId: OLD_CLIENT_ID, secretVersion: i.expectedVersion + 1 }),
+    // Zone-scoped tokens cannot be rotated in place: the activity says so with null.
+    revokeServiceTokenSecret: async (i) =>
+      plan.zoneScoped ? null : { resolved: OLD_TOKEN, issued: { ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: OLD_TOKEN.tokenId, clientId: OLD_CLIENT_ID, secretVersion: OLD_TOKEN.secretVersion + 1 } },
     createReplacementToken: async (i) => ({ ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: NEW_TOKEN_ID, clientId: NEW_CLIENT_ID, secretVersion: 1 }),
     setPreviousSecretExpiry: none,
     deleteServiceToken: none,
@@ -108,7 +111,7 @@ function defaults(plan: RotationPlan): StubSet {
 /** Every activity a rotation may call; each is registered on both task queues. */
 const ROTATION_ACTIVITIES = [
   'planRotation', 'recordAudit', 'recordRotationStart', 'recordRotationStep', 'finishRotationRecord', 'promoteSecret', 'discardSecret',
-  'resolveServiceToken', 'readServiceToken', 'issueRotatedSecret', 'createReplacementToken', 'setPreviousSecretExpiry', 'deleteServiceToken', 'refreshServiceToken',
+  'resolveServiceToken', 'readServiceToken', 'issueRotatedSecret', 'revokeServiceTokenSecret', 'createReplacementToken', 'setPreviousSecretExpiry', 'deleteServiceToken', 'refreshServiceToken',
   'findPoliciesNamingToken', 'bindTokenToPolicies', 'unbindTokenFromPolicies',
   'propagateToStore', 'verifyStore', 'restoreStore', 'probeCredential', 'notifyRotation',
 ] as const satisfies ReadonlyArray<keyof All>;

@@ -217,6 +217,8 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         args: [{ accountId: account.id, tokenName: token.name, mode: 'emergency' as RotationMode, trigger: { actor, reason: request.body.reason } }],
         signal: emergencyRevokeSignal,
         signalArgs: [{ actor, reason: request.body.reason }],
+        // Temporal serves priority 1 first in a backlogged queue: the revoke's first workflow task overtakes routine work.
+        priority: { priorityKey: 1 },
         typedSearchAttributes: [
           { key: TokenName, value: token.name },
           { key: CloudflareAccountId, value: account.id },

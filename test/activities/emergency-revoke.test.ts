@@ -1,0 +1,82 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createServiceTokenActivities } from '../../src/activities/service-tokens';
+import { createCloudflareClient } from '../../src/cloudflare/client';
+import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { fingerprintCredential, type ServiceTokenCredential } from '../../src/stores';
+
+/** The first activity of an emergency revoke: resolve and rotate, the old secret dying now. */
+describe('revokeServiceTokenSecret against the simulator', () => {
+  let sim: RunningSimulator;
+  let accountId: string;
+  let probeUrl: string;
+  let appId: string;
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, seed: 'demo' });
+    accountId = sim.demo!.accountId;
+    appId = sim.state.createAccessApp({ accountId, name: 'app', domain: 'app.example' }).id;
+    probeUrl = sim.probeUrl(appId);
+  });
+  afterAll(async () => sim?.close());
+
+  function setup(zoneId?: string) {
+    const staged = new Map<string, ServiceTokenCredential>();
+    const token = { name: 'api', strategy: 'rotate-secret' as const, overlap: '1h', duration: '8760h', renewBefore: '720h', renewAction: 'rotate' as const, propagationWait: '30s', targets: [], ...(zoneId ? { zoneId } : {}) };
+    const service = createServiceTokenActivities({
+      inventory: { accounts: [{ id: accountId, apiTokens: [], serviceTokens: [token] }] },
+      wardenClient: (purpose) => createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose }),
+      pending: {
+        find: async (ref) => (staged.has(ref) ? { ref, fingerprint: fingerprintCredential(staged.get(ref)!), stage: 'pending' as const, accountId, tokenName: 'api' } : undefined),
+        stagePending: async (_token, ref, credential) => {
+          staged.set(ref, credential);
+          return { ref, fingerprint: fingerprintCredential(credential), stage: 'pending' as const };
+        },
+        open: async (ref) => staged.get(ref)!,
+      },
+    });
+    const old = sim.state.createServiceToken({ accountId, name: 'api' });
+    sim.state.createAccessPolicy({ accountId, name: `api ${old.id}`, decision: 'non_identity', include: [{ service_token: { token_id: old.id } }], attachTo: [appId] });
+    const probe = async (credential: ServiceTokenCredential) => {
+      const response = await fetch(probeUrl, { headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret } });
+      await response.body?.cancel();
+      return response.status;
+    };
+    const cleanup = () => sim.state.serviceTokens.delete({ kind: 'account', accountId }, old.id);
+    return { service, old, staged, probe, cleanup };
+  }
+
+  it('kills the compromised secret in the call that issues its successor', async () => {
+    const { service, old, staged, probe, cleanup } = setup();
+    const compromised = { clientId: old.clientId, clientSecret: old.clientSecret };
+    expect(await probe(compromised)).toBe(200);
+
+    const killed = await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-1' });
+
+    expect(killed).toMatchObject({ resolved: { tokenId: old.id }, issued: { ref: 'ref-1', tokenId: old.id, clientId: old.clientId } });
+    expect(await probe(compromised)).toBe(403);
+    expect(await probe(staged.get('ref-1')!)).toBe(200);
+    cleanup();
+  });
+
+  it('rotates again after a lost answer: the compromised secret stays dead and the staged one works', async () => {
+    const { service, old, staged, probe, cleanup } = setup();
+    const compromised = { clientId: old.clientId, clientSecret: old.clientSecret };
+    sim.faults.add({ match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 });
+
+    await expect(new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-2' })).rejects.toThrow();
+    expect(await probe(compromised)).toBe(403); // applied: dead, though nobody saw the answer
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-2' });
+
+    expect(retried).toMatchObject({ issued: { ref: 'ref-2' } });
+    expect(await probe(compromised)).toBe(403);
+    expect(await probe(staged.get('ref-2')!)).toBe(200);
+    cleanup();
+  });
+
+  it('answers null for a zone-scoped token, which has no rotate endpoint, without calling Cloudflare', async () => {
+    const { service, cleanup } = setup('zone-1');
+    const before = sim.calls.total();
+    expect(await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-3' })).toBeNull();
+    expect(sim.calls.total()).toBe(before);
+    cleanup();
+  });
+});
