@@ -1,8 +1,19 @@
-import type Cloudflare from 'cloudflare';
+import Cloudflare from 'cloudflare';
+import { createInMemoryPolicyIndex, type IndexedPolicy, type PolicyIndex, type PolicyIndexRefresh, type PolicyRef } from '../db/access-policy-index';
 import { toActivityFailure } from './cloudflare-errors';
+
+export type { PolicyIndex, PolicyRef } from '../db/access-policy-index';
 
 /** Runs `work` while no other holder of the same key runs. */
 export type PolicyLock = <T>(key: string, work: () => Promise<T>) => Promise<T>;
+
+/**
+ * How old the policy index may grow before a lookup rebuilds it from a full scan. token-warden's
+ * own edits keep it current; the bound is for everyone else's: a policy someone edits in the
+ * dashboard to name a token is seen at the next scan, so at most this long after the edit (one
+ * that removes a token is corrected sooner, by the first edit that reads the policy).
+ */
+export const DEFAULT_POLICY_INDEX_MAX_AGE_MS = 10 * 60 * 1000;
 
 export interface AccessPolicyDeps {
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
@@ -11,6 +22,15 @@ export interface AccessPolicyDeps {
    * the whole worker fleet; without one, edits are serialised within this process only.
    */
   policyLock?: PolicyLock;
+  /**
+   * Which policies name which tokens. Production passes the Postgres index shared by the fleet
+   * (`createPostgresPolicyIndex`). Without one, every activity set of this process shares one in
+   * memory: right for a single worker process, but in a fleet each process would miss the others'
+   * binds until its next scan, and bind a new token beside an old one in too few policies.
+   */
+  policyIndex?: PolicyIndex;
+  /** See DEFAULT_POLICY_INDEX_MAX_AGE_MS. */
+  policyIndexMaxAgeMs?: number;
 }
 
 /** Edits queue up per key, one after the other, within this process. */
@@ -36,14 +56,8 @@ export function inProcessPolicyLock(): PolicyLock {
 
 /** One per process, shared by every activity set built without a lock of its own. */
 const processPolicyLock = inProcessPolicyLock();
-
-/** Where a policy lives: reusable policies and app-scoped ones are edited through different paths. */
-export interface PolicyRef {
-  policyId: string;
-  name: string;
-  /** Set for app-scoped policies; reusable ones are edited at the account level. */
-  appId?: string;
-}
+/** One per process, shared by every activity set built without an index of its own (one per lane). */
+const processPolicyIndex = createInMemoryPolicyIndex();
 
 type Rule = Record<string, unknown>;
 type Policy = { id?: string; name?: string; decision?: string; include?: Rule[]; exclude?: Rule[]; require?: Rule[]; reusable?: boolean } & Record<string, unknown>;
@@ -52,50 +66,91 @@ const RULE_LISTS = ['include', 'require', 'exclude'] as const;
 /** Everything a PUT must send back so the replace keeps the policy as it was. */
 const WRITABLE_FIELDS = ['name', 'decision', 'include', 'exclude', 'require', 'approval_groups', 'approval_required', 'isolation_required', 'purpose_justification_prompt', 'purpose_justification_required', 'session_duration', 'precedence'];
 
-/** Page size of every list; a shorter page is the last one (no extra request for an empty page). */
+/** Page size of every list. */
 const PER_PAGE = 100;
 
 interface ListPage<T> {
+  /** Cloudflare's v4 envelope says where the list ends; the SDK types only page and per_page. */
+  result_info?: { page?: number; per_page?: number; total_pages?: number; total_count?: number };
   getPaginatedItems(): T[];
   getNextPage(): Promise<ListPage<T>>;
 }
 
+/**
+ * Every page of a list, and not one request more: the SDK's own iteration asks for the page after
+ * the last until one comes back empty, a wasted request per list (one per app in a scan).
+ */
 async function listAll<T>(first: PromiseLike<ListPage<T>>): Promise<T[]> {
   const items: T[] = [];
   for (let page = await first; ; page = await page.getNextPage()) {
     const batch = page.getPaginatedItems();
     items.push(...batch);
-    if (batch.length < PER_PAGE) return items;
+    const info = page.result_info ?? {};
+    if (batch.length === 0) return items;
+    if (info.page !== undefined && info.total_pages !== undefined) {
+      if (info.page >= info.total_pages) return items;
+    } else if (info.total_count !== undefined) {
+      if (items.length >= info.total_count) return items;
+    } else if (batch.length < (info.per_page ?? PER_PAGE)) {
+      return items;
+    }
   }
 }
 
 const namesToken = (rule: Rule, tokenId: string) => (rule.service_token as { token_id?: string } | undefined)?.token_id === tokenId;
 const tokenRule = (tokenId: string): Rule => ({ service_token: { token_id: tokenId } });
+const namesTokenAnywhere = (policy: Policy, tokenId: string) => RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, tokenId)));
+
+/** Every service token the policy's rules name, in any list. */
+function tokensNamed(policy: Policy): string[] {
+  const ids = new Set<string>();
+  for (const list of RULE_LISTS) {
+    for (const rule of policy[list] ?? []) {
+      const tokenId = (rule.service_token as { token_id?: unknown } | undefined)?.token_id;
+      if (typeof tokenId === 'string') ids.add(tokenId);
+    }
+  }
+  return [...ids];
+}
 
 function writable(policy: Policy): Record<string, unknown> {
   return Object.fromEntries(WRITABLE_FIELDS.filter((field) => policy[field] !== undefined && policy[field] !== null).map((field) => [field, policy[field]]));
 }
+
+const isNotFound = (error: unknown) => error instanceof Cloudflare.APIError && error.status === 404;
+
+type Edited = { outcome: 'written' | 'unchanged'; policy: Policy } | { outcome: 'gone' };
 
 /**
  * Access policies that name a service token. The replace strategy binds the new token beside
  * the old one in each of them before any consumer switches, and unbinds the old one only at
  * retire, so every credential in a store is accepted by the apps at every moment.
  *
+ * Finding them: Cloudflare has no "policies naming this token" query; the only way is a full scan
+ * (every reusable policy, every app, each app's policies: 2 + apps requests). The scan builds an
+ * index (src/db/access-policy-index.ts) that every edit then keeps current, so a bind or an unbind
+ * costs one read and one write per policy naming its token, and a scan runs once per bound
+ * (`policyIndexMaxAgeMs`) per account, not once per edit.
+ *
  * An edit writes a policy's whole rule lists back: Cloudflare has no conditional update. Two
  * rotations editing one policy at once (two tokens named by one app's policy) would each write
  * back what they had read, and the later write would drop the earlier one's change: a token
  * just bound falls out of the policy and its consumers are refused. So each policy is read
  * afresh and written back under its lock; only this run's own token decides which policies to
- * edit, and no other run changes the rules that name it, so the listing itself needs no lock.
+ * edit, and no other run changes the rules that name it, so the lookup itself needs no lock.
  */
 export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
   const locked = deps.policyLock ?? processPolicyLock;
-  async function everyPolicy(accountId: string): Promise<Array<{ ref: PolicyRef; policy: Policy }>> {
+  const index = deps.policyIndex ?? processPolicyIndex;
+  const maxAgeMs = deps.policyIndexMaxAgeMs ?? DEFAULT_POLICY_INDEX_MAX_AGE_MS;
+
+  /** The full scan: every reusable policy, then each app's own. */
+  async function everyPolicy(accountId: string): Promise<IndexedPolicy[]> {
     const client = deps.wardenClient('reads');
-    const found = new Map<string, { ref: PolicyRef; policy: Policy }>();
+    const found = new Map<string, IndexedPolicy>();
     for (const policy of await listAll(client.zeroTrust.access.policies.list({ account_id: accountId, per_page: PER_PAGE }))) {
       const p = policy as unknown as Policy;
-      if (p.id) found.set(p.id, { ref: { policyId: p.id, name: p.name ?? p.id }, policy: p });
+      if (p.id) found.set(p.id, { policyId: p.id, name: p.name ?? p.id, tokenIds: tokensNamed(p) });
     }
     for (const app of await listAll(client.zeroTrust.access.applications.list({ account_id: accountId, per_page: PER_PAGE }))) {
       const appId = (app as { id?: string }).id;
@@ -103,31 +158,53 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
       for (const policy of await listAll(client.zeroTrust.access.applications.policies.list(appId, { account_id: accountId, per_page: PER_PAGE }))) {
         const p = policy as unknown as Policy;
         // The app's list repeats the reusable policies it uses; those are edited once, at the account.
-        if (p.id && !found.has(p.id)) found.set(p.id, { ref: { policyId: p.id, name: p.name ?? p.id, appId }, policy: p });
+        if (p.id && !found.has(p.id)) found.set(p.id, { policyId: p.id, name: p.name ?? p.id, appId, tokenIds: tokensNamed(p) });
       }
     }
     return [...found.values()];
   }
 
-  /** The policy as it is now. */
-  async function read(accountId: string, ref: PolicyRef): Promise<Policy> {
+  const refresh = (accountId: string): PolicyIndexRefresh => ({ maxAgeMs, scan: () => everyPolicy(accountId) });
+
+  /** The policy as it is now; undefined once it is gone. */
+  async function read(accountId: string, ref: PolicyRef): Promise<Policy | undefined> {
     const client = deps.wardenClient('reads');
-    const policy = ref.appId
-      ? await client.zeroTrust.access.applications.policies.get(ref.policyId, { account_id: accountId, app_id: ref.appId })
-      : await client.zeroTrust.access.policies.get(ref.policyId, { account_id: accountId });
-    return policy as unknown as Policy;
+    try {
+      const policy = ref.appId
+        ? await client.zeroTrust.access.applications.policies.get(ref.policyId, { account_id: accountId, app_id: ref.appId })
+        : await client.zeroTrust.access.policies.get(ref.policyId, { account_id: accountId });
+      return policy as unknown as Policy;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 
   /**
    * Read afresh, change, write back: under the policy's lock, so no concurrent edit is lost.
    * `change` answers null when the policy already is as wanted. True when it was written.
+   *
+   * Then the index learns what the policy names now, `decides` being the caller's own tokens. It
+   * learns after the lock is released, so the lock never waits on the database (the advisory lock
+   * holds a pool connection, and PGlite runs no other connection's query while its transaction is
+   * open). Out of lock order its writes stay right: they only add tokens, but the caller's own,
+   * which no other run edits meanwhile.
    */
-  async function edit(accountId: string, ref: PolicyRef, change: (policy: Policy) => Policy | null): Promise<boolean> {
-    return locked(`access-policy/${accountId}/${ref.policyId}`, async () => {
-      const next = change(await read(accountId, ref));
-      if (next) await put(accountId, ref, next);
-      return next !== null;
+  async function edit(accountId: string, ref: PolicyRef, change: (policy: Policy) => Policy | null, decides: readonly string[]): Promise<boolean> {
+    const edited = await locked(`access-policy/${accountId}/${ref.policyId}`, async (): Promise<Edited> => {
+      const current = await read(accountId, ref);
+      if (!current) return { outcome: 'gone' };
+      const next = change(current);
+      if (!next) return { outcome: 'unchanged', policy: current };
+      await put(accountId, ref, next);
+      return { outcome: 'written', policy: next };
     });
+    if (edited.outcome === 'gone') {
+      await index.forget(accountId, ref.policyId);
+      return false;
+    }
+    await index.record(accountId, { ...ref, name: edited.policy.name ?? ref.name, tokenIds: tokensNamed(edited.policy) }, decides);
+    return edited.outcome === 'written';
   }
 
   async function put(accountId: string, ref: PolicyRef, policy: Policy): Promise<void> {
@@ -138,13 +215,24 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
   }
 
   return {
+    /** The policies naming the token, each read to confirm it (one read per policy the index lists). */
     async findPoliciesNamingToken(input: { accountId: string; tokenId: string }): Promise<PolicyRef[]> {
+      const found: PolicyRef[] = [];
       try {
-        const all = await everyPolicy(input.accountId);
-        return all.filter(({ policy }) => RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))).map(({ ref }) => ref);
+        for (const ref of await index.policiesNaming(input.accountId, input.tokenId, refresh(input.accountId))) {
+          const policy = await read(input.accountId, ref);
+          if (!policy) {
+            await index.forget(input.accountId, ref.policyId);
+            continue;
+          }
+          // Only adds: this read may be older than an edit of the token by the run that owns it.
+          await index.record(input.accountId, { ...ref, tokenIds: tokensNamed(policy) });
+          if (namesTokenAnywhere(policy, input.tokenId)) found.push(ref);
+        }
       } catch (error) {
         throw toActivityFailure(error, 'list Access policies');
       }
+      return found;
     },
 
     /** Adds `newTokenId` to every include list that names `besideTokenId`. Idempotent. */
@@ -156,8 +244,12 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
         return { ...policy, include: [...include, tokenRule(input.newTokenId)] };
       };
       try {
-        for (const { ref, policy } of await everyPolicy(input.accountId)) {
-          if (bind(policy) && (await edit(input.accountId, ref, bind))) changed.push(ref);
+        for (const ref of await index.policiesNaming(input.accountId, input.besideTokenId, refresh(input.accountId))) {
+          // Recorded before the write: should the write be applied but its answer lost, and every
+          // retry fail, the compensating unbind still finds the new token here (the edit's own
+          // read corrects it when the write did not happen).
+          await index.record(input.accountId, { ...ref, tokenIds: [input.newTokenId] });
+          if (await edit(input.accountId, ref, bind, [input.besideTokenId, input.newTokenId])) changed.push(ref);
         }
       } catch (error) {
         throw toActivityFailure(error, 'bind service token to Access policies');
@@ -169,14 +261,14 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     async unbindTokenFromPolicies(input: { accountId: string; tokenId: string }): Promise<PolicyRef[]> {
       const changed: PolicyRef[] = [];
       const unbind = (policy: Policy): Policy | null => {
-        if (!RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, input.tokenId)))) return null;
+        if (!namesTokenAnywhere(policy, input.tokenId)) return null;
         const next: Policy = { ...policy };
         for (const list of RULE_LISTS) if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
         return next;
       };
       try {
-        for (const { ref, policy } of await everyPolicy(input.accountId)) {
-          if (unbind(policy) && (await edit(input.accountId, ref, unbind))) changed.push(ref);
+        for (const ref of await index.policiesNaming(input.accountId, input.tokenId, refresh(input.accountId))) {
+          if (await edit(input.accountId, ref, unbind, [input.tokenId])) changed.push(ref);
         }
       } catch (error) {
         throw toActivityFailure(error, 'unbind service token from Access policies');

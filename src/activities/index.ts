@@ -4,7 +4,7 @@ import type { HistoryRepository } from '../db/history-repository';
 import type { RotationRepository } from '../db/rotation-repository';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
 import type { StoreDeps } from '../stores';
-import { createAccessPolicyActivities, type PolicyLock } from './access-policies';
+import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from './access-policies';
 import { createCloudflareBudgetActivities, type CloudflareBudgetDeps } from './cloudflare-budget';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createHistoryActivities } from './history';
@@ -26,6 +26,8 @@ export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudget
   fetch?: typeof fetch;
   /** Serialises Access policy edits per account (see access-policies.ts); in-process when absent. */
   policyLock?: PolicyLock;
+  /** Which Access policies name which service tokens, shared by every worker; in-process when absent. */
+  policyIndex?: PolicyIndex;
 }
 
 /** Activities that call Cloudflare; they run on the rate-limited Cloudflare task queue. */

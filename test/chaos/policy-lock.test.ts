@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { createAccessPolicyActivities, type PolicyLock } from '../../src/activities/access-policies';
+import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from '../../src/activities/access-policies';
 import { createCloudflareClient } from '../../src/cloudflare/client';
 import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { createInMemoryPolicyIndex, createPostgresPolicyIndex } from '../../src/db/access-policy-index';
 import { createAdvisoryLock } from '../../src/db/advisory-lock';
 import { createPool } from '../../src/db/pool';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -26,8 +27,17 @@ describe('Access policy edits of concurrent rotations', () => {
     await db?.drop();
   });
 
+  /** One process's policy index, built after the test's policy exists (as a scan would find it). */
+  const processIndex = (): [PolicyIndex, PolicyIndex] => {
+    const index = createInMemoryPolicyIndex();
+    return [index, index];
+  };
+
   /** A policy naming two tokens; both get a successor bound beside them at once. */
-  async function bindConcurrently(locks: [PolicyLock | undefined, PolicyLock | undefined]): Promise<{ named: string[]; expected: string[] }> {
+  async function bindConcurrently(
+    locks: [PolicyLock | undefined, PolicyLock | undefined],
+    indexes: [PolicyIndex, PolicyIndex] = processIndex(),
+  ): Promise<{ named: string[]; expected: string[] }> {
     const accountId = sim.demo!.accountId;
     const token = (n: string) => sim.state.createServiceToken({ accountId, name: `race-${n}-${Math.random().toString(36).slice(2, 8)}` }).id;
     const [a, b, a2, b2] = [token('a'), token('b'), token('a2'), token('b2')];
@@ -37,8 +47,8 @@ describe('Access policy edits of concurrent rotations', () => {
     const slow = sim.faults.add({ match: { method: 'GET', path: '/accounts/:account/access/**' }, latencyMs: 150 });
     try {
       await Promise.all([
-        createAccessPolicyActivities({ wardenClient, policyLock: locks[0] }).bindTokenToPolicies({ accountId, besideTokenId: a, newTokenId: a2 }),
-        createAccessPolicyActivities({ wardenClient, policyLock: locks[1] }).bindTokenToPolicies({ accountId, besideTokenId: b, newTokenId: b2 }),
+        createAccessPolicyActivities({ wardenClient, policyLock: locks[0], policyIndex: indexes[0] }).bindTokenToPolicies({ accountId, besideTokenId: a, newTokenId: a2 }),
+        createAccessPolicyActivities({ wardenClient, policyLock: locks[1], policyIndex: indexes[1] }).bindTokenToPolicies({ accountId, besideTokenId: b, newTokenId: b2 }),
       ]);
     } finally {
       sim.faults.remove(slow);
@@ -63,7 +73,20 @@ describe('Access policy edits of concurrent rotations', () => {
     // Two pools stand for two workers of a fleet: the in-process lock cannot see across them.
     const pools = [createPool(db.url), createPool(db.url)];
     try {
-      const { named, expected } = await bindConcurrently([createAdvisoryLock(pools[0]!), createAdvisoryLock(pools[1]!)]);
+      const { named, expected } = await bindConcurrently([createAdvisoryLock(pools[0]!), createAdvisoryLock(pools[1]!)], [createInMemoryPolicyIndex(), createInMemoryPolicyIndex()]);
+      expect(named).toEqual(expected);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
+  it('keeps both binds across two worker processes sharing Postgres for the lock and the policy index', async () => {
+    const pools = [createPool(db.url), createPool(db.url)];
+    try {
+      const { named, expected } = await bindConcurrently(
+        [createAdvisoryLock(pools[0]!), createAdvisoryLock(pools[1]!)],
+        [createPostgresPolicyIndex(pools[0]!, { pollMs: 20 }), createPostgresPolicyIndex(pools[1]!, { pollMs: 20 })],
+      );
       expect(named).toEqual(expected);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));

@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
 import { budgetShape } from '../../src/cloudflare/budget/shape';
 
-const TABLES = ['api_token_checks', 'api_token_identities', 'audit_events', 'cloudflare_budget', 'pending_secrets', 'rotation_steps', 'rotations', 'store_memo'];
+const TABLES = ['access_policy_index', 'access_policy_scans', 'api_token_checks', 'api_token_identities', 'audit_events', 'cloudflare_budget', 'pending_secrets', 'rotation_steps', 'rotations', 'store_memo'];
 const MIGRATION_COUNT = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
 
 async function tables(pool: Pool): Promise<string[]> {
