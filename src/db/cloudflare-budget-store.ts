@@ -66,9 +66,13 @@ UPDATE cloudflare_budget b
   FROM c, r
  WHERE b.owner = r.owner AND (r.same OR r.later)`;
 
+/**
+ * Retry-After says when Cloudflare has room again: until then nobody sends, and what earlier
+ * answers said of its window no longer holds, so the next answer's headers start afresh.
+ */
 const BLOCK = `
 UPDATE cloudflare_budget
-   SET blocked_until = GREATEST(blocked_until, ${NOW} + $2), cf_remaining = 0, updated_at = now()
+   SET blocked_until = GREATEST(blocked_until, ${NOW} + $2), cf_remaining = NULL, cf_reset_at = NULL, outside_in_window = 0, updated_at = now()
  WHERE owner = $1`;
 
 interface TakeRow {

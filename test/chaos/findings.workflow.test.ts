@@ -64,9 +64,13 @@ describe('rotateServiceToken: findings of the chaos suite', () => {
 
   it('still rotates in place in an emergency, when the previous secret is to die anyway', async () => {
     const previousAlive = { ...OLD_TOKEN, previousSecretExpiresAt: new Date(Date.now() + 86_400_000).toISOString() };
-    const run = await harness.run({ mode: 'emergency', stubs: { resolveServiceToken: async () => previousAlive } });
+    const run = await harness.run({
+      mode: 'emergency',
+      stubs: { revokeServiceTokenSecret: async (i) => ({ resolved: previousAlive, issued: { ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: OLD_TOKEN.tokenId, clientId: OLD_TOKEN.clientId, secretVersion: 2 } }) },
+    });
     expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret', emergency: true });
-    expect(flow(run)).toContain('issueRotatedSecret');
+    expect(flow(run)).toContain('revokeServiceTokenSecret');
+    expect(flow(run)).not.toContain('createReplacementToken');
   });
 
   it.each(['rotate-secret', 'replace'] as const)('retires the other tokens of the name once every store holds the new credential (%s)', async (strategy) => {

@@ -164,7 +164,8 @@ export class RateLimiter {
 /** The rate-limit headers of an API answer, given what the limiter decided about its request. */
 export function rateLimitHeaders(config: RateLimitConfig, decision: RateLimitDecision): Record<string, string> {
   if (!config.headers) return {};
-  const policy = `"default";q=${config.limit};w=${config.windowSeconds}`;
+  // Seconds as the client lives them: `t` and Retry-After are time-scaled, so the window is too.
+  const policy = `"default";q=${config.limit};w=${Math.max(1, Math.round(config.windowSeconds / config.timeScale))}`;
   if (!decision.allowed) {
     const t = decision.retryAfterSeconds;
     return { 'Ratelimit-Policy': policy, Ratelimit: `"default";r=0;t=${t}`, 'Retry-After': String(t) };
