@@ -3,6 +3,7 @@ import type { ApiClient } from '../api/clients';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { createMetricsQueries } from '../db/metrics-queries';
 import { createAdvisoryLock } from '../db/advisory-lock';
+import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
@@ -11,6 +12,8 @@ import type { Runtime } from './open-runtime';
 export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
   const policyLock = createAdvisoryLock(runtime.pool);
+  // Which policies name which tokens: every process must see every other's binds.
+  const policyIndex = createPostgresPolicyIndex(runtime.pool);
   return startWorkers({
     temporal: runtime.temporal,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
@@ -29,6 +32,7 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
         wardenClient: clients.warden,
         stores: { ...runtime.stores, cloudflare: () => clients.warden('mutations') },
         policyLock,
+        policyIndex,
         cloudflareBudget: { load: () => runtime.budget.load(runtime.env.CLOUDFLARE_USER) },
       };
     },

@@ -8,6 +8,7 @@ import { createBudgetedClients } from '../../src/cloudflare/budgeted-clients';
 import { createRequestBudget } from '../../src/cloudflare/budget/request-budget';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
 import { createStoreMemo } from '../../src/db/store-memo';
+import { createPostgresPolicyIndex } from '../../src/db/access-policy-index';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
 import { inventorySchema, readSecret, type Inventory } from '../../src/config';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
@@ -83,6 +84,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     store: createPostgresBudgetStore(db.pool),
     settings: { requestsPerWindow: options.cloudflareRequestsPer5Min ?? 1_000_000, windowMs: 300_000 },
   });
+  const policyIndex = createPostgresPolicyIndex(db.pool);
   const cloudflareClients = createBudgetedClients({ budget, warden: { apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, owner: 'test-user' } });
   const wardenClient = cloudflareClients('interactive').warden;
   const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, memo: createStoreMemo(db.pool), ...options.storeDeps?.(sim) };
@@ -119,6 +121,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           wardenClient: cloudflareClients(lane).warden,
           stores: { ...storeDeps, cloudflare: () => cloudflareClients(lane).warden('mutations') },
           cloudflareBudget: { load: () => budget.load('test-user') },
+          policyIndex,
         }),
       });
       running.push(workers);
