@@ -148,6 +148,8 @@ export const environmentSchema = z.object({
   /** YAML of API clients with scopes, rate limits and bearer or Access service-token credentials. */
   API_CLIENTS_FILE: optionalString,
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** `/tokens/status` answers from the latest recorded check; it starts a new one only when that is older than this. */
+  TOKEN_STATUS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).default(900),
 });
 
 export type Inventory = z.infer<typeof inventorySchema>;

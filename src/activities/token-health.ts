@@ -167,21 +167,29 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
   }
 
   return {
-    /** The run's one permission-group listing, on token-warden's own token. */
-    async listPermissionGroups(input: { accountId: string | null }): Promise<PermissionGroupListing> {
+    /**
+     * The run's one permission-group listing, on token-warden's own token: one request. The
+     * listing is a single page, so only that page is read (iterating the SDK's list asks for
+     * the next page whenever the page type paginates: one more request, for nothing).
+     */
+    async listPermissionGroups(input: { accountId: string | null; wardenKind?: TokenKind | null }): Promise<PermissionGroupListing> {
       const client = deps.wardenClient('reads');
-      const collect = async (pages: AsyncIterable<{ id?: string; name?: string; scopes?: string[] }>) => {
-        const groups: PermissionGroupInfo[] = [];
-        for await (const group of pages) if (group.id && group.name) groups.push({ id: group.id, name: group.name, scopes: [...(group.scopes ?? [])] });
-        return groups;
-      };
-      // The user listing includes user-level groups; an account-owned warden token can only use the account's.
-      const user = await attempt('list permission groups', () => collect(client.user.tokens.permissionGroups.list()));
-      if (user.ok) return { groups: user.value, problem: null };
+      const firstPage = async (listing: PromiseLike<{ getPaginatedItems(): Array<{ id?: string; name?: string; scopes?: string[] }> }>): Promise<PermissionGroupInfo[]> =>
+        (await listing).getPaginatedItems().flatMap((group) => (group.id && group.name ? [{ id: group.id, name: group.name, scopes: [...(group.scopes ?? [])] }] : []));
       const accountId = input.accountId;
-      if (!accountId) return { groups: null, problem: user.refusal.message };
-      const account = await attempt('list permission groups', () => collect(client.accounts.tokens.permissionGroups.list({ account_id: accountId })));
-      return account.ok ? { groups: account.value, problem: null } : { groups: null, problem: account.refusal.message };
+      const user = () => firstPage(client.user.tokens.permissionGroups.list());
+      const account = accountId ? () => firstPage(client.accounts.tokens.permissionGroups.list({ account_id: accountId })) : null;
+      // The user listing includes user-level groups; an account-owned warden token can only use
+      // the account's, and one known (from the identity cache) to be account-owned asks there
+      // first rather than be refused by the user listing on every run.
+      const sources = (input.wardenKind === 'account' ? [account, user] : [user, account]).filter((source) => source !== null);
+      let problem = 'no permission-group listing to ask';
+      for (const source of sources) {
+        const listed = await attempt('list permission groups', source);
+        if (listed.ok) return { groups: listed.value, problem: null };
+        problem = listed.refusal.message;
+      }
+      return { groups: null, problem };
     },
 
     /**
@@ -305,6 +313,10 @@ export interface TokenHealthLocalDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;
   cloudflareBaseURL?: string;
   history: Pick<HistoryRepository, 'recordApiTokenCheck' | 'loadTokenIdentities' | 'saveTokenIdentities'>;
+  /** Only to fingerprint each token's value (never to send it): one value is one token, read once per run. */
+  readSecret: (source: SecretSource) => string | undefined;
+  /** Only for token-warden's own value, fingerprinted like the others; no request is made. */
+  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
 }
 
 export interface TokenHealthRunPlan {
@@ -315,7 +327,15 @@ export interface TokenHealthRunPlan {
   /** Where token-warden's own token is verified if it turns out to be account-owned. */
   firstAccountId: string | null;
   notifyChannels: NotifyChannel[];
+  /**
+   * Fingerprints of the values the run will check: the inventory's, in its order, and
+   * token-warden's own (null where there is none). Tokens holding the same value are one token
+   * to Cloudflare, observed once. Absent from plans recorded before it existed.
+   */
+  fingerprints?: { tokens: Array<string | null>; warden: string | null };
 }
+
+const fingerprintOf = (value: string | null | undefined): string | null => (value ? fingerprintToken(value) : null);
 
 /** Postgres and configuration work of a health run, on the main task queue. */
 export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
@@ -332,6 +352,10 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
         baseURL: deps.cloudflareBaseURL ?? DEFAULT_CLOUDFLARE_BASE_URL,
         firstAccountId: accounts[0]?.id ?? null,
         notifyChannels: [...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []), ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : [])],
+        fingerprints: {
+          tokens: accounts.flatMap((account) => account.apiTokens.map((token) => fingerprintOf(deps.readSecret(token.secretFrom)))),
+          warden: fingerprintOf(deps.wardenClient('reads').apiToken),
+        },
       };
     },
 

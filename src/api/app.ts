@@ -8,7 +8,7 @@ import { errorHandlerPlugin } from './plugins/error-handler';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
 import { codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
-import { tokenRoutes } from './routes/tokens';
+import { DEFAULT_STATUS_MAX_AGE_MS, tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
 import { fanOutRoutes } from './routes/fan-outs';
 import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
@@ -26,6 +26,8 @@ export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<Servic
   metrics?: MetricsRouteDeps['metrics'];
   dashboard?: DashboardOptions;
   logger?: FastifyBaseLogger | false;
+  /** `/tokens/status` starts a check when the latest recorded one is older than this (default 15 minutes). */
+  statusMaxAgeMs?: number;
 }
 
 /** Builds the API (not listening): tests call `inject`, server.ts calls `listen`. */
@@ -40,7 +42,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { clients: deps.clients, defaultRateLimit: deps.rateLimit ?? { max: 600, perSeconds: 60 } });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
-  await app.register(tokenRoutes, deps);
+  await app.register(tokenRoutes, { ...deps, statusMaxAgeMs: deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS });
   await app.register(serviceTokenRoutes, deps);
   await app.register(workflowRoutes, deps);
   await app.register(fanOutRoutes, deps);

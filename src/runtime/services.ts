@@ -44,6 +44,7 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
   return buildApp({
     clients,
     rateLimit: { max: runtime.env.API_RATE_LIMIT_PER_MINUTE, perSeconds: 60 },
+    statusMaxAgeMs: runtime.env.TOKEN_STATUS_MAX_AGE_SECONDS * 1000,
     logger: runtime.logger,
     temporal: runtime.client,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,

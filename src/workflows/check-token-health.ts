@@ -1,16 +1,18 @@
-import { ActivityFailure, ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ParentClosePolicy, log, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
-import type { TokenSubject } from '../activities/token-health';
+import type { PermissionGroupListing, TokenHealthRunPlan, TokenSubject } from '../activities/token-health';
 import { checkLines, healLines, recommendationLines, runStartLines } from '../health/cron-output';
 import { evaluateToken, overallHealth, type HealOutcome, type TokenHealth } from '../health/evaluate';
 import { lostPolicies, planHeal } from '../health/heal-plan';
 import { mayManageTokens, PermissionCatalogue, permissionKey, tokensWriteGroupName, userResourceKeyIn } from '../health/permissions';
 import { notificationReasons, recommendations, type TokenHealthReport } from '../health/report';
 import { evaluateSelfAudit, type SelfAudit } from '../health/self-audit';
+import { observationSources } from '../health/shared-values';
 import type { Credential, InventoryTokenRef, PermissionGroupInfo, TokenIdentity, TokenObservation } from '../health/types';
-import { cloudflareTaskQueue, type Trigger } from './triggers';
+import { laneOfTrigger, type Trigger } from './triggers';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
-/** Reads: a health check should answer within a minute even when Cloudflare is struggling. */
+/** Reads: a few attempts, so a health check answers even when Cloudflare is struggling. */
 const cloudflareReads = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
@@ -74,9 +76,12 @@ const unreachable = (error: unknown, kind: TokenObservation['kind']): TokenObser
  * token-warden runs on. One run is one history row; its log reads like the seed's cron output.
  */
 export async function checkTokenHealth(input: CheckTokenHealthInput): Promise<TokenHealthReport> {
-  const { workflowId, runId, taskQueue } = workflowInfo();
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareReads, taskQueue: cloudflareTaskQueue(taskQueue) });
-  const cloudflareWrites = proxyActivities<CloudflareActivities>({ ...cloudflareUpdates, taskQueue: cloudflareTaskQueue(taskQueue) });
+  const { workflowId, runId } = workflowInfo();
+  // A scheduled check waits behind an operator's requests in the Cloudflare budget; an API check does not.
+  const lane = cloudflareQueue(laneOfTrigger(input.trigger));
+  const withBudgetWait = { startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT, taskQueue: lane };
+  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareReads, ...withBudgetWait });
+  const cloudflareWrites = proxyActivities<CloudflareActivities>({ ...cloudflareUpdates, ...withBudgetWait });
   const autoHeal = input.autoHeal ?? false;
   const dryRun = autoHeal && (input.dryRun ?? false);
   const timestamp = new Date().toISOString();
@@ -92,19 +97,8 @@ export async function checkTokenHealth(input: CheckTokenHealthInput): Promise<To
   const keyOf = (ref: InventoryTokenRef) => `${ref.accountId}/${ref.name}`;
 
   // 3. check — one permission-group listing for the whole run; every token (and token-warden's own) at once
-  const [listing, observations, wardenObservation] = await Promise.all([
-    cloudflare.listPermissionGroups({ accountId: plan.firstAccountId }).catch((error: unknown) => ({ groups: null, problem: describeFailure(error) })),
-    Promise.all(
-      plan.tokens.map((ref) =>
-        cloudflare
-          .observeApiToken({ subject: subjectOf(ref), kind: ref.kind, accountId: ref.accountId, configuredId: ref.configuredId, cached: cachedFor(keyOf(ref)) })
-          .catch((error: unknown) => unreachable(error, ref.kind)),
-      ),
-    ),
-    cloudflare
-      .observeApiToken({ subject: { source: 'warden' }, kind: null, accountId: plan.firstAccountId, configuredId: null, cached: cachedFor('token-warden') })
-      .catch((error: unknown) => unreachable(error, null)),
-  ]);
+  const checking: CheckStep = { plan, cloudflare, cachedFor, subjectOf, keyOf };
+  const [listing, observations, wardenObservation] = patched(OBSERVE_EACH_VALUE_ONCE) ? await observeEachValueOnce(checking) : await observeEveryEntry(checking);
   const catalogue = listing.groups ? new PermissionCatalogue(listing.groups) : null;
   const now = Date.now();
   const context = { catalogue, now, baseURL: plan.baseURL };
@@ -149,6 +143,67 @@ export async function checkTokenHealth(input: CheckTokenHealthInput): Promise<To
     });
   }
   return report;
+}
+
+/** Runs that started after this patch observe each distinct token value once (see observationSources). */
+const OBSERVE_EACH_VALUE_ONCE = 'token-health-observe-each-value-once';
+
+interface CheckStep {
+  plan: TokenHealthRunPlan;
+  cloudflare: CloudflareActivities;
+  cachedFor: (subject: string) => TokenIdentity | null;
+  subjectOf: (ref: InventoryTokenRef) => TokenSubject;
+  keyOf: (ref: InventoryTokenRef) => string;
+}
+
+type Checked = [PermissionGroupListing, TokenObservation[], TokenObservation];
+
+const observeToken = ({ cloudflare, cachedFor, subjectOf, keyOf }: CheckStep, ref: InventoryTokenRef): Promise<TokenObservation> =>
+  cloudflare
+    .observeApiToken({ subject: subjectOf(ref), kind: ref.kind, accountId: ref.accountId, configuredId: ref.configuredId, cached: cachedFor(keyOf(ref)) })
+    .catch((error: unknown) => unreachable(error, ref.kind));
+
+const observeWarden = ({ cloudflare, cachedFor, plan }: CheckStep): Promise<TokenObservation> =>
+  cloudflare
+    .observeApiToken({ subject: { source: 'warden' }, kind: null, accountId: plan.firstAccountId, configuredId: null, cached: cachedFor('token-warden') })
+    .catch((error: unknown) => unreachable(error, null));
+
+/** The check as runs recorded before OBSERVE_EACH_VALUE_ONCE made it: every entry and token-warden's own token read apart. */
+async function observeEveryEntry(step: CheckStep): Promise<Checked> {
+  return Promise.all([
+    step.cloudflare.listPermissionGroups({ accountId: step.plan.firstAccountId }).catch((error: unknown) => ({ groups: null, problem: describeFailure(error) })),
+    Promise.all(step.plan.tokens.map((ref) => observeToken(step, ref))),
+    observeWarden(step),
+  ]);
+}
+
+/**
+ * The check with one read per distinct value: an entry holding the same value as an earlier
+ * one, and token-warden's own token when it is one of the inventory's, use that token's
+ * observation, so the self-audit costs no request of its own. The listing goes straight to
+ * the account's when the cache knows token-warden's token is account-owned.
+ */
+async function observeEachValueOnce(step: CheckStep): Promise<Checked> {
+  const { plan } = step;
+  const sources = observationSources(plan.tokens, plan.fingerprints);
+  const [listing, own, apart] = await Promise.all([
+    step.cloudflare
+      .listPermissionGroups({ accountId: plan.firstAccountId, wardenKind: step.cachedFor('token-warden')?.kind ?? null })
+      .catch((error: unknown) => ({ groups: null, problem: describeFailure(error) })),
+    Promise.all(plan.tokens.map((ref, i) => (sources.tokens[i] === i ? observeToken(step, ref) : null))),
+    sources.warden === null ? observeWarden(step) : null,
+  ]);
+  const observations = plan.tokens.map((_, i) => {
+    const observation = own[sources.tokens[i] ?? i];
+    if (!observation) throw new Error('observation out of step with the inventory');
+    return observation;
+  });
+  if (apart) return [listing, observations, apart];
+  const shared = sources.warden === null ? undefined : observations[sources.warden];
+  // The value may have changed between the plan and the read (a deploy rotating secrets): then
+  // the observation is not of token-warden's token, which is read on its own after all.
+  const same = shared && (shared.fingerprint === null || shared.fingerprint === plan.fingerprints?.warden);
+  return [listing, observations, same ? shared : await observeWarden(step)];
 }
 
 function observationAt(observations: readonly TokenObservation[], index: number): TokenObservation {

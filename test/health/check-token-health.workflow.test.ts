@@ -7,6 +7,7 @@ import type { TokenHealthReport } from '../../src/health/report';
 import type { TokenObservation, TokenPolicy } from '../../src/health/types';
 import { checkTokenHealth } from '../../src/workflows/check-token-health';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
+import { LANES } from '../../src/cloudflare/budget/lanes';
 import { groupNamed, HOME, TEST_GROUPS } from './catalogue';
 
 type Stubs = Partial<Record<keyof LocalActivities | keyof CloudflareActivities, (...args: never[]) => unknown>>;
@@ -72,12 +73,11 @@ describe('checkTokenHealth with stub activities', () => {
       notifyTokenHealth: async (sent: { channel: string; reasons: string[] }) => void notified.push({ channel: sent.channel, reasons: sent.reasons }),
       ...stubs,
     };
-    const workers = await Promise.all([
+    const [main, ...lanes] = await Promise.all([
       Worker.create({ connection, taskQueue, workflowBundle: bundle, activities: local }),
-      Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue), activities: stubs }),
+      ...LANES.map((lane) => Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities: stubs })),
     ]);
-    const [main, cf] = workers;
-    if (!main || !cf) throw new Error('workers');
+    if (!main) throw new Error('workers');
     // The notification runs in a child that outlives the run: keep the workers up until it is seen.
     const run = async () => {
       const report = await client.workflow.execute(checkTokenHealth, { taskQueue, workflowId: `health-wf-${randomBytes(6).toString('hex')}`, args: [input] });
@@ -85,7 +85,7 @@ describe('checkTokenHealth with stub activities', () => {
       while (!keepRunningUntil() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       return report;
     };
-    return main.runUntil(cf.runUntil(run()));
+    return main.runUntil(lanes.reduce((running, lane) => lane.runUntil(running), run()));
   }
 
   it('still records one unhealthy run, and notifies, when Cloudflare cannot be reached', async () => {
@@ -134,5 +134,42 @@ describe('checkTokenHealth with stub activities', () => {
     );
     expect(report.heal?.[0]).toMatchObject({ dryRun: true, wouldAdd: ['com.cloudflare.api.account.d1:edit'], updated: false });
     expect(healApiToken).not.toHaveBeenCalled();
+  });
+
+  describe('one observation per distinct token value', () => {
+    const FINGERPRINT = 'sha256:1111111111111111';
+    const readsItself = [{ effect: 'allow' as const, permission_groups: [{ id: groupNamed('Account API Tokens Write').id }], resources: { [`com.cloudflare.api.account.${HOME}`]: '*' } }];
+    const planFor = (fingerprints: { tokens: Array<string | null>; warden: string | null }) => async () => ({
+      tokens: ['acct', 'acct-again'].map((name) => ({ accountId: HOME, name, kind: 'account' as const, configuredId: null, requiredPermissions: ['Account API Tokens: Edit'] })),
+      wardenNeeds: [{ permission: 'Account API Tokens Write', purpose: 'heal' as const, accountId: HOME }],
+      identities: [{ subject: 'token-warden', fingerprint: FINGERPRINT, tokenId: 'a'.repeat(32), kind: 'account' as const, selfReadable: true }],
+      baseURL: 'https://api.cloudflare.com/client/v4',
+      firstAccountId: HOME,
+      notifyChannels: [],
+      fingerprints,
+    });
+
+    it("reads a value held by two entries and token-warden's own token once, and lists groups where the warden's kind can", async () => {
+      const observeApiToken = jest.fn(async () => observation(readsItself));
+      const listPermissionGroups = jest.fn(async () => ({ groups: [...TEST_GROUPS], problem: null }));
+      const report = await runWith({ prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, FINGERPRINT], warden: FINGERPRINT }), observeApiToken, listPermissionGroups }, { trigger: { actor: 'test' } });
+      expect(observeApiToken).toHaveBeenCalledTimes(1);
+      expect(observeApiToken).toHaveBeenCalledWith(expect.objectContaining({ subject: { source: 'inventory', accountId: HOME, name: 'acct' } }));
+      expect(listPermissionGroups).toHaveBeenCalledWith({ accountId: HOME, wardenKind: 'account' });
+      expect(report.tokens.map((t) => t.state)).toEqual(['healthy', 'healthy']);
+      expect(report.selfAudit).toMatchObject({ tokenId: 'a'.repeat(32), isValid: true, missing: [] });
+    });
+
+    it("reads token-warden's own token after all when the shared value changed between plan and read", async () => {
+      const observeApiToken = jest.fn(async (input: { subject: { source: string } }) =>
+        input.subject.source === 'warden' ? observation(readsItself) : { ...observation(readsItself), fingerprint: 'sha256:2222222222222222' },
+      );
+      const report = await runWith(
+        { prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, null], warden: FINGERPRINT }), observeApiToken, listPermissionGroups: async () => ({ groups: [...TEST_GROUPS], problem: null }) },
+        { trigger: { actor: 'test' } },
+      );
+      expect(observeApiToken.mock.calls.map(([input]) => input.subject.source)).toEqual(['inventory', 'inventory', 'warden']);
+      expect(report.selfAudit).toMatchObject({ isValid: true });
+    });
   });
 });

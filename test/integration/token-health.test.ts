@@ -152,10 +152,21 @@ describe('token health: check → heal → verify on the real stack', () => {
     expect(described).toMatchObject({ type: 'checkTokenHealth', status: { name: 'COMPLETED' } });
   });
 
-  it('spends one listing and one GET per token once the ids are cached (status endpoint)', async () => {
+  it('spends one listing and one GET per token once the ids are cached; the status answers from that record at no cost', async () => {
+    stack.sim.calls.reset();
+    const health = await call('GET', '/tokens/health');
+    expect(health.statusCode).toBe(200);
+    expect(stack.sim.calls.counts()).toEqual({
+      'permission-groups-list-permission-groups': { '200': 1 },
+      'account-api-tokens-token-details': { '200': 1 },
+      // the user token reads itself, and so does token-warden's own token (self-audit)
+      'user-api-tokens-token-details': { '200': 2 },
+    });
+
     stack.sim.calls.reset();
     const response = await call('GET', '/tokens/status');
     expect(response.statusCode).toBe(200);
+    const { workflow_id: workflowId, run_id: runId, timestamp } = health.json().data;
     expect(response.json()).toEqual({
       success: true,
       data: {
@@ -163,14 +174,17 @@ describe('token health: check → heal → verify on the real stack', () => {
         account_token: { is_valid: true, is_active: true, has_all_permissions: true, missing_permissions_count: 0 },
         user_token: { is_valid: true, is_active: true, has_all_permissions: true, missing_permissions_count: 0 },
         recommendations: [HEALTHY],
+        checked_at: timestamp,
+        age_seconds: expect.any(Number),
+        max_age_seconds: 900,
+        stale: false,
+        workflow_id: workflowId,
+        run_id: runId,
+        refresh_started: false,
+        refresh: null,
       },
     });
-    expect(stack.sim.calls.counts()).toEqual({
-      'permission-groups-list-permission-groups': { '200': 1 },
-      'account-api-tokens-token-details': { '200': 1 },
-      // the user token reads itself, and so does token-warden's own token (self-audit)
-      'user-api-tokens-token-details': { '200': 2 },
-    });
+    expect(stack.sim.calls.total()).toBe(0);
   });
 
   it('dry run reports the two missing permissions, changes nothing, and notifies', async () => {

@@ -90,9 +90,9 @@ setInterval(() => { if (!el('main').hidden) refresh().catch(() => {}); }, 30000)
 el('check').onclick = async () => {
   notice('Checking API tokens…');
   try {
-    const status = await api('/tokens/status');
-    const list = el('recommendations'); list.replaceChildren(...status.recommendations.map((r) => { const li = document.createElement('li'); li.textContent = r; return li; }));
-    notice('Check finished: ' + status.overall_health);
+    const health = await api('/tokens/health');
+    const list = el('recommendations'); list.replaceChildren(...health.recommendations.map((r) => { const li = document.createElement('li'); li.textContent = r; return li; }));
+    notice('Check finished: ' + health.overall_health);
     await refresh();
   } catch (error) { notice('Check failed: ' + error.message); }
 };

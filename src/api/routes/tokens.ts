@@ -1,41 +1,72 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
 import { TimeoutFailure } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
-import { healMessage, healthData, healthDataSchema, historyDataSchema, historyEntry, statusData, statusDataSchema } from '../../health/wire';
+import {
+  healMessage,
+  healthData,
+  healthDataSchema,
+  historyDataSchema,
+  historyEntry,
+  recordedStatusSource,
+  statusAnswerSchema,
+  statusData,
+  type StatusAnswer,
+  type StatusSource,
+} from '../../health/wire';
+import type { TokenHealthReport } from '../../health/report';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { checkTokenHealth, type CheckTokenHealthInput } from '../../workflows/check-token-health';
 import { errorResponseSchema, HttpError } from '../errors';
+
+/** `/tokens/status` answers from a recorded check younger than this (DESIGN §5.7). */
+export const DEFAULT_STATUS_MAX_AGE_MS = 15 * 60_000;
+/** How long a status request waits for the check it started or joined before answering from the older record. */
+export const DEFAULT_STATUS_REFRESH_WAIT_MS = 10_000;
 
 export interface TokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
   taskQueue: string;
   history: Pick<HistoryRepository, 'listApiTokenChecks'>;
+  /** A recorded check older than this makes `/tokens/status` start one (default 15 minutes). */
+  statusMaxAgeMs?: number;
+  /** How long `/tokens/status` waits for that check before answering from the older record (default 10 s). */
+  statusRefreshWaitMs?: number;
 }
 
 const flag = z.enum(['true', 'false']).default('false');
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema };
 const RUN_TIMEOUT = '5 minutes';
+/** A week: a client may accept a record that old, never ask for one younger than the server's bound. */
+const MAX_ACCEPTED_AGE_SECONDS = 7 * 86_400;
+
+type Refresh =
+  | { state: 'completed'; workflowId: string; started: boolean; report: TokenHealthReport }
+  | { state: 'running' | 'failed' | 'unavailable'; workflowId: string; started: boolean; reason: string };
 
 /**
  * The seed's Token Manager endpoints. Every check is a checkTokenHealth run on Temporal (its
- * workflow id is in the answer and the UI), and the answer is built from that run's result.
+ * workflow id is in the answer and the UI), and the answer is built from that run's result;
+ * `/tokens/status` answers from the latest recorded run and starts one only when that is too old.
  */
 export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, deps) => {
+  const statusMaxAgeMs = deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS;
+  const refreshWaitMs = deps.statusRefreshWaitMs ?? DEFAULT_STATUS_REFRESH_WAIT_MS;
+  const startOptions = (actor: string, input: CheckTokenHealthInput): Omit<WorkflowStartOptions<typeof checkTokenHealth>, 'workflowId'> => ({
+    taskQueue: deps.taskQueue,
+    args: [input],
+    // A run normally takes seconds; Cloudflare retries are bounded well inside this.
+    workflowExecutionTimeout: RUN_TIMEOUT,
+    typedSearchAttributes: [
+      { key: TriggeredBy, value: actor },
+      { key: TokenKind, value: 'api-token' },
+    ],
+  });
+
   async function run(actor: string, options: Omit<CheckTokenHealthInput, 'trigger'>) {
-    const handle = await deps.temporal.workflow.start(checkTokenHealth, {
-      taskQueue: deps.taskQueue,
-      workflowId: `token-health/${randomUUID()}`,
-      args: [{ trigger: { actor }, ...options }],
-      // A run normally takes seconds; Cloudflare retries are bounded well inside this.
-      workflowExecutionTimeout: RUN_TIMEOUT,
-      typedSearchAttributes: [
-        { key: TriggeredBy, value: actor },
-        { key: TokenKind, value: 'api-token' },
-      ],
-    });
+    const handle = await deps.temporal.workflow.start(checkTokenHealth, { ...startOptions(actor, { trigger: { actor }, ...options }), workflowId: `token-health/${randomUUID()}` });
     try {
       return await handle.result();
     } catch (error) {
@@ -44,6 +75,59 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     }
   }
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
+
+  /**
+   * One check (no heal) for every status request that finds `after` too old, however many
+   * arrive and on however many API processes: its workflow id names the record it replaces.
+   * While it runs, a second start is refused and joins it; once it has completed, the id is not
+   * reused (ALLOW_DUPLICATE_FAILED_ONLY), so a request that read the old record just before the
+   * new one was written joins the finished run instead of starting another. Only a failed or
+   * timed-out refresh is started again. Starting with the FAIL conflict policy rather than
+   * USE_EXISTING is what tells this request whether it started the run. With no record at all
+   * there is nothing to key on, and a finished first check must not stand in for later ones.
+   * The task queue in the id keeps deployments (and test stacks) sharing a namespace apart.
+   */
+  async function refreshStatus(actor: string, after: string | null): Promise<Refresh> {
+    const workflowId = `token-health/status-refresh/${deps.taskQueue}/${after ?? 'first'}`;
+    const deadline = Date.now() + refreshWaitMs;
+    let started = false;
+    let handle: WorkflowHandle<typeof checkTokenHealth> | null = null;
+    try {
+      return await deps.temporal.workflow.withDeadline(deadline, async () => {
+        try {
+          handle = await deps.temporal.workflow.start(checkTokenHealth, {
+            ...startOptions(actor, { trigger: { actor, reason: after ? `status older than ${Math.round(statusMaxAgeMs / 1000)} s` : 'status: no recorded check' }, autoHeal: false }),
+            workflowId,
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: after ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'ALLOW_DUPLICATE',
+          });
+          started = true;
+        } catch (error) {
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+          handle = deps.temporal.workflow.getHandle<typeof checkTokenHealth>(workflowId);
+        }
+        return { state: 'completed' as const, workflowId, started, report: await handle.result() };
+      });
+    } catch (error) {
+      if (error instanceof WorkflowFailedError) return { state: 'failed', workflowId, started, reason: error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed' };
+      if (handle && Date.now() >= deadline) return { state: 'running', workflowId, started, reason: `is still running after ${Math.round(refreshWaitMs / 1000)} s` };
+      app.log.warn({ err: error, workflowId }, 'token status: the refresh check could not be started or followed');
+      return { state: 'unavailable', workflowId, started, reason: 'could not be started or followed: Temporal did not answer' };
+    }
+  }
+
+  /** The latest recorded health check the status can answer from; a Postgres failure is a 503, not a 500. */
+  async function latestRecorded(): Promise<StatusSource | null> {
+    let rows;
+    try {
+      rows = await deps.history.listApiTokenChecks(1, 'health');
+    } catch (error) {
+      app.log.warn({ err: error }, 'token status: reading the latest health check failed');
+      throw new HttpError(503, 'history_unavailable', 'the recorded token health could not be read; try again shortly');
+    }
+    const row = rows[0];
+    return row ? recordedStatusSource(row.results) : null;
+  }
 
   app.get(
     '/tokens/health',
@@ -88,13 +172,49 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       config: { scope: 'check' },
       schema: {
         tags: ['tokens'],
-        summary: 'Quick status of the API tokens (a checkTokenHealth run without heal, minimal answer)',
-        response: { 200: z.object({ success: z.literal(true), data: statusDataSchema }), ...errors },
+        summary: 'Quick status of the API tokens from the latest recorded check; a check (no heal) runs only when that is older than the server bound',
+        description:
+          'Answers from the latest recorded health check with its age. When it is older than the server bound (default 15 minutes), or none exists, one check is started (concurrent requests share it) and the answer waits a few seconds for it; otherwise the older record answers with `stale: true`. `max_age_seconds` accepts an older record (it never lowers the server bound).',
+        querystring: z.object({ max_age_seconds: z.coerce.number().int().min(0).max(MAX_ACCEPTED_AGE_SECONDS).optional() }),
+        response: { 200: z.object({ success: z.literal(true), data: statusAnswerSchema }), ...errors },
       },
     },
-    async (request) => {
-      const report = await run(actorOf(request), { autoHeal: false });
-      return { success: true as const, data: statusData(report) };
+    async (request, reply) => {
+      const maxAgeMs = Math.max(statusMaxAgeMs, (request.query.max_age_seconds ?? 0) * 1000);
+      // The check's own timestamp (workflow time), so the age is that of what Cloudflare said.
+      const ageMsOf = (source: StatusSource) => Math.max(0, Date.now() - Date.parse(source.timestamp));
+      const answer = (source: StatusSource, refreshStarted: boolean, refresh: StatusAnswer['refresh']): { success: true; data: StatusAnswer } => {
+        const ageMs = ageMsOf(source);
+        return {
+          success: true,
+          data: {
+            ...statusData(source),
+            checked_at: source.timestamp,
+            age_seconds: Math.floor(ageMs / 1000),
+            max_age_seconds: Math.floor(maxAgeMs / 1000),
+            stale: ageMs > maxAgeMs,
+            workflow_id: source.workflowId,
+            run_id: source.runId,
+            refresh_started: refreshStarted,
+            refresh,
+          },
+        };
+      };
+
+      const recorded = await latestRecorded();
+      if (recorded && ageMsOf(recorded) <= maxAgeMs) return answer(recorded, false, null);
+
+      const refresh = await refreshStatus(actorOf(request), recorded?.runId ?? null);
+      const about = { workflow_id: refresh.workflowId, state: refresh.state };
+      if (refresh.state === 'completed') return answer(refresh.report, refresh.started, about);
+      if (recorded) return answer(recorded, refresh.started, about);
+      // Nothing recorded yet and the first check has not finished: there is no state to answer from.
+      reply.header('retry-after', String(Math.max(1, Math.ceil(refreshWaitMs / 1000))));
+      throw new HttpError(
+        503,
+        refresh.state === 'running' ? 'health_check_pending' : 'health_check_unavailable',
+        `no token health check is recorded yet; check ${refresh.workflowId} ${refresh.reason}; see it in the Temporal UI`,
+      );
     },
   );
 
