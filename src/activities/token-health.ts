@@ -145,7 +145,7 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       where: secretWhere(token.secretFrom),
       client: () => {
         if (!value) throw new Error(`no value for ${subjectKey(subject)}`);
-        return deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose });
+        return deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose, budgetOwner: token.cloudflareUser });
       },
     };
   }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { budgetedFetch } from '../../src/cloudflare/budget/budgeted-fetch';
+import { createBudgetedClients } from '../../src/cloudflare/budgeted-clients';
 import type { Lane } from '../../src/cloudflare/budget/lanes';
 import { createRequestBudget, type RequestBudget } from '../../src/cloudflare/budget/request-budget';
 import { budgetShape } from '../../src/cloudflare/budget/shape';
@@ -23,7 +24,7 @@ describe('the request budget', () => {
     db = await createTestDatabase();
     server = await startLoopbackServer((request) => {
       arrivals.push({ at: Date.now(), path: request.path });
-      return { status: 200, body: { success: true } };
+      return { status: 200, body: { success: true, errors: [], messages: [], result: { id: 'token-id', status: 'active' } } };
     });
   });
   afterEach(() => {
@@ -90,6 +91,18 @@ describe('the request budget', () => {
     budget.close();
     expect(await routine).toBe('never sent');
     expect((await Promise.all(emergencies)).filter((r) => r === 'never sent')).toHaveLength(shape.burst.emergency - reserve);
+  });
+
+  it("counts each token's requests against its own Cloudflare user", async () => {
+    const clients = createBudgetedClients({ budget: processBudget(), warden: { apiToken: 'warden-token', baseURL: server.url, owner: 'alice' } })('scheduled');
+    await clients.warden('reads').user.tokens.verify();
+    await clients.factory({ apiToken: 'bobs-token', baseURL: server.url, purpose: 'reads', budgetOwner: 'bob' }).user.tokens.verify();
+    await clients.factory({ apiToken: 'another-of-alice', baseURL: server.url, purpose: 'reads' }).user.tokens.verify();
+    const { rows } = await db.pool.query<{ owner: string; granted: string }>('SELECT owner, granted FROM cloudflare_budget ORDER BY owner');
+    expect(rows).toEqual([
+      { owner: 'alice', granted: '2' },
+      { owner: 'bob', granted: '1' },
+    ]);
   });
 
   it('holds requests while the store is down and sends them once it is back', async () => {
