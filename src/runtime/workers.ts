@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createCloudflareActivities, createLocalActivities, type ActivityDeps } from '../activities';
 import { heartbeatWhileRunning } from '../activities/heartbeat';
@@ -7,7 +7,7 @@ import { createDataConverter } from '../temporal/data-converter';
 import type { EncryptionKeys } from '../temporal/codec';
 import type { TemporalSettings } from '../temporal/connection';
 import { WORKFLOW_BUNDLE_PATH } from '../paths';
-import { cloudflareTaskQueue } from '../workflows/triggers';
+import { cloudflareTaskQueue, emergencyTaskQueue } from '../workflows/triggers';
 import { LANES, type Lane } from '../cloudflare/budget/lanes';
 
 export interface WorkerSettings {
@@ -32,13 +32,16 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-function workflowSource(prebuilt: boolean | undefined): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+/** The prebuilt bundle (production), or src/workflows bundled once for every worker of the process. */
+async function workflowSource(prebuilt: boolean | undefined): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   if (prebuilt) {
     if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build\``);
     return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
   }
-  return { workflowsPath: require.resolve('../workflows') };
+  return { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }) };
 }
+
+const quietBundler = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 /**
  * Workers on one connection: the main queue runs workflows and light activities; one queue per
@@ -54,12 +57,12 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
   const dataConverter = createDataConverter(settings.keys);
   // Activities heartbeat while they run: a worker that dies under one is noticed in seconds.
   const common = { connection, namespace: settings.temporal.namespace, dataConverter, interceptors: { activity: [heartbeatWhileRunning] } };
-  const main = await Worker.create({
-    ...common,
-    taskQueue: settings.taskQueue,
-    ...workflowSource(settings.prebuiltBundle),
-    activities: createLocalActivities(settings.deps('interactive')),
-  });
+  const workflows = await workflowSource(settings.prebuiltBundle);
+  const local = createLocalActivities(settings.deps('interactive'));
+  const main = await Worker.create({ ...common, taskQueue: settings.taskQueue, ...workflows, activities: local });
+  // Emergency revokes run on a queue of their own: their workflow tasks and bookkeeping never
+  // wait behind a fleet rotation's backlog on the main queue.
+  const emergency = await Worker.create({ ...common, taskQueue: emergencyTaskQueue(settings.taskQueue), ...workflows, activities: local });
   const cloudflare = await Promise.all(
     LANES.map((lane) =>
       Worker.create({
@@ -70,7 +73,7 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
       }),
     ),
   );
-  const workers = [main, ...cloudflare];
+  const workers = [main, emergency, ...cloudflare];
   const done = Promise.all(workers.map((worker) => worker.run())).then(async () => {
     await connection.close();
   });

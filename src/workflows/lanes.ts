@@ -1,6 +1,6 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
 import type { Lane } from '../cloudflare/budget/lanes';
-import { cloudflareTaskQueue } from './triggers';
+import { cloudflareTaskQueue, mainTaskQueueOf } from './triggers';
 
 /**
  * A Cloudflare call waits for the shared request budget (minutes, when Cloudflare has blocked
@@ -14,5 +14,5 @@ export const CLOUDFLARE_CALL_WITH_BUDGET_WAIT = '10 minutes';
  * before there were lanes keep the one queue they used (now the interactive lane's).
  */
 export function cloudflareQueue(lane: Lane): string {
-  return cloudflareTaskQueue(workflowInfo().taskQueue, patched('cloudflare-request-lanes') ? lane : 'interactive');
+  return cloudflareTaskQueue(mainTaskQueueOf(workflowInfo().taskQueue), patched('cloudflare-request-lanes') ? lane : 'interactive');
 }

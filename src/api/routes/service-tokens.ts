@@ -10,6 +10,7 @@ import { findServiceTokensByName, managedServiceTokens, rotationWorkflowId, type
 import type { ServiceTokenExpiry } from '../../service-token-expiry';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../../temporal/search-attributes';
 import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
+import { emergencyTaskQueue } from '../../workflows/triggers';
 import { errorResponseSchema, HttpError, notFound } from '../errors';
 
 export interface ServiceTokenRouteDeps {
@@ -212,7 +213,8 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
       const workflowId = rotationWorkflowId(account.id, token.name);
       // signalWithStart: a running rotation is told to retire now; otherwise one starts in emergency mode.
       const handle = await deps.temporal.workflow.signalWithStart(rotateServiceToken, {
-        taskQueue: deps.taskQueue,
+        // A run this starts lives on the emergency queue, away from routine work's backlog.
+        taskQueue: emergencyTaskQueue(deps.taskQueue),
         workflowId,
         args: [{ accountId: account.id, tokenName: token.name, mode: 'emergency' as RotationMode, trigger: { actor, reason: request.body.reason } }],
         signal: emergencyRevokeSignal,
