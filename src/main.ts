@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   try {
     await serve(runtime, logger);
   } catch (error) {
-    await runtime.close();
+    // Bounded: a process whose worker failed must exit (and be restarted) even if closing hangs.
+    await Promise.race([runtime.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     throw error;
   }
 }
@@ -59,7 +60,14 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
     await workers.shutdown();
     await runtime.close();
   });
-  await workers.done;
+  try {
+    await workers.done;
+  } catch (error) {
+    // One worker failed and the others were stopped: the API goes too, and the process exits non-zero.
+    logger.fatal({ err: error }, error instanceof Error ? error.message : 'a worker failed');
+    await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    throw error;
+  }
 }
 
 runEntrypoint('token-warden', main);

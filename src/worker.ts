@@ -20,6 +20,12 @@ runEntrypoint('token-warden worker', async () => {
     await workers.shutdown();
     await runtime.close();
   });
-  await workers.done;
+  try {
+    await workers.done;
+  } catch (error) {
+    // One worker failed and the others were stopped: exit (non-zero, below) so Kubernetes restarts the process.
+    logger.fatal({ err: error }, error instanceof Error ? error.message : 'a worker failed');
+    throw error;
+  }
   await runtime.close();
 });

@@ -1,5 +1,6 @@
 import Cloudflare from 'cloudflare';
 import { ApplicationFailure } from '@temporalio/activity';
+import { permanentFailure, retryableFailure } from './failure-types';
 
 /**
  * A Cloudflare failure reduced to what is safe to keep in history: status, Cloudflare's
@@ -30,14 +31,13 @@ export function isPermanent(info: CloudflareFailureInfo): boolean {
   return status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status);
 }
 
-/** Rethrows as an activity failure that carries no request data; permanent ones are not retried. */
+/**
+ * Rethrows as an activity failure that carries no request data; permanent ones are not retried.
+ * A failure already typed (bad token data in the answer) keeps its type.
+ */
 export function toActivityFailure(error: unknown, what: string): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
   const info = describeCloudflareError(error);
   const message = `${what}: ${info.httpStatus ? `HTTP ${info.httpStatus} ` : ''}${info.message}`;
-  return ApplicationFailure.create({
-    message,
-    type: isPermanent(info) ? 'CloudflareRejected' : 'CloudflareUnavailable',
-    nonRetryable: isPermanent(info),
-    details: [info],
-  });
+  return (isPermanent(info) ? permanentFailure : retryableFailure)(isPermanent(info) ? 'CloudflareRejected' : 'CloudflareUnavailable', message, [info]);
 }

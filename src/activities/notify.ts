@@ -1,14 +1,27 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
 import { slackPayload, webhookPayload } from '../health/notification';
 import type { TokenHealthReport } from '../health/report';
+import { permanentFailure, retryableFailure } from './failure-types';
 
 export type NotifyChannel = 'webhook' | 'slack';
 
 /** What a rotation tells operators; names, ids and fingerprints, never a secret. */
 export interface RotationAlert {
   severity: 'info' | 'warning' | 'critical';
-  event: 'propagation-failing' | 'rotation-failed' | 'rotation-compensated' | 'lost-secret-recovered' | 'failed-after-retire' | 'emergency-revoked' | 'emergency-incomplete';
+  event:
+    | 'propagation-failing'
+    | 'propagation-recovered'
+    | 'rotation-failed'
+    | 'rotation-compensated'
+    | 'rotation-cancelled'
+    | 'lost-secret-recovered'
+    | 'failed-after-retire'
+    | 'emergency-revoked'
+    | 'emergency-incomplete'
+    /** Postgres refused a history or audit row of the run for its data: not stored. */
+    | 'history-write-rejected'
+    /** A history or audit row was stored with characters Postgres cannot store replaced. */
+    | 'history-write-sanitized';
   message: string;
   accountId: string;
   tokenName: string;
@@ -28,7 +41,7 @@ export interface NotifyDeps {
 export function createNotifyActivities(deps: NotifyDeps) {
   async function post(channel: NotifyChannel, body: unknown): Promise<{ status: number }> {
     const url = channel === 'webhook' ? deps.inventory.notify.webhookUrl : deps.inventory.notify.slackWebhookUrl;
-    if (!url) throw ApplicationFailure.create({ message: `no ${channel} URL is configured`, type: 'NotifyNotConfigured', nonRetryable: true });
+    if (!url) throw permanentFailure('NotifyNotConfigured', `no ${channel} URL is configured`);
     let response: Response;
     try {
       response = await (deps.fetch ?? fetch)(url, {
@@ -40,11 +53,12 @@ export function createNotifyActivities(deps: NotifyDeps) {
       await response.arrayBuffer();
     } catch (error) {
       // The URL may carry a secret path (Slack's do): say which channel, not where.
-      throw ApplicationFailure.create({ message: `${channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`, type: 'NotifyUnavailable' });
+      throw retryableFailure('NotifyUnavailable', `${channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`);
     }
     if (!response.ok) {
       const permanent = response.status >= 400 && response.status < 500 && ![408, 429].includes(response.status);
-      throw ApplicationFailure.create({ message: `${channel} notification answered HTTP ${response.status}`, type: permanent ? 'NotifyRejected' : 'NotifyUnavailable', nonRetryable: permanent });
+      const message = `${channel} notification answered HTTP ${response.status}`;
+      throw permanent ? permanentFailure('NotifyRejected', message) : retryableFailure('NotifyUnavailable', message);
     }
     return { status: response.status };
   }

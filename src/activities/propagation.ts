@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import type { ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
@@ -14,6 +14,9 @@ import {
   type WriteOptions,
   type WriteReceipt,
 } from '../stores';
+import type { StoreOperation } from '../stores/store-error';
+import { permanentFailure, retryableFailure, type FailureType } from './failure-types';
+import { openStaged } from './pending-secret-access';
 
 export interface PropagationDeps {
   inventory: Pick<Inventory, 'accounts'>;
@@ -37,11 +40,16 @@ export interface PropagateInput extends StoreTarget {
   round?: number;
 }
 
+const STORE_FAILURE: Record<StoreOperation, FailureType> = {
+  configure: 'StoreConfigureFailed',
+  write: 'StoreWriteFailed',
+  readBack: 'StoreReadBackFailed',
+  restore: 'StoreRestoreFailed',
+};
+
 function storeFailure(error: unknown): ApplicationFailure {
-  if (error instanceof StoreError) {
-    return ApplicationFailure.create({ message: error.message, type: `Store${error.operation[0]!.toUpperCase()}${error.operation.slice(1)}Failed`, nonRetryable: !error.retryable });
-  }
-  return ApplicationFailure.create({ message: error instanceof Error ? `${error.name}: store operation failed` : 'store operation failed', type: 'StoreFailed' });
+  if (error instanceof StoreError) return (error.retryable ? retryableFailure : permanentFailure)(STORE_FAILURE[error.operation], error.message);
+  return retryableFailure('StoreFailed', error instanceof Error ? `${error.name}: store operation failed` : 'store operation failed');
 }
 
 /**
@@ -54,9 +62,9 @@ export function createPropagationActivities(deps: PropagationDeps) {
   function storeFor(input: StoreTarget): PropagationStore {
     const entry = findServiceToken(deps.inventory, input.accountId, input.tokenName);
     const raw = entry?.token.targets[input.targetIndex];
-    if (!entry || !raw) throw ApplicationFailure.create({ message: `no propagation target #${input.targetIndex} for ${input.tokenName}`, type: 'UnknownTarget', nonRetryable: true });
+    if (!entry || !raw) throw permanentFailure('UnknownTarget', `no propagation target #${input.targetIndex} for ${input.tokenName}`);
     const parsed = propagationTargetSchema.safeParse(raw);
-    if (!parsed.success) throw ApplicationFailure.create({ message: `target #${input.targetIndex} of ${input.tokenName} is invalid`, type: 'InvalidTarget', nonRetryable: true });
+    if (!parsed.success) throw permanentFailure('InvalidTarget', `target #${input.targetIndex} of ${input.tokenName} is invalid`);
     try {
       return createStore(parsed.data, deps.stores, { accountId: input.accountId });
     } catch (error) {
@@ -77,7 +85,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
     if ((input.round ?? 1) > 1) return {};
     const current = await deps.pending.current({ accountId: input.accountId, tokenName: input.tokenName });
     if (current === undefined || current.ref === input.ref) return {};
-    const previous = await deps.pending.open(current.ref);
+    const previous = await openStaged(deps.pending, current.ref);
     return { clientIdUnchanged: previous.clientId === credential.clientId };
   }
 
@@ -85,7 +93,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
     /** Step 3: one store receives the staged credential. Idempotent. */
     async propagateToStore(input: PropagateInput): Promise<WriteReceipt> {
       const store = storeFor(input);
-      const credential = await deps.pending.open(input.ref);
+      const credential = await openStaged(deps.pending, input.ref);
       const options = await writeOptions(input, credential);
       try {
         return await store.write(credential, options);
@@ -104,7 +112,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
         throw storeFailure(error);
       }
       if (!readBackConfirms(input.receipt, actual)) {
-        throw ApplicationFailure.create({ message: `${store.label} does not show the new credential (${JSON.stringify(actual)})`, type: 'StoreNotUpdated' });
+        throw retryableFailure('StoreNotUpdated', `${store.label} does not show the new credential (${JSON.stringify(actual)})`);
       }
       return actual;
     },
@@ -112,7 +120,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
     /** Compensation: put the previous, still valid credential back. */
     async restoreStore(input: StoreTarget & { ref: string }): Promise<void> {
       const store = storeFor(input);
-      const credential = await deps.pending.open(input.ref);
+      const credential = await openStaged(deps.pending, input.ref);
       try {
         await store.restore(credential);
       } catch (error) {
@@ -127,8 +135,8 @@ export function createPropagationActivities(deps: PropagationDeps) {
      */
     async probeCredential(input: TokenKey & { ref: string; expect: 'accepted' | 'rejected' }): Promise<{ status: number }> {
       const entry = findServiceToken(deps.inventory, input.accountId, input.tokenName);
-      if (!entry?.token.probeUrl) throw ApplicationFailure.create({ message: `${input.tokenName} has no probe URL`, type: 'NoProbe', nonRetryable: true });
-      const credential = await deps.pending.open(input.ref);
+      if (!entry?.token.probeUrl) throw permanentFailure('NoProbe', `${input.tokenName} has no probe URL`);
+      const credential = await openStaged(deps.pending, input.ref);
       let status: number;
       try {
         const response = await (deps.fetch ?? fetch)(entry.token.probeUrl, {
@@ -139,11 +147,11 @@ export function createPropagationActivities(deps: PropagationDeps) {
         status = response.status;
         await response.body?.cancel();
       } catch {
-        throw ApplicationFailure.create({ message: `probe ${new URL(entry.token.probeUrl).origin} unreachable`, type: 'ProbeUnreachable' });
+        throw retryableFailure('ProbeUnreachable', `probe ${new URL(entry.token.probeUrl).origin} unreachable`);
       }
       const accepted = status >= 200 && status < 300;
       if ((input.expect === 'accepted') !== accepted) {
-        throw ApplicationFailure.create({ message: `probe answered ${status}, expected the credential to be ${input.expect}`, type: input.expect === 'accepted' ? 'ProbeRejected' : 'ProbeStillAccepts' });
+        throw retryableFailure(input.expect === 'accepted' ? 'ProbeRejected' : 'ProbeStillAccepts', `probe answered ${status}, expected the credential to be ${input.expect}`);
       }
       return { status };
     },

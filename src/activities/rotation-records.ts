@@ -1,9 +1,11 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
-import type { RotationRepository } from '../db/rotation-repository';
+import type { RotationRepository, RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { propagationTargetSchema } from '../stores';
+import { permanentFailure } from './failure-types';
+import { writeHistory } from './history-writes';
+import { describeDataError, isDataError } from './postgres-errors';
 
 export interface RotationRecordDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;
@@ -36,7 +38,7 @@ export interface RotationPlan {
 
 function label(target: unknown, index: number): PlannedTarget {
   const parsed = propagationTargetSchema.safeParse(target);
-  if (!parsed.success) throw ApplicationFailure.create({ message: `propagation target #${index} is invalid`, type: 'InvalidTarget', nonRetryable: true });
+  if (!parsed.success) throw permanentFailure('InvalidTarget', `propagation target #${index} is invalid`);
   const t = parsed.data;
   const where = (() => {
     switch (t.kind) {
@@ -55,12 +57,22 @@ function label(target: unknown, index: number): PlannedTarget {
   return { index, kind: t.kind, label: `${t.kind}:${where}`, viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store' };
 }
 
+/** A reference Postgres cannot even compare (not a uuid) names no staged secret, now or later. */
+async function withRef(ref: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (isDataError(error)) throw permanentFailure('PendingSecretMissing', `pending secret reference ${JSON.stringify(ref)} is not valid (${describeDataError(error)})`);
+    throw error;
+  }
+}
+
 /** Plan, history rows and the pending-secret lifecycle: Postgres work on the main queue. */
 export function createRotationRecordActivities(deps: RotationRecordDeps) {
   return {
     async planRotation(token: TokenKey): Promise<RotationPlan> {
       const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
-      if (!entry) throw ApplicationFailure.create({ message: `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`, type: 'UnknownServiceToken', nonRetryable: true });
+      if (!entry) throw permanentFailure('UnknownServiceToken', `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`);
       const current = await deps.pending.current(token);
       return {
         strategy: entry.token.strategy,
@@ -75,11 +87,12 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
         notifyChannels: [...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []), ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : [])],
       };
     },
-    recordRotationStart: deps.rotations.startRotation,
-    recordRotationStep: deps.rotations.recordStep,
-    finishRotationRecord: async (input: { runId: string; status: 'completed' | 'compensated' | 'failed'; outcome: Record<string, unknown> }) =>
-      deps.rotations.finishRotation(input.runId, input.status, input.outcome),
-    promoteSecret: async (input: { ref: string }) => deps.pending.promote(input.ref),
-    discardSecret: async (input: { ref: string }) => deps.pending.discard(input.ref),
+    // History rows: retried through an outage, never for a row Postgres refuses (history-writes.ts).
+    recordRotationStart: (start: RotationStart) => writeHistory('rotation row', start, deps.rotations.startRotation),
+    recordRotationStep: (step: RotationStepRecord) => writeHistory(`rotation step row (${step.step})`, step, deps.rotations.recordStep),
+    finishRotationRecord: (input: { runId: string; status: Exclude<RotationStatus, 'running'>; outcome: Record<string, unknown> }) =>
+      writeHistory('rotation outcome', input, (row) => deps.rotations.finishRotation(row.runId, row.status, row.outcome)),
+    promoteSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.promote(input.ref)),
+    discardSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.discard(input.ref)),
   };
 }

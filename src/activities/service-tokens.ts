@@ -1,10 +1,12 @@
 import type Cloudflare from 'cloudflare';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Inventory } from '../config';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
+import { permanentFailure } from './failure-types';
+import { findStaged, openStaged } from './pending-secret-access';
 
 export interface ServiceTokenDeps {
   inventory: Pick<Inventory, 'accounts'>;
@@ -52,8 +54,11 @@ export interface IssuedSecret {
   secretVersion: number;
 }
 
+/** Token data Cloudflare answered that does not have the fields a rotation decides on will not get better. */
 const toState = (raw: unknown): ServiceTokenState => {
-  const token = serviceTokenStateSchema.parse(raw);
+  const parsed = serviceTokenStateSchema.safeParse(raw);
+  if (!parsed.success) throw permanentFailure('CloudflareContract', `Cloudflare answered service-token data without ${parsed.error.issues.map((i) => i.path.join('.') || 'a body').join(', ')}`);
+  const token = parsed.data;
   return {
     tokenId: token.id,
     clientId: token.client_id,
@@ -65,12 +70,21 @@ const toState = (raw: unknown): ServiceTokenState => {
   };
 };
 
+/**
+ * The version a rotate answered with. Read leniently: the new secret is staged by then, and a
+ * final failure over a missing field would lose a rotation Cloudflare applied.
+ */
+const secretVersionOf = (rotated: unknown, otherwise: number): number => {
+  const version = (rotated as { client_secret_version?: unknown } | null)?.client_secret_version;
+  return typeof version === 'number' ? version : otherwise;
+};
+
 const stagingRetries = 5;
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
   function locate(token: TokenKey) {
     const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
-    if (!entry) throw ApplicationFailure.create({ message: `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`, type: 'UnknownServiceToken', nonRetryable: true });
+    if (!entry) throw permanentFailure('UnknownServiceToken', `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`);
     // Zone-scoped tokens live under /zones/{zone_id}; everything else under the account.
     const scope = entry.token.zoneId ? { zone_id: entry.token.zoneId } : { account_id: token.accountId };
     return { entry, scope };
@@ -124,7 +138,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async resolveServiceToken(token: TokenKey): Promise<ResolvedServiceToken> {
       const found = await listByName(token);
       const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      if (!oldest) throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
       return { ...oldest, strays: others.map((t) => t.tokenId) };
     },
 
@@ -143,17 +157,14 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       // A first attempt goes straight to rotate (resolve has just read the token); a retry
       // reads back first, because the earlier attempt may have been applied.
       if (Context.current().info.attempt > 1) {
-        const staged = await deps.pending.find(input.ref);
+        const staged = await findStaged(deps.pending, input.ref);
         const current = await read(input, input.tokenId);
-        if (!current) throw ApplicationFailure.create({ message: `service token ${input.tokenName} disappeared before rotation`, type: 'ServiceTokenNotFound', nonRetryable: true });
+        if (!current) throw permanentFailure('ServiceTokenNotFound', `service token ${input.tokenName} disappeared before rotation`);
         if (staged) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: current.tokenId, clientId: current.clientId, secretVersion: current.secretVersion };
         if (current.secretVersion > input.expectedVersion) {
-        throw ApplicationFailure.create({
-          message: `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`,
-          type: 'RotatedSecretLost',
-          nonRetryable: true,
-            details: [{ secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt }],
-          });
+          throw permanentFailure('RotatedSecretLost', `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`, [
+            { secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt },
+          ]);
         }
       }
       const { scope } = locate(input);
@@ -167,10 +178,9 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `rotate service token ${input.tokenName}`);
       }
-      if (!rotated.client_secret || !rotated.client_id) throw ApplicationFailure.create({ message: 'rotate answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      if (!rotated.client_secret || !rotated.client_id) throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
       const result = await stage(input, input.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
-      const after = toState(rotated);
-      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: input.tokenId, clientId: rotated.client_id, secretVersion: after.secretVersion };
+      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: input.tokenId, clientId: rotated.client_id, secretVersion: secretVersionOf(rotated, input.expectedVersion + 1) };
     },
 
     /**
@@ -186,9 +196,9 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       if (entry.token.zoneId) return null;
       const found = await listByName(token);
       const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest) throw ApplicationFailure.create({ message: `no service token named ${token.tokenName} in Cloudflare`, type: 'ServiceTokenNotFound', nonRetryable: true });
+      if (!oldest) throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
       const resolved = { ...oldest, strays: others.map((t) => t.tokenId) };
-      const staged = Context.current().info.attempt > 1 ? await deps.pending.find(token.ref) : undefined;
+      const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
       if (staged) return { resolved, issued: { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: oldest.tokenId, clientId: oldest.clientId, secretVersion: oldest.secretVersion } };
       let rotated;
       try {
@@ -200,9 +210,9 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
       }
-      if (!rotated.client_secret || !rotated.client_id) throw ApplicationFailure.create({ message: 'rotate answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      if (!rotated.client_secret || !rotated.client_id) throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
       const result = await stage(token, token.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
-      return { resolved, issued: { ref: result.ref, fingerprint: result.fingerprint, tokenId: oldest.tokenId, clientId: rotated.client_id, secretVersion: toState(rotated).secretVersion } };
+      return { resolved, issued: { ref: result.ref, fingerprint: result.fingerprint, tokenId: oldest.tokenId, clientId: rotated.client_id, secretVersion: secretVersionOf(rotated, oldest.secretVersion + 1) } };
     },
 
     /**
@@ -214,13 +224,13 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async createReplacementToken(input: TokenKey & { oldTokenId: string; strays?: string[]; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
       const { scope } = locate(input);
       if (Context.current().info.attempt > 1) {
-        const staged = await deps.pending.find(input.ref);
+        const staged = await findStaged(deps.pending, input.ref);
         const namesakes = await listByName(input);
         if (staged) {
-          const { clientId } = await deps.pending.open(input.ref);
+          const { clientId } = await openStaged(deps.pending, input.ref);
           const mine = namesakes.find((t) => t.clientId === clientId);
           if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
-          throw ApplicationFailure.create({ message: `the replacement token of ${input.tokenName} vanished after it was issued`, type: 'ReplacementTokenVanished', nonRetryable: true });
+          throw permanentFailure('ReplacementTokenVanished', `the replacement token of ${input.tokenName} vanished after it was issued`);
         }
         const existedBefore = new Set([input.oldTokenId, ...(input.strays ?? [])]);
         const orphans = namesakes.filter((t) => !existedBefore.has(t.tokenId) && (t.createdAt ?? '') >= input.notBefore);
@@ -238,7 +248,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `create service token ${input.tokenName}`);
       }
-      if (!created.client_secret || !created.client_id || !created.id) throw ApplicationFailure.create({ message: 'create answered without a client secret', type: 'CloudflareContract', nonRetryable: true });
+      if (!created.client_secret || !created.client_id || !created.id) throw permanentFailure('CloudflareContract', 'create answered without a client secret');
       const result = await stage(input, input.ref, { clientId: created.client_id, clientSecret: created.client_secret });
       return { ref: result.ref, fingerprint: result.fingerprint, tokenId: created.id, clientId: created.client_id, secretVersion: 1 };
     },

@@ -25,6 +25,8 @@ import type {
 } from '../health/types';
 import { describeCloudflareError, isPermanent, toActivityFailure } from './cloudflare-errors';
 import type { NotifyChannel } from './notify';
+import { permanentFailure } from './failure-types';
+import { writeHistory, type HistoryWriteResult } from './history-writes';
 
 export interface TokenHealthDeps {
   inventory: Pick<Inventory, 'accounts'>;
@@ -126,7 +128,7 @@ const sdkPolicy = (policy: TokenPolicyInput): TokenPolicyParam => ({
 export function createTokenHealthActivities(deps: TokenHealthDeps) {
   function inventoryToken(accountId: string, name: string): ApiTokenConfig {
     const token = deps.inventory.accounts.find((a) => a.id === accountId)?.apiTokens.find((t) => t.name === name);
-    if (!token) throw new Error(`API token ${accountId}/${name} is not in the inventory`);
+    if (!token) throw permanentFailure('UnknownApiToken', `API token ${accountId}/${name} is not in the inventory`);
     return token;
   }
 
@@ -144,7 +146,7 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       value,
       where: secretWhere(token.secretFrom),
       client: () => {
-        if (!value) throw new Error(`no value for ${subjectKey(subject)}`);
+        if (!value) throw permanentFailure('ApiTokenValueMissing', `no value for ${subjectKey(subject)}`);
         return deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose, budgetOwner: token.cloudflareUser });
       },
     };
@@ -364,9 +366,9 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
     },
 
     /** One history row per run: the seed's history summary and the whole report. Idempotent by run id. */
-    async recordTokenHealth(report: TokenHealthReport): Promise<void> {
+    async recordTokenHealth(report: TokenHealthReport): Promise<HistoryWriteResult> {
       const attempted = report.heal !== null && !report.dryRun;
-      await deps.history.recordApiTokenCheck({
+      return writeHistory('token health row', {
         runId: report.runId,
         workflowId: report.workflowId,
         kind: 'health',
@@ -375,7 +377,7 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
         autoHealAttempted: attempted,
         autoHealSuccess: attempted ? (report.heal ?? []).every((h) => h.success) : null,
         results: { version: 1, timestamp: report.timestamp, summary: historySummary(report.tokens), report },
-      });
+      }, deps.history.recordApiTokenCheck);
     },
   };
 }

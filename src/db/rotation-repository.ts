@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 
-export type RotationStatus = 'running' | 'completed' | 'compensated' | 'failed';
+/** `cancelled`: an operator stopped the run; its outcome says what it left valid. */
+export type RotationStatus = 'running' | 'completed' | 'compensated' | 'failed' | 'cancelled';
 
 export interface RotationStart {
   runId: string;

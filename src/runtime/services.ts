@@ -19,6 +19,7 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     keys: runtime.keys,
     prebuiltBundle: options.prebuiltBundle,
+    logger: runtime.logger,
     deps: (lane) => {
       const clients = runtime.cloudflareClients(lane);
       return {

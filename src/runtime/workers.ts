@@ -27,7 +27,7 @@ export interface WorkerSettings {
 }
 
 export interface RunningWorkers {
-  /** Resolves when every worker has stopped. */
+  /** Resolves when every worker has stopped; rejects with WorkerFailedError once one has failed and the others were stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -73,14 +73,66 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
       }),
     ),
   );
-  const workers = [main, emergency, ...cloudflare];
-  const done = Promise.all(workers.map((worker) => worker.run())).then(async () => {
-    await connection.close();
+  const workers = [main, emergency, ...cloudflare].map((worker) => ({ taskQueue: worker.options.taskQueue, worker }));
+  return superviseWorkers(workers, { logger: settings.logger, onStopped: () => connection.close() });
+}
+
+/** What supervision needs of a worker: the SDK's `Worker`, or a stand-in. */
+export interface SupervisedWorker {
+  run(): Promise<void>;
+  shutdown(): void;
+  getState(): string;
+}
+
+/** One worker of the process failed (or stopped unasked): every other one has been stopped too. */
+export class WorkerFailedError extends Error {
+  override readonly name = 'WorkerFailedError';
+  constructor(
+    readonly taskQueue: string,
+    override readonly cause: unknown,
+  ) {
+    super(`the worker of task queue ${taskQueue} ${cause instanceof Error ? `failed: ${cause.message}` : String(cause)}; every worker of this process has been stopped, so the process exits to be restarted`);
+  }
+}
+
+/**
+ * Runs a process's workers as one: when one of them fails, or stops while nobody asked it to,
+ * the others are shut down and `done` rejects with a WorkerFailedError naming its queue. A
+ * process whose emergency or Cloudflare worker died while the main one kept polling would look
+ * alive to Kubernetes and do only part of its work; this way it exits and is restarted.
+ */
+export function superviseWorkers(
+  workers: ReadonlyArray<{ taskQueue: string; worker: SupervisedWorker }>,
+  options: { logger?: Pick<Logger, 'error'>; onStopped?: () => Promise<void> } = {},
+): RunningWorkers {
+  let stopping = false;
+  let failure: WorkerFailedError | undefined;
+  const stopAll = () => {
+    for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  const fail = (taskQueue: string, cause: unknown) => {
+    if (failure) return;
+    failure = new WorkerFailedError(taskQueue, cause);
+    options.logger?.error({ taskQueue, err: cause }, failure.message);
+    stopAll();
+  };
+  const runs = workers.map(({ taskQueue, worker }) =>
+    worker.run().then(
+      () => {
+        if (!stopping) fail(taskQueue, new Error('it stopped although no shutdown was asked for'));
+      },
+      (error: unknown) => fail(taskQueue, error),
+    ),
+  );
+  const done = Promise.all(runs).then(async () => {
+    await options.onStopped?.().catch(() => undefined);
+    if (failure) throw failure;
   });
   return {
     done,
     async shutdown() {
-      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopping = true;
+      stopAll();
       await done;
     },
   };

@@ -1,28 +1,34 @@
 import {
+  ActivityCancellationType,
   type ActivityOptions,
-  ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
+  isCancellation,
   log,
   patched,
   proxyActivities,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
+import type { FailureType } from '../activities/failure-types';
 import type { IssuedSecret, ResolvedServiceToken } from '../activities/service-tokens';
 import type { PlannedTarget, RotationPlan } from '../activities/rotation-records';
-import type { RotationAlert } from '../activities/notify';
 import type { WriteReceipt } from '../stores/store-types';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
 import type { Trigger } from './triggers';
 import type { Lane } from '../cloudflare/budget/lanes';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
+import { emergencyRevokeSignal, progressQuery, type EmergencyRevokeRequest, type RotationMode, type RotationProgress } from './rotation-messages';
+import { RotationRecorder } from './rotation-recorder';
+import { propagateInRounds, propagateUntilHeld, RECOVERY_WINDOW_MS, type HoldState, type PropagationIo } from './rotation-propagation';
+import { allSettled, failureSummary, isFailure, iso } from './rotation-support';
+
+export { emergencyRevokeSignal, progressQuery } from './rotation-messages';
+export type { EmergencyRevokeRequest, RotationMode, RotationProgress, RotationStep } from './rotation-messages';
 
 /**
  * Activities heartbeat while they run (src/activities/heartbeat.ts): one silent this long lost
@@ -46,6 +52,11 @@ const storeWrites = {
   heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
 } as const;
+/**
+ * Store writes of runs since HISTORY_BESIDE_THE_WORK: a cancel waits for a write in flight to
+ * end, so no write of the new credential lands after compensation gave the stores the old one.
+ */
+const storeWritesToTheEnd = { ...storeWrites, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } as const;
 /** Stores and the probe app get a bounded propagation window to show the new credential. */
 const verification = {
   startToCloseTimeout: '30s',
@@ -60,8 +71,7 @@ const historyWrites = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
 
-/** How long the previous secret is kept alive when propagation fails or a secret was lost. */
-const RECOVERY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Rounds of propagation in runs recorded before `rotate-secret-propagates-until-held`. */
 const PROPAGATION_ROUNDS = 3;
 /**
  * The longest one propagation round takes while some worker runs: a store write with all its
@@ -69,7 +79,18 @@ const PROPAGATION_ROUNDS = 3;
  */
 const PROPAGATION_ROUND_MS = 10 * 60 * 1000;
 
-export type RotationMode = 'scheduled' | 'manual' | 'expiry' | 'emergency';
+/**
+ * Patches (see README, "Deploying a workflow change"): runs started since take the new path;
+ * runs recorded before replay the old one.
+ *
+ * - Bookkeeping runs beside the work (rotation-recorder.ts), the revoke signal is audited on
+ *   arrival, and a revoke that reaches a run still waiting for its plan kills first.
+ */
+const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
+/** - rotate-secret keeps propagating until every store holds the new secret (rotation-propagation.ts). */
+const PROPAGATES_UNTIL_HELD = 'rotate-secret-propagates-until-held';
+/** - A blue/green run after a partial one never restores stores nor deletes its new token on failure. */
+const AFTER_PARTIAL_RUN_KEEPS_BOTH = 'blue-green-after-partial-run-keeps-both';
 
 /** The budget lane of a rotation's Cloudflare calls (an emergency revoke's are always `emergency`). */
 export function laneOfRotation(mode: RotationMode): Lane {
@@ -83,30 +104,6 @@ export interface RotateServiceTokenInput {
   trigger: Trigger;
 }
 
-export interface EmergencyRevokeRequest {
-  actor: string;
-  reason: string;
-}
-
-export interface RotationStep {
-  seq: number;
-  step: string;
-  outcome: 'ok' | 'failed' | 'compensated' | 'skipped';
-  startedAt: string;
-  finishedAt: string;
-  details: Record<string, unknown>;
-}
-
-export interface RotationProgress {
-  tokenName: string;
-  accountId: string;
-  mode: RotationMode;
-  strategy: string | null;
-  phase: string;
-  emergency: boolean;
-  steps: RotationStep[];
-}
-
 export interface RotationResult {
   status: 'completed';
   strategy: 'rotate-secret' | 'replace';
@@ -117,54 +114,52 @@ export interface RotationResult {
   emergency: boolean;
 }
 
-export const emergencyRevokeSignal = defineSignal<[EmergencyRevokeRequest]>('emergencyRevoke');
-export const progressQuery = defineQuery<RotationProgress>('progress');
-
 const records = proxyActivities<LocalActivities>(historyWrites);
 /** Alerts are best effort: a few tries, then the run goes on (the history row says it all). */
 const notifications = proxyActivities<LocalActivities>({ startToCloseTimeout: '15s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
 const local = proxyActivities<LocalActivities>(storeWrites);
+const localToTheEnd = proxyActivities<LocalActivities>(storeWritesToTheEnd);
 
-function failureType(error: unknown): string | undefined {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function failureSummary(error: unknown): Record<string, unknown> {
-  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  return { type: failureType(error) ?? (cause instanceof Error ? cause.name : 'Error'), message: cause instanceof Error ? cause.message : String(cause) };
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/**
- * Like Promise.all, but settles every promise before it rejects with the first failure. A store
- * activity left running behind an early rejection would land after whatever the workflow does
- * next: a write of the new credential after compensation restored the old one (and deleted the
- * token the write hands out).
- */
-async function allSettled<T>(work: Array<Promise<T>>): Promise<T[]> {
-  const values: T[] = [];
-  for (const result of await Promise.allSettled(work)) {
-    if (result.status === 'rejected') throw result.reason;
-    values.push(result.value);
-  }
-  return values;
-}
+/** A failure type the workflow itself ends with, checked against the one list. */
+const ends = (type: FailureType & ('RotationCompensated' | 'RotationFailed' | 'EmergencyRevokeIncomplete')) => type;
 
 /**
  * Rotates one Access service token (DESIGN.md §4): resolve → issue → propagate → verify →
- * wait → retire → finish. Until retire, a failure compensates; after it, only retries forward.
- * The workflow carries refs and fingerprints only; secrets stay in the pending-secret store.
+ * wait → retire → finish. Until retire, a failure compensates (rotate-secret, which cannot be
+ * undone, keeps propagating instead); after it, only retries forward. The workflow carries refs
+ * and fingerprints only; secrets stay in the pending-secret store. Its bookkeeping (history and
+ * audit rows, alerts) is the recorder's, beside the work: the run ends once it has caught up.
  */
 export async function rotateServiceToken(input: RotateServiceTokenInput): Promise<RotationResult> {
   const { workflowId, runId } = workflowInfo();
   const token = { accountId: input.accountId, tokenName: input.tokenName };
   let revoke: EmergencyRevokeRequest | undefined = input.mode === 'emergency' ? { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' } : undefined;
+  const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
+  const progress: RotationProgress = { ...token, mode: input.mode, strategy: null, phase: 'plan', emergency: Boolean(revoke), steps: [] };
+  const recorder = new RotationRecorder({ token, workflowId, runId, progress, records, notifications }, besideTheWork);
+  setHandler(emergencyRevokeSignal, (request) => {
+    revoke ??= request;
+    progress.emergency = true;
+    // Every trigger leaves an audit row (DESIGN §5.5): the signal's is written when it arrives.
+    if (besideTheWork) void recorder.audit('audit (revoke signal)', { actor: request.actor, action: 'revoke.signal', subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: request.reason } });
+  });
+  setHandler(progressQuery, () => progress);
+  try {
+    return await rotate(input, recorder, () => revoke);
+  } finally {
+    await recorder.flush();
+  }
+}
+
+async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder, revoked: () => EmergencyRevokeRequest | undefined): Promise<RotationResult> {
+  const { workflowId, runId } = workflowInfo();
+  const token = { accountId: input.accountId, tokenName: input.tokenName };
+  const progress = recorder.progress;
+  const step = recorder.step.bind(recorder);
   // Cloudflare calls go to the lane of the request budget this run deserves now: a revoke
   // arriving mid-run moves every later call ahead of routine work. Runs recorded before lanes
   // existed keep the one queue they used.
-  const lane = (): Lane => (revoke ? 'emergency' : laneOfRotation(input.mode));
+  const lane = (): Lane => (revoked() ? 'emergency' : laneOfRotation(input.mode));
   const onLane = (options: ActivityOptions) => {
     const make = (l: Lane) => proxyActivities<CloudflareActivities>({ ...options, startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT, taskQueue: cloudflareQueue(l) });
     const byLane = { emergency: make('emergency'), interactive: make('interactive'), scheduled: make('scheduled') };
@@ -173,49 +168,24 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   const cloudflare = onLane(cloudflareCalls);
   const retire = onLane(retireCalls);
   const probe = proxyActivities<LocalActivities>(verification);
-  const cloudflareStores = onLane(storeWrites);
+  const cloudflareStores = onLane(recorder.besideTheWork ? storeWritesToTheEnd : storeWrites);
+  const localStores = recorder.besideTheWork ? localToTheEnd : local;
   const cloudflareVerification = onLane(verification);
-
-  const progress: RotationProgress = { ...token, mode: input.mode, strategy: null, phase: 'plan', emergency: Boolean(revoke), steps: [] };
-  setHandler(emergencyRevokeSignal, (request) => {
-    revoke ??= request;
-    progress.emergency = true;
-  });
-  setHandler(progressQuery, () => progress);
-
-  let seq = 0;
-  async function recordStep(own: number, name: string, outcome: RotationStep['outcome'], startedAt: string, details: Record<string, unknown>): Promise<void> {
-    progress.steps.push({ seq: own, step: name, outcome, startedAt, finishedAt: iso(Date.now()), details });
-    await records.recordRotationStep({ runId, seq: own, step: name, outcome, startedAt, details });
-  }
-  async function step<T>(name: string, run: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
-    progress.phase = name;
-    const startedAt = iso(Date.now());
-    const own = ++seq;
-    try {
-      const result = await run();
-      await recordStep(own, name, 'ok', startedAt, describe(result));
-      return result;
-    } catch (error) {
-      await recordStep(own, name, 'failed', startedAt, failureSummary(error));
-      throw error;
-    }
-  }
 
   // Store writes for Workers and Secrets Store are Cloudflare calls: rate-limited queue.
   // A later round writes everything again, so a binding someone deleted is restored.
   const write = (target: PlannedTarget, ref: string, round: number) =>
-    (target.viaCloudflare ? cloudflareStores() : local).propagateToStore({ ...token, targetIndex: target.index, ref, round });
+    (target.viaCloudflare ? cloudflareStores() : localStores).propagateToStore({ ...token, targetIndex: target.index, ref, round });
   const readBack = (target: PlannedTarget, receipt: WriteReceipt) =>
     (target.viaCloudflare ? cloudflareVerification() : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
   const restore = (target: PlannedTarget, ref: string) =>
-    (target.viaCloudflare ? cloudflareStores() : local).restoreStore({ ...token, targetIndex: target.index, ref });
+    (target.viaCloudflare ? cloudflareStores() : localStores).restoreStore({ ...token, targetIndex: target.index, ref });
 
   /**
-   * An emergency with no rotation running kills the compromised secret before anything else,
-   * resolve and rotate in one activity; the plan, the audit row and the run's record follow, so
-   * no bookkeeping sits on a revoke's critical path. When that cannot be done (a zone-scoped
-   * token, a failure), the run resolves and issues step by step as before.
+   * An emergency kills the compromised secret before anything else, resolve and rotate in one
+   * activity; the plan, the audit row and the run's record follow, so no bookkeeping sits on a
+   * revoke's critical path. When that cannot be done (a zone-scoped token, a failure), the run
+   * resolves and issues step by step as before.
    */
   async function killFirst() {
     const startedAt = iso(Date.now());
@@ -227,14 +197,22 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       return null;
     }
   }
+  /** The plan reads Postgres; a revoke that arrives while it waits (Postgres down) kills first without it. */
+  async function killIfRevokedBefore(planning: Promise<RotationPlan>) {
+    const planned = await Promise.race([planning.then(() => true), condition(() => revoked() !== undefined).then(() => false)]);
+    return planned ? null : killFirst();
+  }
   // Runs recorded before kill-first keep their order.
   const killedAtStart = input.mode === 'emergency' && patched('emergency-kills-first') ? await killFirst() : null;
-
-  const plan: RotationPlan = await records.planRotation(token);
+  recorder.open();
+  const planning = records.planRotation(token);
+  const killed = killedAtStart ?? (recorder.besideTheWork && input.mode !== 'emergency' ? await killIfRevokedBefore(planning) : null);
+  const plan: RotationPlan = await planning;
+  recorder.alertTo(plan.notifyChannels);
   // Zone-scoped tokens have no rotate endpoint: they can only be replaced. Any other token is
   // rotated in place in an emergency, so the call that issues the successor kills the old secret.
   const canRotate = !plan.zoneScoped;
-  let strategy: RotationResult['strategy'] = !canRotate ? 'replace' : revoke ? 'rotate-secret' : plan.strategy;
+  let strategy: RotationResult['strategy'] = !canRotate ? 'replace' : revoked() ? 'rotate-secret' : plan.strategy;
   progress.strategy = strategy;
   upsertSearchAttributes([
     { key: TokenName, value: input.tokenName },
@@ -243,13 +221,6 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     { key: TokenKind, value: 'service-token' },
     { key: TriggeredBy, value: input.trigger.actor },
   ]);
-  async function alert(severity: RotationAlert['severity'], event: RotationAlert['event'], message: string): Promise<void> {
-    const payload: RotationAlert = { severity, event, message, ...token, workflowId, runId };
-    const sent = await Promise.allSettled(plan.notifyChannels.map((channel) => notifications.notifyRotation({ channel, alert: payload })));
-    sent.forEach((result, i) => {
-      if (result.status === 'rejected') log.warn('rotation alert not delivered', { channel: plan.notifyChannels[i], event });
-    });
-  }
   /** The strategy the run turned to, in the progress query and the search attributes alike. */
   const switchStrategy = (next: RotationResult['strategy']) => {
     if (next === strategy) return;
@@ -257,8 +228,8 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     progress.strategy = next;
     upsertSearchAttributes([{ key: RotationStrategy, value: next }]);
   };
-  await records.recordAudit({ actor: input.trigger.actor, action: `rotate.${input.mode}`, subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: input.trigger.reason ?? null } });
-  await records.recordRotationStart({ runId, workflowId, ...token, strategy, mode: input.mode, triggeredBy: input.trigger.actor });
+  await recorder.audit('audit', { actor: input.trigger.actor, action: `rotate.${input.mode}`, subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: input.trigger.reason ?? null } });
+  await recorder.start({ runId, workflowId, ...token, strategy, mode: input.mode, triggeredBy: input.trigger.actor });
 
   interface Compensation {
     name: string;
@@ -275,6 +246,12 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   let resolved: ResolvedServiceToken | undefined;
   let recoveredLostSecret = false;
   let killedOldFirst = false;
+  /** The old token's previous secret was alive at resolve: an earlier run ended part-way. */
+  let afterPartialRun = false;
+  /** Set when a failed replace must neither restore the stores nor take its new token away. */
+  let keepBothTokens = false;
+  /** rotate-secret past issue: propagation keeps going, and this is where it stands. */
+  let hold: HoldState | undefined;
 
   /** Blue/green: a new token beside the old one in every Access policy that names it. */
   async function issueReplacement(old: ResolvedServiceToken): Promise<IssuedSecret> {
@@ -283,15 +260,21 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       () => cloudflare().createReplacementToken({ ...token, oldTokenId: old.tokenId, strays: old.strays ?? [], ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
       (r) => ({ strategy: 'replace', tokenId: r.tokenId, clientId: r.clientId, fingerprint: r.fingerprint }),
     );
+    // After a partial run the credential on record may be the old token's previous secret, which
+    // expires, while some stores hold its current one, which does not: "restoring" them would
+    // hand them a secret that dies with the recovery window. A failure keeps both tokens instead.
+    keepBothTokens = afterPartialRun && !revoked() && patched(AFTER_PARTIAL_RUN_KEEPS_BOTH);
     // Undoing a replace deletes the new token, which is safe only if every store can be given
     // the old credential back. Without it, both tokens stay valid and bound (and it is logged).
-    const undoable = plan.currentRef !== null;
+    const undoable = plan.currentRef !== null && !keepBothTokens;
     if (undoable) {
       compensations.push({ name: 'delete new token', run: () => cloudflare().deleteServiceToken({ ...token, tokenId: replacement.tokenId }), revokesNew: true });
       compensations.push({ name: 'discard pending secret', run: () => records.discardSecret({ ref: replacement.ref }) });
       // Pushed before the bind: it edits one policy after another and may fail part-way, and
       // unbinding is idempotent, so the policies it did reach are cleaned before the delete.
       compensations.push({ name: 'unbind new token', run: () => cloudflare().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }), revokesNew: true });
+    } else if (keepBothTokens) {
+      log.warn('previous secret of an earlier run still alive: a failed replace will leave both tokens valid and restore no store', { token: input.tokenName });
     } else {
       log.warn('no current credential on record: a failed replace will leave both tokens valid', { token: input.tokenName });
     }
@@ -315,7 +298,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
 
   /** After a revoke: the probe app must now refuse what the stores held. Returns the failure, if any. */
   async function confirmRevoked(): Promise<unknown> {
-    if (!revoke || !plan.hasProbe || !plan.currentRef) return undefined;
+    if (!revoked() || !plan.hasProbe || !plan.currentRef) return undefined;
     const previous = plan.currentRef;
     try {
       await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
@@ -344,20 +327,53 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
       outcome.failedCompensations.push({ name: 'end compromised credential', error: failureSummary(containError) });
     }
     progress.phase = 'failed';
-    await records.finishRotationRecord({ runId, status: 'failed', outcome });
+    await recorder.finish('failed', outcome);
     const message = contained
       ? `emergency revoke by ${request.actor}: the compromised credential is dead and the new one is current, but ${String(outcome.error.message)}: stores without the new credential cannot authenticate`
       : `emergency revoke by ${request.actor} failed (${String(outcome.error.message)}) and ending the compromised credential failed too: it may still be valid`;
-    await alert('critical', 'emergency-incomplete', `${message}; needs an operator`);
-    throw ApplicationFailure.create({ message, type: 'EmergencyRevokeIncomplete', nonRetryable: true, details: [outcome] });
+    await recorder.alert('critical', 'emergency-incomplete', `${message}; needs an operator`);
+    throw ApplicationFailure.create({ message, type: ends('EmergencyRevokeIncomplete'), nonRetryable: true, details: [outcome] });
+  }
+
+  /**
+   * An operator cancelled a rotate-secret run past issue. Nothing can undo the rotate: the new
+   * secret is Cloudflare's current one, the only one that does not expire, so it becomes the
+   * credential on record (what every store is meant to hold, and what a later compensation would
+   * restore); the previous one is given a whole recovery window from now. Both stay valid, the
+   * stores keep what they hold, and the run says which of them miss the new secret.
+   */
+  async function leaveBothValid(error: unknown, old: ResolvedServiceToken, fresh: IssuedSecret, state: HoldState): Promise<never> {
+    await CancellationScope.nonCancellable(async () => {
+      const until = Date.now() + RECOVERY_WINDOW_MS;
+      try {
+        await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }), () => ({ until: iso(until), reason: 'cancelled: both secrets stay valid' }));
+        state.previousValidUntil = until;
+      } catch (extendError) {
+        log.error('extending the previous secret after a cancel failed', { token: input.tokenName, error: failureSummary(extendError) });
+      }
+      try {
+        await step('make new secret current', () => records.promoteSecret({ ref: fresh.ref }), () => ({ fingerprint: fresh.fingerprint }));
+      } catch (promoteError) {
+        log.error('recording the new secret as current after a cancel failed', { token: input.tokenName, error: failureSummary(promoteError) });
+      }
+      progress.phase = 'cancelled';
+      const missing = state.missing.map((t) => t.label);
+      await recorder.finish('cancelled', { cancelled: true, bothValid: true, current: fresh.fingerprint, previousSecretValidUntil: iso(state.previousValidUntil), storesWithoutNewSecret: missing, error: failureSummary(error) });
+      await recorder.alert(
+        'critical',
+        'rotation-cancelled',
+        `rotation of ${input.tokenName} was cancelled before it finished: both the new secret (Cloudflare's current one) and the previous one stay valid, the previous one until ${iso(state.previousValidUntil)}; ${missing.length ? `${missing.join(', ')} still hold the previous one and stop working then unless given the new one` : 'every store holds the new secret'}. The next rotation finishes blue/green`,
+      );
+    });
+    throw error;
   }
 
   try {
     // 1. resolve — the token as Cloudflare has it now
     const describeResolved = (t: ResolvedServiceToken) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] });
-    if (killedAtStart) {
-      resolved = killedAtStart.resolved;
-      await recordStep(++seq, 'resolve', 'ok', killedAtStart.startedAt, describeResolved(resolved));
+    if (killed) {
+      resolved = killed.resolved;
+      await recorder.recordStep(recorder.nextSeq(), 'resolve', 'ok', killed.startedAt, describeResolved(resolved));
     } else {
       resolved = await step('resolve', () => cloudflare().resolveServiceToken(token), describeResolved);
     }
@@ -368,24 +384,27 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     // it. A rotate would end it at once (Cloudflare keeps one previous secret), so finish
     // blue/green, which keeps both of the old token's secrets until every store holds the new one.
     const previousAlive = old.previousSecretExpiresAt !== null && Date.parse(old.previousSecretExpiresAt) > Date.now();
-    if (previousAlive && !revoke && strategy === 'rotate-secret' && canRotate) {
+    afterPartialRun = previousAlive && !revoked();
+    if (previousAlive && !revoked() && strategy === 'rotate-secret' && canRotate) {
       log.warn('previous secret still valid from an earlier run: rotating blue/green', { token: input.tokenName, previousSecretExpiresAt: old.previousSecretExpiresAt });
       switchStrategy('replace');
     }
 
     // 2. issue — the new secret goes straight into the encrypted pending-secret store
-    if (killedAtStart) {
-      issued = killedAtStart.issued;
+    let previousValidUntil = Date.now();
+    if (killed) {
+      issued = killed.issued;
       killedOldFirst = true;
-      await recordStep(++seq, 'issue', 'ok', killedAtStart.startedAt, { strategy: 'rotate-secret', secretVersion: issued.secretVersion, fingerprint: issued.fingerprint, previousSecretExpiresAt: 'at issue (emergency)' });
-    } else if (strategy === 'rotate-secret' || (revoke && canRotate)) {
+      await recorder.recordStep(recorder.nextSeq(), 'issue', 'ok', killed.startedAt, { strategy: 'rotate-secret', secretVersion: issued.secretVersion, fingerprint: issued.fingerprint, previousSecretExpiresAt: 'at issue (emergency)' });
+    } else if (strategy === 'rotate-secret' || (revoked() && canRotate)) {
       // Emergency: the compromised secret dies in the same call that issues its successor.
       // The previous secret outlives the first propagation round and the wait, whatever the
       // overlap: a round that is slow but succeeds (a worker killed under a store write is retried
       // a minute later) must not see it expire while stores still hold it. Retire ends it as soon
       // as every store holds the new one, so this only matters when a rotation stalls.
-      const previousSecretExpiresAt = revoke ? iso(Date.now()) : iso(Date.now() + Math.max(plan.overlapMs, PROPAGATION_ROUND_MS + plan.propagationWaitMs));
-      killedOldFirst = Boolean(revoke);
+      const previousSecretExpiresAt = revoked() ? iso(Date.now()) : iso(Date.now() + Math.max(plan.overlapMs, PROPAGATION_ROUND_MS + plan.propagationWaitMs));
+      previousValidUntil = Date.parse(previousSecretExpiresAt);
+      killedOldFirst = Boolean(revoked());
       try {
         issued = await step(
           'issue',
@@ -393,7 +412,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
           (r) => ({ strategy: 'rotate-secret', secretVersion: r.secretVersion, fingerprint: r.fingerprint, previousSecretExpiresAt }),
         );
         switchStrategy('rotate-secret');
-        if (!revoke) {
+        if (!revoked()) {
           compensations.push({
             name: 'keep previous secret valid',
             run: () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
@@ -402,13 +421,13 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
           });
         }
       } catch (error) {
-        if (failureType(error) !== 'RotatedSecretLost') throw error;
+        if (!isFailure(error, 'RotatedSecretLost')) throw error;
         // Cloudflare rotated but its answer never arrived. The stores hold what is now the
         // previous secret, valid until `previousSecretExpiresAt`; another rotate would kill
         // it at once. Keep it alive for the recovery window, then finish blue/green.
         recoveredLostSecret = true;
         switchStrategy('replace');
-        if (!revoke) await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
+        if (!revoked()) await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
         issued = await issueReplacement(old);
       }
     } else {
@@ -416,83 +435,94 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     }
     const fresh = issued;
 
-    // 3. propagate — every store, each write idempotent; restored on compensation (replace)
-    const targets = plan.targets;
-    let receipts: WriteReceipt[] = [];
-    for (let round = 1; ; round++) {
-      try {
-        if (strategy === 'replace' && plan.currentRef && round === 1) {
-          const previous = plan.currentRef;
-          compensations.push({ name: 'restore stores', run: () => allSettled(targets.map((t) => restore(t, previous))), restoresStores: true });
-        }
-        // Every write has finished (or failed for good) before the run moves on or compensates.
-        receipts = await step('propagate', () => allSettled(targets.map((t) => write(t, fresh.ref, round))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
-
-        // 4. verify — every store reads back the new fingerprint, and the probe app accepts it
-        await step(
-          'verify',
-          async () => {
-            const [stores, probed] = await Promise.all([
-              Promise.all(targets.map((t, i) => readBack(t, receipts[i]!))),
-              plan.hasProbe ? probe.probeCredential({ ...token, ref: fresh.ref, expect: 'accepted' }) : Promise.resolve(null),
-            ]);
-            return { stores, probed };
-          },
-          (r) => ({ stores: r.stores, probeStatus: r.probed?.status ?? null }),
-        );
-        break;
-      } catch (error) {
+    // 3. propagate — every store, each write idempotent — and 4. verify — every store reads back
+    // the new fingerprint, and the probe app accepts it
+    const io: PropagationIo = {
+      recorder,
+      targets: plan.targets,
+      hasProbe: plan.hasProbe,
+      write: (target, round) => write(target, fresh.ref, round),
+      readBack,
+      probe: () => probe.probeCredential({ ...token, ref: fresh.ref, expect: 'accepted' }),
+    };
+    // rotate-secret cannot be undone once issued: it keeps going until every store holds the
+    // new secret (runs recorded before gave up after three rounds and "compensated").
+    if (strategy === 'rotate-secret' && !revoked() && patched(PROPAGATES_UNTIL_HELD)) {
+      hold = { missing: plan.targets, probed: !plan.hasProbe, previousValidUntil };
+      await propagateUntilHeld(io, hold, {
+        tokenName: input.tokenName,
+        revoked: () => revoked() !== undefined,
+        extendPrevious: (until) => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }),
+        firstPauseMs: Math.min(plan.overlapMs / 4, 60_000),
+      });
+    } else {
+      await propagateInRounds(io, {
+        rounds: PROPAGATION_ROUNDS,
+        // The replace strategy restores every store on compensation (unless both tokens are kept).
+        beforeRound: (round) => {
+          if (strategy === 'replace' && plan.currentRef && round === 1 && !keepBothTokens) {
+            const previous = plan.currentRef;
+            compensations.push({ name: 'restore stores', run: () => allSettled(plan.targets.map((t) => restore(t, previous))), restoresStores: true });
+          }
+        },
         // rotate-secret cannot be undone: keep the previous secret valid and try again.
-        if (strategy !== 'rotate-secret' || revoke || round >= PROPAGATION_ROUNDS) throw error;
-        await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
-        log.warn('propagation failed; previous secret extended, retrying', { token: input.tokenName, round });
-        await alert('warning', 'propagation-failing', `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`);
-        await sleep(Math.min(plan.overlapMs / 4, 5 * 60_000));
-      }
+        retries: () => strategy === 'rotate-secret' && !revoked(),
+        extendPrevious: async () => void (await cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) })),
+        alertFailing: (round, error) =>
+          recorder.alert('warning', 'propagation-failing', `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`),
+        pauseMs: Math.min(plan.overlapMs / 4, 5 * 60_000),
+        tokenName: input.tokenName,
+      });
     }
 
     // 5. wait — consumers pick up the new credential; an emergency revoke cuts it short
     await step(
       'wait',
-      () => condition(() => revoke !== undefined, plan.propagationWaitMs),
-      (revoked) => ({ waitedMs: plan.propagationWaitMs, cutShortBy: revoked ? (revoke?.actor ?? null) : null }),
+      () => condition(() => revoked() !== undefined, plan.propagationWaitMs),
+      (wasRevoked) => ({ waitedMs: plan.propagationWaitMs, cutShortBy: wasRevoked ? (revoked()?.actor ?? null) : null }),
     );
   } catch (error) {
+    const request = revoked();
     // Runs that reached this point under older code compensated instead (patch marker for replay).
-    if (revoke && resolved && issued && patched('emergency-failure-ends-compromised')) await containCompromised(error, revoke, resolved, issued);
+    if (request && resolved && issued && patched('emergency-failure-ends-compromised')) await containCompromised(error, request, resolved, issued);
+    if (hold && resolved && issued && isCancellation(error)) await leaveBothValid(error, resolved, issued, hold);
     progress.phase = 'compensate';
     const startedAt = iso(Date.now());
     const undone: string[] = [];
     const failedCompensations: Array<{ name: string; error: Record<string, unknown> }> = [];
-    const keptValid: string[] = [];
+    const keptValid: string[] = keepBothTokens ? ['unbind new token', 'delete new token'] : [];
     let storesRestored = true;
-    for (const entry of compensations.reverse()) {
-      const compensation = revoke && entry.whenRevoked ? entry.whenRevoked : entry;
-      // A store that could not be given the old credential back may still hold the new one:
-      // unbinding or deleting the new token would cut its consumers off. Both stay valid.
-      if (entry.revokesNew && !storesRestored) {
-        keptValid.push(compensation.name);
-        log.error('compensation skipped: a store may still hold the new credential', { step: compensation.name });
-        continue;
+    // An operator's cancel is undone like any failure: compensations are not cancelled with the
+    // run (runs recorded before ran them in the run's own, cancelled, scope).
+    const undo = (work: () => Promise<void>) => (recorder.besideTheWork ? CancellationScope.nonCancellable(work) : work());
+    await undo(async () => {
+      for (const entry of compensations.reverse()) {
+        const compensation = request && entry.whenRevoked ? entry.whenRevoked : entry;
+        // A store that could not be given the old credential back may still hold the new one:
+        // unbinding or deleting the new token would cut its consumers off. Both stay valid.
+        if (entry.revokesNew && !storesRestored) {
+          keptValid.push(compensation.name);
+          log.error('compensation skipped: a store may still hold the new credential', { step: compensation.name });
+          continue;
+        }
+        try {
+          await compensation.run();
+          undone.push(compensation.name);
+        } catch (compensationError) {
+          failedCompensations.push({ name: compensation.name, error: failureSummary(compensationError) });
+          if (entry.restoresStores) storesRestored = false;
+          log.error('compensation failed', { step: compensation.name, error: failureSummary(compensationError) });
+        }
       }
-      try {
-        await compensation.run();
-        undone.push(compensation.name);
-      } catch (compensationError) {
-        failedCompensations.push({ name: compensation.name, error: failureSummary(compensationError) });
-        if (entry.restoresStores) storesRestored = false;
-        log.error('compensation failed', { step: compensation.name, error: failureSummary(compensationError) });
-      }
-    }
+    });
     // "compensated" only when something was undone and nothing was left half-undone.
     const status = undone.length && !failedCompensations.length && !keptValid.length ? 'compensated' : 'failed';
     const outcome = { error: failureSummary(error), compensated: undone, failedCompensations, keptValid };
     const stepOutcome = status === 'compensated' ? 'compensated' : undone.length || failedCompensations.length ? 'failed' : 'skipped';
-    progress.steps.push({ seq: ++seq, step: 'compensate', outcome: stepOutcome, startedAt, finishedAt: iso(Date.now()), details: outcome });
-    await records.recordRotationStep({ runId, seq, step: 'compensate', outcome: stepOutcome, startedAt, details: outcome });
-    await records.finishRotationRecord({ runId, status, outcome });
+    await recorder.recordStep(recorder.nextSeq(), 'compensate', stepOutcome, startedAt, outcome);
+    await recorder.finish(status, outcome);
     progress.phase = status;
-    await alert(
+    await recorder.alert(
       status === 'compensated' ? 'warning' : 'critical',
       status === 'compensated' ? 'rotation-compensated' : 'rotation-failed',
       status === 'compensated'
@@ -501,7 +531,7 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     );
     throw ApplicationFailure.create({
       message: `rotation of ${input.tokenName} failed before retire and was ${status === 'compensated' ? 'compensated' : undone.length ? 'only partly compensated' : 'not compensated'}: ${String(outcome.error.message)}`,
-      type: status === 'compensated' ? 'RotationCompensated' : 'RotationFailed',
+      type: ends(status === 'compensated' ? 'RotationCompensated' : 'RotationFailed'),
       nonRetryable: true,
       details: [outcome],
     });
@@ -535,15 +565,16 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
     // not stay "running" in the history: it failed at this step and needs an operator.
     const phase = progress.phase;
     progress.phase = 'failed';
-    await records.finishRotationRecord({ runId, status: 'failed', outcome: { error: failureSummary(error), phase, afterRetire: true } });
-    await alert('critical', 'failed-after-retire', `rotation failed after retire, at ${phase} (${String(failureSummary(error).message)}): every store holds the new credential; needs an operator`);
+    await recorder.finish('failed', { error: failureSummary(error), phase, afterRetire: true });
+    await recorder.alert('critical', 'failed-after-retire', `rotation failed after retire, at ${phase} (${String(failureSummary(error).message)}): every store holds the new credential; needs an operator`);
     throw error;
   }
-  const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(revoke) };
-  await records.finishRotationRecord({ runId, status: 'completed', outcome: { ...result, revokedBy: revoke?.actor ?? null, revokeReason: revoke?.reason ?? null } });
+  const request = revoked();
+  const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(request) };
+  await recorder.finish('completed', { ...result, revokedBy: request?.actor ?? null, revokeReason: request?.reason ?? null });
   progress.phase = 'done';
-  if (revoke) await alert('info', 'emergency-revoked', `emergency revoke by ${revoke.actor} (${revoke.reason}) done: the old credential is dead and every store holds the new one`);
-  else if (recoveredLostSecret) await alert('info', 'lost-secret-recovered', 'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token');
-  log.info('service token rotated', { token: input.tokenName, strategy, emergency: Boolean(revoke), fingerprint: done.fingerprint });
+  if (request) await recorder.alert('info', 'emergency-revoked', `emergency revoke by ${request.actor} (${request.reason}) done: the old credential is dead and every store holds the new one`);
+  else if (recoveredLostSecret) await recorder.alert('info', 'lost-secret-recovered', 'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token');
+  log.info('service token rotated', { token: input.tokenName, strategy, emergency: Boolean(request), fingerprint: done.fingerprint });
   return result;
 }

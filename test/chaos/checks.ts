@@ -9,6 +9,7 @@ import { fingerprintCredential, type ServiceTokenCredential } from '../../src/st
 import { progressQuery, type RotationProgress } from '../../src/workflows/rotate-service-token';
 import type { ConsumerEvent } from './consumer-protocol';
 import { readFileCredential, type ChaosWorld } from './world';
+import { emergencyTaskQueue } from '../../src/workflows/triggers';
 
 export type RunOutcome = 'completed' | 'compensated' | 'failed' | 'stuck';
 
@@ -195,9 +196,11 @@ export async function runFinalChecks(input: CheckInputs): Promise<FinalChecks> {
     if (!sameSet(named, expected)) violations.push(`policy ${policy.name} names ${named.length} tokens (${named.filter((id) => !expected.includes(id)).length} not live); want exactly the ${expected.length} live ones`);
   }
 
-  // 5. History: every Temporal run of this queue has its row, its status and every step; its audit row.
+  // 5. History: every Temporal run of these queues has its row, its status and every step; its audit row.
   const temporalRuns: Array<{ workflowId: string; runId: string; status: string }> = [];
-  for await (const execution of input.client.workflow.list({ query: `TaskQueue = '${input.taskQueue}' AND WorkflowType = 'rotateServiceToken'` })) {
+  // Emergency revokes that start a run run on the emergency queue beside the main one.
+  const queues = `(TaskQueue = '${input.taskQueue}' OR TaskQueue = '${emergencyTaskQueue(input.taskQueue)}')`;
+  for await (const execution of input.client.workflow.list({ query: `${queues} AND WorkflowType = 'rotateServiceToken'` })) {
     temporalRuns.push({ workflowId: execution.workflowId, runId: execution.runId, status: execution.status.name });
   }
   const known = new Set(temporalRuns.map((r) => r.runId));

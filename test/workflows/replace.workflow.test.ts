@@ -17,6 +17,7 @@ import {
   recordedStep,
   recordedSteps,
   startHarness,
+  waitForPhase,
   type Harness,
   type Run,
 } from './rotation-harness';
@@ -195,6 +196,41 @@ describe('rotateServiceToken, replace, with stub activities', () => {
     expect(run.logs.some((l) => l.level === 'WARN' && /no current credential on record/.test(l.message))).toBe(true);
     expect(finished(run)).toMatchObject({ status: 'failed', outcome: { error: { type: 'StoreNotUpdated' }, compensated: [] } });
     expect(failureTypeOf(run)).toBe('RotationFailed');
+  });
+
+  it.concurrent('undoes a replace that an operator cancels while a store write hangs', async () => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let writeEnded = 0;
+    let firstRestore = 0;
+    const run = await harness.run({
+      strategy: 'replace',
+      stubs: {
+        propagateToStore: async (i) => {
+          if (i.targetIndex === 1) {
+            await released;
+            writeEnded = Date.now();
+          }
+          return { store: `t${i.targetIndex}`, fingerprint: NEW_FINGERPRINT, changed: true, expected: { evidence: 'fingerprint', fingerprint: NEW_FINGERPRINT } };
+        },
+        restoreStore: async () => {
+          firstRestore ||= Date.now();
+        },
+      },
+      during: async (handle) => {
+        await waitForPhase(handle, 'propagate');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await handle.cancel();
+        setTimeout(release, 2_000);
+      },
+    });
+
+    const ref = inputsOf(run, 'createReplacementToken')[0]!.ref;
+    expectUndone(run, ref);
+    // The write in flight ended before any store was given the old credential back: none lands after.
+    expect(writeEnded).toBeGreaterThan(0);
+    expect(firstRestore).toBeGreaterThanOrEqual(writeEnded);
+    expect(finished(run)).toMatchObject({ status: 'compensated', outcome: { compensated: FULL_UNDO } });
   });
 
   it.concurrent('retries a failing delete at retire forward, after the old token left the policies', async () => {

@@ -79,12 +79,13 @@ const receipt = (target: PlannedTarget): WriteReceipt => ({ store: target.label,
 
 function defaults(plan: RotationPlan): StubSet {
   const none = async () => undefined;
+  const stored = async () => ({ stored: 'as-given' as const });
   return {
     planRotation: async () => plan,
-    recordAudit: none,
-    recordRotationStart: none,
-    recordRotationStep: none,
-    finishRotationRecord: none,
+    recordAudit: stored,
+    recordRotationStart: stored,
+    recordRotationStep: stored,
+    finishRotationRecord: stored,
     promoteSecret: none,
     discardSecret: none,
     resolveServiceToken: async () => OLD_TOKEN,

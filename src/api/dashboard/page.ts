@@ -14,7 +14,7 @@ const STYLE = `
   th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e3e6eb; font-size: .9rem; }
   .badge { padding: .1rem .5rem; border-radius: .8rem; font-size: .8rem; font-weight: 600; }
   .healthy, .completed { background: #dff5e3; color: #17602a; } .degraded, .running { background: #fff2cc; color: #7a5a00; }
-  .unhealthy, .failed, .compensated { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
+  .unhealthy, .failed, .compensated, .cancelled { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
   button { font: inherit; padding: .3rem .7rem; cursor: pointer; } #login { background: #fff; padding: 1rem; max-width: 28rem; }
   #notice { min-height: 1.2rem; margin: .5rem 0; } ul { margin: .3rem 0; padding-left: 1.2rem; }
 `;
