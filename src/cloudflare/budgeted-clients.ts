@@ -26,12 +26,32 @@ export interface BudgetedClientsOptions {
  */
 export function createBudgetedClients(options: BudgetedClientsOptions): (lane: Lane) => LaneClients {
   const timeoutMs = options.timeoutMs ?? 20_000;
-  return (lane) => {
-    const fetchFor = (owner: string) => budgetedFetch({ budget: options.budget, owner, lane, sendTimeoutMs: timeoutMs, logger: options.logger });
-    const factory: CloudflareClientFactory = (client) => createCloudflareClient({ ...client, timeoutMs, fetch: fetchFor(client.budgetOwner ?? options.warden.owner) });
+  const byLane = new Map<Lane, LaneClients>();
+  const build = (lane: Lane): LaneClients => {
+    // Building an SDK client costs milliseconds (it sets up every API resource): activities reuse them.
+    const clients = new Map<string, Cloudflare>();
+    const factory: CloudflareClientFactory = (client) => {
+      const owner = client.budgetOwner ?? options.warden.owner;
+      const key = JSON.stringify([client.apiToken, client.baseURL ?? null, client.purpose, owner]);
+      let found = clients.get(key);
+      if (!found) {
+        if (clients.size >= MAX_CLIENTS_PER_LANE) clients.clear();
+        found = createCloudflareClient({ ...client, timeoutMs, fetch: budgetedFetch({ budget: options.budget, owner, lane, sendTimeoutMs: timeoutMs, logger: options.logger }) });
+        clients.set(key, found);
+      }
+      return found;
+    };
     return {
       warden: (purpose) => factory({ apiToken: options.warden.apiToken, baseURL: options.warden.baseURL, purpose }),
       factory,
     };
   };
+  return (lane) => {
+    let found = byLane.get(lane);
+    if (!found) byLane.set(lane, (found = build(lane)));
+    return found;
+  };
 }
+
+/** Clients kept per lane: token-warden's own two and one or two per API token it checks. */
+const MAX_CLIENTS_PER_LANE = 1_000;

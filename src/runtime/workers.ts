@@ -61,8 +61,15 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
   const local = createLocalActivities(settings.deps('interactive'));
   const main = await Worker.create({ ...common, taskQueue: settings.taskQueue, ...workflows, activities: local });
   // Emergency revokes run on a queue of their own: their workflow tasks and bookkeeping never
-  // wait behind a fleet rotation's backlog on the main queue.
-  const emergency = await Worker.create({ ...common, taskQueue: emergencyTaskQueue(settings.taskQueue), ...workflows, activities: local });
+  // wait behind a fleet rotation's backlog on the main queue, and their Cloudflare calls run
+  // here too, in the emergency lane of the budget.
+  const emergencyDeps = settings.deps('emergency');
+  const emergency = await Worker.create({
+    ...common,
+    taskQueue: emergencyTaskQueue(settings.taskQueue),
+    ...workflows,
+    activities: { ...createLocalActivities(emergencyDeps), ...createCloudflareActivities(emergencyDeps) },
+  });
   const cloudflare = await Promise.all(
     LANES.map((lane) =>
       Worker.create({

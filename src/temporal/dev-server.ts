@@ -27,6 +27,12 @@ export interface RunningDevServer {
 }
 
 const SEARCH_ATTRIBUTE_FLAGS = customSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
+/**
+ * Eager activity dispatch: an activity on the queue of the worker that scheduled it starts in the
+ * same round trip. An emergency revoke's first activity (the kill) relies on it to reach
+ * Cloudflare sooner; self-hosted servers need this dynamic config too (README).
+ */
+const DYNAMIC_CONFIG_FLAGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
 
 export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -79,7 +85,7 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   const namespace = options.namespace ?? 'default';
   if (options.cli.type === 'download') return startDownloadedServer(options, address, namespace);
 
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--namespace', namespace, '--log-level', 'warn', ...SEARCH_ATTRIBUTE_FLAGS];
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--namespace', namespace, '--log-level', 'warn', ...SEARCH_ATTRIBUTE_FLAGS, ...DYNAMIC_CONFIG_FLAGS];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');

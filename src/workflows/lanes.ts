@@ -14,5 +14,10 @@ export const CLOUDFLARE_CALL_WITH_BUDGET_WAIT = '10 minutes';
  * before there were lanes keep the one queue they used (now the interactive lane's).
  */
 export function cloudflareQueue(lane: Lane): string {
-  return cloudflareTaskQueue(mainTaskQueueOf(workflowInfo().taskQueue), patched('cloudflare-request-lanes') ? lane : 'interactive');
+  const { taskQueue } = workflowInfo();
+  // A run on the emergency queue makes its emergency calls there: its worker runs them in the
+  // emergency lane, and an activity on the workflow's own queue can start in the same round
+  // trip as the workflow task that scheduled it (eager dispatch).
+  if (lane === 'emergency' && taskQueue !== mainTaskQueueOf(taskQueue)) return taskQueue;
+  return cloudflareTaskQueue(mainTaskQueueOf(taskQueue), patched('cloudflare-request-lanes') ? lane : 'interactive');
 }
