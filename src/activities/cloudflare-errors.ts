@@ -1,4 +1,5 @@
 import Cloudflare from 'cloudflare';
+import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/activity';
 import { permanentFailure, retryableFailure } from './failure-types';
 
@@ -37,6 +38,8 @@ export function isPermanent(info: CloudflareFailureInfo): boolean {
  */
 export function toActivityFailure(error: unknown, what: string): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
+  // Not Cloudflare's doing: a Postgres statement on the way (the policy lock, the budget) failed.
+  if (error instanceof DatabaseError) return retryableFailure('DatabaseUnavailable', `${what}: Postgres ${error.code ?? ''} ${error.message}`.trim());
   const info = describeCloudflareError(error);
   const message = `${what}: ${info.httpStatus ? `HTTP ${info.httpStatus} ` : ''}${info.message}`;
   return (isPermanent(info) ? permanentFailure : retryableFailure)(isPermanent(info) ? 'CloudflareRejected' : 'CloudflareUnavailable', message, [info]);

@@ -37,6 +37,8 @@ export const FAILURE_TYPES = [
   'PendingSecretMissing',
   /** The staged secret does not open: unknown key id, tampered or corrupt ciphertext. */
   'PendingSecretUnreadable',
+  /** Postgres failed a statement an activity needed on its way (a lock timeout, a restart): retried. */
+  'DatabaseUnavailable',
   // History and audit rows.
   /** Postgres refused a history or audit row for its data (SQLSTATE classes 22 and 23), even cleaned. */
   'HistoryDataRejected',

@@ -2,8 +2,17 @@ import { Pool } from 'pg';
 
 export const POOL_SIZE = 10;
 
-export function createPool(databaseUrl: string): Pool {
-  const pool = new Pool({ connectionString: databaseUrl, max: POOL_SIZE, idleTimeoutMillis: 30_000 });
+/**
+ * The pools of a process: the main one; the Cloudflare budget's, so a request waiting for the
+ * budget never waits for a connection that a Cloudflare call holds (an Access policy edit keeps
+ * its lock's connection while its GET and PUT wait for the budget); and the lock holders', so
+ * edits waiting for a lock never starve history writes.
+ */
+export const BUDGET_POOL_SIZE = 3;
+export const LOCK_POOL_SIZE = 10;
+
+export function createPool(databaseUrl: string, max = POOL_SIZE): Pool {
+  const pool = new Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => undefined);
   return pool;

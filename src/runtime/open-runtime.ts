@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import { ConfigError, loadInventoryFile, parseEnvironment, readSecret, type Environment, type Inventory, type SecretSource } from '../config';
 import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE } from '../db/pool';
 import type { EncryptionKeys } from '../temporal/codec';
 import { connectTemporal, createTemporalClient, type TemporalSettings } from '../temporal/connection';
 import { loadEncryptionKeys } from '../temporal/encryption-keys';
@@ -38,6 +38,8 @@ export interface Runtime {
   /** The shared Cloudflare request budget, as this process sees it. */
   budget: RequestBudget;
   pool: Pool;
+  /** For advisory locks held across Cloudflare calls (see db/pool.ts). */
+  lockPool: Pool;
   history: HistoryRepository;
   rotations: RotationRepository;
   pending: PendingSecretStore;
@@ -112,6 +114,10 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     await migrate(databaseUrl, logger);
     const pool = createPool(databaseUrl);
     closers.push(() => pool.end());
+    const budgetPool = createPool(databaseUrl, BUDGET_POOL_SIZE);
+    closers.push(() => budgetPool.end());
+    const lockPool = createPool(databaseUrl, LOCK_POOL_SIZE);
+    closers.push(() => lockPool.end());
 
     // Temporal: TEMPORAL_ADDRESS, or the CLI's dev server with its Web UI.
     let temporal: TemporalSettings = { address: env.TEMPORAL_ADDRESS ?? '', namespace: env.TEMPORAL_NAMESPACE, apiKey: env.TEMPORAL_API_KEY, tls: env.TEMPORAL_TLS };
@@ -129,7 +135,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
 
     // Every Cloudflare request of every process takes one unit of a budget kept in Postgres.
     const budget = createRequestBudget({
-      store: createPostgresBudgetStore(pool),
+      store: createPostgresBudgetStore(budgetPool),
       settings: { requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN, windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000 },
       logger: logger.child({ component: 'cloudflare-budget' }),
     });
@@ -158,6 +164,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
       readSecret: (source) => readSecret(source, secretEnv),
       cloudflare,
       pool,
+      lockPool,
       history: createHistoryRepository(pool),
       temporal,
       keys,

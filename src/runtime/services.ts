@@ -11,7 +11,7 @@ import type { Runtime } from './open-runtime';
 /** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare. */
 export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
-  const policyLock = createAdvisoryLock(runtime.pool);
+  const policyLock = createAdvisoryLock(runtime.lockPool);
   // Which policies name which tokens: every process must see every other's binds.
   const policyIndex = createPostgresPolicyIndex(runtime.pool);
   return startWorkers({
