@@ -258,4 +258,25 @@ describe('request listeners', () => {
     expect(userWindows).toEqual(new Set([seen[0]?.at]));
     expect(seen.at(-1)?.windowStart).toBeNull();
   });
+
+  it('name the method and path of each API request (relative to /client/v4, no query), and none for outside ones', async () => {
+    f = await startDemo();
+    const t = tokens(f);
+    const seen: CountedApiRequest[] = [];
+    f.sim.calls.onRequest((event) => seen.push(event));
+    const tokenId = required(f.demo.serviceTokens[0]).id;
+
+    await raw(f.sim, 'POST', `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`, { token: t.warden, body: {} });
+    await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens?page=1&per_page=50`, { token: t.warden });
+    // Refused by auth: still counted, still named.
+    await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}`);
+    f.sim.rateLimit.spend({ tokenValue: t.warden }, 1);
+
+    expect(seen.map(({ operationId, method, path, outside }) => ({ operationId, method, path, outside }))).toEqual([
+      { operationId: expect.any(String), method: 'POST', path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`, outside: false },
+      { operationId: expect.any(String), method: 'GET', path: `/accounts/${f.demo.accountId}/access/service_tokens`, outside: false },
+      { operationId: expect.any(String), method: 'GET', path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}`, outside: false },
+      { operationId: 'outside', method: null, path: null, outside: true },
+    ]);
+  });
 });

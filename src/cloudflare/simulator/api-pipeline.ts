@@ -45,12 +45,14 @@ export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { 
     contexts.set(request, context);
     if (!meta) return;
 
-    const decision = deps.faults.decide({ operationId: meta.operationId, method: request.method, path: request.url.split('?')[0] ?? '' });
+    const path = request.url.split('?')[0] ?? '';
+    const decision = deps.faults.decide({ operationId: meta.operationId, method: request.method, path });
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
 
     const bearer = parseBearer(request.headers.authorization);
     const known = bearer.kind === 'ok' ? deps.state.apiTokens.findByValue(bearer.value) : undefined;
-    const limit = deps.rateLimit.admit(deps.rateLimit.keyOfRequest(known, request.ip), meta.operationId);
+    const relative = path.startsWith(deps.prefix) ? path.slice(deps.prefix.length) : path;
+    const limit = deps.rateLimit.admit(deps.rateLimit.keyOfRequest(known, request.ip), meta.operationId, { method: request.method, path: relative });
     const config = deps.rateLimiter.config;
     const headers = rateLimitHeaders(config, limit);
     reply.headers(headers);

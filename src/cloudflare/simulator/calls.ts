@@ -17,6 +17,13 @@ export interface CountedApiRequest extends ApiRequestEvent {
   outside: boolean;
   /** Start of the window it was counted in (simulator clock, ms); null when it was refused. */
   windowStart: number | null;
+  /**
+   * The HTTP method and path (relative to `/client/v4`, without the query) of an API request, so
+   * a listener can tell which resource it named (the bench times a revoke to the `rotate` of its
+   * token); null for outside requests.
+   */
+  method: string | null;
+  path: string | null;
 }
 
 export type ApiRequestListener = (event: CountedApiRequest) => void;

@@ -44,9 +44,9 @@ export class RateLimitControl {
     return token ? this.keyOfToken(token) : rateLimitKeyOfIp(ip);
   }
 
-  /** Counts one API request and tells the listeners. */
-  admit(key: string, operationId: string): RateLimitDecision {
-    return this.take(key, operationId, false);
+  /** Counts one API request and tells the listeners (with its method and path, relative to the API prefix). */
+  admit(key: string, operationId: string, request: { method: string; path: string }): RateLimitDecision {
+    return this.take(key, operationId, request);
   }
 
   /**
@@ -59,7 +59,7 @@ export class RateLimitControl {
     let accepted = 0;
     let blockStarted = false;
     for (let i = 0; i < n; i += 1) {
-      const decision = this.take(key, 'outside', true);
+      const decision = this.take(key, 'outside', null);
       if (decision.allowed) accepted += 1;
       else blockStarted ||= decision.blockStarted;
     }
@@ -81,15 +81,18 @@ export class RateLimitControl {
     return key;
   }
 
-  private take(key: string, operationId: string, outside: boolean): RateLimitDecision {
+  /** `request` is null for outside requests (no HTTP request was made). */
+  private take(key: string, operationId: string, request: { method: string; path: string } | null): RateLimitDecision {
     const decision = this.limiter.take(key);
     this.calls.arrived({
       operationId,
       at: this.state.clock.now(),
       rateLimited: !decision.allowed,
       key,
-      outside,
+      outside: request === null,
       windowStart: decision.allowed ? decision.windowStart : null,
+      method: request?.method ?? null,
+      path: request?.path ?? null,
     });
     return decision;
   }
