@@ -44,15 +44,32 @@ export interface ApiClient {
   rateLimit?: { max: number; perSeconds: number };
 }
 
+/**
+ * The shortest client token or Access secret the API accepts: a guessable token would make the
+ * per-address limit on failed authentications the only defence (`openssl rand -base64 32` gives 44).
+ */
+export const MIN_CLIENT_TOKEN_LENGTH = 32;
+
+const tooShort = (secret: string) => secret.length < MIN_CLIENT_TOKEN_LENGTH;
+const TOO_SHORT = `must be at least ${MIN_CLIENT_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 32)`;
+
 /** CLIENT_AUTH_TOKEN (the seed's single client) plus API_CLIENT_TOKENS "name:token,...": full scope. */
 export function apiClientsFromEnvironment(env: { CLIENT_AUTH_TOKEN?: string; API_CLIENT_TOKENS?: string }): ApiClient[] {
   const clients: ApiClient[] = [];
-  if (env.CLIENT_AUTH_TOKEN) clients.push({ name: 'default', token: env.CLIENT_AUTH_TOKEN, scopes: ['*'] });
+  const problems: string[] = [];
+  if (env.CLIENT_AUTH_TOKEN) {
+    if (tooShort(env.CLIENT_AUTH_TOKEN)) problems.push(`environment: CLIENT_AUTH_TOKEN: ${TOO_SHORT}; it has ${env.CLIENT_AUTH_TOKEN.length}`);
+    clients.push({ name: 'default', token: env.CLIENT_AUTH_TOKEN, scopes: ['*'] });
+  }
   for (const entry of (env.API_CLIENT_TOKENS ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
     const separator = entry.indexOf(':');
     if (separator <= 0 || separator === entry.length - 1) throw new ConfigError(['environment: API_CLIENT_TOKENS: entries must look like "name:token"']);
-    clients.push({ name: entry.slice(0, separator), token: entry.slice(separator + 1), scopes: ['*'] });
+    const name = entry.slice(0, separator);
+    const token = entry.slice(separator + 1);
+    if (tooShort(token)) problems.push(`environment: API_CLIENT_TOKENS: the token of "${name}" ${TOO_SHORT}; it has ${token.length}`);
+    clients.push({ name, token, scopes: ['*'] });
   }
+  if (problems.length) throw new ConfigError(problems);
   return clients;
 }
 
@@ -70,6 +87,7 @@ export function loadApiClientsFile(file: string, env: Readonly<Record<string, st
   const clients = parsed.data.clients.map((client, index): ApiClient => {
     const secret = client.bearerFrom ? readSecret(client.bearerFrom, env) : readSecret(client.access!.secretFrom, env);
     if (!secret) problems.push(`${file}: clients.${index}: the secret of client "${client.name}" is not set`);
+    else if (tooShort(secret)) problems.push(`${file}: clients.${index}: the secret of client "${client.name}" ${TOO_SHORT}; it has ${secret.length}`);
     return {
       name: client.name,
       scopes: client.scopes,

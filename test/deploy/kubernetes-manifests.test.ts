@@ -250,8 +250,8 @@ describe('deploy/kubernetes', () => {
       if (probe) expect(containerPort(api, probe.httpGet.port)).toBe(listening);
     }
     const routes = read('src/api/routes/health.ts');
-    expect(routes).toContain("app.get('/health'");
-    expect(routes).toContain("app.get('/ready'");
+    expect(routes).toMatch(/app\.get\(\s*'\/health'/);
+    expect(routes).toMatch(/app\.get\(\s*'\/ready'/);
 
     const service = find(serviceSchema, 'Service', 'token-warden-api');
     expect(service.spec.type).toBe('ClusterIP');

@@ -9,7 +9,7 @@ import { startStack, type Stack } from '../support/stack';
 describe('API clients: bearer or Access service-token credentials, scopes and rate limits', () => {
   let stack: Stack;
   let dir: string;
-  const secrets = { OPS: randomBytes(12).toString('hex'), BOT: randomBytes(12).toString('hex'), VIEWER: randomBytes(12).toString('hex') };
+  const secrets = { OPS: randomBytes(24).toString('hex'), BOT: randomBytes(24).toString('hex'), VIEWER: randomBytes(24).toString('hex') };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tw-clients-'));

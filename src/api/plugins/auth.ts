@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
+import { createAuthFailureCounter, type AuthFailureLimit } from '../auth-failures';
 import { allows, findClient, type ApiClient, type Scope } from '../clients';
 import { HttpError } from '../errors';
 
@@ -22,6 +23,8 @@ export interface AuthOptions {
   clients: readonly ApiClient[];
   /** For clients without a limit of their own. */
   defaultRateLimit: { max: number; perSeconds: number };
+  /** Failed authentications per source address before it gets 429s. */
+  authFailureLimit: AuthFailureLimit;
 }
 
 const PUBLIC_PREFIXES = ['/docs'];
@@ -29,10 +32,12 @@ const PUBLIC_PREFIXES = ['/docs'];
 /**
  * Every route requires a client: `Authorization: Bearer <token>`, or Cloudflare Access
  * service-token headers. Then the route's scope, then the client's rate limit (per client,
- * so one noisy caller cannot starve the others).
+ * so one noisy caller cannot starve the others). Failed authentications are limited per
+ * source address before any credential is compared (see auth-failures.ts).
  */
 export const authPlugin = fp<AuthOptions>(async (app, options) => {
   const byName = new Map(options.clients.map((client) => [client.name, client]));
+  const failures = createAuthFailureCounter(options.authFailureLimit);
   const limitOf = (name: string | undefined) => (name && byName.get(name)?.rateLimit) || options.defaultRateLimit;
   app.decorateRequest('client', null);
   app.decorateRequest('requireScope', function requireScope(this: { client: { name: string } | null }, scope: Scope) {
@@ -48,9 +53,14 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
     }
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p)) || request.method === 'OPTIONS') return;
+    const wait = failures.retryAfterSeconds(request.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new HttpError(429, 'rate_limited', `too many failed authentications from this address; try again in ${wait} s`);
+    }
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
     const accessClientId = request.headers['cf-access-client-id'];
@@ -61,6 +71,7 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
       accessClientSecret: typeof accessClientSecret === 'string' ? accessClientSecret : undefined,
     });
     if (!client) {
+      failures.recordFailure(request.ip);
       const presented = bearer !== undefined || accessClientId !== undefined;
       throw new HttpError(401, 'unauthorized', presented ? 'invalid credentials' : 'missing credentials: send Authorization: Bearer <token> (or CF-Access-Client-Id and CF-Access-Client-Secret)');
     }

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { verifyApiTokens } from '../../workflows/verify-api-tokens';
-import { errorResponseSchema } from '../errors';
+import { authErrors, backendErrors, bodyErrors, inputErrors } from '../errors';
+import { limit, reason } from '../inputs';
 
 export interface ApiTokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -59,8 +60,8 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
       schema: {
         tags: ['api-tokens'],
         summary: 'Verify every configured API token now (a verifyApiTokens run)',
-        body: z.object({ reason: z.string().max(500).optional() }).nullish(),
-        response: { 200: verifyResponseSchema, 400: errorResponseSchema, 401: errorResponseSchema },
+        body: z.object({ reason: reason.optional() }).nullish(),
+        response: { 200: verifyResponseSchema, ...bodyErrors, ...authErrors, ...backendErrors },
       },
     },
     async (request) => {
@@ -86,8 +87,8 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
       schema: {
         tags: ['api-tokens'],
         summary: 'Recorded API-token verification runs, newest first',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(10) }),
-        response: { 200: checksResponseSchema, 400: errorResponseSchema, 401: errorResponseSchema },
+        querystring: z.object({ limit: limit(100, 10) }),
+        response: { 200: checksResponseSchema, ...inputErrors, ...authErrors, ...backendErrors },
       },
     },
     async (request) => {

@@ -1,8 +1,9 @@
 import cors from '@fastify/cors';
-import type { PayloadCodec } from '@temporalio/common';
+import { ValueError, type PayloadCodec } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponseSchema } from '../errors';
+import { authErrors, badRequest, bodyErrors, publicErrors } from '../errors';
+import { base64 } from '../inputs';
 
 export interface CodecRouteOptions {
   codec: PayloadCodec;
@@ -12,9 +13,11 @@ export interface CodecRouteOptions {
   public: boolean;
 }
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+// Metadata keys are the payload writer's (`encoding`, `encryption-key-id`, …): they only travel inside the payload.
 const wirePayload = z.object({ metadata: z.record(z.string(), base64).default({}), data: base64.optional() });
 const wireBody = z.object({ payloads: z.array(wirePayload).max(1000) });
+/** What comes back is the codec's: keys as the payload's writer chose them. */
+const wireAnswer = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string().optional() })) });
 
 type WirePayload = z.infer<typeof wirePayload>;
 
@@ -23,10 +26,20 @@ const fromWire = (p: WirePayload) => ({
   data: p.data === undefined ? undefined : Buffer.from(p.data, 'base64'),
 });
 
-const toWire = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }): WirePayload => ({
+const toWire = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }): z.infer<typeof wireAnswer>['payloads'][number] => ({
   metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   ...(p.data ? { data: Buffer.from(p.data).toString('base64') } : {}),
 });
+
+/**
+ * Why a payload could not be decoded, in words safe to show: the codec's own errors name the
+ * key id; a failed decryption (tampered data, truncated data, wrong key) is one reason for all,
+ * since which check failed tells a forger nothing it should learn.
+ */
+function refusal(direction: 'encode' | 'decode', error: unknown) {
+  const known = error instanceof ValueError ? error.message : `the payload could not be ${direction === 'decode' ? 'decrypted (tampered, truncated or not ours)' : 'encoded'}`;
+  return badRequest('undecodable_payload', `${direction}: ${known}`);
+}
 
 /** Temporal's codec-server protocol, so the Temporal UI can show decrypted payloads. */
 export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app, options) => {
@@ -36,12 +49,22 @@ export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app,
       `/codec/${direction}`,
       {
         config: options.public ? { public: true } : { scope: 'codec' },
-        schema: { tags: ['codec'], summary: `Temporal UI codec server: ${direction} payloads`, body: wireBody, response: { 200: wireBody, 400: errorResponseSchema, 401: errorResponseSchema } },
+        schema: {
+          tags: ['codec'],
+          summary: `Temporal UI codec server: ${direction} payloads`,
+          body: wireBody,
+          response: { 200: wireAnswer, ...bodyErrors, ...(options.public ? publicErrors : authErrors) },
+        },
       },
       async (request) => {
         const payloads = request.body.payloads.map(fromWire);
-        const result = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-        return { payloads: result.map(toWire) };
+        try {
+          const result = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+          return { payloads: result.map(toWire) };
+        } catch (error) {
+          request.log.info({ err: error }, `codec: a payload could not be ${direction}d`);
+          throw refusal(direction, error);
+        }
       },
     );
   }

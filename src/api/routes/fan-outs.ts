@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { fanOutProgressQuery, type FanOutProgress } from '../../workflows/fan-out';
-import { errorResponseSchema } from '../errors';
+import { authErrors, backendErrors, inputErrors } from '../errors';
+import { limit } from '../inputs';
 
 export interface FanOutRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -73,8 +74,8 @@ export const fanOutRoutes: FastifyPluginAsyncZod<FanOutRouteDeps> = async (app, 
       schema: {
         tags: ['service-tokens'],
         summary: 'Fleet rotations and expiry sweeps, newest first; running ones with their progress and ETA',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(50).default(10) }),
-        response: { 200: z.object({ success: z.literal(true), data: z.object({ fan_outs: z.array(fanOutSchema) }) }), 400: errorResponseSchema, 401: errorResponseSchema },
+        querystring: z.object({ limit: limit(50, 10) }),
+        response: { 200: z.object({ success: z.literal(true), data: z.object({ fan_outs: z.array(fanOutSchema) }) }), ...inputErrors, ...authErrors, ...backendErrors },
       },
     },
     async (request) => {

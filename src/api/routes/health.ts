@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { publicErrors } from '../errors';
 
 export interface ReadinessChecks {
   temporal(): Promise<void>;
@@ -22,9 +23,13 @@ async function outcome(check: () => Promise<void>): Promise<'ok' | 'failing'> {
 
 /** `/health` is liveness (the process answers); `/ready` checks Temporal and Postgres. */
 export const healthRoutes: FastifyPluginAsyncZod<{ readiness: ReadinessChecks }> = async (app, { readiness }) => {
-  app.get('/health', { config: { public: true }, schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get(
+    '/health',
+    { config: { public: true }, schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }), ...publicErrors } } },
+    async () => ({ status: 'ok' as const }),
+  );
 
-  app.get('/ready', { config: { public: true }, schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
+  app.get('/ready', { config: { public: true }, schema: { tags: ['operations'], summary: 'Readiness: Temporal and Postgres answer (503 when either does not)', response: { 200: readySchema, 503: readySchema, ...publicErrors } } }, async (_request, reply) => {
     const [temporal, postgres] = await Promise.all([outcome(readiness.temporal), outcome(readiness.postgres)]);
     const ready = temporal === 'ok' && postgres === 'ok';
     return reply.code(ready ? 200 : 503).send({ ready, checks: { temporal, postgres } });

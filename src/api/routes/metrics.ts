@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { z } from 'zod';
 import type { MetricsQueries } from '../../db/metrics-queries';
+import { authErrors, backendErrors } from '../errors';
 
 export interface MetricsRouteDeps {
   metrics: MetricsQueries;
@@ -88,8 +90,19 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRouteDeps> = async (app, d
     },
   });
 
-  app.get('/metrics', { config: { scope: 'read' }, schema: { tags: ['operations'], summary: 'Prometheus metrics (bearer token required)' } }, async (_request, reply) => {
-    const body = await registry.metrics();
-    return reply.type(registry.contentType).send(body);
-  });
+  app.get(
+    '/metrics',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (bearer token required)',
+        response: { 200: { description: 'Prometheus text exposition format', content: { [registry.contentType]: { schema: z.string() } } }, ...authErrors, ...backendErrors },
+      },
+    },
+    async (_request, reply) => {
+      const body = await registry.metrics();
+      return reply.type(registry.contentType).send(body);
+    },
+  );
 };

@@ -11,7 +11,9 @@ import type { ServiceTokenExpiry } from '../../service-token-expiry';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../../temporal/search-attributes';
 import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
-import { errorResponseSchema, HttpError, notFound } from '../errors';
+import { authErrors, backendErrors, bodyErrors, errorResponseSchema, HttpError, inputErrors, notFound, paramErrors } from '../errors';
+import { accountId, flag, limit, reason, tokenName } from '../inputs';
+import { workflowRunLink } from './workflows';
 
 export interface ServiceTokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -23,8 +25,8 @@ export interface ServiceTokenRouteDeps {
   serviceTokenExpiry?: () => Promise<ServiceTokenExpiry[]>;
 }
 
-const tokenParams = z.object({ name: z.string().min(1).max(200) });
-const accountQuery = z.object({ account_id: z.string().min(1).optional() });
+const tokenParams = z.object({ name: tokenName });
+const accountQuery = z.object({ account_id: accountId.optional() });
 const workflowStarted = z.object({ success: z.literal(true), data: z.object({ workflow_id: z.string(), run_id: z.string() }) });
 const conflictResponse = z.object({ success: z.literal(false), error: z.object({ code: z.literal('conflict'), message: z.string(), workflow_id: z.string(), run_id: z.string().nullable() }) });
 
@@ -105,7 +107,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
 
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
-  app.get('/service-tokens', { config: { scope: 'read' }, schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, 401: errorResponseSchema } } }, async () => {
+  app.get('/service-tokens', { config: { scope: 'read' }, schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, ...authErrors, ...backendErrors } } }, async () => {
     const entries = managedServiceTokens(deps.inventory);
     const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
     const now = Date.now();
@@ -136,13 +138,14 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     '/service-tokens/:name/rotate',
     {
       config: { scope: 'rotate' },
+      links: { 202: workflowRunLink },
       schema: {
         tags: ['service-tokens'],
         summary: 'Rotate a service token now (202), or show the plan (?dry_run=true)',
         params: tokenParams,
-        querystring: accountQuery.extend({ dry_run: z.enum(['true', 'false']).default('false') }),
-        body: z.object({ reason: z.string().max(500).optional() }).nullish(),
-        response: { 200: planResponse, 202: workflowStarted, 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: conflictResponse },
+        querystring: accountQuery.extend({ dry_run: flag }),
+        body: z.object({ reason: reason.optional() }).nullish(),
+        response: { 200: planResponse, 202: workflowStarted, ...paramErrors, ...bodyErrors, ...authErrors, 404: errorResponseSchema, 409: conflictResponse, ...backendErrors },
       },
     },
     async (request, reply) => {
@@ -198,13 +201,15 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     '/service-tokens/:name/revoke',
     {
       config: { scope: 'revoke' },
+      links: { 202: workflowRunLink },
       schema: {
         tags: ['service-tokens'],
         summary: 'Emergency revoke: kill the credential now, issue and propagate a new one',
         params: tokenParams,
         querystring: accountQuery,
-        body: z.object({ reason: z.string().min(1).max(500) }),
-        response: { 202: workflowStarted, 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema },
+        // The reason is validated here, before anything starts: it goes into the run's history and the audit trail.
+        body: z.object({ reason }),
+        response: { 202: workflowStarted, ...paramErrors, ...bodyErrors, ...authErrors, 404: errorResponseSchema, ...backendErrors },
       },
     },
     async (request, reply) => {
@@ -229,7 +234,10 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
           { key: TriggeredBy, value: actor },
         ],
       });
-      await deps.history.recordAudit({ actor, action: 'revoke.request', subject: token.name, workflowId, runId: handle.signaledRunId, details: { accountId: account.id, reason: request.body.reason } });
+      // The revoke went through: a failing audit write must not turn that into an error for the caller.
+      await deps.history
+        .recordAudit({ actor, action: 'revoke.request', subject: token.name, workflowId, runId: handle.signaledRunId, details: { accountId: account.id, reason: request.body.reason } })
+        .catch((error: unknown) => request.log.error({ err: error, workflowId }, 'revoke: the audit row of a delivered revoke could not be written'));
       return reply.code(202).send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });
     },
   );
@@ -241,8 +249,8 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
       schema: {
         tags: ['service-tokens'],
         summary: 'Rotation history from Postgres, newest first, with every recorded step',
-        querystring: accountQuery.extend({ token: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(100).default(20) }),
-        response: { 200: z.object({ success: z.literal(true), data: z.object({ rotations: z.array(rotationSchema), count: z.number() }) }), 400: errorResponseSchema, 401: errorResponseSchema },
+        querystring: accountQuery.extend({ token: tokenName.optional(), limit: limit(100, 20) }),
+        response: { 200: z.object({ success: z.literal(true), data: z.object({ rotations: z.array(rotationSchema), count: z.number() }) }), ...inputErrors, ...authErrors, ...backendErrors },
       },
     },
     async (request) => {

@@ -19,7 +19,8 @@ import {
 import type { TokenHealthReport } from '../../health/report';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { checkTokenHealth, type CheckTokenHealthInput } from '../../workflows/check-token-health';
-import { errorResponseSchema, HttpError } from '../errors';
+import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
+import { flag, limit, queryInteger } from '../inputs';
 
 /** `/tokens/status` answers from a recorded check younger than this (DESIGN §5.7). */
 export const DEFAULT_STATUS_MAX_AGE_MS = 15 * 60_000;
@@ -36,8 +37,7 @@ export interface TokenRouteDeps {
   statusRefreshWaitMs?: number;
 }
 
-const flag = z.enum(['true', 'false']).default('false');
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema };
+const errors = { ...inputErrors, ...authErrors, ...backendErrors };
 const RUN_TIMEOUT = '5 minutes';
 /** A week: a client may accept a record that old, never ask for one younger than the server's bound. */
 const MAX_ACCEPTED_AGE_SECONDS = 7 * 86_400;
@@ -156,7 +156,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
         tags: ['tokens'],
         summary: 'Add missing permissions to every valid, active API token (add-only); ?dry_run=true changes nothing',
         querystring: z.object({ dry_run: flag }),
-        response: { 200: z.object({ success: z.literal(true), message: z.string(), data: healthDataSchema }), ...errors },
+        // No body is read, but a POST's body is parsed (and refused) like any other.
+        response: { 200: z.object({ success: z.literal(true), message: z.string(), data: healthDataSchema }), ...errors, ...bodyErrors },
       },
     },
     async (request) => {
@@ -175,7 +176,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
         summary: 'Quick status of the API tokens from the latest recorded check; a check (no heal) runs only when that is older than the server bound',
         description:
           'Answers from the latest recorded health check with its age. When it is older than the server bound (default 15 minutes), or none exists, one check is started (concurrent requests share it) and the answer waits a few seconds for it; otherwise the older record answers with `stale: true`. `max_age_seconds` accepts an older record (it never lowers the server bound).',
-        querystring: z.object({ max_age_seconds: z.coerce.number().int().min(0).max(MAX_ACCEPTED_AGE_SECONDS).optional() }),
+        querystring: z.object({ max_age_seconds: queryInteger(0, MAX_ACCEPTED_AGE_SECONDS).optional() }),
         response: { 200: z.object({ success: z.literal(true), data: statusAnswerSchema }), ...errors },
       },
     },
@@ -225,7 +226,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       schema: {
         tags: ['tokens'],
         summary: 'Recorded token health runs, newest first',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(10) }),
+        querystring: z.object({ limit: limit(100, 10) }),
         response: { 200: z.object({ success: z.literal(true), data: historyDataSchema }), ...errors },
       },
     },

@@ -3,13 +3,20 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponseSchema, notFound } from '../errors';
+import { authErrors, backendErrors, errorResponseSchema, notFound, paramErrors } from '../errors';
+import { runId, workflowId } from '../inputs';
 
 export interface WorkflowRouteDeps {
   temporal: Pick<Client, 'workflow'>;
 }
 
 const EventType = temporal.api.enums.v1.EventType;
+
+/** The run a 202 names can be followed here (an OpenAPI link from rotate and revoke). */
+export const WORKFLOW_RUN_OPERATION = 'getWorkflowRun';
+export const workflowRunLink = {
+  workflowRun: { operationId: WORKFLOW_RUN_OPERATION, parameters: { '*': '$response.body#/data/workflow_id', run_id: '$response.body#/data/run_id' }, description: 'The run just started or signalled' },
+};
 
 const stepSchema = z.object({ activity: z.string(), status: z.enum(['scheduled', 'started', 'completed', 'failed', 'timed-out', 'canceled']), attempt: z.number(), scheduled_at: z.string().nullable(), finished_at: z.string().nullable() });
 
@@ -42,20 +49,21 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
       config: { scope: 'read' },
       schema: {
         tags: ['workflows'],
+        operationId: WORKFLOW_RUN_OPERATION,
         summary: 'Status and step list of a workflow run (ids contain slashes: /workflows/rotate/<account>/<token>)',
-        params: z.object({ '*': z.string().min(1).max(500) }),
-        querystring: z.object({ run_id: z.string().optional() }),
-        response: { 200: workflowResponse, 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema },
+        params: z.object({ '*': workflowId }),
+        querystring: z.object({ run_id: runId.optional() }),
+        response: { 200: workflowResponse, ...paramErrors, ...authErrors, 404: errorResponseSchema, ...backendErrors },
       },
     },
     async (request) => {
-      const workflowId = request.params['*'];
-      const handle = deps.temporal.workflow.getHandle(workflowId, request.query.run_id);
+      const id = request.params['*'];
+      const handle = deps.temporal.workflow.getHandle(id, request.query.run_id);
       let description;
       try {
         description = await handle.describe();
       } catch (error) {
-        if (error instanceof WorkflowNotFoundError) throw notFound(`no workflow ${workflowId}`);
+        if (error instanceof WorkflowNotFoundError) throw notFound(`no workflow ${id}${request.query.run_id ? ` with run ${request.query.run_id}` : ''}`);
         throw error;
       }
       const history = await handle.fetchHistory();
