@@ -58,3 +58,34 @@ describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
     await running.terminate('test over');
   });
 });
+
+describe('a fleet rotation whose history grows long, on the real stack', () => {
+  const names = Array.from({ length: 9 }, (_, i) => `fleet-${i + 1}`);
+  let f: RotationFixture;
+
+  beforeAll(async () => {
+    f = await startRotationFixture(names.map((name) => ({ name, strategy: 'rotate-secret' as const, stores: 'file' as const })));
+  });
+  afterAll(async () => f?.close());
+
+  it('continues as new, carrying what it did, and ends with every token rotated once', async () => {
+    const workflowId = `test/rotate-all-long/${randomBytes(4).toString('hex')}`;
+    const fanOut = await f.stack.client.workflow.start('rotateAllServiceTokens', {
+      taskQueue: f.stack.taskQueue,
+      workflowId,
+      // Past 12 events a run starts no more rotations: the nine need several runs.
+      args: [{ trigger: { actor: 'schedule:test-monthly' }, eventsPerRun: 12 }],
+    });
+    const outcomes = (await fanOut.result()) as FanOutOutcome[];
+    expect(outcomes.map((o) => `${o.tokenName}: ${o.outcome}`).sort()).toEqual(names.map((name) => `${name}: completed`).sort());
+    for (const name of names) expect(await f.probe(f.fileCredential(name))).toBe(200);
+
+    const first = await f.stack.client.workflow.getHandle(workflowId, fanOut.firstExecutionRunId).describe();
+    const last = await f.stack.client.workflow.getHandle(workflowId).describe();
+    expect([first.status.name, last.status.name]).toEqual(['CONTINUED_AS_NEW', 'COMPLETED']);
+    // The last run answers for the whole fan-out; the audit row is the first run's only.
+    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({ total: 9, completed: 9, failed: 0, running: 0, waiting: 0 });
+    const audit = await f.stack.db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE action = 'rotate-all' AND workflow_id = $1`, [workflowId]);
+    expect(Number(audit.rows[0]!.n)).toBe(1);
+  });
+});
