@@ -69,10 +69,12 @@ UPDATE cloudflare_budget b
 /**
  * Retry-After says when Cloudflare has room again: until then nobody sends, and what earlier
  * answers said of its window no longer holds, so the next answer's headers start afresh.
+ * Every 429 is counted (`rate_limited`, for /metrics), also one whose block was already known.
  */
 const BLOCK = `
 UPDATE cloudflare_budget
-   SET blocked_until = GREATEST(blocked_until, ${NOW} + $2), cf_remaining = NULL, cf_reset_at = NULL, outside_in_window = 0, updated_at = now()
+   SET blocked_until = GREATEST(blocked_until, ${NOW} + $2), rate_limited = rate_limited + 1,
+       cf_remaining = NULL, cf_reset_at = NULL, outside_in_window = 0, updated_at = now()
  WHERE owner = $1`;
 
 interface TakeRow {

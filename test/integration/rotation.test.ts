@@ -162,7 +162,9 @@ describe('service-token rotation through the API, on the real stack', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.body).toContain(`token_warden_rotations{account_id="${f.accountId}",token="registry",status="completed"} 1`);
-    expect(response.body).toMatch(new RegExp(`token_warden_service_token_expiry_days\\{account_id="${f.accountId}",token="quiet"\\} 36[45]`));
-    expect(response.body).toMatch(/token_warden_rotation_last_completed_timestamp_seconds\{[^}]*token="ci-api"\} \d+/);
+    const quietExpiresAt = Number(new RegExp(`^token_warden_service_token_expiration_timestamp_seconds\\{account_id="${f.accountId}",token="quiet"\\} (\\S+)$`, 'm').exec(response.body)?.[1]);
+    expect((quietExpiresAt - Date.now() / 1000) / 86_400).toBeGreaterThan(364);
+    expect((quietExpiresAt - Date.now() / 1000) / 86_400).toBeLessThan(366);
+    expect(response.body).toMatch(/token_warden_service_token_last_rotation_timestamp_seconds\{[^}]*token="ci-api"\} \d+/);
   });
 });

@@ -10,6 +10,8 @@ declare module 'fastify' {
     client: { name: string } | null;
     /** Throws 403 unless the client holds `scope` (for choices made inside a handler). */
     requireScope(scope: Scope): void;
+    /** What the request presented and, when it was refused, why; null on public routes. Read by /metrics. */
+    authentication: Authentication | null;
   }
   interface FastifyContextConfig {
     /** Routes reachable without credentials (liveness, readiness, docs, the dashboard shell). */
@@ -27,6 +29,12 @@ export interface AuthOptions {
   authFailureLimit: AuthFailureLimit;
 }
 
+export interface Authentication {
+  credential: 'bearer' | 'cf-access' | 'none';
+  /** `throttled`: the source address was over its limit of failed authentications, so nothing was compared. */
+  failure: 'missing' | 'invalid' | 'throttled' | null;
+}
+
 const PUBLIC_PREFIXES = ['/docs'];
 
 /**
@@ -40,6 +48,7 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
   const failures = createAuthFailureCounter(options.authFailureLimit);
   const limitOf = (name: string | undefined) => (name && byName.get(name)?.rateLimit) || options.defaultRateLimit;
   app.decorateRequest('client', null);
+  app.decorateRequest('authentication', null);
   app.decorateRequest('requireScope', function requireScope(this: { client: { name: string } | null }, scope: Scope) {
     const client = this.client && byName.get(this.client.name);
     if (!client || !allows(client, scope)) throw new HttpError(403, 'forbidden', `client "${this.client?.name ?? 'anonymous'}" may not ${scope}`);
@@ -56,15 +65,17 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p)) || request.method === 'OPTIONS') return;
-    const wait = failures.retryAfterSeconds(request.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      throw new HttpError(429, 'rate_limited', `too many failed authentications from this address; try again in ${wait} s`);
-    }
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
     const accessClientId = request.headers['cf-access-client-id'];
     const accessClientSecret = request.headers['cf-access-client-secret'];
+    const credential = bearer !== undefined ? 'bearer' : accessClientId !== undefined ? 'cf-access' : 'none';
+    const wait = failures.retryAfterSeconds(request.ip);
+    if (wait > 0) {
+      request.authentication = { credential, failure: 'throttled' };
+      reply.header('retry-after', String(wait));
+      throw new HttpError(429, 'rate_limited', `too many failed authentications from this address; try again in ${wait} s`);
+    }
     const client = findClient(options.clients, {
       bearer,
       accessClientId: typeof accessClientId === 'string' ? accessClientId : undefined,
@@ -72,10 +83,12 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
     });
     if (!client) {
       failures.recordFailure(request.ip);
-      const presented = bearer !== undefined || accessClientId !== undefined;
+      const presented = credential !== 'none';
+      request.authentication = { credential, failure: presented ? 'invalid' : 'missing' };
       throw new HttpError(401, 'unauthorized', presented ? 'invalid credentials' : 'missing credentials: send Authorization: Bearer <token> (or CF-Access-Client-Id and CF-Access-Client-Secret)');
     }
     request.client = { name: client.name };
+    request.authentication = { credential: client.access ? 'cf-access' : 'bearer', failure: null };
     if (config?.scope) request.requireScope(config.scope);
   });
 
