@@ -150,6 +150,8 @@ export const environmentSchema = z.object({
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   /** `/tokens/status` answers from the latest recorded check; it starts a new one only when that is older than this. */
   TOKEN_STATUS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).default(900),
+  /** Rotation runs, API-token checks and audit rows older than this many days are pruned by the worker; 0 keeps them all. */
+  HISTORY_RETENTION_DAYS: z.coerce.number().int().min(0).default(365),
 });
 
 export type Inventory = z.infer<typeof inventorySchema>;

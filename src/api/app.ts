@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { HistoryRepository } from '../db/history-repository';
+import { AccessLogController } from './access-log';
 import type { AuthFailureLimit } from './auth-failures';
 import type { ApiClient } from './clients';
 import { authPlugin } from './plugins/auth';
@@ -10,6 +11,7 @@ import { hostCheckPlugin, LOOPBACK_HOSTS } from './plugins/host-check';
 import { securityHeadersPlugin } from './plugins/security-headers';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
 import { codecRoutes, type CodecRouteOptions } from './routes/codec';
+import { rotationRoutes, type RotationRouteDeps } from './routes/rotations';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
 import { DEFAULT_STATUS_MAX_AGE_MS, tokenRoutes } from './routes/tokens';
 import { workflowRoutes } from './routes/workflows';
@@ -18,8 +20,9 @@ import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
 import { dashboardRoutes, type DashboardOptions } from './routes/dashboard';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
-export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history'> {
+export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history' | 'rotations'> {
   history: HistoryRepository;
+  rotations: ServiceTokenRouteDeps['rotations'] & RotationRouteDeps['rotations'];
   clients: readonly ApiClient[];
   /** Requests per client without a limit of its own (default 600 a minute). */
   rateLimit?: { max: number; perSeconds: number };
@@ -53,6 +56,8 @@ export async function buildApp(deps: AppDeps) {
     // of the body is as valid as without it (refusing it would reject bodies the schemas allow).
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
+    // Access logs at debug level, off the hot path.
+    logController: new AccessLogController(),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -71,6 +76,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(apiTokenRoutes, deps);
   await app.register(tokenRoutes, { ...deps, statusMaxAgeMs: deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS });
   await app.register(serviceTokenRoutes, deps);
+  await app.register(rotationRoutes, deps);
   await app.register(workflowRoutes, deps);
   await app.register(fanOutRoutes, deps);
   await app.register(dashboardRoutes, deps.dashboard ?? { temporalUiUrl: null, namespace: 'default' });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cursorPattern, decodeCursor, type PagedList } from './cursor';
 
 /**
  * What the API accepts in params, query strings and bodies, each string validated for what it
@@ -38,6 +39,23 @@ export const queryInteger = (min: number, max: number) =>
 
 /** A page size in a query string. */
 export const limit = (max: number, fallback: number) => queryInteger(1, max).default(fallback);
+
+/**
+ * `before=`: the `next_before` an earlier page of the same list answered with; the page starts
+ * right after that page's last row. Its pattern is exact (see cursor.ts), so whatever matches it
+ * is a page and anything else, a cursor of the other list included, is a 400.
+ */
+export const before = (list: PagedList) =>
+  z
+    .string()
+    .regex(cursorPattern(list), `must be the next_before of an earlier page of this list (${list})`)
+    .transform((value, context) => {
+      const position = decodeCursor(list, value);
+      if (position) return position;
+      context.addIssue({ code: 'custom', message: `must be the next_before of an earlier page of this list (${list})` });
+      return z.NEVER;
+    })
+    .meta({ description: 'The `next_before` of the previous page: this page starts right after its last row (keyset pagination, stable while rows are added).' });
 
 /** Standard base64 with its padding, as the Temporal UI's codec client sends it. */
 export const base64 = z.string().regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64');

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { TokenIdentity } from '../health/types';
+import { exactTime, toPage, type ListPosition, type Page } from './keyset';
 
 export interface AuditEvent {
   actor: string;
@@ -24,6 +25,13 @@ export interface ApiTokenCheckRow {
 export interface StoredApiTokenCheck extends ApiTokenCheckRow {
   checkedAt: Date;
 }
+
+/** A health check as `/tokens/history` lists it: `summary` is the results column without its report. */
+export interface HealthHistoryRow extends Omit<StoredApiTokenCheck, 'kind' | 'results'> {
+  summary: unknown;
+}
+
+const CHECK_COLUMNS = 'run_id, workflow_id, kind, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, results, checked_at';
 
 /** History and audit rows; every write is idempotent so activity retries never duplicate. */
 export function createHistoryRepository(pool: Pool) {
@@ -64,8 +72,10 @@ export function createHistoryRepository(pool: Pool) {
 
     async listApiTokenChecks(limit: number, kind?: ApiTokenCheckRow['kind']): Promise<StoredApiTokenCheck[]> {
       const { rows } = await pool.query(
-        `SELECT * FROM api_token_checks WHERE $2::text IS NULL OR kind = $2 ORDER BY checked_at DESC, id DESC LIMIT $1`,
-        [limit, kind ?? null],
+        kind
+          ? `SELECT ${CHECK_COLUMNS} FROM api_token_checks WHERE kind = $2 ORDER BY checked_at DESC, id DESC LIMIT $1`
+          : `SELECT ${CHECK_COLUMNS} FROM api_token_checks ORDER BY checked_at DESC, id DESC LIMIT $1`,
+        kind ? [limit, kind] : [limit],
       );
       return rows.map((row) => ({
         runId: row.run_id,
@@ -78,6 +88,36 @@ export function createHistoryRepository(pool: Pool) {
         results: row.results,
         checkedAt: row.checked_at,
       }));
+    },
+
+    /**
+     * One page of health checks, newest first, as `/tokens/history` shows them: the summary
+     * column (`history_entry`), never the full report, which is what makes a row several KB.
+     */
+    async listHealthHistory(options: { limit: number; before?: ListPosition }): Promise<Page<HealthHistoryRow>> {
+      const { before } = options;
+      const { rows } = await pool.query(
+        `SELECT id, run_id, workflow_id, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, history_entry, checked_at,
+                ${exactTime('checked_at')} AS position_at
+           FROM api_token_checks
+          WHERE kind = 'health' ${before ? 'AND (checked_at, id) < ($2::timestamptz, $3::bigint)' : ''}
+          ORDER BY checked_at DESC, id DESC LIMIT $1`,
+        before ? [options.limit + 1, before.at, before.key] : [options.limit + 1],
+      );
+      const page = toPage(rows, options.limit, (row) => ({ at: row.position_at, key: row.id }));
+      return {
+        next: page.next,
+        rows: page.rows.map((row) => ({
+          runId: row.run_id,
+          workflowId: row.workflow_id,
+          triggeredBy: row.triggered_by,
+          overallHealth: row.overall_health,
+          autoHealAttempted: row.auto_heal_attempted,
+          autoHealSuccess: row.auto_heal_success,
+          summary: row.history_entry,
+          checkedAt: row.checked_at,
+        })),
+      };
     },
 
     /** Token ids and self-read ability learnt by earlier health runs (see api_token_identities). */

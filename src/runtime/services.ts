@@ -5,16 +5,17 @@ import { createMetricsQueries } from '../db/metrics-queries';
 import { createAdvisoryLock } from '../db/advisory-lock';
 import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
+import { startHistoryPruner } from './history-pruner';
 import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
 
-/** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare. */
-export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
+/** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner beside them. */
+export async function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
   const policyLock = createAdvisoryLock(runtime.lockPool);
   // Which policies name which tokens: every process must see every other's binds.
   const policyIndex = createPostgresPolicyIndex(runtime.pool);
-  return startWorkers({
+  const workers = await startWorkers({
     temporal: runtime.temporal,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     keys: runtime.keys,
@@ -38,6 +39,14 @@ export function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?
       };
     },
   });
+  const pruner = startHistoryPruner({ pool: runtime.pool, retentionDays: runtime.env.HISTORY_RETENTION_DAYS, logger: runtime.logger.child({ component: 'history-retention' }) });
+  return {
+    done: workers.done.finally(() => pruner.stop()),
+    async shutdown() {
+      await pruner.stop();
+      await workers.shutdown();
+    },
+  };
 }
 
 /** The API wired to the runtime; not yet listening. */

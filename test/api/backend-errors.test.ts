@@ -32,9 +32,9 @@ describe('Temporal and Postgres errors map by cause: client input is a 4xx, an o
 
   it('answers 400 for a Postgres data error (22021, a NUL byte in text)', async () => {
     const { pool } = api.stack.db;
-    jest.spyOn(api.stack.rotations, 'listRotations').mockImplementation(async () => {
+    jest.spyOn(api.stack.rotations, 'listRotationPage').mockImplementation(async () => {
       await pool.query('SELECT $1::text', ['a\u0000b']);
-      return [];
+      return { rows: [], next: null };
     });
     const response = await app.inject({ method: 'GET', url: '/rotations', headers });
     expect(response.statusCode).toBe(400);
@@ -73,7 +73,7 @@ describe('Temporal and Postgres errors map by cause: client input is a 4xx, an o
   });
 
   it('keeps anything else a 500 that tells the client nothing internal', async () => {
-    jest.spyOn(api.stack.rotations, 'listRotations').mockRejectedValue(new Error('relation "secret_table" does not exist'));
+    jest.spyOn(api.stack.rotations, 'listRotationPage').mockRejectedValue(new Error('relation "secret_table" does not exist'));
     const response = await app.inject({ method: 'GET', url: '/rotations', headers });
     expect(response.statusCode).toBe(500);
     expect(response.json()).toEqual({ success: false, error: { code: 'internal_error', message: 'internal error; see the server log' } });

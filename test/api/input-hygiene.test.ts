@@ -19,7 +19,7 @@ describe('input hygiene: every string the API takes is checked for what it is, w
   const post = (url: string, payload?: unknown) => app.inject({ method: 'POST', url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
 
   it('refuses a NUL byte in the rotations filter with a 400 naming it, and never queries Postgres', async () => {
-    const list = jest.spyOn(api.stack.rotations, 'listRotations');
+    const list = jest.spyOn(api.stack.rotations, 'listRotationPage');
     const response = await app.inject({ method: 'GET', url: '/rotations?token=%00', headers });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ success: false, error: { code: 'validation_error', message: expect.stringContaining('querystring.token') } });

@@ -7,6 +7,7 @@ import { migrate } from '../../src/db/migrate';
 import { MIGRATIONS_DIR } from '../../src/paths';
 import { randomBytes } from 'node:crypto';
 import { createHistoryRepository } from '../../src/db/history-repository';
+import { pruneHistory } from '../../src/db/history-retention';
 import { createRotationRepository } from '../../src/db/rotation-repository';
 import { createPendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
@@ -39,6 +40,14 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   await rotations.recordStep({ runId: 'r2', seq: 1, step: 'resolve', outcome: 'ok', startedAt: new Date().toISOString(), details: { tokenId: 't1' } });
   await rotations.finishRotation('r2', 'completed', { fingerprint: 'sha256:x' });
   expect(await rotations.lastRotation('a', 'ci')).toMatchObject({ status: 'completed', steps: [{ step: 'resolve', details: { tokenId: 't1' } }] });
+  const later = { at: '2100-01-01T00:00:00.000000Z', key: 'z' };
+  expect(await rotations.listRotationPage({ accountId: 'a', tokenName: 'ci', limit: 1, before: later })).toEqual({ rows: [expect.objectContaining({ runId: 'r2' })], next: null });
+
+  // A health row's history entry is its results without the report (a generated column).
+  const summary = { account_token: { valid: true, has_all_perms: true, missing_perms: 0 }, user_token: null };
+  await history.recordApiTokenCheck({ runId: 'r3', workflowId: 'w', kind: 'health', triggeredBy: 'schedule:x', overallHealth: 'healthy', autoHealAttempted: false, autoHealSuccess: null, results: { version: 1, timestamp: 't', summary, report: { tokens: [] } } });
+  expect(await history.listHealthHistory({ limit: 5, before: { at: later.at, key: '9223372036854775807' } })).toEqual({ rows: [expect.objectContaining({ runId: 'r3', summary: { version: 1, timestamp: 't', summary } })], next: null });
+  expect(await pruneHistory(pool, { retentionDays: 30 })).toEqual({ rotations: 0, apiTokenChecks: 0, auditEvents: 0 });
 
   const key = randomBytes(32);
   const pending = createPendingSecretStore(pool, createSecretBox({ currentKeyId: 'k', keys: new Map([['k', key]]) }));

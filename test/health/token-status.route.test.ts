@@ -47,6 +47,7 @@ describe('GET /tokens/status when its check does not finish within the request',
         if (readsFail) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
         return rows.slice(0, limit);
       },
+      listHealthHistory: async () => ({ rows: [], next: null }),
     };
     app = Fastify({ logger: false }).withTypeProvider<ZodTypeProvider>();
     app.setValidatorCompiler(validatorCompiler);

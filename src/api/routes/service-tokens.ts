@@ -11,8 +11,8 @@ import type { ServiceTokenExpiry } from '../../service-token-expiry';
 import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../../temporal/search-attributes';
 import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
-import { authErrors, backendErrors, bodyErrors, errorResponseSchema, HttpError, inputErrors, notFound, paramErrors } from '../errors';
-import { accountId, flag, limit, reason, tokenName } from '../inputs';
+import { authErrors, backendErrors, bodyErrors, errorResponseSchema, HttpError, notFound, paramErrors } from '../errors';
+import { accountId, flag, reason, tokenName } from '../inputs';
 import { workflowRunLink } from './workflows';
 
 export interface ServiceTokenRouteDeps {
@@ -20,7 +20,7 @@ export interface ServiceTokenRouteDeps {
   taskQueue: string;
   inventory: Pick<Inventory, 'accounts'>;
   history: Pick<HistoryRepository, 'recordAudit'>;
-  rotations: Pick<RotationRepository, 'listRotations' | 'lastRotation'>;
+  rotations: Pick<RotationRepository, 'lastRotation'>;
   /** Managed tokens' ids and expiry as Cloudflare has them; absent, they are unknown. */
   serviceTokenExpiry?: () => Promise<ServiceTokenExpiry[]>;
 }
@@ -44,21 +44,6 @@ const planResponse = z.object({
     probe_url: z.string().nullable(),
     targets: z.array(z.string()),
   }),
-});
-
-const rotationSchema = z.object({
-  run_id: z.string(),
-  workflow_id: z.string(),
-  account_id: z.string(),
-  token: z.string(),
-  strategy: z.string(),
-  mode: z.string(),
-  triggered_by: z.string(),
-  status: z.string(),
-  started_at: z.string(),
-  finished_at: z.string().nullable(),
-  outcome: z.record(z.string(), z.unknown()),
-  steps: z.array(z.object({ seq: z.number(), step: z.string(), outcome: z.string(), started_at: z.string(), finished_at: z.string(), details: z.record(z.string(), z.unknown()) })),
 });
 
 const inventoryResponse = z.object({
@@ -96,7 +81,7 @@ function steps(strategy: 'rotate-secret' | 'replace', hasProbe: boolean): string
     : ['resolve', 'issue (create a new token)', 'bind (add it beside the old one in every Access policy)', 'propagate', hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)', 'wait', 'retire (unbind and delete the old token)', 'finish'];
 }
 
-/** Service-token inventory, rotation, emergency revoke and rotation history. */
+/** Service-token inventory, rotation and emergency revoke (their history: routes/rotations.ts). */
 export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = async (app, deps) => {
   function locate(name: string, accountId: string | undefined): ManagedServiceToken {
     const matches = findServiceTokensByName(deps.inventory, name).filter((m) => !accountId || m.account.id === accountId);
@@ -239,37 +224,6 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         .recordAudit({ actor, action: 'revoke.request', subject: token.name, workflowId, runId: handle.signaledRunId, details: { accountId: account.id, reason: request.body.reason } })
         .catch((error: unknown) => request.log.error({ err: error, workflowId }, 'revoke: the audit row of a delivered revoke could not be written'));
       return reply.code(202).send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });
-    },
-  );
-
-  app.get(
-    '/rotations',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['service-tokens'],
-        summary: 'Rotation history from Postgres, newest first, with every recorded step',
-        querystring: accountQuery.extend({ token: tokenName.optional(), limit: limit(100, 20) }),
-        response: { 200: z.object({ success: z.literal(true), data: z.object({ rotations: z.array(rotationSchema), count: z.number() }) }), ...inputErrors, ...authErrors, ...backendErrors },
-      },
-    },
-    async (request) => {
-      const rows = await deps.rotations.listRotations({ accountId: request.query.account_id, tokenName: request.query.token, limit: request.query.limit });
-      const rotations = rows.map((row) => ({
-        run_id: row.runId,
-        workflow_id: row.workflowId,
-        account_id: row.accountId,
-        token: row.tokenName,
-        strategy: row.strategy,
-        mode: row.mode,
-        triggered_by: row.triggeredBy,
-        status: row.status,
-        started_at: row.startedAt.toISOString(),
-        finished_at: row.finishedAt?.toISOString() ?? null,
-        outcome: row.outcome,
-        steps: row.steps.map((s) => ({ seq: s.seq, step: s.step, outcome: s.outcome, started_at: s.startedAt.toISOString(), finished_at: s.finishedAt.toISOString(), details: s.details ?? {} })),
-      }));
-      return { success: true as const, data: { rotations, count: rotations.length } };
     },
   );
 };

@@ -20,7 +20,8 @@ import type { TokenHealthReport } from '../../health/report';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { checkTokenHealth, type CheckTokenHealthInput } from '../../workflows/check-token-health';
 import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
-import { flag, limit, queryInteger } from '../inputs';
+import { encodeCursor } from '../cursor';
+import { before, flag, limit, queryInteger } from '../inputs';
 
 /** `/tokens/status` answers from a recorded check younger than this (DESIGN §5.7). */
 export const DEFAULT_STATUS_MAX_AGE_MS = 15 * 60_000;
@@ -30,7 +31,7 @@ export const DEFAULT_STATUS_REFRESH_WAIT_MS = 10_000;
 export interface TokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
   taskQueue: string;
-  history: Pick<HistoryRepository, 'listApiTokenChecks'>;
+  history: Pick<HistoryRepository, 'listApiTokenChecks' | 'listHealthHistory'>;
   /** A recorded check older than this makes `/tokens/status` start one (default 15 minutes). */
   statusMaxAgeMs?: number;
   /** How long `/tokens/status` waits for that check before answering from the older record (default 10 s). */
@@ -38,6 +39,9 @@ export interface TokenRouteDeps {
 }
 
 const errors = { ...inputErrors, ...authErrors, ...backendErrors };
+const historyPageSchema = historyDataSchema.extend({
+  next_before: z.string().nullable().meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
+});
 const RUN_TIMEOUT = '5 minutes';
 /** A week: a client may accept a record that old, never ask for one younger than the server's bound. */
 const MAX_ACCEPTED_AGE_SECONDS = 7 * 86_400;
@@ -226,14 +230,15 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       schema: {
         tags: ['tokens'],
         summary: 'Recorded token health runs, newest first',
-        querystring: z.object({ limit: limit(100, 10) }),
-        response: { 200: z.object({ success: z.literal(true), data: historyDataSchema }), ...errors },
+        description: 'The seed\'s history entries; `before=` (the previous page\'s `next_before`) pages back through long histories.',
+        querystring: z.object({ limit: limit(100, 10), before: before('token-health').optional() }),
+        response: { 200: z.object({ success: z.literal(true), data: historyPageSchema }), ...errors },
       },
     },
     async (request) => {
-      const rows = await deps.history.listApiTokenChecks(request.query.limit, 'health');
-      const history = rows.map(historyEntry);
-      return { success: true as const, data: { history, count: history.length } };
+      const page = await deps.history.listHealthHistory({ limit: request.query.limit, before: request.query.before });
+      const history = page.rows.map((row) => historyEntry({ ...row, results: row.summary }));
+      return { success: true as const, data: { history, count: history.length, next_before: page.next && encodeCursor('token-health', page.next) } };
     },
   );
 };
