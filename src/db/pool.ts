@@ -15,5 +15,9 @@ export function createPool(databaseUrl: string, max = POOL_SIZE): Pool {
   const pool = new Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor a checked-out one between two statements (a lock held across a Cloudflare call): pg
+  // reports that on the client, where nobody else listens. Its next statement fails instead, so
+  // the work fails and is retried, and the pool discards the client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
