@@ -4,20 +4,24 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chaosOptions, runChaos } from '../test/chaos/engine';
 import { startStandaloneInfrastructure, stopOnInterrupt, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
+import { DEFAULT_INFRASTRUCTURE_FAULTS } from '../test/chaos/infrastructure-faults';
 import { formatChaosReport } from '../test/chaos/report';
 
-const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--concurrency N] [--seed N] [--fault-rate 0.2] [--keep]
+const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--concurrency N] [--seed N] [--fault-rate 0.2]
+                     [--workers 2] [--temporal-restarts 2] [--postgres-restarts 2] [--keep]
 
-Starts a throwaway Postgres, a Temporal dev server and the Cloudflare simulator, runs N service-token
-rotations (default 200) through the API while faults are injected and the worker process is SIGKILLed
-and restarted, then checks DESIGN.md §5's invariants. Exits 1 on any violation.`;
+Starts a throwaway Postgres, a Temporal dev server (state in a SQLite file) and the Cloudflare
+simulator, runs N service-token rotations (default 200) through the API while faults are injected,
+the worker processes are SIGKILLed and restarted, and Temporal and Postgres restart mid-run, then
+checks DESIGN.md §5's invariants. Exits 1 on any violation.`;
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
+function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(parsed) || parsed < min) throw new Error(`--${name} must be an integer of at least ${min}`);
   return parsed;
 }
+const positiveInt = (name: string, value: string | undefined, fallback: number) => count(name, value, fallback, 1);
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -27,6 +31,9 @@ async function main(): Promise<number> {
       concurrency: { type: 'string' },
       seed: { type: 'string' },
       'fault-rate': { type: 'string' },
+      workers: { type: 'string' },
+      'temporal-restarts': { type: 'string' },
+      'postgres-restarts': { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -41,6 +48,9 @@ async function main(): Promise<number> {
   const seed = positiveInt('seed', values.seed, Date.now() % 100_000);
   const faultRate = values['fault-rate'] === undefined ? 0.2 : Number(values['fault-rate']);
   if (!(faultRate >= 0 && faultRate <= 1)) throw new Error('--fault-rate must be between 0 and 1');
+  const workers = positiveInt('workers', values.workers, 2);
+  const temporalRestarts = count('temporal-restarts', values['temporal-restarts'], 2, 0);
+  const postgresRestarts = count('postgres-restarts', values['postgres-restarts'], 2, 0);
 
   const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'token-warden-chaos-'));
@@ -48,8 +58,10 @@ async function main(): Promise<number> {
   stopOnInterrupt(() => infrastructure, log);
   let passed = false;
   try {
-    infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, log });
-    // 200 rotations take about 5 minutes under these faults; the phase is bounded well above that.
+    const restarts = temporalRestarts + postgresRestarts;
+    infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, restartable: restarts > 0, log });
+    // 200 rotations take 6 to 9 minutes under these faults; the phase is bounded well above that,
+    // and each restart of a server may hold starts back for half a minute more.
     const report = await runChaos(
       chaosOptions({
         rotations,
@@ -57,10 +69,13 @@ async function main(): Promise<number> {
         concurrency,
         seed,
         faultRate,
+        workers,
+        infrastructureFaults: { ...DEFAULT_INFRASTRUCTURE_FAULTS, temporalRestarts, postgresRestarts },
+        services: infrastructure.services,
         temporalAddress: infrastructure.temporalAddress,
         databaseUrl: infrastructure.databaseUrl,
         workDir,
-        chaosPhaseMs: Math.max(60_000, rotations * 2_400),
+        chaosPhaseMs: Math.max(60_000, rotations * 3_000) + restarts * 30_000,
         log,
       }),
     );

@@ -23,7 +23,11 @@ export interface DevServerOptions {
 export interface RunningDevServer {
   address: string;
   uiUrl?: string;
-  stop(): Promise<void>;
+  /**
+   * SIGTERM (the default) shuts the server down; SIGKILL crashes it. Either way, a server with a
+   * `dbFile` carries on where it was when started again on the same file and port.
+   */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 const SEARCH_ATTRIBUTE_FLAGS = customSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
@@ -107,14 +111,14 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   return {
     address,
     uiUrl: options.uiPort ? `http://${ip}:${options.uiPort}` : undefined,
-    stop: () => stopChild(child),
+    stop: (signal = 'SIGTERM') => stopChild(child, signal),
   };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
@@ -134,5 +138,6 @@ async function startDownloadedServer(options: DevServerOptions, address: string,
       searchAttributes: [...customSearchAttributes],
     },
   });
+  // The SDK's server stops one way only.
   return { address, uiUrl: options.uiPort ? `http://${options.ip ?? '127.0.0.1'}:${options.uiPort}` : undefined, stop: () => env.teardown() };
 }

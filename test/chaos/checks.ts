@@ -32,6 +32,8 @@ export interface RunRecord {
   strategy?: string;
   recoveredLostSecret?: boolean;
   emergency?: boolean;
+  /** Started by an attempt whose answer an outage lost (found by the retry, or among Temporal's runs at the end). */
+  answerLost?: boolean;
 }
 
 /** From a revoke request until a run of that token has completed after it. */

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure, Connection, WorkflowFailedError, type Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import type { Pool } from 'pg';
-import { z } from 'zod';
+import { Connection, type Client } from '@temporalio/client';
 import { buildApp } from '../../src/api/app';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator } from '../../src/cloudflare/simulator';
 import { createHistoryRepository } from '../../src/db/history-repository';
 import { createMetricsQueries } from '../../src/db/metrics-queries';
 import { createPool } from '../../src/db/pool';
@@ -17,14 +14,18 @@ import { AesGcmPayloadCodec, type EncryptionKeys } from '../../src/temporal/code
 import { createTemporalClient } from '../../src/temporal/connection';
 import { ensureSearchAttributes } from '../../src/temporal/ensure-search-attributes';
 import { SCHEDULES } from '../../src/schedules';
-import { cloudflareTaskQueue } from '../../src/workflows/triggers';
-import type { rotateServiceToken } from '../../src/workflows/rotate-service-token';
-import { runFinalChecks, scanForPlaintextSecrets, type ConsumerFailure, type EmergencyWindow, type FinalChecks, type RunRecord } from './checks';
-import { consumerEventSchema, type ConsumerConfig, type ConsumerEvent } from './consumer-protocol';
-import { cloudflareFaultRules, faultFigures, latencyStormRule, type FaultFigures } from './faults';
-import { RestartableChild } from '../support/processes';
-import { runCleanups } from './infrastructure';
+import { runFinalChecks, scanForPlaintextSecrets, type EmergencyWindow, type FinalChecks, type RunRecord } from './checks';
+import { startConsumer, type ConsumerStats } from './consumer-process';
+import { dumpEvidence } from './evidence';
+import { breakStoresNowAndThen, squeezeTheRateLimit, stormNowAndThen } from './fault-agents';
+import { cloudflareFaultRules, faultFigures, type FaultFigures } from './faults';
+import { runCleanups, type RestartableServices } from './infrastructure';
+import { DEFAULT_INFRASTRUCTURE_FAULTS, planRestarts, runInfrastructureFaults, type InfrastructureFaultOptions } from './infrastructure-faults';
+import { OutageLog, type Outage } from './outages';
 import { ChaosRandom, sleep } from './random';
+import { RunDriver } from './run-driver';
+import { installStagingGate } from './staging-gate';
+import { WorkerFleet, type KillOptions, type WorkerExit, type WorkerFigures } from './worker-fleet';
 import { adoptCredentials, buildChaosWorld, readFileCredential, type ChaosWorld } from './world';
 
 export interface ChaosOptions {
@@ -42,8 +43,16 @@ export interface ChaosOptions {
   seed: number;
   /** Share of Cloudflare API requests answered 5xx/429 (apply-then-drop comes on top, on mutations). */
   faultRate: number;
-  /** SIGKILLs of the worker: after an uptime in [min, max]; some during start-up, some aimed between Cloudflare's answer and the staging write. */
-  kills: false | { minUptimeMs: number; maxUptimeMs: number; startupShare: number; aimedShare: number; maxKills: number };
+  /** Worker processes (src/worker.ts), each killed and restarted on its own. */
+  workers: number;
+  /** SIGKILLs of each worker. */
+  kills: false | KillOptions;
+  /** Restarts of Temporal and Postgres in the chaos phase: only with `services`. */
+  infrastructureFaults: false | InfrastructureFaultOptions;
+  /** Stopping and starting the run's own Temporal and Postgres; absent (servers shared with others), nothing restarts. */
+  services?: RestartableServices;
+  /** How long after an outage a failure may still be its doing (clients reconnecting, a worker noticing late). */
+  outageGraceMs: number;
   /** The flaky file-store directory breaks after a gap in [minGapMs, maxGapMs], for short or long outages. */
   storeOutages: false | { minGapMs: number; maxGapMs: number; shortMs: [number, number]; longMs: [number, number]; longShare: number };
   /** Reads hanging past the SDK timeout, for a moment every so often. */
@@ -79,7 +88,10 @@ export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOption
     concurrency: 12,
     seed: 1,
     faultRate: 0.2,
+    workers: 2,
     kills: { minUptimeMs: 50_000, maxUptimeMs: 100_000, startupShare: 0.1, aimedShare: 0.35, maxKills: 1_000 },
+    infrastructureFaults: DEFAULT_INFRASTRUCTURE_FAULTS,
+    outageGraceMs: 30_000,
     storeOutages: { minGapMs: 10_000, maxGapMs: 40_000, shortMs: [1_500, 8_000], longMs: [40_000, 80_000], longShare: 0.25 },
     latencyStorms: { everyMs: [30_000, 70_000], lastMs: [300, 1_200] },
     rateLimitSqueezes: { everyMs: [80_000, 140_000], limit: 150 },
@@ -98,40 +110,41 @@ export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOption
   };
 }
 
+export interface InfrastructureFigures {
+  /** Restarts planned per server (none when the servers are not the run's own). */
+  planned: { temporal: number; postgres: number };
+  outages: Outage[];
+  /** Runs started by an attempt whose answer an outage lost. */
+  answersLost: number;
+}
+
 export interface ChaosReport {
   options: Pick<ChaosOptions, 'rotations' | 'tokens' | 'concurrency' | 'seed' | 'faultRate' | 'overlap' | 'propagationWait'>;
   durationMs: number;
   chaosPhaseMs: number;
   runs: RunRecord[];
   started: number;
-  worker: { starts: number; kills: number; startupKills: number; aimedKills: number; aimedMissed: number; crashes: number };
+  workers: WorkerFigures[];
+  /** Every exit of a worker that nobody asked for, blamed on an outage or not. */
+  workerExits: WorkerExit[];
+  infrastructure: InfrastructureFigures;
   faults: FaultFigures & { storeOutages: number; longestStoreOutageMs: number; storeBrokenMs: number; latencyStorms: number; rateLimitSqueezes: number };
-  consumer: { probes: number; accepted: number; staleReads: number; probeErrors: number };
+  consumer: ConsumerStats;
   /** Invariant 4: how many secrets were looked for, in how many logs, tables and histories. */
   secretScan: { secrets: number; places: number };
   emergencyWindows: EmergencyWindow[];
   checks: FinalChecks;
   violations: string[];
-  logs: { worker: string; consumer: string };
+  logs: { workers: string[]; consumer: string };
 }
 
-/** What the API answers a rotate or revoke with (202). */
-const startedSchema = z.object({ data: z.object({ workflow_id: z.string(), run_id: z.string() }) });
-/** The outcome a failed run carries in its failure details. */
-const failureDetailsSchema = z.looseObject({
-  compensated: z.array(z.string()).default([]),
-  keptValid: z.array(z.string()).default([]),
-  failedCompensations: z.array(z.looseObject({ name: z.string() })).default([]),
-});
-
-const ISSUE_OPERATIONS = ['access-service-tokens-rotate-a-service-token', 'access-service-tokens-create-a-service-token'];
-
 /**
- * The chaos suite (issue 5, item 8): rotations through the real API while the simulator injects
- * faults, the worker process is SIGKILLed and restarted, a file-store directory breaks, and a
- * consumer process keeps authenticating with what the stores hold. Then calm returns, unfinished
- * tokens are rotated once more, and every invariant of DESIGN.md §5 that can be observed is
- * checked. Returns the figures and the list of violations (empty when the run passes).
+ * The chaos suite (issue 5, item 8; issue 11, item 7): rotations through the real API while the
+ * simulator injects faults, worker processes are SIGKILLed and restarted, Temporal and Postgres
+ * restart, a file-store directory breaks, and a consumer process keeps authenticating with what
+ * the stores hold. Then calm returns, unfinished tokens are rotated once more, and every invariant
+ * of DESIGN.md §5 that can be observed is checked. Returns the figures and the list of violations
+ * (empty when the run passes).
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const began = Date.now();
@@ -168,31 +181,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const taskQueue = `tw-chaos-${randomBytes(5).toString('hex')}`;
     // Least privilege: the chaos client may read, rotate and revoke (scopes where the API has them).
     const apiClient = { name: 'chaos', token: randomBytes(24).toString('base64url'), scopes: ['read', 'rotate', 'revoke'] as const };
-    const history = createHistoryRepository(pool);
-    const rotations = createRotationRepository(pool);
     const app = await buildApp({
       clients: [apiClient],
       logger: false,
       temporal: client,
       taskQueue,
-      history,
+      history: createHistoryRepository(pool),
       inventory: world.inventory,
-      rotations,
+      rotations: createRotationRepository(pool),
       metrics: createMetricsQueries(pool),
       codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: [], public: false },
       readiness: { temporal: async () => undefined, postgres: async () => void (await pool.query('SELECT 1')) },
     });
     cleanups.push(() => app.close());
-    const auth = { authorization: `Bearer ${apiClient.token}` };
     if (options.deleteSchedules) cleanups.push(() => deleteWorkerSchedules(client));
+    const outages = new OutageLog(options.outageGraceMs);
+    const driver = new RunDriver({ app, auth: { authorization: `Bearer ${apiClient.token}` }, client, taskQueue, outages });
+    const { runs, windows, lanes } = driver;
 
-    // ---- The worker: production entry point, configured by environment ------------------------
+    // ---- The workers: production entry point, configured by environment ----------------------
     const logsDir = path.join(options.workDir, 'logs');
     mkdirSync(logsDir, { recursive: true });
-    const worker = new RestartableChild({
-      name: 'worker',
-      entry: 'src/worker.ts',
-      logFile: path.join(logsDir, 'worker.log'),
+    const fleet = new WorkerFleet({
+      count: options.workers,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? options.workDir,
@@ -201,7 +212,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         DATA_DIR: path.join(options.workDir, 'data'),
         TEMPORAL_ADDRESS: options.temporalAddress,
         TEMPORAL_TASK_QUEUE: taskQueue,
-        DATABASE_URL: options.databaseUrl,
         CLOUDFLARE_API_TOKEN: world.wardenToken,
         CLOUDFLARE_BASE_URL: sim.baseURL,
         // The budget's window runs as fast as the simulator's, so it keeps to the allowance Cloudflare's limiter enforces.
@@ -210,223 +220,80 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         TOKEN_WARDEN_ENCRYPTION_KEY: key.toString('base64'),
         TOKEN_WARDEN_ENCRYPTION_KEY_ID: 'chaos',
       },
+      databaseUrl: options.databaseUrl,
+      logsDir,
+      connection,
+      taskQueue,
+      outages,
+      log,
     });
-    const exitHandler = () => worker.killNow();
-    process.once('exit', exitHandler);
+    const killWorkers = () => fleet.killNow();
+    process.once('exit', killWorkers);
     cleanups.push(async () => {
-      process.removeListener('exit', exitHandler);
-      await worker.close();
+      process.removeListener('exit', killWorkers);
+      await fleet.close();
     });
-    const startWorker = () => worker.start();
-    /** Polled by this start of the worker: the SDK's identity is `<pid>@<host>`. */
-    const polledBy = async (name: string, type: temporal.api.enums.v1.TaskQueueType, pid: number) => {
-      const { pollers } = await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type });
-      return (pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
-    };
-    const workerReady = async (timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
-      while (worker.running() && Date.now() < deadline) {
-        const pid = worker.pid;
-        if (pid !== undefined && (await polledBy(taskQueue, TASK_QUEUE_TYPE_WORKFLOW, pid)) && (await polledBy(cloudflareTaskQueue(taskQueue), TASK_QUEUE_TYPE_ACTIVITY, pid))) return true;
-        await sleep(250);
-      }
-      return false;
-    };
-    startWorker();
-    if (!(await workerReady(120_000))) throw new Error(`the worker did not start; see ${path.join(logsDir, 'worker.log')}`);
-    log(`worker up (pid ${worker.pid}); task queue ${taskQueue}`);
+    const late = await fleet.start(120_000);
+    if (late.length) throw new Error(`${late.join(', ')} did not start; see ${logsDir}`);
+    log(`${options.workers} workers up; task queue ${taskQueue}`);
 
     // ---- The consumer: a process of its own, authenticating with what the file stores hold ----
-    const failures: ConsumerFailure[] = [];
-    let consumerStats = { probes: 0, accepted: 0, staleReads: 0, probeErrors: 0 };
-    const consumerConfig: ConsumerConfig = {
-      probeUrl: world.probeUrl,
-      stores: world.tokens.flatMap((t) => t.files.map((f) => ({ token: t.name, file: f.realPath }))),
-      intervalMs: options.consumerIntervalMs,
-      maxRunMs: options.chaosPhaseMs + options.settleMs + 5 * 60_000,
-    };
-    const consumer = new RestartableChild({
-      name: 'consumer',
-      entry: 'test/chaos/consumer.ts',
-      args: [JSON.stringify(consumerConfig)],
-      logFile: path.join(logsDir, 'consumer.log'),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? options.workDir },
-      onStdoutLine: (line) => {
-        let event: ConsumerEvent;
-        try {
-          event = consumerEventSchema.parse(JSON.parse(line));
-        } catch {
-          return;
-        }
-        if (event.type === 'failure') failures.push(event);
-        else consumerStats = { probes: event.probes, accepted: event.accepted, staleReads: event.staleReads, probeErrors: event.probeErrors };
+    const consumerLog = path.join(logsDir, 'consumer.log');
+    const consumer = startConsumer(
+      {
+        probeUrl: world.probeUrl,
+        stores: world.tokens.flatMap((t) => t.files.map((f) => ({ token: t.name, file: f.realPath }))),
+        intervalMs: options.consumerIntervalMs,
+        maxRunMs: options.chaosPhaseMs + options.settleMs + 5 * 60_000,
       },
-    });
-    const consumerExit = () => consumer.killNow();
-    process.once('exit', consumerExit);
+      consumerLog,
+      options.workDir,
+    );
+    const killConsumer = () => consumer.child.killNow();
+    process.once('exit', killConsumer);
     cleanups.push(async () => {
-      process.removeListener('exit', consumerExit);
-      await consumer.close();
+      process.removeListener('exit', killConsumer);
+      await consumer.child.close();
     });
-    consumer.start();
-
-    // ---- Runs: started through the API, followed through Temporal ----------------------------
-    const runs: RunRecord[] = [];
-    const windows: EmergencyWindow[] = [];
-    const lanes = new Map<string, Promise<void>>();
-    const followed = new Map<string, Promise<RunRecord>>();
-
-    const closeWindows = (run: RunRecord) => {
-      for (const w of windows) {
-        if (w.token !== run.token || w.to !== null) continue;
-        if (w.runId === run.runId) {
-          if (run.outcome === 'completed') w.to = run.endedAt ?? Date.now();
-          else w.runId = null;
-        } else if (w.runId === null && run.outcome === 'completed' && run.startedAt >= w.from) {
-          w.to = run.endedAt ?? Date.now();
-        }
-      }
-    };
-
-    function follow(run: RunRecord): Promise<RunRecord> {
-      const existing = followed.get(run.runId);
-      if (existing) return existing;
-      runs.push(run);
-      const promise = (async () => {
-        try {
-          const result = await client.workflow.getHandle<typeof rotateServiceToken>(run.workflowId, run.runId).result();
-          Object.assign(run, { outcome: 'completed', strategy: result.strategy, recoveredLostSecret: result.recoveredLostSecret, emergency: result.emergency });
-        } catch (error) {
-          const cause = error instanceof WorkflowFailedError ? error.cause : error;
-          const type = cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-          const details = failureDetailsSchema.safeParse(cause instanceof ApplicationFailure ? cause.details?.[0] : undefined).data;
-          Object.assign(run, {
-            outcome: type === 'RotationCompensated' ? 'compensated' : 'failed',
-            failureType: type ?? (cause instanceof Error ? cause.name : 'unknown'),
-            reason: cause instanceof Error ? cause.message : String(cause),
-            compensated: details?.compensated ?? [],
-            keptValid: details?.keptValid ?? [],
-            failedCompensations: (details?.failedCompensations ?? []).map((c) => c.name),
-          });
-        }
-        run.endedAt = Date.now();
-        closeWindows(run);
-        return run;
-      })();
-      followed.set(run.runId, promise);
-      const lane = Promise.all([lanes.get(run.token), promise]).then(() => undefined);
-      lanes.set(run.token, lane);
-      void lane.then(() => {
-        if (lanes.get(run.token) === lane) lanes.delete(run.token);
-      });
-      return promise;
-    }
-
-    const apiErrors: string[] = [];
-    async function request(token: string, action: 'rotate' | 'revoke', trigger: RunRecord['trigger']): Promise<RunRecord | undefined> {
-      const at = Date.now();
-      if (action === 'revoke') windows.push({ token, from: at, to: null, runId: null });
-      const response = await app.inject({
-        method: 'POST',
-        url: `/service-tokens/${encodeURIComponent(token)}/${action}`,
-        headers: auth,
-        payload: { reason: action === 'revoke' ? 'chaos: credential reported leaked' : `chaos: ${trigger}` },
-      });
-      if (response.statusCode === 409) return undefined;
-      if (response.statusCode !== 202) {
-        apiErrors.push(`POST /service-tokens/${token}/${action} answered ${response.statusCode}: ${response.body.slice(0, 200)}`);
-        return undefined;
-      }
-      const { workflow_id: workflowId, run_id: runId } = startedSchema.parse(response.json()).data;
-      if (action === 'revoke') {
-        const window = windows.find((w) => w.token === token && w.from === at);
-        if (window) window.runId = runId;
-        const signalled = runs.find((r) => r.runId === runId && r.outcome);
-        if (signalled) closeWindows(signalled); // it ended before the answer came back
-      }
-      if (followed.has(runId)) return undefined; // a revoke that signalled a running rotation
-      const run: RunRecord = { token, workflowId, runId, trigger, startedAt: at };
-      void follow(run);
-      return run;
-    }
 
     // ---- Chaos agents: each a bounded loop that ends when `calm` is set ------------------------
     let calm = false;
-    const calmOrSleep = async (ms: number) => {
-      const until = Date.now() + ms;
-      while (!calm && Date.now() < until) await sleep(Math.min(250, until - Date.now()));
-    };
-    const agentFigures = { startupKills: 0, aimedKills: 0, aimedMissed: 0, storms: 0, squeezes: 0 };
+    const isCalm = () => calm;
+    let started = 0;
     const agents: Array<Promise<void>> = [];
+    const agentFigures = { storms: 0, squeezes: 0 };
+    /** Checks that each worker polls again after Temporal came back. */
+    const resumeChecks: Array<Promise<void>> = [];
 
     sim.faults.set(cloudflareFaultRules(options.faultRate));
-
     const kills = options.kills;
-    if (kills) {
+    if (kills) for (const worker of fleet.workers) agents.push(fleet.killAtRandom(worker, kills, random.fork(), pool, isCalm));
+    let serverLost: unknown;
+    const infrastructure = options.infrastructureFaults && options.services ? { faults: options.infrastructureFaults, services: options.services } : undefined;
+    const plan = infrastructure ? planRestarts(infrastructure.faults, random.fork()) : [];
+    if (infrastructure && plan.length) {
       agents.push(
-        (async () => {
-          while (!calm && worker.kills < kills.maxKills) {
-            const mode = random.chance(kills.startupShare) ? 'startup' : random.chance(kills.aimedShare) ? 'aimed' : 'uptime';
-            if (mode === 'startup') {
-              await calmOrSleep(random.between(300, 3_000));
-              if (calm) break;
-              await worker.stop('SIGKILL');
-              agentFigures.startupKills += 1;
-            } else {
-              await workerReady(120_000);
-              await calmOrSleep(random.between(kills.minUptimeMs, kills.maxUptimeMs));
-              if (calm) break;
-              if (mode === 'aimed') {
-                if (await killBetweenAnswerAndStaging(pool, sim, worker, () => calm)) agentFigures.aimedKills += 1;
-                else agentFigures.aimedMissed += 1;
-              } else {
-                await worker.stop('SIGKILL');
-              }
-            }
-            await sleep(random.between(100, 2_000));
-            startWorker();
-          }
-        })(),
+        runInfrastructureFaults({
+          services: infrastructure.services,
+          plan,
+          outages,
+          minGapMs: infrastructure.faults.minGapMs,
+          progress: () => started / options.rotations,
+          calm: isCalm,
+          log,
+          onRecovered: (outage) => {
+            if (outage.service === 'temporal') resumeChecks.push(fleet.expectPolling(outage, 90_000));
+          },
+        }).catch((error: unknown) => {
+          // A server that did not come back: whoever waits for it fails now, the run at the calm.
+          serverLost = error;
+        }),
       );
     }
-
-    const outages = options.storeOutages;
-    if (outages) {
-      agents.push(
-        (async () => {
-          while (!calm) {
-            await calmOrSleep(random.between(outages.minGapMs, outages.maxGapMs));
-            if (calm) break;
-            const [min, max] = random.chance(outages.longShare) ? outages.longMs : outages.shortMs;
-            world.flaky.break();
-            await calmOrSleep(random.between(min, max));
-            world.flaky.repair();
-          }
-        })(),
-      );
-    }
-
-    const squeezes = options.rateLimitSqueezes;
-    if (squeezes) {
-      agents.push(
-        (async () => {
-          const normal = sim.faults.rateLimit();
-          const windowMs = (normal.windowSeconds * 1000) / normal.timeScale;
-          while (!calm) {
-            await calmOrSleep(random.between(...squeezes.everyMs));
-            if (calm) break;
-            // A window opens with the next request; past `limit` it answers 429 with Retry-After
-            // until the window ends (Cloudflare's own limiter, not an injected fault).
-            sim.faults.rateLimit({ limit: squeezes.limit });
-            agentFigures.squeezes += 1;
-            await calmOrSleep(windowMs);
-            sim.faults.rateLimit({ limit: normal.limit });
-          }
-          sim.faults.rateLimit({ limit: normal.limit });
-        })(),
-      );
-    }
+    const context = { random, calm: isCalm };
+    if (options.storeOutages) agents.push(breakStoresNowAndThen(world.flaky, options.storeOutages, context));
+    if (options.rateLimitSqueezes) agents.push(squeezeTheRateLimit(sim, options.rateLimitSqueezes, context).then((n) => void (agentFigures.squeezes = n)));
+    if (options.latencyStorms) agents.push(stormNowAndThen(sim, options.latencyStorms, context).then((n) => void (agentFigures.storms = n)));
 
     // The secrets the stores receive along the way (a bounded loop: it ends with the run).
     let sampling = true;
@@ -444,44 +311,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sampler;
     });
 
-    const storms = options.latencyStorms;
-    if (storms) {
-      agents.push(
-        (async () => {
-          while (!calm) {
-            await calmOrSleep(random.between(...storms.everyMs));
-            if (calm) break;
-            const id = sim.faults.add(latencyStormRule(21_000));
-            agentFigures.storms += 1;
-            await sleep(random.between(...storms.lastMs));
-            sim.faults.remove(id);
-          }
-        })(),
-      );
-    }
-
     // ---- The chaos phase: N runs, `concurrency` at a time ------------------------------------
     const chaosBegan = Date.now();
     const chaosDeadline = chaosBegan + options.chaosPhaseMs;
-    let started = 0;
     let lastReport = Date.now();
     while (started < options.rotations && Date.now() < chaosDeadline) {
       const idle = world.tokens.map((t) => t.name).filter((name) => !lanes.has(name));
       if (lanes.size < options.concurrency && idle.length) {
         if (lanes.size && random.chance(options.runningRevokeShare)) {
           // An emergency revoke of a token whose rotation is running (signalled, or a new run if it just ended).
-          if (await request(random.pick([...lanes.keys()]), 'revoke', 'revoke')) started += 1;
+          if (await driver.request(random.pick([...lanes.keys()]), 'revoke', 'revoke')) started += 1;
         }
         const token = random.pick(idle);
         const action = random.chance(options.emergencyShare) ? 'revoke' : 'rotate';
-        if (await request(token, action, action)) started += 1;
+        if (await driver.request(token, action, action)) started += 1;
       } else {
         await Promise.race([...lanes.values(), sleep(500)]);
       }
       if (Date.now() - lastReport > 15_000) {
         lastReport = Date.now();
         const done = runs.filter((r) => r.outcome).length;
-        log(`${Math.round((Date.now() - chaosBegan) / 1000)} s: ${started} started, ${done} finished, ${worker.kills} worker kills, ${failures.length} consumer failures`);
+        const workerKills = fleet.figures().reduce((sum, w) => sum + w.kills, 0);
+        log(`${Math.round((Date.now() - chaosBegan) / 1000)} s: ${started} started, ${done} finished, ${workerKills} worker kills, ${outages.outages.length} server restarts, ${consumer.failures.length} consumer failures`);
       }
     }
     if (started < options.rotations) violations.push(`only ${started} of ${options.rotations} rotations started before the chaos phase ended (${options.chaosPhaseMs} ms)`);
@@ -489,19 +340,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const tailDeadline = Math.min(chaosDeadline, Date.now() + options.chaosTailMs);
     while (lanes.size && Date.now() < tailDeadline) await Promise.race([...lanes.values(), sleep(1_000)]);
 
-    // ---- Calm: faults off, store repaired, worker up; unfinished runs finish ------------------
+    // ---- Calm: faults off, store repaired, servers and workers up; unfinished runs finish ----
     const chaosPhaseMs = Date.now() - chaosBegan;
     const fired = Object.fromEntries(sim.faults.list().map((rule) => [rule.id, rule.fired]));
     calm = true;
     await Promise.all(agents);
+    if (serverLost) throw serverLost;
+    await Promise.all(resumeChecks);
     sim.faults.clear();
     world.flaky.repair();
-    if (!worker.running()) startWorker();
+    for (const name of await fleet.start(120_000)) violations.push(`${name} did not poll its task queues again within 2 minutes of the calm`);
     log(`chaos phase over after ${Math.round(chaosPhaseMs / 1000)} s${lanes.size ? `; waiting for ${lanes.size} running rotations` : ''}`);
     const settleDeadline = Date.now() + options.settleMs;
     const untilSettled = async () => {
       while (lanes.size && Date.now() < settleDeadline) await Promise.race([...lanes.values(), sleep(1_000)]);
     };
+    await untilSettled();
+    const unanswered = await driver.followUnanswered();
+    if (unanswered) log(`${unanswered} runs started by attempts whose answer an outage lost; following them too`);
     await untilSettled();
 
     // A token whose last run did not complete, whose emergency is still open, or that Cloudflare
@@ -521,23 +377,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         });
       if (!unsettled.length) break;
       log(`settle round ${round}: rotating ${unsettled.join(', ')} once more`);
-      for (const name of unsettled) await request(name, 'rotate', 'settle');
+      for (const name of unsettled) await driver.request(name, 'rotate', 'settle');
       await untilSettled();
     }
     for (const run of runs) if (!run.outcome) run.outcome = 'stuck';
 
     // Let the consumer look at the final state for a few rounds, then stop it.
     await sleep(Math.max(2_000, options.consumerIntervalMs * 8));
-    await consumer.stop('SIGTERM');
+    await consumer.child.stop('SIGTERM');
 
+    const failures = consumer.failures;
     const checks = await runFinalChecks({ sim, world, pool, pending, client, taskQueue, runs, failures, windows, graceMs: 1_500 });
     sampling = false;
     await sampler;
-    const scan = await scanForPlaintextSecrets({ client, pool, accountId: world.accountId, runs, logs: [path.join(logsDir, 'worker.log'), path.join(logsDir, 'consumer.log')], secrets });
+    const workerLogs = fleet.figures().map((w) => w.logFile);
+    const scan = await scanForPlaintextSecrets({ client, pool, accountId: world.accountId, runs, logs: [...workerLogs, consumerLog], secrets });
     violations.push(...scan.violations);
-    await dumpEvidence(path.join(options.workDir, 'evidence.json'), { runs, windows, failures, pool, accountId: world.accountId });
-    violations.push(...apiErrors, ...checks.violations);
-    if (worker.unexpectedExits.length) violations.push(`the worker exited ${worker.unexpectedExits.length} times on its own (${worker.unexpectedExits.map((e) => e.code ?? e.signal).join(', ')})`);
+    await dumpEvidence(path.join(options.workDir, 'evidence.json'), { runs, windows, failures, outages: outages.outages, workerExits: fleet.exits, pool, accountId: world.accountId });
+    violations.push(...driver.apiErrors, ...checks.violations, ...fleet.crashes(), ...fleet.hangs);
 
     return {
       options: { rotations: options.rotations, tokens: options.tokens, concurrency: options.concurrency, seed: options.seed, faultRate: options.faultRate, overlap: options.overlap, propagationWait: options.propagationWait },
@@ -545,7 +402,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       chaosPhaseMs,
       runs,
       started,
-      worker: { starts: worker.starts, kills: worker.kills, startupKills: agentFigures.startupKills, aimedKills: agentFigures.aimedKills, aimedMissed: agentFigures.aimedMissed, crashes: worker.unexpectedExits.length },
+      workers: fleet.figures(),
+      workerExits: fleet.exits,
+      infrastructure: {
+        planned: { temporal: plan.filter((r) => r.service === 'temporal').length, postgres: plan.filter((r) => r.service === 'postgres').length },
+        outages: outages.outages,
+        answersLost: runs.filter((r) => r.answerLost).length,
+      },
       faults: {
         ...faultFigures(sim, fired),
         storeOutages: world.flaky.outages,
@@ -554,72 +417,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         latencyStorms: agentFigures.storms,
         rateLimitSqueezes: agentFigures.squeezes,
       },
-      consumer: consumerStats,
+      consumer: consumer.stats(),
       secretScan: { secrets: secrets.size, places: scan.places },
       emergencyWindows: windows,
       checks,
       violations,
-      logs: { worker: path.join(logsDir, 'worker.log'), consumer: path.join(logsDir, 'consumer.log') },
+      logs: { workers: workerLogs, consumer: consumerLog },
     };
   } finally {
     await runCleanups(cleanups, log);
   }
-}
-
-/** Advisory lock keys of the staging gate (the chaos database's own). */
-const STAGING_GATE = [0x43484153, 1] as const; // "CHAS"
-
-/**
- * A gate in front of staging, in the chaos run's own database: every insert into
- * pending_secrets first takes a shared advisory lock, so while the engine holds it exclusively
- * a staging write waits (and nothing else does: promote and discard update and delete).
- */
-async function installStagingGate(pool: Pool): Promise<void> {
-  await pool.query(`CREATE OR REPLACE FUNCTION chaos_staging_gate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_advisory_xact_lock_shared(${STAGING_GATE[0]}, ${STAGING_GATE[1]}); RETURN NEW; END $$`);
-  await pool.query('DROP TRIGGER IF EXISTS chaos_staging_gate ON pending_secrets');
-  await pool.query('CREATE TRIGGER chaos_staging_gate BEFORE INSERT ON pending_secrets FOR EACH ROW EXECUTE FUNCTION chaos_staging_gate()');
-}
-
-/**
- * Kills the worker after Cloudflare has answered an issue (rotate or create) and before the
- * secret is staged: the staging gate is closed, the kill comes as soon as the simulator has
- * answered, and the gate opens after the kill (the worker's waiting INSERT dies with its
- * connection). Returns false when no issue came within 45 s.
- */
-async function killBetweenAnswerAndStaging(pool: Pool, sim: RunningSimulator, worker: RestartableChild, calm: () => boolean): Promise<boolean> {
-  const answered = () => ISSUE_OPERATIONS.reduce((sum, op) => sum + sim.calls.count(op, 200), 0);
-  const connection = await pool.connect();
-  try {
-    await connection.query('BEGIN');
-    await connection.query('SELECT pg_advisory_xact_lock($1, $2)', [...STAGING_GATE]);
-    const before = answered();
-    const deadline = Date.now() + 45_000;
-    while (answered() === before && Date.now() < deadline && !calm()) await sleep(10);
-    if (answered() === before) {
-      await worker.stop('SIGKILL'); // a kill all the same, at a random moment
-      return false;
-    }
-    await sleep(100);
-    await worker.stop('SIGKILL');
-    return true;
-  } finally {
-    await connection.query('ROLLBACK').catch(() => undefined);
-    connection.release();
-  }
-}
-
-/** What a failed run needs looked at: runs, windows, consumer failures and the history rows (fingerprints only). */
-async function dumpEvidence(file: string, input: { runs: RunRecord[]; windows: EmergencyWindow[]; failures: ConsumerFailure[]; pool: Pool; accountId: string }): Promise<void> {
-  const rows = (await input.pool.query(`SELECT run_id, token_name, strategy, mode, status, started_at, finished_at, outcome FROM rotations WHERE account_id = $1 ORDER BY started_at`, [input.accountId])).rows;
-  const steps = (await input.pool.query(`SELECT s.run_id, s.seq, s.step, s.outcome, s.started_at, s.finished_at, s.details FROM rotation_steps s JOIN rotations r USING (run_id) WHERE r.account_id = $1 ORDER BY s.run_id, s.seq`, [input.accountId])).rows;
-  const evidence = {
-    runs: input.runs,
-    emergencyWindows: input.windows,
-    consumerFailures: input.failures.slice(0, 500),
-    rotations: rows.map((row) => ({ ...row, steps: steps.filter((s) => s.run_id === row.run_id) })),
-  };
-  writeFileSync(file, JSON.stringify(evidence, null, 1), { mode: 0o600 });
 }
 
 /** src/worker.ts upserts the production schedules; a shared Temporal server should not keep them. */

@@ -23,6 +23,11 @@ export class ChaosRandom {
     return Math.floor(min + this.next() * (max - min + 1));
   }
 
+  /** A generator of its own for an agent, so its choices repeat for a seed however agents interleave. */
+  fork(): ChaosRandom {
+    return new ChaosRandom(Math.floor(this.next() * 4294967296));
+  }
+
   pick<T>(items: readonly T[]): T {
     if (!items.length) throw new Error('pick from an empty list');
     return items[Math.floor(this.next() * items.length)]!;
@@ -30,3 +35,9 @@ export class ChaosRandom {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Sleeps `ms`, or less when `stop` turns true first. */
+export async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stop() && Date.now() < until) await sleep(Math.min(250, until - Date.now()));
+}

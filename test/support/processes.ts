@@ -16,6 +16,15 @@ export interface ChildSpec {
   logFile: string;
   onStdoutLine?: (line: string) => void;
   onOutputLine?: (line: string) => void;
+  /** Every exit, once its output has been read; `expected` when it followed stop() or killNow(). */
+  onExit?: (exit: ChildExit) => void;
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: string | null;
+  at: number;
+  expected: boolean;
 }
 
 /**
@@ -61,8 +70,18 @@ export class RestartableChild {
       child.once('exit', (code, signal) => {
         this.lastExit = { code, signal };
         this.log.write(`===== ${this.spec.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()} =====\n`);
-        if (!this.expectingExit) this.unexpectedExits.push({ code, signal, at: Date.now() });
+        const exit = { code, signal, at: Date.now(), expected: this.expectingExit };
+        if (!exit.expected) this.unexpectedExits.push(exit);
         resolve();
+        // Its last lines may still be in the pipes: tell of the exit once they are read, or after
+        // a moment should something the child started hold them open.
+        let told = false;
+        const tell = () => {
+          if (!told) this.spec.onExit?.(exit);
+          told = true;
+        };
+        child.once('close', tell);
+        setTimeout(tell, 2_000).unref();
       });
       child.once('error', () => resolve());
     });
