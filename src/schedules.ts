@@ -1,4 +1,4 @@
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { isGrpcServiceError, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { TokenKind, TriggeredBy } from './temporal/search-attributes';
 import type { Trigger } from './workflows/triggers';
@@ -55,6 +55,41 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
 /** Schedules earlier versions created; start-up deletes them (checkTokenHealth verifies every token). */
 const RETIRED_SCHEDULE_IDS: readonly string[] = ['token-warden/verify-api-tokens'];
 
+const UPSERT_ATTEMPTS = 20;
+const GRPC_FAILED_PRECONDITION = 9;
+
+async function upsertSchedule(client: Client, options: ScheduleOptions, note: string): Promise<'created' | 'updated'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.schedule.create(options);
+      return 'created';
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    }
+    try {
+      await client.schedule.getHandle(options.scheduleId).update((previous) => ({
+        ...previous,
+        spec: options.spec,
+        action: options.action,
+        policies: { ...previous.policies, ...options.policies },
+        // A pause set by an operator in the Temporal UI survives restarts.
+        state: { ...previous.state, note: previous.state.paused ? previous.state.note : note },
+      }));
+      return 'updated';
+    } catch (error) {
+      if (!deletedMeanwhile(error) || attempt >= UPSERT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
+/** Deleted between create and update: gone, or its workflow closing while the deletion completes. */
+function deletedMeanwhile(error: unknown): boolean {
+  if (error instanceof ScheduleNotFoundError) return true;
+  const cause = error instanceof ServiceError ? error.cause : undefined;
+  return isGrpcServiceError(cause) && cause.code === GRPC_FAILED_PRECONDITION;
+}
+
 function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): ScheduleOptions {
   const actor = `schedule:${definition.id}`;
   return {
@@ -76,25 +111,15 @@ function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): Sch
   };
 }
 
-/** Idempotent: a second start updates the same schedules, never duplicates them. */
+/**
+ * Idempotent: a second start updates the same schedules, never duplicates them. Replicas start
+ * together and an operator may delete a schedule meanwhile: an update that finds it gone
+ * creates it again rather than failing the start.
+ */
 export async function upsertSchedules(client: Client, taskQueue: string, logger?: Pick<Logger, 'info'>, definitions = SCHEDULES): Promise<string[]> {
   for (const definition of definitions) {
-    const options = scheduleOptions(definition, taskQueue);
-    try {
-      await client.schedule.create(options);
-      logger?.info({ schedule: definition.id, cron: definition.cron }, 'schedule created');
-    } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      await client.schedule.getHandle(definition.id).update((previous) => ({
-        ...previous,
-        spec: options.spec,
-        action: options.action,
-        policies: { ...previous.policies, ...options.policies },
-        // A pause set by an operator in the Temporal UI survives restarts.
-        state: { ...previous.state, note: previous.state.paused ? previous.state.note : definition.note },
-      }));
-      logger?.info({ schedule: definition.id, cron: definition.cron }, 'schedule updated');
-    }
+    const outcome = await upsertSchedule(client, scheduleOptions(definition, taskQueue), definition.note);
+    logger?.info({ schedule: definition.id, cron: definition.cron }, `schedule ${outcome}`);
   }
   for (const id of RETIRED_SCHEDULE_IDS.filter((retired) => !definitions.some((d) => d.id === retired))) {
     await client.schedule

@@ -122,6 +122,7 @@ describe('the worker and API processes', () => {
     let status = '';
     for (let i = 0; i < 120 && status !== 'COMPLETED'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
+      if (!worker.running()) throw new Error(`the worker exited (${JSON.stringify(worker.lastExit)}):\n${output.worker.slice(-20).join('\n')}`);
       const run = await call('GET', `/workflows/${encodeURIComponent(workflowId)}`);
       status = (run.body.data as { status: string }).status;
       expect(['RUNNING', 'COMPLETED']).toContain(status);
