@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.data/', 'coverage/', '*.config.js', '*.config.mjs', 'scripts/*.mjs'] },
@@ -18,16 +19,44 @@ export default tseslint.config(
     files: ['src/workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'dns', 'worker_threads'], message: 'Node builtins are not deterministic; do this in an activity.' },
-          { group: ['pg', 'pino', '@temporalio/client', '@temporalio/worker'], message: 'I/O belongs in activities.' },
-          // The npm package, not the project's src/cloudflare (whose pure modules, like the budget's lanes, are fine).
-          { regex: '^cloudflare(/|$)', message: 'I/O belongs in activities.' },
-          { group: ['../activities', '../activities/*', '**/activities/**'], allowTypeImports: true, message: 'Import activities type-only and call them through proxyActivities.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'fs/*',
+                'path',
+                'os',
+                'crypto',
+                'child_process',
+                'net',
+                'http',
+                'https',
+                'dns',
+                'worker_threads',
+              ],
+              message: 'Node builtins are not deterministic; do this in an activity.',
+            },
+            {
+              group: ['pg', 'pino', '@temporalio/client', '@temporalio/worker'],
+              message: 'I/O belongs in activities.',
+            },
+            // The npm package, not the project's src/cloudflare (whose pure modules, like the budget's lanes, are fine).
+            { regex: '^cloudflare(/|$)', message: 'I/O belongs in activities.' },
+            {
+              group: ['../activities', '../activities/*', '**/activities/**'],
+              allowTypeImports: true,
+              message: 'Import activities type-only and call them through proxyActivities.',
+            },
+          ],
+        },
+      ],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'fetch'],
     },
   },
+  // Layout is Prettier's (npm run format); eslint keeps to correctness.
+  prettier,
 );
