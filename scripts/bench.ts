@@ -10,7 +10,11 @@ import { measureMachineRate, measureOperations, runFleet, runOutside } from '../
 import { benchChecks, formatBenchReport, type BenchReport } from '../test/bench/report';
 import { startBenchStack, type BenchStack, type StackOptions } from '../test/bench/stack';
 import { passed } from '../test/bench/figures';
-import { startStandaloneInfrastructure, stopOnInterrupt, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
+import {
+  startStandaloneInfrastructure,
+  stopOnInterrupt,
+  type StandaloneInfrastructure,
+} from '../test/chaos/infrastructure';
 
 const USAGE = `npm run bench -- [--quick] [--phase ops|fleet|outside] [--tokens N] [--api-tokens N]
                  [--outside-tokens N] [--time-scale T] [--revokes N] [--pollers N] [--no-headers-run] [--keep]
@@ -42,7 +46,8 @@ const OUTSIDE_SHARE = 0.3;
 function positive(name: string, value: string | undefined, fallback: number, integer = true): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0 || (integer && !Number.isInteger(parsed))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}`);
+  if (!Number.isFinite(parsed) || parsed <= 0 || (integer && !Number.isInteger(parsed)))
+    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}`);
   return parsed;
 }
 
@@ -68,14 +73,16 @@ async function main(): Promise<number> {
   }
   const quick = values.quick;
   const phase = values.phase;
-  if (phase !== undefined && !['ops', 'fleet', 'outside'].includes(phase)) throw new Error('--phase must be ops, fleet or outside');
+  if (phase !== undefined && !['ops', 'fleet', 'outside'].includes(phase))
+    throw new Error('--phase must be ops, fleet or outside');
   const runs = (p: string) => phase === undefined || phase === p;
   const tokens = positive('tokens', values.tokens, quick ? 200 : 2000);
   const apiTokens = values['api-tokens'] === '0' ? 0 : positive('api-tokens', values['api-tokens'], quick ? 20 : 200);
   const outsideTokens = positive('outside-tokens', values['outside-tokens'], quick ? 200 : 300);
   const revokes = positive('revokes', values.revokes, quick ? 5 : 10);
   const pollers = positive('pollers', values.pollers, 10);
-  const givenScale = values['time-scale'] === undefined ? undefined : positive('time-scale', values['time-scale'], 1, false);
+  const givenScale =
+    values['time-scale'] === undefined ? undefined : positive('time-scale', values['time-scale'], 1, false);
   // The default configuration, as the workers will parse it (nothing set).
   const budgetPer5Min = parseEnvironment({}).CLOUDFLARE_REQUESTS_PER_5_MIN;
 
@@ -86,17 +93,34 @@ async function main(): Promise<number> {
   // The floor worker's and the SDK core's own log lines go to a file, not the terminal.
   const runtimeLog = path.join(workDir, 'bench-temporal.log');
   Runtime.install({
-    logger: new DefaultLogger('WARN', (entry) => appendFileSync(runtimeLog, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}\n`)),
+    logger: new DefaultLogger('WARN', (entry) =>
+      appendFileSync(
+        runtimeLog,
+        `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}\n`,
+      ),
+    ),
     telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
   });
   let infrastructure: StandaloneInfrastructure | undefined;
   stopOnInterrupt(() => infrastructure, log);
-  const report: BenchReport = { cores: os.cpus().length, loadBefore, durationMs: 0, budgetPer5Min, timeScale: { value: givenScale ?? 1, given: givenScale !== undefined }, notes: [] };
+  const report: BenchReport = {
+    cores: os.cpus().length,
+    loadBefore,
+    durationMs: 0,
+    budgetPer5Min,
+    timeScale: { value: givenScale ?? 1, given: givenScale !== undefined },
+    notes: [],
+  };
   let bad = false;
   try {
     infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, log });
     const infra = infrastructure;
-    const stackOptions = (name: string, timeScale: number, world: StackOptions['world'], extra: Partial<StackOptions> = {}): StackOptions => ({
+    const stackOptions = (
+      name: string,
+      timeScale: number,
+      world: StackOptions['world'],
+      extra: Partial<StackOptions> = {},
+    ): StackOptions => ({
       name,
       temporalAddress: infra.temporalAddress,
       databaseUrl: infra.databaseUrl,
@@ -133,40 +157,72 @@ async function main(): Promise<number> {
     if (timeScale === undefined) {
       const calibrationTokens = Math.min(tokens, quick ? 60 : 150);
       const machine = await withStack(
-        stackOptions('calibration', 1, worldOf(calibrationTokens, 0, 10, 7), { enforceLimit: false, workerEnv: { CLOUDFLARE_REQUESTS_PER_5_MIN: '100000000' } }),
+        stackOptions('calibration', 1, worldOf(calibrationTokens, 0, 10, 7), {
+          enforceLimit: false,
+          workerEnv: { CLOUDFLARE_REQUESTS_PER_5_MIN: '100000000' },
+        }),
         (stack) => measureMachineRate(stack, log),
       );
       timeScale = timeScaleFor(machine.requestsPerSecond, budgetPer5Min, MACHINE_SHARE);
-      report.timeScale = { value: timeScale, given: false, machineRequestsPerSecond: machine.requestsPerSecond, share: MACHINE_SHARE, calibrationTokens };
+      report.timeScale = {
+        value: timeScale,
+        given: false,
+        machineRequestsPerSecond: machine.requestsPerSecond,
+        share: MACHINE_SHARE,
+        calibrationTokens,
+      };
       log(`time scale ${timeScale}: the budget asks for ${((budgetPer5Min / 300) * timeScale).toFixed(1)} requests/s`);
     }
     const T = timeScale;
 
     // ---- Requests per operation, then the fleet, on one stack ---------------------------------
     if (runs('ops') || runs('fleet')) {
-      await withStack(stackOptions('fleet', T, worldOf(tokens, apiTokens, T, 1), { api: { pollers } }), async (stack) => {
-        if (runs('ops')) report.operations = await measureOperations(stack, log);
-        if (!runs('fleet')) return;
-        const floor = await startFloorWorker({ address: infra.temporalAddress, client: stack.client, keys: stack.keys, baseURL: stack.sim.baseURL, accountId: stack.world.accountId, requests: stack.requests });
-        const pollIntervalMs = 1_000;
-        const fleet = await runFleet(stack, { timeScale: T, budgetPer5Min, revokes, pollIntervalMs, floor, log }).finally(() => floor.shutdown());
-        const strategies: Record<string, number> = {};
-        for (const t of stack.world.tokens) strategies[t.strategy] = (strategies[t.strategy] ?? 0) + 1;
-        const targets = stack.world.chaos.tokens;
-        report.fleet = {
-          tokens: stack.world.tokens.length,
-          strategies,
-          apiTokens: stack.world.apiTokenNames.length,
-          apps: stack.world.apps,
-          policies: stack.world.policies,
-          cloudflareTargets: { workersSecret: targets.filter((t) => t.workersSecret).length, secretsStore: targets.filter((t) => t.secretsStore).length },
-          workers: stack.workers.length,
-          pollIntervalMs,
-          ...fleet,
-        };
-        const crashed = stack.workers.filter((w) => w.unexpectedExits.length);
-        if (crashed.length) report.notes.push(`${crashed.length} worker process(es) exited on their own during the fleet phase; see ${stack.logsDir}`);
-      });
+      await withStack(
+        stackOptions('fleet', T, worldOf(tokens, apiTokens, T, 1), { api: { pollers } }),
+        async (stack) => {
+          if (runs('ops')) report.operations = await measureOperations(stack, log);
+          if (!runs('fleet')) return;
+          const floor = await startFloorWorker({
+            address: infra.temporalAddress,
+            client: stack.client,
+            keys: stack.keys,
+            baseURL: stack.sim.baseURL,
+            accountId: stack.world.accountId,
+            requests: stack.requests,
+          });
+          const pollIntervalMs = 1_000;
+          const fleet = await runFleet(stack, {
+            timeScale: T,
+            budgetPer5Min,
+            revokes,
+            pollIntervalMs,
+            floor,
+            log,
+          }).finally(() => floor.shutdown());
+          const strategies: Record<string, number> = {};
+          for (const t of stack.world.tokens) strategies[t.strategy] = (strategies[t.strategy] ?? 0) + 1;
+          const targets = stack.world.chaos.tokens;
+          report.fleet = {
+            tokens: stack.world.tokens.length,
+            strategies,
+            apiTokens: stack.world.apiTokenNames.length,
+            apps: stack.world.apps,
+            policies: stack.world.policies,
+            cloudflareTargets: {
+              workersSecret: targets.filter((t) => t.workersSecret).length,
+              secretsStore: targets.filter((t) => t.secretsStore).length,
+            },
+            workers: stack.workers.length,
+            pollIntervalMs,
+            ...fleet,
+          };
+          const crashed = stack.workers.filter((w) => w.unexpectedExits.length);
+          if (crashed.length)
+            report.notes.push(
+              `${crashed.length} worker process(es) exited on their own during the fleet phase; see ${stack.logsDir}`,
+            );
+        },
+      );
     }
 
     // ---- An outside client on the same user ----------------------------------------------------
@@ -187,7 +243,8 @@ async function main(): Promise<number> {
     await infrastructure?.stop();
     report.durationMs = Date.now() - began;
     if (!bad) process.stdout.write(`${formatBenchReport(report)}\n`);
-    if (values.keep || bad) log(`work directory kept: ${workDir} (logs/ of each stack: worker and API logs; bench-temporal.log)`);
+    if (values.keep || bad)
+      log(`work directory kept: ${workDir} (logs/ of each stack: worker and API logs; bench-temporal.log)`);
     else rmSync(workDir, { recursive: true, force: true });
   }
   return passed(benchChecks(report)) ? 0 : 1;

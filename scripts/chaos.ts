@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chaosOptions, runChaos } from '../test/chaos/engine';
-import { startStandaloneInfrastructure, stopOnInterrupt, type StandaloneInfrastructure } from '../test/chaos/infrastructure';
+import {
+  startStandaloneInfrastructure,
+  stopOnInterrupt,
+  type StandaloneInfrastructure,
+} from '../test/chaos/infrastructure';
 import { DEFAULT_INFRASTRUCTURE_FAULTS } from '../test/chaos/infrastructure-faults';
 import { formatChaosReport } from '../test/chaos/report';
 
@@ -59,7 +63,11 @@ async function main(): Promise<number> {
   let passed = false;
   try {
     const restarts = temporalRestarts + postgresRestarts;
-    infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, restartable: restarts > 0, log });
+    infrastructure = await startStandaloneInfrastructure({
+      temporalCliPath: process.env.TEMPORAL_CLI_PATH,
+      restartable: restarts > 0,
+      log,
+    });
     // 200 rotations take 6 to 9 minutes under these faults; the phase is bounded well above that,
     // and each restart of a server may hold starts back for half a minute more.
     const report = await runChaos(
@@ -92,7 +100,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`chaos run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `chaos run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(2);
   },
 );

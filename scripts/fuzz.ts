@@ -37,7 +37,11 @@ per operation and phase: about 600 requests at 5, 10,000 at about 900. Answers m
 
 /** A venv in the user's cache, like the Temporal CLI: built once per machine, pinned. */
 function schemathesisBinary(log: (line: string) => void): string {
-  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'token-warden', 'schemathesis');
+  const dir = path.join(
+    process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'),
+    'token-warden',
+    'schemathesis',
+  );
   const bin = path.join(dir, 'bin', 'schemathesis');
   const installed = existsSync(bin) ? spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout : '';
   if (installed.includes(SCHEMATHESIS_VERSION)) return bin;
@@ -63,7 +67,12 @@ interface Target {
  * src/main.ts's wiring, in this process: simulator, Temporal, Postgres, workers, API. What it
  * starts goes on `stops` as it starts, so an interrupt half-way still stops it.
  */
-async function startTarget(dataDir: string, options: { embeddedPostgres: boolean }, stops: Array<() => Promise<void> | void>, log: (line: string) => void): Promise<Target> {
+async function startTarget(
+  dataDir: string,
+  options: { embeddedPostgres: boolean },
+  stops: Array<() => Promise<void> | void>,
+  log: (line: string) => void,
+): Promise<Target> {
   const token = randomBytes(32).toString('base64url');
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl && !options.embeddedPostgres) {
@@ -91,7 +100,8 @@ async function startTarget(dataDir: string, options: { embeddedPostgres: boolean
   // No 1,200-per-5-minutes rule, and no rate-limit headers: token-warden paces itself by those too.
   runtime.cloudflare.simulator?.rateLimit.configure({ enabled: false, headers: false });
   const clients = configuredApiClients(runtime.env, env);
-  if (runtime.cloudflare.simulator) await adoptDemoCredentials(runtime.cloudflare.simulator, runtime.inventory, runtime.pending, runtime.stores);
+  if (runtime.cloudflare.simulator)
+    await adoptDemoCredentials(runtime.cloudflare.simulator, runtime.inventory, runtime.pending, runtime.stores);
   const workers = await startRuntimeWorkers(runtime);
   stops.push(() => workers.shutdown());
   const app = await buildRuntimeApp(runtime, clients);
@@ -104,7 +114,11 @@ async function startTarget(dataDir: string, options: { embeddedPostgres: boolean
 /** Schemathesis as a child (its replay cache in the work directory); this process keeps serving the API meanwhile. */
 function runSchemathesis(bin: string, args: string[], cwd: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } });
+    const child = spawn(bin, args, {
+      cwd,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' },
+    });
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
   });
@@ -119,18 +133,26 @@ interface FuzzCounts {
 
 /** Every request Schemathesis sent, from its HAR report. */
 function countRequests(harFile: string): FuzzCounts {
-  const har = JSON.parse(readFileSync(harFile, 'utf8')) as { log: { entries: Array<{ time: number; request: { method: string; url: string }; response: { status: number } }> } };
+  const har = JSON.parse(readFileSync(harFile, 'utf8')) as {
+    log: { entries: Array<{ time: number; request: { method: string; url: string }; response: { status: number } }> };
+  };
   const byStatus: Record<string, number> = {};
   const serverErrors: FuzzCounts['serverErrors'] = [];
   for (const { request, response } of har.log.entries) {
     byStatus[response.status] = (byStatus[response.status] ?? 0) + 1;
-    if (response.status >= 500) serverErrors.push({ method: request.method, url: request.url, status: response.status });
+    if (response.status >= 500)
+      serverErrors.push({ method: request.method, url: request.url, status: response.status });
   }
   const slowest = har.log.entries
     .filter((e) => e.response.status > 0)
     .sort((a, b) => b.time - a.time)
     .slice(0, 3)
-    .map((e) => ({ method: e.request.method, url: e.request.url.split('?')[0] ?? '', status: e.response.status, ms: Math.round(e.time) }));
+    .map((e) => ({
+      method: e.request.method,
+      url: e.request.url.split('?')[0] ?? '',
+      status: e.response.status,
+      ms: Math.round(e.time),
+    }));
   return { requests: har.log.entries.length, byStatus, serverErrors, slowest };
 }
 
@@ -171,7 +193,8 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
-      for (const stop of stops.reverse()) await Promise.resolve(stop()).catch((error: unknown) => log(`cleanup: ${String(error)}`));
+      for (const stop of stops.reverse())
+        await Promise.resolve(stop()).catch((error: unknown) => log(`cleanup: ${String(error)}`));
     })());
   const interrupted = () => {
     log('interrupted: stopping');
@@ -218,7 +241,10 @@ async function main(): Promise<number> {
     const exitCode = await runSchemathesis(schemathesis, args, workDir);
     const seconds = Math.round((Date.now() - started) / 1000);
     const counts = existsSync(har) ? countRequests(har) : { requests: 0, byStatus: {}, serverErrors: [], slowest: [] };
-    const ready = await fetch(`${target.url}/ready`).then((r) => r.status, (error: Error) => `unreachable (${error.message})`);
+    const ready = await fetch(`${target.url}/ready`).then(
+      (r) => r.status,
+      (error: Error) => `unreachable (${error.message})`,
+    );
 
     const lines = [
       '',
@@ -233,7 +259,8 @@ async function main(): Promise<number> {
       `  schemathesis checks: ${exitCode === 0 ? 'passed' : `FAILED (exit ${exitCode})`}`,
       `  /ready afterwards: ${ready}`,
     ];
-    passed = exitCode === 0 && counts.serverErrors.length === 0 && !counts.byStatus[0] && ready === 200 && counts.requests > 0;
+    passed =
+      exitCode === 0 && counts.serverErrors.length === 0 && !counts.byStatus[0] && ready === 200 && counts.requests > 0;
     lines.push(`fuzz: ${passed ? 'PASSED' : 'FAILED'}`, '');
     process.stdout.write(lines.join('\n'));
     return passed ? 0 : 1;

@@ -62,20 +62,26 @@ export const accountSchema = z.strictObject({
 export const inventorySchema = z
   .strictObject({
     accounts: z.array(accountSchema).min(1),
-    notify: z
-      .strictObject({ webhookUrl: z.url().optional(), slackWebhookUrl: z.url().optional() })
-      .default({}),
+    notify: z.strictObject({ webhookUrl: z.url().optional(), slackWebhookUrl: z.url().optional() }).default({}),
   })
   .superRefine((inventory, ctx) => {
     const seen = new Set<string>();
     inventory.accounts.forEach((account, a) => {
       account.serviceTokens.forEach((token, t) => {
         if (token.zoneId && token.strategy === 'rotate-secret') {
-          ctx.addIssue({ code: 'custom', path: ['accounts', a, 'serviceTokens', t, 'strategy'], message: 'zone-scoped service tokens have no rotate endpoint: use strategy: replace' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['accounts', a, 'serviceTokens', t, 'strategy'],
+            message: 'zone-scoped service tokens have no rotate endpoint: use strategy: replace',
+          });
         }
         const key = `${account.id}/${token.name}`;
         if (seen.has(key)) {
-          ctx.addIssue({ code: 'custom', path: ['accounts', a, 'serviceTokens', t, 'name'], message: `duplicate service token "${token.name}" in account ${account.id}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['accounts', a, 'serviceTokens', t, 'name'],
+            message: `duplicate service token "${token.name}" in account ${account.id}`,
+          });
         }
         seen.add(key);
       });
@@ -124,7 +130,10 @@ export const environmentSchema = z.object({
   CLOUDFLARE_ACTIVITIES_PER_SECOND: z
     .string()
     .optional()
-    .refine((value) => value === undefined, 'replaced by CLOUDFLARE_REQUESTS_PER_5_MIN (Cloudflare counts requests, not activities: one activity may send many); remove it and set that instead'),
+    .refine(
+      (value) => value === undefined,
+      'replaced by CLOUDFLARE_REQUESTS_PER_5_MIN (Cloudflare counts requests, not activities: one activity may send many); remove it and set that instead',
+    ),
 
   DATABASE_URL: optionalString,
 
@@ -136,7 +145,10 @@ export const environmentSchema = z.object({
 
   /** base64 of 32 bytes; encrypts Temporal payloads and staged secrets. */
   TOKEN_WARDEN_ENCRYPTION_KEY: optionalString,
-  TOKEN_WARDEN_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]+$/).default('k1'),
+  TOKEN_WARDEN_ENCRYPTION_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('k1'),
   /** Older keys still accepted for decryption: "id:base64,id:base64". */
   TOKEN_WARDEN_PREVIOUS_KEYS: optionalString,
 
@@ -187,22 +199,36 @@ export function parseEnvironment(env: Readonly<Record<string, string | undefined
  * values that differ per deployment (account ids, probe URLs). Secrets never go through this:
  * they use `secretFrom`. Comments are left alone: expansion runs on the parsed values.
  */
-export function expandVariables(value: unknown, source: string, env: Readonly<Record<string, string | undefined>>, at: string[] = [], problems: string[] = []): unknown {
+export function expandVariables(
+  value: unknown,
+  source: string,
+  env: Readonly<Record<string, string | undefined>>,
+  at: string[] = [],
+  problems: string[] = [],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const found = env[name];
-      if (found === undefined || found === '') problems.push(`${source}: ${at.join('.') || '(top level)'}: environment variable ${name} is not set`);
+      if (found === undefined || found === '')
+        problems.push(`${source}: ${at.join('.') || '(top level)'}: environment variable ${name} is not set`);
       return found ?? '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => expandVariables(item, source, env, [...at, String(i)], problems));
+  if (Array.isArray(value))
+    return value.map((item, i) => expandVariables(item, source, env, [...at, String(i)], problems));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, expandVariables(item, source, env, [...at, key], problems)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, expandVariables(item, source, env, [...at, key], problems)]),
+    );
   }
   return value;
 }
 
-export function parseInventory(text: string, source: string, env: Readonly<Record<string, string | undefined>> = {}): Inventory {
+export function parseInventory(
+  text: string,
+  source: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Inventory {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true });
@@ -230,7 +256,10 @@ export function loadInventoryFile(file: string, env: Readonly<Record<string, str
 }
 
 /** Reads a secret source from the given environment; undefined when it is not there. */
-export function readSecret(source: SecretSource, env: Readonly<Record<string, string | undefined>>): string | undefined {
+export function readSecret(
+  source: SecretSource,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
   if ('env' in source) return env[source.env] || undefined;
   try {
     return readFileSync(source.file, 'utf8').trim() || undefined;

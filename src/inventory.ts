@@ -10,12 +10,21 @@ export function managedServiceTokens(inventory: Pick<Inventory, 'accounts'>): Ma
   return inventory.accounts.flatMap((account) => account.serviceTokens.map((token) => ({ account, token })));
 }
 
-export function findServiceToken(inventory: Pick<Inventory, 'accounts'>, accountId: string, tokenName: string): ManagedServiceToken | undefined {
-  return managedServiceTokens(inventory).find((entry) => entry.account.id === accountId && entry.token.name === tokenName);
+export function findServiceToken(
+  inventory: Pick<Inventory, 'accounts'>,
+  accountId: string,
+  tokenName: string,
+): ManagedServiceToken | undefined {
+  return managedServiceTokens(inventory).find(
+    (entry) => entry.account.id === accountId && entry.token.name === tokenName,
+  );
 }
 
 /** Tokens are addressed by name in the API; a name shared by two accounts needs the account. */
-export function findServiceTokensByName(inventory: Pick<Inventory, 'accounts'>, tokenName: string): ManagedServiceToken[] {
+export function findServiceTokensByName(
+  inventory: Pick<Inventory, 'accounts'>,
+  tokenName: string,
+): ManagedServiceToken[] {
   return managedServiceTokens(inventory).filter((entry) => entry.token.name === tokenName);
 }
 

@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     await serve(runtime, logger);
   } catch (error) {
     // Bounded: a process whose worker failed must exit (and be restarted) even if closing hangs.
-    await Promise.race([runtime.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    await Promise.race([
+      runtime.close().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
+    ]);
     throw error;
   }
 }
@@ -33,7 +36,12 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
   const clients = configuredApiClients({ ...env, CLIENT_AUTH_TOKEN: clientToken }, process.env);
 
   if (runtime.cloudflare.simulator) {
-    const adopted = await adoptDemoCredentials(runtime.cloudflare.simulator, runtime.inventory, runtime.pending, runtime.stores);
+    const adopted = await adoptDemoCredentials(
+      runtime.cloudflare.simulator,
+      runtime.inventory,
+      runtime.pending,
+      runtime.stores,
+    );
     if (adopted.length) logger.info({ tokens: adopted }, 'demo service-token credentials written to their stores');
   }
   await upsertSchedules(runtime.client, env.TEMPORAL_TASK_QUEUE, logger);
@@ -48,10 +56,21 @@ async function serve(runtime: Runtime, logger: Logger): Promise<void> {
     ...Object.entries(runtime.urls).map(([name, url]) => `  ${name.padEnd(22)} ${url}`),
   ];
   if (runtime.cloudflare.simulated) {
-    lines.push('', '  Cloudflare is SIMULATED: no real account is touched. Set CLOUDFLARE_API_TOKEN to manage a real one.');
-    if (!env.CLIENT_AUTH_TOKEN) lines.push(`  API client token (generated, kept in ${env.DATA_DIR}/client-auth-token):`, `    export CLIENT_AUTH_TOKEN=${clientToken}`);
+    lines.push(
+      '',
+      '  Cloudflare is SIMULATED: no real account is touched. Set CLOUDFLARE_API_TOKEN to manage a real one.',
+    );
+    if (!env.CLIENT_AUTH_TOKEN)
+      lines.push(
+        `  API client token (generated, kept in ${env.DATA_DIR}/client-auth-token):`,
+        `    export CLIENT_AUTH_TOKEN=${clientToken}`,
+      );
   }
-  lines.push(`  Try: curl -H "Authorization: Bearer $CLIENT_AUTH_TOKEN" -X POST ${apiUrl}/api-tokens/verify`, '  Ctrl-C stops everything.', '');
+  lines.push(
+    `  Try: curl -H "Authorization: Bearer $CLIENT_AUTH_TOKEN" -X POST ${apiUrl}/api-tokens/verify`,
+    '  Ctrl-C stops everything.',
+    '',
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 
   onShutdownSignal(async (signal) => {

@@ -1,4 +1,12 @@
-import { isGrpcServiceError, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, type Client, type ScheduleOptions } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  ServiceError,
+  type Client,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import type { Logger } from 'pino';
 import { TokenKind, TriggeredBy } from './temporal/search-attributes';
 import type { Trigger } from './workflows/triggers';
@@ -116,7 +124,12 @@ function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): Sch
  * together and an operator may delete a schedule meanwhile: an update that finds it gone
  * creates it again rather than failing the start.
  */
-export async function upsertSchedules(client: Client, taskQueue: string, logger?: Pick<Logger, 'info'>, definitions = SCHEDULES): Promise<string[]> {
+export async function upsertSchedules(
+  client: Client,
+  taskQueue: string,
+  logger?: Pick<Logger, 'info'>,
+  definitions = SCHEDULES,
+): Promise<string[]> {
   for (const definition of definitions) {
     const outcome = await upsertSchedule(client, scheduleOptions(definition, taskQueue), definition.note);
     logger?.info({ schedule: definition.id, cron: definition.cron }, `schedule ${outcome}`);

@@ -1,5 +1,11 @@
 import Cloudflare from 'cloudflare';
-import { createInMemoryPolicyIndex, type IndexedPolicy, type PolicyIndex, type PolicyIndexRefresh, type PolicyRef } from '../db/access-policy-index';
+import {
+  createInMemoryPolicyIndex,
+  type IndexedPolicy,
+  type PolicyIndex,
+  type PolicyIndexRefresh,
+  type PolicyRef,
+} from '../db/access-policy-index';
 import { toActivityFailure } from './cloudflare-errors';
 
 export type { PolicyIndex, PolicyRef } from '../db/access-policy-index';
@@ -60,11 +66,32 @@ const processPolicyLock = inProcessPolicyLock();
 const processPolicyIndex = createInMemoryPolicyIndex();
 
 type Rule = Record<string, unknown>;
-type Policy = { id?: string; name?: string; decision?: string; include?: Rule[]; exclude?: Rule[]; require?: Rule[]; reusable?: boolean } & Record<string, unknown>;
+type Policy = {
+  id?: string;
+  name?: string;
+  decision?: string;
+  include?: Rule[];
+  exclude?: Rule[];
+  require?: Rule[];
+  reusable?: boolean;
+} & Record<string, unknown>;
 
 const RULE_LISTS = ['include', 'require', 'exclude'] as const;
 /** Everything a PUT must send back so the replace keeps the policy as it was. */
-const WRITABLE_FIELDS = ['name', 'decision', 'include', 'exclude', 'require', 'approval_groups', 'approval_required', 'isolation_required', 'purpose_justification_prompt', 'purpose_justification_required', 'session_duration', 'precedence'];
+const WRITABLE_FIELDS = [
+  'name',
+  'decision',
+  'include',
+  'exclude',
+  'require',
+  'approval_groups',
+  'approval_required',
+  'isolation_required',
+  'purpose_justification_prompt',
+  'purpose_justification_required',
+  'session_duration',
+  'precedence',
+];
 
 /** Page size of every list. */
 const PER_PAGE = 100;
@@ -97,9 +124,11 @@ async function listAll<T>(first: PromiseLike<ListPage<T>>): Promise<T[]> {
   }
 }
 
-const namesToken = (rule: Rule, tokenId: string) => (rule.service_token as { token_id?: string } | undefined)?.token_id === tokenId;
+const namesToken = (rule: Rule, tokenId: string) =>
+  (rule.service_token as { token_id?: string } | undefined)?.token_id === tokenId;
 const tokenRule = (tokenId: string): Rule => ({ service_token: { token_id: tokenId } });
-const namesTokenAnywhere = (policy: Policy, tokenId: string) => RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, tokenId)));
+const namesTokenAnywhere = (policy: Policy, tokenId: string) =>
+  RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, tokenId)));
 
 /** Every service token the policy's rules name, in any list. */
 function tokensNamed(policy: Policy): string[] {
@@ -114,7 +143,12 @@ function tokensNamed(policy: Policy): string[] {
 }
 
 function writable(policy: Policy): Record<string, unknown> {
-  return Object.fromEntries(WRITABLE_FIELDS.filter((field) => policy[field] !== undefined && policy[field] !== null).map((field) => [field, policy[field]]));
+  return Object.fromEntries(
+    WRITABLE_FIELDS.filter((field) => policy[field] !== undefined && policy[field] !== null).map((field) => [
+      field,
+      policy[field],
+    ]),
+  );
 }
 
 const isNotFound = (error: unknown) => error instanceof Cloudflare.APIError && error.status === 404;
@@ -148,17 +182,24 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
   async function everyPolicy(accountId: string): Promise<IndexedPolicy[]> {
     const client = deps.wardenClient('reads');
     const found = new Map<string, IndexedPolicy>();
-    for (const policy of await listAll(client.zeroTrust.access.policies.list({ account_id: accountId, per_page: PER_PAGE }))) {
+    for (const policy of await listAll(
+      client.zeroTrust.access.policies.list({ account_id: accountId, per_page: PER_PAGE }),
+    )) {
       const p = policy as unknown as Policy;
       if (p.id) found.set(p.id, { policyId: p.id, name: p.name ?? p.id, tokenIds: tokensNamed(p) });
     }
-    for (const app of await listAll(client.zeroTrust.access.applications.list({ account_id: accountId, per_page: PER_PAGE }))) {
+    for (const app of await listAll(
+      client.zeroTrust.access.applications.list({ account_id: accountId, per_page: PER_PAGE }),
+    )) {
       const appId = (app as { id?: string }).id;
       if (!appId) continue;
-      for (const policy of await listAll(client.zeroTrust.access.applications.policies.list(appId, { account_id: accountId, per_page: PER_PAGE }))) {
+      for (const policy of await listAll(
+        client.zeroTrust.access.applications.policies.list(appId, { account_id: accountId, per_page: PER_PAGE }),
+      )) {
         const p = policy as unknown as Policy;
         // The app's list repeats the reusable policies it uses; those are edited once, at the account.
-        if (p.id && !found.has(p.id)) found.set(p.id, { policyId: p.id, name: p.name ?? p.id, appId, tokenIds: tokensNamed(p) });
+        if (p.id && !found.has(p.id))
+          found.set(p.id, { policyId: p.id, name: p.name ?? p.id, appId, tokenIds: tokensNamed(p) });
       }
     }
     return [...found.values()];
@@ -171,7 +212,10 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     const client = deps.wardenClient('reads');
     try {
       const policy = ref.appId
-        ? await client.zeroTrust.access.applications.policies.get(ref.policyId, { account_id: accountId, app_id: ref.appId })
+        ? await client.zeroTrust.access.applications.policies.get(ref.policyId, {
+            account_id: accountId,
+            app_id: ref.appId,
+          })
         : await client.zeroTrust.access.policies.get(ref.policyId, { account_id: accountId });
       return policy as unknown as Policy;
     } catch (error) {
@@ -190,7 +234,12 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
    * open). Out of lock order its writes stay right: they only add tokens, but the caller's own,
    * which no other run edits meanwhile.
    */
-  async function edit(accountId: string, ref: PolicyRef, change: (policy: Policy) => Policy | null, decides: readonly string[]): Promise<boolean> {
+  async function edit(
+    accountId: string,
+    ref: PolicyRef,
+    change: (policy: Policy) => Policy | null,
+    decides: readonly string[],
+  ): Promise<boolean> {
     const edited = await locked(`access-policy/${accountId}/${ref.policyId}`, async (): Promise<Edited> => {
       const current = await read(accountId, ref);
       if (!current) return { outcome: 'gone' };
@@ -203,14 +252,21 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
       await index.forget(accountId, ref.policyId);
       return false;
     }
-    await index.record(accountId, { ...ref, name: edited.policy.name ?? ref.name, tokenIds: tokensNamed(edited.policy) }, decides);
+    await index.record(
+      accountId,
+      { ...ref, name: edited.policy.name ?? ref.name, tokenIds: tokensNamed(edited.policy) },
+      decides,
+    );
     return edited.outcome === 'written';
   }
 
   async function put(accountId: string, ref: PolicyRef, policy: Policy): Promise<void> {
     const client = deps.wardenClient('mutations');
-    const body = { account_id: accountId, ...writable(policy) } as Parameters<typeof client.zeroTrust.access.policies.update>[1];
-    if (ref.appId) await client.zeroTrust.access.applications.policies.update(ref.policyId, { ...body, app_id: ref.appId });
+    const body = { account_id: accountId, ...writable(policy) } as Parameters<
+      typeof client.zeroTrust.access.policies.update
+    >[1];
+    if (ref.appId)
+      await client.zeroTrust.access.applications.policies.update(ref.policyId, { ...body, app_id: ref.appId });
     else await client.zeroTrust.access.policies.update(ref.policyId, body);
   }
 
@@ -236,11 +292,19 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     },
 
     /** Adds `newTokenId` to every include list that names `besideTokenId`. Idempotent. */
-    async bindTokenToPolicies(input: { accountId: string; besideTokenId: string; newTokenId: string }): Promise<PolicyRef[]> {
+    async bindTokenToPolicies(input: {
+      accountId: string;
+      besideTokenId: string;
+      newTokenId: string;
+    }): Promise<PolicyRef[]> {
       const changed: PolicyRef[] = [];
       const bind = (policy: Policy): Policy | null => {
         const include = policy.include ?? [];
-        if (!include.some((rule) => namesToken(rule, input.besideTokenId)) || include.some((rule) => namesToken(rule, input.newTokenId))) return null;
+        if (
+          !include.some((rule) => namesToken(rule, input.besideTokenId)) ||
+          include.some((rule) => namesToken(rule, input.newTokenId))
+        )
+          return null;
         return { ...policy, include: [...include, tokenRule(input.newTokenId)] };
       };
       try {
@@ -263,7 +327,8 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
       const unbind = (policy: Policy): Policy | null => {
         if (!namesTokenAnywhere(policy, input.tokenId)) return null;
         const next: Policy = { ...policy };
-        for (const list of RULE_LISTS) if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
+        for (const list of RULE_LISTS)
+          if (policy[list]) next[list] = policy[list]!.filter((rule) => !namesToken(rule, input.tokenId));
         return next;
       };
       try {

@@ -23,15 +23,32 @@ export interface ApiTokenVerificationDeps {
 /** Verifies every configured API token through the endpoint of its kind. */
 export function createApiTokenVerificationActivities(deps: ApiTokenVerificationDeps) {
   async function verifyOne(accountId: string, token: ApiTokenConfig): Promise<ApiTokenVerification> {
-    const base = { accountId, name: token.name, kind: token.kind, tokenId: token.id ?? null, status: null, expiresOn: null, problem: null };
+    const base = {
+      accountId,
+      name: token.name,
+      kind: token.kind,
+      tokenId: token.id ?? null,
+      status: null,
+      expiresOn: null,
+      problem: null,
+    };
     const secret = deps.readSecret(token.secretFrom);
     if (!secret) {
-      const where = 'env' in token.secretFrom ? `environment variable ${token.secretFrom.env}` : `file ${token.secretFrom.file}`;
+      const where =
+        'env' in token.secretFrom ? `environment variable ${token.secretFrom.env}` : `file ${token.secretFrom.file}`;
       return { ...base, outcome: 'missing-secret', problem: `no token value in ${where}` };
     }
-    const client = deps.cloudflare({ apiToken: secret, baseURL: deps.cloudflareBaseURL, purpose: 'reads', budgetOwner: token.cloudflareUser });
+    const client = deps.cloudflare({
+      apiToken: secret,
+      baseURL: deps.cloudflareBaseURL,
+      purpose: 'reads',
+      budgetOwner: token.cloudflareUser,
+    });
     try {
-      const result = token.kind === 'account' ? await client.accounts.tokens.verify({ account_id: accountId }) : await client.user.tokens.verify();
+      const result =
+        token.kind === 'account'
+          ? await client.accounts.tokens.verify({ account_id: accountId })
+          : await client.user.tokens.verify();
       return {
         ...base,
         tokenId: result.id,
@@ -43,13 +60,19 @@ export function createApiTokenVerificationActivities(deps: ApiTokenVerificationD
     } catch (error) {
       const info = describeCloudflareError(error);
       if (!isPermanent(info)) throw toActivityFailure(error, `verify ${token.name}`);
-      return { ...base, outcome: 'invalid', problem: `Cloudflare rejected the token: HTTP ${info.httpStatus} ${info.message}` };
+      return {
+        ...base,
+        outcome: 'invalid',
+        problem: `Cloudflare rejected the token: HTTP ${info.httpStatus} ${info.message}`,
+      };
     }
   }
 
   return {
     async verifyApiTokens(): Promise<ApiTokenVerification[]> {
-      const jobs = deps.inventory.accounts.flatMap((account) => account.apiTokens.map((token) => verifyOne(account.id, token)));
+      const jobs = deps.inventory.accounts.flatMap((account) =>
+        account.apiTokens.map((token) => verifyOne(account.id, token)),
+      );
       return Promise.all(jobs);
     },
   };

@@ -20,7 +20,11 @@ export function describeCloudflareError(error: unknown): CloudflareFailureInfo {
     return {
       httpStatus: typeof error.status === 'number' ? error.status : undefined,
       codes: errors.map((e) => e.code).filter((c): c is number => typeof c === 'number'),
-      message: errors.map((e) => e.message).filter(Boolean).join('; ') || `HTTP ${error.status}`,
+      message:
+        errors
+          .map((e) => e.message)
+          .filter(Boolean)
+          .join('; ') || `HTTP ${error.status}`,
     };
   }
   return { codes: [], message: error instanceof Error ? error.name : 'unknown error' };
@@ -39,8 +43,13 @@ export function isPermanent(info: CloudflareFailureInfo): boolean {
 export function toActivityFailure(error: unknown, what: string): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
   // Not Cloudflare's doing: a Postgres statement on the way (the policy lock, the budget) failed.
-  if (error instanceof DatabaseError) return retryableFailure('DatabaseUnavailable', `${what}: Postgres ${error.code ?? ''} ${error.message}`.trim());
+  if (error instanceof DatabaseError)
+    return retryableFailure('DatabaseUnavailable', `${what}: Postgres ${error.code ?? ''} ${error.message}`.trim());
   const info = describeCloudflareError(error);
   const message = `${what}: ${info.httpStatus ? `HTTP ${info.httpStatus} ` : ''}${info.message}`;
-  return (isPermanent(info) ? permanentFailure : retryableFailure)(isPermanent(info) ? 'CloudflareRejected' : 'CloudflareUnavailable', message, [info]);
+  return (isPermanent(info) ? permanentFailure : retryableFailure)(
+    isPermanent(info) ? 'CloudflareRejected' : 'CloudflareUnavailable',
+    message,
+    [info],
+  );
 }

@@ -11,12 +11,14 @@ export type HistoryWriteResult = { stored: 'as-given' } | { stored: 'sanitized';
 
 /** Replaces what Postgres cannot store in text or jsonb, in every string and key, at any depth. */
 export function storable<T>(value: T): T {
-  // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres cannot store in text
-  const clean = (text: string) => text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const clean = (text: string) =>
+    // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres cannot store in text
+    text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return clean(v);
     if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, inner]) => [clean(k), walk(inner)]));
+    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+      return Object.fromEntries(Object.entries(v).map(([k, inner]) => [clean(k), walk(inner)]));
     return v;
   };
   return walk(value) as T;
@@ -37,7 +39,11 @@ function warn(message: string, attrs: Record<string, unknown>): void {
  * store replaced, and if that is refused too the failure is final (`HistoryDataRejected`), for the
  * workflow to record and alert on rather than wait for.
  */
-export async function writeHistory<T>(what: string, value: T, write: (value: T) => Promise<void>): Promise<HistoryWriteResult> {
+export async function writeHistory<T>(
+  what: string,
+  value: T,
+  write: (value: T) => Promise<void>,
+): Promise<HistoryWriteResult> {
   try {
     await write(value);
     return { stored: 'as-given' };
@@ -45,12 +51,16 @@ export async function writeHistory<T>(what: string, value: T, write: (value: T) 
     if (!isDataError(error)) throw error;
     const problem = describeDataError(error);
     const cleaned = storable(value);
-    if (JSON.stringify(cleaned) === JSON.stringify(value)) throw permanentFailure('HistoryDataRejected', `${what} rejected by Postgres (${problem})`);
+    if (JSON.stringify(cleaned) === JSON.stringify(value))
+      throw permanentFailure('HistoryDataRejected', `${what} rejected by Postgres (${problem})`);
     try {
       await write(cleaned);
     } catch (second) {
       if (!isDataError(second)) throw second;
-      throw permanentFailure('HistoryDataRejected', `${what} rejected by Postgres (${describeDataError(second)}), also with unstorable characters replaced (first: ${problem})`);
+      throw permanentFailure(
+        'HistoryDataRejected',
+        `${what} rejected by Postgres (${describeDataError(second)}), also with unstorable characters replaced (first: ${problem})`,
+      );
     }
     warn(`${what} stored with characters Postgres cannot store replaced`, { problem });
     return { stored: 'sanitized', problem };

@@ -17,7 +17,10 @@ import { createTokenHealthActivities, createTokenHealthLocalActivities } from '.
 
 export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudgetDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;
-  history: Pick<HistoryRepository, 'recordAudit' | 'recordApiTokenCheck' | 'loadTokenIdentities' | 'saveTokenIdentities'>;
+  history: Pick<
+    HistoryRepository,
+    'recordAudit' | 'recordApiTokenCheck' | 'loadTokenIdentities' | 'saveTokenIdentities'
+  >;
   rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
   pending: PendingSecretStore;
   /** A client on token-warden's own Cloudflare token. */

@@ -53,7 +53,10 @@ export function createNotifyActivities(deps: NotifyDeps) {
       await response.arrayBuffer();
     } catch (error) {
       // The URL may carry a secret path (Slack's do): say which channel, not where.
-      throw retryableFailure('NotifyUnavailable', `${channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`);
+      throw retryableFailure(
+        'NotifyUnavailable',
+        `${channel} notification failed: ${error instanceof Error ? error.name : 'network error'}`,
+      );
     }
     if (!response.ok) {
       const permanent = response.status >= 400 && response.status < 500 && ![408, 429].includes(response.status);
@@ -64,8 +67,17 @@ export function createNotifyActivities(deps: NotifyDeps) {
   }
 
   return {
-    async notifyTokenHealth(input: { channel: NotifyChannel; report: TokenHealthReport; reasons: string[] }): Promise<{ status: number }> {
-      return post(input.channel, input.channel === 'webhook' ? webhookPayload(input.report, input.reasons) : slackPayload(input.report, input.reasons));
+    async notifyTokenHealth(input: {
+      channel: NotifyChannel;
+      report: TokenHealthReport;
+      reasons: string[];
+    }): Promise<{ status: number }> {
+      return post(
+        input.channel,
+        input.channel === 'webhook'
+          ? webhookPayload(input.report, input.reasons)
+          : slackPayload(input.report, input.reasons),
+      );
     },
 
     /** A rotation that needs a human: failed, only partly undone, or propagating too slowly. */
@@ -76,7 +88,9 @@ export function createNotifyActivities(deps: NotifyDeps) {
         input.channel,
         input.channel === 'webhook'
           ? { source: 'token-warden', kind: 'service-token-rotation', ...alert }
-          : { text: `${icon} token-warden: ${alert.message} (service token ${alert.tokenName}, account ${alert.accountId}, workflow ${alert.workflowId})` },
+          : {
+              text: `${icon} token-warden: ${alert.message} (service token ${alert.tokenName}, account ${alert.accountId}, workflow ${alert.workflowId})`,
+            },
       );
     },
   };

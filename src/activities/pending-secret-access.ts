@@ -11,7 +11,10 @@ const UNREADABLE = /unknown key id|unable to authenticate data|authentication ta
  * (or not a reference at all) and a ciphertext that does not open will never get better, so they
  * are final failures; Postgres being away is thrown as it is, for Temporal to retry.
  */
-export async function openStaged(pending: Pick<PendingSecretStore, 'open'>, ref: string): Promise<ServiceTokenCredential> {
+export async function openStaged(
+  pending: Pick<PendingSecretStore, 'open'>,
+  ref: string,
+): Promise<ServiceTokenCredential> {
   try {
     return await pending.open(ref);
   } catch (error) {
@@ -20,7 +23,10 @@ export async function openStaged(pending: Pick<PendingSecretStore, 'open'>, ref:
 }
 
 /** Finds a staged secret's row; a malformed reference is final, an outage retried. */
-export async function findStaged(pending: Pick<PendingSecretStore, 'find'>, ref: string): Promise<(StagedSecret & { accountId: string; tokenName: string }) | undefined> {
+export async function findStaged(
+  pending: Pick<PendingSecretStore, 'find'>,
+  ref: string,
+): Promise<(StagedSecret & { accountId: string; tokenName: string }) | undefined> {
   try {
     return await pending.find(ref);
   } catch (error) {
@@ -30,15 +36,27 @@ export async function findStaged(pending: Pick<PendingSecretStore, 'find'>, ref:
 
 /** An error's message, whatever realm made it (node:crypto's errors are not this realm's `Error` under a test VM). */
 const messageOf = (error: unknown): string | undefined =>
-  typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string' ? (error as { message: string }).message : undefined;
+  typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string'
+    ? (error as { message: string }).message
+    : undefined;
 
 function pendingSecretFailure(error: unknown, ref: string): unknown {
-  if (isDataError(error)) return permanentFailure('PendingSecretMissing', `pending secret reference ${JSON.stringify(ref)} is not valid (${describeDataError(error)})`);
+  if (isDataError(error))
+    return permanentFailure(
+      'PendingSecretMissing',
+      `pending secret reference ${JSON.stringify(ref)} is not valid (${describeDataError(error)})`,
+    );
   const message = messageOf(error) ?? '';
-  if (message.startsWith('no staged secret')) return permanentFailure('PendingSecretMissing', `no staged secret ${ref}: wiped, or never staged`);
+  if (message.startsWith('no staged secret'))
+    return permanentFailure('PendingSecretMissing', `no staged secret ${ref}: wiped, or never staged`);
   // The plaintext never reaches a message: only which ref, and what kind of problem (a JSON
   // error's message may quote what it parsed, so it is not passed on).
-  if (error instanceof SyntaxError) return permanentFailure('PendingSecretUnreadable', `staged secret ${ref} does not open (not a credential once decrypted)`);
-  if (UNREADABLE.test(message)) return permanentFailure('PendingSecretUnreadable', `staged secret ${ref} does not open (${message})`);
+  if (error instanceof SyntaxError)
+    return permanentFailure(
+      'PendingSecretUnreadable',
+      `staged secret ${ref} does not open (not a credential once decrypted)`,
+    );
+  if (UNREADABLE.test(message))
+    return permanentFailure('PendingSecretUnreadable', `staged secret ${ref} does not open (${message})`);
   return error;
 }

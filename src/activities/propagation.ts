@@ -48,8 +48,12 @@ const STORE_FAILURE: Record<StoreOperation, FailureType> = {
 };
 
 function storeFailure(error: unknown): ApplicationFailure {
-  if (error instanceof StoreError) return (error.retryable ? retryableFailure : permanentFailure)(STORE_FAILURE[error.operation], error.message);
-  return retryableFailure('StoreFailed', error instanceof Error ? `${error.name}: store operation failed` : 'store operation failed');
+  if (error instanceof StoreError)
+    return (error.retryable ? retryableFailure : permanentFailure)(STORE_FAILURE[error.operation], error.message);
+  return retryableFailure(
+    'StoreFailed',
+    error instanceof Error ? `${error.name}: store operation failed` : 'store operation failed',
+  );
 }
 
 /**
@@ -62,9 +66,11 @@ export function createPropagationActivities(deps: PropagationDeps) {
   function storeFor(input: StoreTarget): PropagationStore {
     const entry = findServiceToken(deps.inventory, input.accountId, input.tokenName);
     const raw = entry?.token.targets[input.targetIndex];
-    if (!entry || !raw) throw permanentFailure('UnknownTarget', `no propagation target #${input.targetIndex} for ${input.tokenName}`);
+    if (!entry || !raw)
+      throw permanentFailure('UnknownTarget', `no propagation target #${input.targetIndex} for ${input.tokenName}`);
     const parsed = propagationTargetSchema.safeParse(raw);
-    if (!parsed.success) throw permanentFailure('InvalidTarget', `target #${input.targetIndex} of ${input.tokenName} is invalid`);
+    if (!parsed.success)
+      throw permanentFailure('InvalidTarget', `target #${input.targetIndex} of ${input.tokenName} is invalid`);
     try {
       return createStore(parsed.data, deps.stores, { accountId: input.accountId });
     } catch (error) {
@@ -112,7 +118,10 @@ export function createPropagationActivities(deps: PropagationDeps) {
         throw storeFailure(error);
       }
       if (!readBackConfirms(input.receipt, actual)) {
-        throw retryableFailure('StoreNotUpdated', `${store.label} does not show the new credential (${JSON.stringify(actual)})`);
+        throw retryableFailure(
+          'StoreNotUpdated',
+          `${store.label} does not show the new credential (${JSON.stringify(actual)})`,
+        );
       }
       return actual;
     },
@@ -133,7 +142,9 @@ export function createPropagationActivities(deps: PropagationDeps) {
      * credential. `accepted` fails (and is retried) until it answers 200; `rejected` until it
      * refuses.
      */
-    async probeCredential(input: TokenKey & { ref: string; expect: 'accepted' | 'rejected' }): Promise<{ status: number }> {
+    async probeCredential(
+      input: TokenKey & { ref: string; expect: 'accepted' | 'rejected' },
+    ): Promise<{ status: number }> {
       const entry = findServiceToken(deps.inventory, input.accountId, input.tokenName);
       if (!entry?.token.probeUrl) throw permanentFailure('NoProbe', `${input.tokenName} has no probe URL`);
       const credential = await openStaged(deps.pending, input.ref);
@@ -151,7 +162,10 @@ export function createPropagationActivities(deps: PropagationDeps) {
       }
       const accepted = status >= 200 && status < 300;
       if ((input.expect === 'accepted') !== accepted) {
-        throw retryableFailure(input.expect === 'accepted' ? 'ProbeRejected' : 'ProbeStillAccepts', `probe answered ${status}, expected the credential to be ${input.expect}`);
+        throw retryableFailure(
+          input.expect === 'accepted' ? 'ProbeRejected' : 'ProbeStillAccepts',
+          `probe answered ${status}, expected the credential to be ${input.expect}`,
+        );
       }
       return { status };
     },

@@ -54,7 +54,12 @@ function label(target: unknown, index: number): PlannedTarget {
         return t.storeId;
     }
   })();
-  return { index, kind: t.kind, label: `${t.kind}:${where}`, viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store' };
+  return {
+    index,
+    kind: t.kind,
+    label: `${t.kind}:${where}`,
+    viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store',
+  };
 }
 
 /** A reference Postgres cannot even compare (not a uuid) names no staged secret, now or later. */
@@ -62,7 +67,11 @@ async function withRef(ref: string, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    if (isDataError(error)) throw permanentFailure('PendingSecretMissing', `pending secret reference ${JSON.stringify(ref)} is not valid (${describeDataError(error)})`);
+    if (isDataError(error))
+      throw permanentFailure(
+        'PendingSecretMissing',
+        `pending secret reference ${JSON.stringify(ref)} is not valid (${describeDataError(error)})`,
+      );
     throw error;
   }
 }
@@ -72,7 +81,11 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
   return {
     async planRotation(token: TokenKey): Promise<RotationPlan> {
       const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
-      if (!entry) throw permanentFailure('UnknownServiceToken', `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`);
+      if (!entry)
+        throw permanentFailure(
+          'UnknownServiceToken',
+          `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`,
+        );
       const current = await deps.pending.current(token);
       return {
         strategy: entry.token.strategy,
@@ -84,14 +97,24 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
         targets: entry.token.targets.map(label),
         currentRef: current?.ref ?? null,
         currentFingerprint: current?.fingerprint ?? null,
-        notifyChannels: [...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []), ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : [])],
+        notifyChannels: [
+          ...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []),
+          ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : []),
+        ],
       };
     },
     // History rows: retried through an outage, never for a row Postgres refuses (history-writes.ts).
     recordRotationStart: (start: RotationStart) => writeHistory('rotation row', start, deps.rotations.startRotation),
-    recordRotationStep: (step: RotationStepRecord) => writeHistory(`rotation step row (${step.step})`, step, deps.rotations.recordStep),
-    finishRotationRecord: (input: { runId: string; status: Exclude<RotationStatus, 'running'>; outcome: Record<string, unknown> }) =>
-      writeHistory('rotation outcome', input, (row) => deps.rotations.finishRotation(row.runId, row.status, row.outcome)),
+    recordRotationStep: (step: RotationStepRecord) =>
+      writeHistory(`rotation step row (${step.step})`, step, deps.rotations.recordStep),
+    finishRotationRecord: (input: {
+      runId: string;
+      status: Exclude<RotationStatus, 'running'>;
+      outcome: Record<string, unknown>;
+    }) =>
+      writeHistory('rotation outcome', input, (row) =>
+        deps.rotations.finishRotation(row.runId, row.status, row.outcome),
+      ),
     promoteSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.promote(input.ref)),
     discardSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.discard(input.ref)),
   };

@@ -26,7 +26,10 @@ export function createServiceTokenInventoryActivities(deps: ServiceTokenInventor
   const now = deps.now ?? (() => new Date());
   return {
     async listManagedServiceTokens(): Promise<ManagedTokenRef[]> {
-      return managedServiceTokens(deps.inventory).map(({ account, token }) => ({ accountId: account.id, tokenName: token.name }));
+      return managedServiceTokens(deps.inventory).map(({ account, token }) => ({
+        accountId: account.id,
+        tokenName: token.name,
+      }));
     },
 
     /**
@@ -50,11 +53,21 @@ export function createServiceTokenInventoryActivities(deps: ServiceTokenInventor
           byScope.set(key, listed);
         }
         // Of several tokens of one name (an interrupted replace), the oldest expiry decides.
-        const live = byScope.get(key)!.filter((t) => t.name === token.name && t.id && t.expires_at).sort((a, b) => a.expires_at!.localeCompare(b.expires_at!))[0];
+        const live = byScope
+          .get(key)!
+          .filter((t) => t.name === token.name && t.id && t.expires_at)
+          .sort((a, b) => a.expires_at!.localeCompare(b.expires_at!))[0];
         if (!live?.id || !live.expires_at) continue;
         const left = Date.parse(live.expires_at) - now().getTime();
         if (left > durationMs(token.renewBefore)) continue;
-        due.push({ accountId: account.id, tokenName: token.name, tokenId: live.id, expiresAt: live.expires_at, daysLeft: Math.floor(left / 86_400_000), action: token.renewAction });
+        due.push({
+          accountId: account.id,
+          tokenName: token.name,
+          tokenId: live.id,
+          expiresAt: live.expires_at,
+          daysLeft: Math.floor(left / 86_400_000),
+          action: token.renewAction,
+        });
       }
       return due;
     },

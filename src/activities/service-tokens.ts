@@ -57,7 +57,11 @@ export interface IssuedSecret {
 /** Token data Cloudflare answered that does not have the fields a rotation decides on will not get better. */
 const toState = (raw: unknown): ServiceTokenState => {
   const parsed = serviceTokenStateSchema.safeParse(raw);
-  if (!parsed.success) throw permanentFailure('CloudflareContract', `Cloudflare answered service-token data without ${parsed.error.issues.map((i) => i.path.join('.') || 'a body').join(', ')}`);
+  if (!parsed.success)
+    throw permanentFailure(
+      'CloudflareContract',
+      `Cloudflare answered service-token data without ${parsed.error.issues.map((i) => i.path.join('.') || 'a body').join(', ')}`,
+    );
   const token = parsed.data;
   return {
     tokenId: token.id,
@@ -84,7 +88,11 @@ const stagingRetries = 5;
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
   function locate(token: TokenKey) {
     const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
-    if (!entry) throw permanentFailure('UnknownServiceToken', `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`);
+    if (!entry)
+      throw permanentFailure(
+        'UnknownServiceToken',
+        `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`,
+      );
     // Zone-scoped tokens live under /zones/{zone_id}; everything else under the account.
     const scope = entry.token.zoneId ? { zone_id: entry.token.zoneId } : { account_id: token.accountId };
     return { entry, scope };
@@ -97,7 +105,9 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
   async function listByName(token: TokenKey): Promise<ServiceTokenState[]> {
     const { scope } = locate(token);
     try {
-      const page = await deps.wardenClient('reads').zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName, per_page: 50 });
+      const page = await deps
+        .wardenClient('reads')
+        .zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName, per_page: 50 });
       return page
         .getPaginatedItems()
         .filter((item) => item.name === token.tokenName)
@@ -138,7 +148,8 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async resolveServiceToken(token: TokenKey): Promise<ResolvedServiceToken> {
       const found = await listByName(token);
       const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest) throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
+      if (!oldest)
+        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
       return { ...oldest, strays: others.map((t) => t.tokenId) };
     },
 
@@ -153,18 +164,33 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * rotating again would kill the secret the stores still hold, so the failure is final and
      * the workflow recovers blue/green.
      */
-    async issueRotatedSecret(input: TokenKey & { tokenId: string; expectedVersion: number; ref: string; previousSecretExpiresAt: string }): Promise<IssuedSecret> {
+    async issueRotatedSecret(
+      input: TokenKey & { tokenId: string; expectedVersion: number; ref: string; previousSecretExpiresAt: string },
+    ): Promise<IssuedSecret> {
       // A first attempt goes straight to rotate (resolve has just read the token); a retry
       // reads back first, because the earlier attempt may have been applied.
       if (Context.current().info.attempt > 1) {
         const staged = await findStaged(deps.pending, input.ref);
         const current = await read(input, input.tokenId);
-        if (!current) throw permanentFailure('ServiceTokenNotFound', `service token ${input.tokenName} disappeared before rotation`);
-        if (staged) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: current.tokenId, clientId: current.clientId, secretVersion: current.secretVersion };
+        if (!current)
+          throw permanentFailure(
+            'ServiceTokenNotFound',
+            `service token ${input.tokenName} disappeared before rotation`,
+          );
+        if (staged)
+          return {
+            ref: staged.ref,
+            fingerprint: staged.fingerprint,
+            tokenId: current.tokenId,
+            clientId: current.clientId,
+            secretVersion: current.secretVersion,
+          };
         if (current.secretVersion > input.expectedVersion) {
-          throw permanentFailure('RotatedSecretLost', `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`, [
-            { secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt },
-          ]);
+          throw permanentFailure(
+            'RotatedSecretLost',
+            `service token ${input.tokenName} was rotated to version ${current.secretVersion} but its new secret never reached token-warden`,
+            [{ secretVersion: current.secretVersion, previousSecretExpiresAt: current.previousSecretExpiresAt }],
+          );
         }
       }
       const { scope } = locate(input);
@@ -178,9 +204,19 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `rotate service token ${input.tokenName}`);
       }
-      if (!rotated.client_secret || !rotated.client_id) throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(input, input.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
-      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: input.tokenId, clientId: rotated.client_id, secretVersion: secretVersionOf(rotated, input.expectedVersion + 1) };
+      if (!rotated.client_secret || !rotated.client_id)
+        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
+      const result = await stage(input, input.ref, {
+        clientId: rotated.client_id,
+        clientSecret: rotated.client_secret,
+      });
+      return {
+        ref: result.ref,
+        fingerprint: result.fingerprint,
+        tokenId: input.tokenId,
+        clientId: rotated.client_id,
+        secretVersion: secretVersionOf(rotated, input.expectedVersion + 1),
+      };
     },
 
     /**
@@ -191,15 +227,28 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * only here: the first rotate already killed the compromised secret, and what a second one
      * kills is a secret nobody ever saw.
      */
-    async revokeServiceTokenSecret(token: TokenKey & { ref: string }): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
+    async revokeServiceTokenSecret(
+      token: TokenKey & { ref: string },
+    ): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
       const { entry, scope } = locate(token);
       if (entry.token.zoneId) return null;
       const found = await listByName(token);
       const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest) throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
+      if (!oldest)
+        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
       const resolved = { ...oldest, strays: others.map((t) => t.tokenId) };
       const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
-      if (staged) return { resolved, issued: { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: oldest.tokenId, clientId: oldest.clientId, secretVersion: oldest.secretVersion } };
+      if (staged)
+        return {
+          resolved,
+          issued: {
+            ref: staged.ref,
+            fingerprint: staged.fingerprint,
+            tokenId: oldest.tokenId,
+            clientId: oldest.clientId,
+            secretVersion: oldest.secretVersion,
+          },
+        };
       let rotated;
       try {
         rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(oldest.tokenId, {
@@ -210,9 +259,22 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
       }
-      if (!rotated.client_secret || !rotated.client_id) throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(token, token.ref, { clientId: rotated.client_id, clientSecret: rotated.client_secret });
-      return { resolved, issued: { ref: result.ref, fingerprint: result.fingerprint, tokenId: oldest.tokenId, clientId: rotated.client_id, secretVersion: secretVersionOf(rotated, oldest.secretVersion + 1) } };
+      if (!rotated.client_secret || !rotated.client_id)
+        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
+      const result = await stage(token, token.ref, {
+        clientId: rotated.client_id,
+        clientSecret: rotated.client_secret,
+      });
+      return {
+        resolved,
+        issued: {
+          ref: result.ref,
+          fingerprint: result.fingerprint,
+          tokenId: oldest.tokenId,
+          clientId: rotated.client_id,
+          secretVersion: secretVersionOf(rotated, oldest.secretVersion + 1),
+        },
+      };
     },
 
     /**
@@ -221,7 +283,9 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * ever saw its secret, so it has no consumers and is deleted before creating again. The old
      * token and the `strays` resolve found existed before this run and are never taken for one.
      */
-    async createReplacementToken(input: TokenKey & { oldTokenId: string; strays?: string[]; ref: string; notBefore: string; duration: string }): Promise<IssuedSecret> {
+    async createReplacementToken(
+      input: TokenKey & { oldTokenId: string; strays?: string[]; ref: string; notBefore: string; duration: string },
+    ): Promise<IssuedSecret> {
       const { scope } = locate(input);
       if (Context.current().info.attempt > 1) {
         const staged = await findStaged(deps.pending, input.ref);
@@ -229,35 +293,63 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
         if (staged) {
           const { clientId } = await openStaged(deps.pending, input.ref);
           const mine = namesakes.find((t) => t.clientId === clientId);
-          if (mine) return { ref: staged.ref, fingerprint: staged.fingerprint, tokenId: mine.tokenId, clientId: mine.clientId, secretVersion: mine.secretVersion };
-          throw permanentFailure('ReplacementTokenVanished', `the replacement token of ${input.tokenName} vanished after it was issued`);
+          if (mine)
+            return {
+              ref: staged.ref,
+              fingerprint: staged.fingerprint,
+              tokenId: mine.tokenId,
+              clientId: mine.clientId,
+              secretVersion: mine.secretVersion,
+            };
+          throw permanentFailure(
+            'ReplacementTokenVanished',
+            `the replacement token of ${input.tokenName} vanished after it was issued`,
+          );
         }
         const existedBefore = new Set([input.oldTokenId, ...(input.strays ?? [])]);
-        const orphans = namesakes.filter((t) => !existedBefore.has(t.tokenId) && (t.createdAt ?? '') >= input.notBefore);
+        const orphans = namesakes.filter(
+          (t) => !existedBefore.has(t.tokenId) && (t.createdAt ?? '') >= input.notBefore,
+        );
         for (const orphan of orphans) {
           try {
             await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.delete(orphan.tokenId, scope);
           } catch (error) {
-            if (describeCloudflareError(error).httpStatus !== 404) throw toActivityFailure(error, `delete orphaned service token ${input.tokenName}`);
+            if (describeCloudflareError(error).httpStatus !== 404)
+              throw toActivityFailure(error, `delete orphaned service token ${input.tokenName}`);
           }
         }
       }
       let created;
       try {
-        created = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.create({ ...scope, name: input.tokenName, duration: input.duration });
+        created = await deps
+          .wardenClient('mutations')
+          .zeroTrust.access.serviceTokens.create({ ...scope, name: input.tokenName, duration: input.duration });
       } catch (error) {
         throw toActivityFailure(error, `create service token ${input.tokenName}`);
       }
-      if (!created.client_secret || !created.client_id || !created.id) throw permanentFailure('CloudflareContract', 'create answered without a client secret');
-      const result = await stage(input, input.ref, { clientId: created.client_id, clientSecret: created.client_secret });
-      return { ref: result.ref, fingerprint: result.fingerprint, tokenId: created.id, clientId: created.client_id, secretVersion: 1 };
+      if (!created.client_secret || !created.client_id || !created.id)
+        throw permanentFailure('CloudflareContract', 'create answered without a client secret');
+      const result = await stage(input, input.ref, {
+        clientId: created.client_id,
+        clientSecret: created.client_secret,
+      });
+      return {
+        ref: result.ref,
+        fingerprint: result.fingerprint,
+        tokenId: created.id,
+        clientId: created.client_id,
+        secretVersion: 1,
+      };
     },
 
     /** Moves the previous secret's expiry: later to give propagation time, `now` to retire it. Idempotent. */
     async setPreviousSecretExpiry(input: TokenKey & { tokenId: string; expiresAt: string }): Promise<void> {
       const { scope } = locate(input);
       try {
-        await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.update(input.tokenId, { ...scope, previous_client_secret_expires_at: input.expiresAt });
+        await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.update(input.tokenId, {
+          ...scope,
+          previous_client_secret_expires_at: input.expiresAt,
+        });
       } catch (error) {
         throw toActivityFailure(error, `set previous secret expiry of ${input.tokenName}`);
       }
@@ -278,7 +370,11 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async refreshServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState> {
       const { scope } = locate(input);
       try {
-        return toState(await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.refresh(input.tokenId, { ...scope, account_id: scope.account_id ?? '' }));
+        return toState(
+          await deps
+            .wardenClient('mutations')
+            .zeroTrust.access.serviceTokens.refresh(input.tokenId, { ...scope, account_id: scope.account_id ?? '' }),
+        );
       } catch (error) {
         throw toActivityFailure(error, `refresh service token ${input.tokenName}`);
       }

@@ -41,12 +41,15 @@ export interface TokenHealthDeps {
 export type TokenSubject = { source: 'inventory'; accountId: string; name: string } | { source: 'warden' };
 
 export const WARDEN_SUBJECT = 'token-warden';
-export const subjectKey = (subject: TokenSubject): string => (subject.source === 'warden' ? WARDEN_SUBJECT : `${subject.accountId}/${subject.name}`);
+export const subjectKey = (subject: TokenSubject): string =>
+  subject.source === 'warden' ? WARDEN_SUBJECT : `${subject.accountId}/${subject.name}`;
 
 /** 64 bits of SHA-256: tells a replaced value from the cached one, helps no one guess it. */
-export const fingerprintToken = (value: string): string => `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+export const fingerprintToken = (value: string): string =>
+  `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
 
-export type PermissionGroupListing = { groups: PermissionGroupInfo[]; problem: null } | { groups: null; problem: string };
+export type PermissionGroupListing =
+  { groups: PermissionGroupInfo[]; problem: null } | { groups: null; problem: string };
 
 export interface HealApplied {
   updated: boolean;
@@ -60,7 +63,10 @@ export interface HealApplied {
 
 const refusalOf = (error: unknown): Refusal => {
   const info = describeCloudflareError(error);
-  return { httpStatus: info.httpStatus ?? null, message: `${info.httpStatus ? `HTTP ${info.httpStatus}: ` : ''}${info.message}` };
+  return {
+    httpStatus: info.httpStatus ?? null,
+    message: `${info.httpStatus ? `HTTP ${info.httpStatus}: ` : ''}${info.message}`,
+  };
 };
 
 const stringMap = (value: unknown): Record<string, string> | undefined => {
@@ -86,7 +92,8 @@ function toSnapshot(token: Token, fallbackId: string): TokenSnapshot {
       resources,
     };
   });
-  const condition: TokenCondition | null = token.condition && Object.keys(token.condition).length > 0 ? { ...token.condition } : null;
+  const condition: TokenCondition | null =
+    token.condition && Object.keys(token.condition).length > 0 ? { ...token.condition } : null;
   return {
     id: token.id ?? fallbackId,
     name: token.name ?? '',
@@ -132,13 +139,21 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
     return token;
   }
 
-  const secretWhere = (source: SecretSource): string => ('env' in source ? `environment variable ${source.env}` : `file ${source.file}`);
+  const secretWhere = (source: SecretSource): string =>
+    'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
 
   /** The token's own value and a client on it; token-warden's own for the warden subject. */
-  function credentialsOf(subject: TokenSubject, purpose: 'reads' | 'mutations'): { value: string | undefined; where: string; client: () => Cloudflare } {
+  function credentialsOf(
+    subject: TokenSubject,
+    purpose: 'reads' | 'mutations',
+  ): { value: string | undefined; where: string; client: () => Cloudflare } {
     if (subject.source === 'warden') {
       const client = deps.wardenClient(purpose);
-      return { value: client.apiToken ?? undefined, where: 'token-warden configuration (CLOUDFLARE_API_TOKEN)', client: () => client };
+      return {
+        value: client.apiToken ?? undefined,
+        where: 'token-warden configuration (CLOUDFLARE_API_TOKEN)',
+        client: () => client,
+      };
     }
     const token = inventoryToken(subject.accountId, subject.name);
     const value = deps.readSecret(token.secretFrom);
@@ -147,19 +162,37 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       where: secretWhere(token.secretFrom),
       client: () => {
         if (!value) throw permanentFailure('ApiTokenValueMissing', `no value for ${subjectKey(subject)}`);
-        return deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose, budgetOwner: token.cloudflareUser });
+        return deps.cloudflare({
+          apiToken: value,
+          baseURL: deps.cloudflareBaseURL,
+          purpose,
+          budgetOwner: token.cloudflareUser,
+        });
       },
     };
   }
 
-  const getToken = async (client: Cloudflare, kind: TokenKind, accountId: string, tokenId: string): Promise<TokenSnapshot> =>
-    toSnapshot(kind === 'account' ? await client.accounts.tokens.get(tokenId, { account_id: accountId }) : await client.user.tokens.get(tokenId), tokenId);
+  const getToken = async (
+    client: Cloudflare,
+    kind: TokenKind,
+    accountId: string,
+    tokenId: string,
+  ): Promise<TokenSnapshot> =>
+    toSnapshot(
+      kind === 'account'
+        ? await client.accounts.tokens.get(tokenId, { account_id: accountId })
+        : await client.user.tokens.get(tokenId),
+      tokenId,
+    );
 
   const verifyToken = async (client: Cloudflare, kind: TokenKind, accountId: string) =>
     kind === 'account' ? client.accounts.tokens.verify({ account_id: accountId }) : client.user.tokens.verify();
 
   /** Runs a Cloudflare call; a permanent refusal comes back as data, anything else is retried. */
-  async function attempt<T>(what: string, call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; refusal: Refusal }> {
+  async function attempt<T>(
+    what: string,
+    call: () => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; refusal: Refusal }> {
     try {
       return { ok: true, value: await call() };
     } catch (error) {
@@ -174,17 +207,30 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
      * listing is a single page, so only that page is read (iterating the SDK's list asks for
      * the next page whenever the page type paginates: one more request, for nothing).
      */
-    async listPermissionGroups(input: { accountId: string | null; wardenKind?: TokenKind | null }): Promise<PermissionGroupListing> {
+    async listPermissionGroups(input: {
+      accountId: string | null;
+      wardenKind?: TokenKind | null;
+    }): Promise<PermissionGroupListing> {
       const client = deps.wardenClient('reads');
-      const firstPage = async (listing: PromiseLike<{ getPaginatedItems(): Array<{ id?: string; name?: string; scopes?: string[] }> }>): Promise<PermissionGroupInfo[]> =>
-        (await listing).getPaginatedItems().flatMap((group) => (group.id && group.name ? [{ id: group.id, name: group.name, scopes: [...(group.scopes ?? [])] }] : []));
+      const firstPage = async (
+        listing: PromiseLike<{ getPaginatedItems(): Array<{ id?: string; name?: string; scopes?: string[] }> }>,
+      ): Promise<PermissionGroupInfo[]> =>
+        (await listing)
+          .getPaginatedItems()
+          .flatMap((group) =>
+            group.id && group.name ? [{ id: group.id, name: group.name, scopes: [...(group.scopes ?? [])] }] : [],
+          );
       const accountId = input.accountId;
       const user = () => firstPage(client.user.tokens.permissionGroups.list());
-      const account = accountId ? () => firstPage(client.accounts.tokens.permissionGroups.list({ account_id: accountId })) : null;
+      const account = accountId
+        ? () => firstPage(client.accounts.tokens.permissionGroups.list({ account_id: accountId }))
+        : null;
       // The user listing includes user-level groups; an account-owned warden token can only use
       // the account's, and one known (from the identity cache) to be account-owned asks there
       // first rather than be refused by the user listing on every run.
-      const sources = (input.wardenKind === 'account' ? [account, user] : [user, account]).filter((source) => source !== null);
+      const sources = (input.wardenKind === 'account' ? [account, user] : [user, account]).filter(
+        (source) => source !== null,
+      );
       let problem = 'no permission-group listing to ask';
       for (const source of sources) {
         const listed = await attempt('list permission groups', source);
@@ -200,7 +246,13 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
      * value: is it accepted, what is its id) and a GET on token-warden's token, which can read
      * tokens that cannot read themselves, including invalid ones.
      */
-    async observeApiToken(input: { subject: TokenSubject; kind: TokenKind | null; accountId: string | null; configuredId: string | null; cached: TokenIdentity | null }): Promise<TokenObservation> {
+    async observeApiToken(input: {
+      subject: TokenSubject;
+      kind: TokenKind | null;
+      accountId: string | null;
+      configuredId: string | null;
+      cached: TokenIdentity | null;
+    }): Promise<TokenObservation> {
       const { subject } = input;
       const own = credentialsOf(subject, 'reads');
       const base: TokenObservation = {
@@ -219,13 +271,28 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       if (!own.value) return base;
       const fingerprint = fingerprintToken(own.value);
       const cached = input.cached && input.cached.fingerprint === fingerprint ? input.cached : null;
-      const observation: TokenObservation = { ...base, fingerprint, secret: 'present', kind: input.kind ?? cached?.kind ?? null };
+      const observation: TokenObservation = {
+        ...base,
+        fingerprint,
+        secret: 'present',
+        kind: input.kind ?? cached?.kind ?? null,
+      };
       const self = own.client();
       const accountId = input.accountId ?? '';
 
       if (cached?.selfReadable) {
-        const read = await attempt(`read ${subjectKey(subject)}`, () => getToken(self, cached.kind, accountId, cached.tokenId));
-        if (read.ok) return { ...observation, kind: cached.kind, tokenId: read.value.id, accepted: true, snapshot: read.value, readVia: 'self' };
+        const read = await attempt(`read ${subjectKey(subject)}`, () =>
+          getToken(self, cached.kind, accountId, cached.tokenId),
+        );
+        if (read.ok)
+          return {
+            ...observation,
+            kind: cached.kind,
+            tokenId: read.value.id,
+            accepted: true,
+            snapshot: read.value,
+            readVia: 'self',
+          };
         // It can no longer read itself (or is no longer valid): fall back to verify + read.
       }
 
@@ -237,7 +304,11 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
           observation.accepted = true;
           observation.refusal = null;
           observation.tokenId = verified.value.id;
-          observation.verified = { status: verified.value.status, expiresOn: verified.value.expires_on ?? null, notBefore: verified.value.not_before ?? null };
+          observation.verified = {
+            status: verified.value.status,
+            expiresOn: verified.value.expires_on ?? null,
+            notBefore: verified.value.not_before ?? null,
+          };
           break;
         }
         observation.accepted = false;
@@ -246,15 +317,28 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       observation.tokenId = observation.tokenId ?? cached?.tokenId ?? input.configuredId;
       const kind = observation.kind;
       const tokenId = observation.tokenId;
-      if (!tokenId || !kind) return { ...observation, readProblem: 'its token id is unknown (Cloudflare did not verify it and the inventory names no id)' };
+      if (!tokenId || !kind)
+        return {
+          ...observation,
+          readProblem: 'its token id is unknown (Cloudflare did not verify it and the inventory names no id)',
+        };
 
       const readers: Array<{ via: Credential; client: () => Cloudflare }> =
-        subject.source === 'warden' ? [{ via: 'self', client: () => self }] : [{ via: 'warden', client: () => deps.wardenClient('reads') }, ...(observation.accepted ? [{ via: 'self' as const, client: () => self }] : [])];
+        subject.source === 'warden'
+          ? [{ via: 'self', client: () => self }]
+          : [
+              { via: 'warden', client: () => deps.wardenClient('reads') },
+              ...(observation.accepted ? [{ via: 'self' as const, client: () => self }] : []),
+            ];
       const problems: string[] = [];
       for (const reader of readers) {
-        const read = await attempt(`read ${subjectKey(subject)}`, () => getToken(reader.client(), kind, accountId, tokenId));
+        const read = await attempt(`read ${subjectKey(subject)}`, () =>
+          getToken(reader.client(), kind, accountId, tokenId),
+        );
         if (read.ok) return { ...observation, snapshot: read.value, readVia: reader.via };
-        problems.push(`${reader.via === 'self' ? 'the token itself' : "token-warden's token"}: ${read.refusal.message}`);
+        problems.push(
+          `${reader.via === 'self' ? 'the token itself' : "token-warden's token"}: ${read.refusal.message}`,
+        );
       }
       return { ...observation, readProblem: problems.join('; ') };
     },
@@ -275,14 +359,21 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
       missing: PermissionGroupInfo[];
       userResourceKey: string | null;
     }): Promise<HealApplied> {
-      const editor = input.via === 'self' ? credentialsOf(input.subject, 'mutations').client() : deps.wardenClient('mutations');
+      const editor =
+        input.via === 'self' ? credentialsOf(input.subject, 'mutations').client() : deps.wardenClient('mutations');
       let basis = input.snapshot;
       if (Context.current().info.attempt > 1) {
-        const read = await attempt(`read ${subjectKey(input.subject)}`, () => getToken(editor, input.kind, input.accountId, input.tokenId));
+        const read = await attempt(`read ${subjectKey(input.subject)}`, () =>
+          getToken(editor, input.kind, input.accountId, input.tokenId),
+        );
         if (!read.ok) return { updated: false, added: [], alreadyPresent: [], blocked: [], refusal: read.refusal };
         basis = read.value;
       }
-      const plan = planHeal(basis.policies, input.missing, { kind: input.kind, accountId: input.accountId, userResourceKey: input.userResourceKey });
+      const plan = planHeal(basis.policies, input.missing, {
+        kind: input.kind,
+        accountId: input.accountId,
+        userResourceKey: input.userResourceKey,
+      });
       const result = { added: plan.added, alreadyPresent: plan.alreadyPresent, blocked: plan.blocked };
       if (plan.added.length === 0) return { ...result, updated: false, refusal: null };
       // A full replace: name, validity window and condition go back exactly as read, so heal
@@ -295,15 +386,27 @@ export function createTokenHealthActivities(deps: TokenHealthDeps) {
         ...(basis.condition ? { condition: basis.condition } : {}),
       };
       const update = await attempt(`update ${subjectKey(input.subject)}`, () =>
-        input.kind === 'account' ? editor.accounts.tokens.update(input.tokenId, { account_id: input.accountId, ...body }) : editor.user.tokens.update(input.tokenId, body),
+        input.kind === 'account'
+          ? editor.accounts.tokens.update(input.tokenId, { account_id: input.accountId, ...body })
+          : editor.user.tokens.update(input.tokenId, body),
       );
-      return update.ok ? { ...result, updated: true, refusal: null } : { ...result, added: [], updated: false, refusal: update.refusal };
+      return update.ok
+        ? { ...result, updated: true, refusal: null }
+        : { ...result, added: [], updated: false, refusal: update.refusal };
     },
 
     /** The read-back after heal, on the credential that made the change. */
-    async readApiToken(input: { subject: TokenSubject; kind: TokenKind; accountId: string; tokenId: string; via: Credential }): Promise<{ snapshot: TokenSnapshot | null; problem: string | null }> {
+    async readApiToken(input: {
+      subject: TokenSubject;
+      kind: TokenKind;
+      accountId: string;
+      tokenId: string;
+      via: Credential;
+    }): Promise<{ snapshot: TokenSnapshot | null; problem: string | null }> {
       const client = input.via === 'self' ? credentialsOf(input.subject, 'reads').client() : deps.wardenClient('reads');
-      const read = await attempt(`read ${subjectKey(input.subject)}`, () => getToken(client, input.kind, input.accountId, input.tokenId));
+      const read = await attempt(`read ${subjectKey(input.subject)}`, () =>
+        getToken(client, input.kind, input.accountId, input.tokenId),
+      );
       return read.ok ? { snapshot: read.value, problem: null } : { snapshot: null, problem: read.refusal.message };
     },
   };
@@ -347,15 +450,26 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
       const accounts = deps.inventory.accounts;
       return {
         tokens: accounts.flatMap((account) =>
-          account.apiTokens.map((token) => ({ accountId: account.id, name: token.name, kind: token.kind, configuredId: token.id ?? null, requiredPermissions: [...token.requiredPermissions] })),
+          account.apiTokens.map((token) => ({
+            accountId: account.id,
+            name: token.name,
+            kind: token.kind,
+            configuredId: token.id ?? null,
+            requiredPermissions: [...token.requiredPermissions],
+          })),
         ),
         wardenNeeds: wardenNeeds({ accounts }),
         identities: await deps.history.loadTokenIdentities(),
         baseURL: deps.cloudflareBaseURL ?? DEFAULT_CLOUDFLARE_BASE_URL,
         firstAccountId: accounts[0]?.id ?? null,
-        notifyChannels: [...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []), ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : [])],
+        notifyChannels: [
+          ...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []),
+          ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : []),
+        ],
         fingerprints: {
-          tokens: accounts.flatMap((account) => account.apiTokens.map((token) => fingerprintOf(deps.readSecret(token.secretFrom)))),
+          tokens: accounts.flatMap((account) =>
+            account.apiTokens.map((token) => fingerprintOf(deps.readSecret(token.secretFrom))),
+          ),
           warden: fingerprintOf(deps.wardenClient('reads').apiToken),
         },
       };
@@ -368,16 +482,20 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
     /** One history row per run: the seed's history summary and the whole report. Idempotent by run id. */
     async recordTokenHealth(report: TokenHealthReport): Promise<HistoryWriteResult> {
       const attempted = report.heal !== null && !report.dryRun;
-      return writeHistory('token health row', {
-        runId: report.runId,
-        workflowId: report.workflowId,
-        kind: 'health',
-        triggeredBy: report.triggeredBy,
-        overallHealth: report.overallHealth,
-        autoHealAttempted: attempted,
-        autoHealSuccess: attempted ? (report.heal ?? []).every((h) => h.success) : null,
-        results: { version: 1, timestamp: report.timestamp, summary: historySummary(report.tokens), report },
-      }, deps.history.recordApiTokenCheck);
+      return writeHistory(
+        'token health row',
+        {
+          runId: report.runId,
+          workflowId: report.workflowId,
+          kind: 'health',
+          triggeredBy: report.triggeredBy,
+          overallHealth: report.overallHealth,
+          autoHealAttempted: attempted,
+          autoHealSuccess: attempted ? (report.heal ?? []).every((h) => h.success) : null,
+          results: { version: 1, timestamp: report.timestamp, summary: historySummary(report.tokens), report },
+        },
+        deps.history.recordApiTokenCheck,
+      );
     },
   };
 }

@@ -20,7 +20,8 @@ export class AccessLogController extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const responseTime = reply.elapsedTime;
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime }, 'request errored');
-    else if (responseTime >= this.slowRequestMs) reply.log.info({ req: request, res: reply, responseTime }, 'slow request');
+    else if (responseTime >= this.slowRequestMs)
+      reply.log.info({ req: request, res: reply, responseTime }, 'slow request');
     // pino makes a disabled level a no-op: below debug this costs one small object.
     else reply.log.debug({ req: request, res: reply, responseTime }, 'request completed');
   }

@@ -20,7 +20,8 @@ import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
 import { dashboardRoutes, type DashboardOptions } from './routes/dashboard';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 
-export interface AppDeps extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history' | 'rotations'> {
+export interface AppDeps
+  extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history' | 'rotations'> {
   history: HistoryRepository;
   rotations: ServiceTokenRouteDeps['rotations'] & RotationRouteDeps['rotations'];
   clients: readonly ApiClient[];
@@ -80,7 +81,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(workflowRoutes, deps);
   await app.register(fanOutRoutes, deps);
   await app.register(dashboardRoutes, deps.dashboard ?? { temporalUiUrl: null, namespace: 'default' });
-  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
+  if (deps.metrics)
+    await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });
   await app.register(codecRoutes, deps.codec);
   return app;
 }

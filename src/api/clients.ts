@@ -54,19 +54,28 @@ const tooShort = (secret: string) => secret.length < MIN_CLIENT_TOKEN_LENGTH;
 const TOO_SHORT = `must be at least ${MIN_CLIENT_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 32)`;
 
 /** CLIENT_AUTH_TOKEN (the seed's single client) plus API_CLIENT_TOKENS "name:token,...": full scope. */
-export function apiClientsFromEnvironment(env: { CLIENT_AUTH_TOKEN?: string; API_CLIENT_TOKENS?: string }): ApiClient[] {
+export function apiClientsFromEnvironment(env: {
+  CLIENT_AUTH_TOKEN?: string;
+  API_CLIENT_TOKENS?: string;
+}): ApiClient[] {
   const clients: ApiClient[] = [];
   const problems: string[] = [];
   if (env.CLIENT_AUTH_TOKEN) {
-    if (tooShort(env.CLIENT_AUTH_TOKEN)) problems.push(`environment: CLIENT_AUTH_TOKEN: ${TOO_SHORT}; it has ${env.CLIENT_AUTH_TOKEN.length}`);
+    if (tooShort(env.CLIENT_AUTH_TOKEN))
+      problems.push(`environment: CLIENT_AUTH_TOKEN: ${TOO_SHORT}; it has ${env.CLIENT_AUTH_TOKEN.length}`);
     clients.push({ name: 'default', token: env.CLIENT_AUTH_TOKEN, scopes: ['*'] });
   }
-  for (const entry of (env.API_CLIENT_TOKENS ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (env.API_CLIENT_TOKENS ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
-    if (separator <= 0 || separator === entry.length - 1) throw new ConfigError(['environment: API_CLIENT_TOKENS: entries must look like "name:token"']);
+    if (separator <= 0 || separator === entry.length - 1)
+      throw new ConfigError(['environment: API_CLIENT_TOKENS: entries must look like "name:token"']);
     const name = entry.slice(0, separator);
     const token = entry.slice(separator + 1);
-    if (tooShort(token)) problems.push(`environment: API_CLIENT_TOKENS: the token of "${name}" ${TOO_SHORT}; it has ${token.length}`);
+    if (tooShort(token))
+      problems.push(`environment: API_CLIENT_TOKENS: the token of "${name}" ${TOO_SHORT}; it has ${token.length}`);
     clients.push({ name, token, scopes: ['*'] });
   }
   if (problems.length) throw new ConfigError(problems);
@@ -79,20 +88,30 @@ export function loadApiClientsFile(file: string, env: Readonly<Record<string, st
   try {
     raw = parseYaml(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ConfigError([`${file}: cannot read API clients file (${(error as NodeJS.ErrnoException).code ?? (error as Error).name})`]);
+    throw new ConfigError([
+      `${file}: cannot read API clients file (${(error as NodeJS.ErrnoException).code ?? (error as Error).name})`,
+    ]);
   }
   const parsed = apiClientsFileSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`));
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`),
+    );
   const problems: string[] = [];
   const clients = parsed.data.clients.map((client, index): ApiClient => {
     const secret = client.bearerFrom ? readSecret(client.bearerFrom, env) : readSecret(client.access!.secretFrom, env);
     if (!secret) problems.push(`${file}: clients.${index}: the secret of client "${client.name}" is not set`);
-    else if (tooShort(secret)) problems.push(`${file}: clients.${index}: the secret of client "${client.name}" ${TOO_SHORT}; it has ${secret.length}`);
+    else if (tooShort(secret))
+      problems.push(
+        `${file}: clients.${index}: the secret of client "${client.name}" ${TOO_SHORT}; it has ${secret.length}`,
+      );
     return {
       name: client.name,
       scopes: client.scopes,
       rateLimit: client.rateLimit,
-      ...(client.bearerFrom ? { token: secret ?? '' } : { access: { clientId: client.access!.clientId, clientSecret: secret ?? '' } }),
+      ...(client.bearerFrom
+        ? { token: secret ?? '' }
+        : { access: { clientId: client.access!.clientId, clientSecret: secret ?? '' } }),
     };
   });
   if (problems.length) throw new ConfigError(problems);
@@ -104,11 +123,17 @@ export function configuredApiClients(
   env: { CLIENT_AUTH_TOKEN?: string; API_CLIENT_TOKENS?: string; API_CLIENTS_FILE?: string },
   secretEnv: Readonly<Record<string, string | undefined>>,
 ): ApiClient[] {
-  const clients = [...apiClientsFromEnvironment(env), ...(env.API_CLIENTS_FILE ? loadApiClientsFile(env.API_CLIENTS_FILE, secretEnv) : [])];
+  const clients = [
+    ...apiClientsFromEnvironment(env),
+    ...(env.API_CLIENTS_FILE ? loadApiClientsFile(env.API_CLIENTS_FILE, secretEnv) : []),
+  ];
   const names = clients.map((c) => c.name);
   const twice = names.filter((name, i) => names.indexOf(name) !== i);
   if (twice.length) throw new ConfigError([`API clients: names must be unique, "${twice[0]}" is used twice`]);
-  if (!clients.length) throw new ConfigError(['environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS / API_CLIENTS_FILE) so the API can authenticate anyone']);
+  if (!clients.length)
+    throw new ConfigError([
+      'environment: CLIENT_AUTH_TOKEN: required (or API_CLIENT_TOKENS / API_CLIENTS_FILE) so the API can authenticate anyone',
+    ]);
   return clients;
 }
 
@@ -127,7 +152,8 @@ export interface PresentedCredentials {
 export function findClient(clients: readonly ApiClient[], presented: PresentedCredentials): ApiClient | undefined {
   let found: ApiClient | undefined;
   for (const client of clients) {
-    const byBearer = client.token !== undefined && presented.bearer !== undefined && same(client.token, presented.bearer);
+    const byBearer =
+      client.token !== undefined && presented.bearer !== undefined && same(client.token, presented.bearer);
     const byAccess =
       client.access !== undefined &&
       presented.accessClientId !== undefined &&

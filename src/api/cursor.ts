@@ -32,13 +32,17 @@ const FORMATS: Record<PagedList, CursorFormat> = {
 const MICROS = '(0|[1-9][0-9]{0,15})';
 
 const pattern = (format: CursorFormat) => new RegExp(`^${format.letter}${MICROS}-(${format.key})$`);
-const PATTERNS: Record<PagedList, RegExp> = { rotations: pattern(FORMATS.rotations), 'token-health': pattern(FORMATS['token-health']) };
+const PATTERNS: Record<PagedList, RegExp> = {
+  rotations: pattern(FORMATS.rotations),
+  'token-health': pattern(FORMATS['token-health']),
+};
 
 export const cursorPattern = (list: PagedList): RegExp => PATTERNS[list];
 
 /** `exactTime`'s text (`…SS.ffffffZ`) as microseconds, exactly: a Date alone keeps milliseconds. */
 const microsOf = (at: string) => BigInt(Date.parse(`${at.slice(0, 23)}Z`)) * 1000n + BigInt(at.slice(23, 26));
-const timeOf = (micros: bigint) => `${new Date(Number(micros / 1000n)).toISOString().slice(0, 23)}${(micros % 1000n).toString().padStart(3, '0')}Z`;
+const timeOf = (micros: bigint) =>
+  `${new Date(Number(micros / 1000n)).toISOString().slice(0, 23)}${(micros % 1000n).toString().padStart(3, '0')}Z`;
 
 export function encodeCursor(list: PagedList, position: ListPosition): string {
   return `${FORMATS[list].letter}${microsOf(position.at)}-${FORMATS[list].encodeKey(position.key)}`;

@@ -16,10 +16,17 @@ const printable = (max: number) => z.string().min(1).max(max).regex(PRINTABLE, '
 export const tokenName = printable(200);
 
 /** Cloudflare account ids are 32 lowercase hex digits. */
-export const accountId = z.string().regex(/^[0-9a-f]{32}$/, 'must be a Cloudflare account id (32 lowercase hex digits)');
+export const accountId = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, 'must be a Cloudflare account id (32 lowercase hex digits)');
 
 /** Temporal run ids are UUIDs. */
-export const runId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a Temporal run id (a UUID)');
+export const runId = z
+  .string()
+  .regex(
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+    'must be a Temporal run id (a UUID)',
+  );
 
 /** Temporal workflow ids: token-warden's are `rotate/<account>/<token>`, `token-health/<uuid>`, … */
 export const workflowId = printable(500);
@@ -35,7 +42,10 @@ export const flag = z.enum(['true', 'false']).default('false');
  * `1e1`, which a plain `Number()` coercion would all let through.
  */
 export const queryInteger = (min: number, max: number) =>
-  z.preprocess((value) => (typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : value), z.number().int().min(min).max(max));
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : value),
+    z.number().int().min(min).max(max),
+  );
 
 /** A page size in a query string. */
 export const limit = (max: number, fallback: number) => queryInteger(1, max).default(fallback);
@@ -52,10 +62,18 @@ export const before = (list: PagedList) =>
     .transform((value, context) => {
       const position = decodeCursor(list, value);
       if (position) return position;
-      context.addIssue({ code: 'custom', message: `must be the next_before of an earlier page of this list (${list})` });
+      context.addIssue({
+        code: 'custom',
+        message: `must be the next_before of an earlier page of this list (${list})`,
+      });
       return z.NEVER;
     })
-    .meta({ description: 'The `next_before` of the previous page: this page starts right after its last row (keyset pagination, stable while rows are added).' });
+    .meta({
+      description:
+        'The `next_before` of the previous page: this page starts right after its last row (keyset pagination, stable while rows are added).',
+    });
 
 /** Standard base64 with its padding, as the Temporal UI's codec client sends it. */
-export const base64 = z.string().regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64');
+export const base64 = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64');

@@ -36,7 +36,17 @@ export function createBudgetedClients(options: BudgetedClientsOptions): (lane: L
       let found = clients.get(key);
       if (!found) {
         if (clients.size >= MAX_CLIENTS_PER_LANE) clients.clear();
-        found = createCloudflareClient({ ...client, timeoutMs, fetch: budgetedFetch({ budget: options.budget, owner, lane, sendTimeoutMs: timeoutMs, logger: options.logger }) });
+        found = createCloudflareClient({
+          ...client,
+          timeoutMs,
+          fetch: budgetedFetch({
+            budget: options.budget,
+            owner,
+            lane,
+            sendTimeoutMs: timeoutMs,
+            logger: options.logger,
+          }),
+        });
         clients.set(key, found);
       }
       return found;

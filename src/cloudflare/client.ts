@@ -27,7 +27,13 @@ export type CloudflareClientFactory = (options: CloudflareClientOptions) => Clou
 /** Long enough never to cut a request short while it waits for the budget: the budget's fetch times each send. */
 const BUDGETED_SDK_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
-export const createCloudflareClient: CloudflareClientFactory = ({ apiToken, baseURL, purpose, timeoutMs = 20_000, fetch }) =>
+export const createCloudflareClient: CloudflareClientFactory = ({
+  apiToken,
+  baseURL,
+  purpose,
+  timeoutMs = 20_000,
+  fetch,
+}) =>
   new Cloudflare({
     apiToken,
     // Explicit nulls stop the SDK from reading other credentials out of process.env.

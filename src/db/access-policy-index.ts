@@ -57,9 +57,16 @@ function singleFlight(): (key: string, work: () => Promise<void>) => Promise<voi
 }
 
 const byPlace = (a: PolicyRef, b: PolicyRef): number =>
-  Number(a.appId !== undefined) - Number(b.appId !== undefined) || (a.appId ?? '').localeCompare(b.appId ?? '') || a.name.localeCompare(b.name) || a.policyId.localeCompare(b.policyId);
+  Number(a.appId !== undefined) - Number(b.appId !== undefined) ||
+  (a.appId ?? '').localeCompare(b.appId ?? '') ||
+  a.name.localeCompare(b.name) ||
+  a.policyId.localeCompare(b.policyId);
 
-const refOf = (policy: PolicyRef): PolicyRef => ({ policyId: policy.policyId, name: policy.name, ...(policy.appId !== undefined ? { appId: policy.appId } : {}) });
+const refOf = (policy: PolicyRef): PolicyRef => ({
+  policyId: policy.policyId,
+  name: policy.name,
+  ...(policy.appId !== undefined ? { appId: policy.appId } : {}),
+});
 
 /**
  * The index of one process, for callers without Postgres: the same rules as the Postgres one, with
@@ -116,12 +123,17 @@ export function createInMemoryPolicyIndex(now: () => number = Date.now): PolicyI
         });
       }
       const rows = [...account(accountId).rows.values()];
-      return rows.filter((row) => row.tokenIds.has(tokenId)).map((row) => row.ref).sort(byPlace);
+      return rows
+        .filter((row) => row.tokenIds.has(tokenId))
+        .map((row) => row.ref)
+        .sort(byPlace);
     },
 
     async record(accountId, seen, decides = []) {
       const { rows } = account(accountId);
-      const tokenIds = new Set([...(rows.get(seen.policyId)?.tokenIds ?? [])].filter((tokenId) => !decides.includes(tokenId)));
+      const tokenIds = new Set(
+        [...(rows.get(seen.policyId)?.tokenIds ?? [])].filter((tokenId) => !decides.includes(tokenId)),
+      );
       for (const tokenId of seen.tokenIds) tokenIds.add(tokenId);
       rows.set(seen.policyId, { ref: refOf(seen), tokenIds, seenAt: ++writes });
     },
@@ -173,7 +185,12 @@ export function createPostgresPolicyIndex(pool: Pool, options: PostgresPolicyInd
     const { rows } = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
     const start = rows[0]!.at;
     const policies = new Map((await scan()).map((policy) => [policy.policyId, policy]));
-    const payload = [...policies.values()].map((p) => ({ policyId: p.policyId, name: p.name, appId: p.appId ?? null, tokenIds: [...new Set(p.tokenIds)].sort() }));
+    const payload = [...policies.values()].map((p) => ({
+      policyId: p.policyId,
+      name: p.name,
+      appId: p.appId ?? null,
+      tokenIds: [...new Set(p.tokenIds)].sort(),
+    }));
     await client.query(
       `INSERT INTO access_policy_index AS i (account_id, policy_id, name, app_id, token_ids, seen_at)
        SELECT $1, p->>'policyId', p->>'name', p->>'appId', ARRAY(SELECT jsonb_array_elements_text(p->'tokenIds')), $3::timestamptz
@@ -203,7 +220,10 @@ export function createPostgresPolicyIndex(pool: Pool, options: PostgresPolicyInd
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked', [NAMESPACE, `access-policy-index/${accountId}`]);
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked',
+        [NAMESPACE, `access-policy-index/${accountId}`],
+      );
       if (rows[0]?.locked !== true) {
         await client.query('ROLLBACK');
         return false;
@@ -225,7 +245,10 @@ export function createPostgresPolicyIndex(pool: Pool, options: PostgresPolicyInd
     for (;;) {
       if (await fresh(pool, accountId, refresh.maxAgeMs)) return;
       if (await tryRebuild(accountId, refresh)) return;
-      if (Date.now() >= deadline) throw new Error(`Access policy index of account ${accountId}: another worker's scan did not finish within ${waitMs} ms`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `Access policy index of account ${accountId}: another worker's scan did not finish within ${waitMs} ms`,
+        );
       await sleep(pollMs);
     }
   }
@@ -239,7 +262,11 @@ export function createPostgresPolicyIndex(pool: Pool, options: PostgresPolicyInd
          ORDER BY app_id NULLS FIRST, name, policy_id`,
         [accountId, tokenId],
       );
-      return rows.map((row) => ({ policyId: row.policy_id, name: row.name, ...(row.app_id !== null ? { appId: row.app_id } : {}) }));
+      return rows.map((row) => ({
+        policyId: row.policy_id,
+        name: row.name,
+        ...(row.app_id !== null ? { appId: row.app_id } : {}),
+      }));
     },
 
     async record(accountId, seen, decides = []) {
@@ -256,7 +283,10 @@ export function createPostgresPolicyIndex(pool: Pool, options: PostgresPolicyInd
     },
 
     async forget(accountId, policyId) {
-      await pool.query('DELETE FROM access_policy_index WHERE account_id = $1 AND policy_id = $2', [accountId, policyId]);
+      await pool.query('DELETE FROM access_policy_index WHERE account_id = $1 AND policy_id = $2', [
+        accountId,
+        policyId,
+      ]);
     },
   };
 }

@@ -127,7 +127,10 @@ export function createPostgresBudgetStore(pool: Pick<Pool, 'query'>): BudgetStor
     },
 
     async load(owner: string): Promise<BudgetLoad> {
-      const { rows } = await pool.query<{ granted: string | null; at: number }>(`SELECT (SELECT granted FROM cloudflare_budget WHERE owner = $1) AS granted, ${NOW} AS at`, [owner]);
+      const { rows } = await pool.query<{ granted: string | null; at: number }>(
+        `SELECT (SELECT granted FROM cloudflare_budget WHERE owner = $1) AS granted, ${NOW} AS at`,
+        [owner],
+      );
       return { granted: Number(rows[0]?.granted ?? 0), at: rows[0]?.at ?? 0 };
     },
   };

@@ -31,7 +31,8 @@ export interface HealthHistoryRow extends Omit<StoredApiTokenCheck, 'kind' | 're
   summary: unknown;
 }
 
-const CHECK_COLUMNS = 'run_id, workflow_id, kind, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, results, checked_at';
+const CHECK_COLUMNS =
+  'run_id, workflow_id, kind, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, results, checked_at';
 
 /** History and audit rows; every write is idempotent so activity retries never duplicate. */
 export function createHistoryRepository(pool: Pool) {
@@ -41,7 +42,14 @@ export function createHistoryRepository(pool: Pool) {
         `INSERT INTO audit_events (actor, action, subject, workflow_id, run_id, details)
          SELECT $1, $2, $3, $4, $5, $6
          WHERE $5::text IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events WHERE run_id = $5 AND action = $2)`,
-        [event.actor, event.action, event.subject ?? null, event.workflowId ?? null, event.runId ?? null, JSON.stringify(event.details ?? {})],
+        [
+          event.actor,
+          event.action,
+          event.subject ?? null,
+          event.workflowId ?? null,
+          event.runId ?? null,
+          JSON.stringify(event.details ?? {}),
+        ],
       );
     },
 
@@ -66,7 +74,16 @@ export function createHistoryRepository(pool: Pool) {
       await pool.query(
         `INSERT INTO api_token_checks (run_id, workflow_id, kind, triggered_by, overall_health, auto_heal_attempted, auto_heal_success, results)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
-        [check.runId, check.workflowId, check.kind, check.triggeredBy, check.overallHealth, check.autoHealAttempted, check.autoHealSuccess, JSON.stringify(check.results)],
+        [
+          check.runId,
+          check.workflowId,
+          check.kind,
+          check.triggeredBy,
+          check.overallHealth,
+          check.autoHealAttempted,
+          check.autoHealSuccess,
+          JSON.stringify(check.results),
+        ],
       );
     },
 
@@ -122,8 +139,16 @@ export function createHistoryRepository(pool: Pool) {
 
     /** Token ids and self-read ability learnt by earlier health runs (see api_token_identities). */
     async loadTokenIdentities(): Promise<TokenIdentity[]> {
-      const { rows } = await pool.query(`SELECT subject, fingerprint, token_id, kind, self_readable FROM api_token_identities ORDER BY subject`);
-      return rows.map((row) => ({ subject: row.subject, fingerprint: row.fingerprint, tokenId: row.token_id, kind: row.kind, selfReadable: row.self_readable }));
+      const { rows } = await pool.query(
+        `SELECT subject, fingerprint, token_id, kind, self_readable FROM api_token_identities ORDER BY subject`,
+      );
+      return rows.map((row) => ({
+        subject: row.subject,
+        fingerprint: row.fingerprint,
+        tokenId: row.token_id,
+        kind: row.kind,
+        selfReadable: row.self_readable,
+      }));
     },
 
     async saveTokenIdentities(identities: readonly TokenIdentity[]): Promise<void> {

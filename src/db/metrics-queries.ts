@@ -30,8 +30,19 @@ const storedTokenSchema = z.object({
   missingPermissions: z.array(z.string()),
   expiresOn: z.string().nullable(),
 });
-const storedHealSchema = z.object({ accountId: z.string(), name: z.string(), success: z.boolean(), dryRun: z.boolean() });
-const storedSelfAuditSchema = z.object({ tokenId: z.string().nullable(), isValid: z.boolean(), isActive: z.boolean(), expiresOn: z.string().nullable(), missing: z.array(z.string()) });
+const storedHealSchema = z.object({
+  accountId: z.string(),
+  name: z.string(),
+  success: z.boolean(),
+  dryRun: z.boolean(),
+});
+const storedSelfAuditSchema = z.object({
+  tokenId: z.string().nullable(),
+  isValid: z.boolean(),
+  isActive: z.boolean(),
+  expiresOn: z.string().nullable(),
+  missing: z.array(z.string()),
+});
 const storedReportSchema = z.object({
   tokens: z.array(storedTokenSchema),
   heal: z.array(storedHealSchema).nullable(),
@@ -74,7 +85,13 @@ export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
       const { rows } = await pool.query(
         `SELECT account_id, token_name, status, count(*)::int AS n, max(finished_at) AS last FROM rotations GROUP BY account_id, token_name, status`,
       );
-      return rows.map((r) => ({ accountId: r.account_id, tokenName: r.token_name, status: r.status, count: r.n, lastFinishedAt: r.last }));
+      return rows.map((r) => ({
+        accountId: r.account_id,
+        tokenName: r.token_name,
+        status: r.status,
+        count: r.n,
+        lastFinishedAt: r.last,
+      }));
     },
 
     /** Per token, the finished run that started last: a failure stays visible until a later run ends otherwise. */
@@ -84,11 +101,18 @@ export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
            FROM rotations WHERE status <> 'running' AND finished_at IS NOT NULL
           ORDER BY account_id, token_name, started_at DESC, finished_at DESC`,
       );
-      return rows.map((r) => ({ accountId: r.account_id, tokenName: r.token_name, status: r.status, finishedAt: r.finished_at }));
+      return rows.map((r) => ({
+        accountId: r.account_id,
+        tokenName: r.token_name,
+        status: r.status,
+        finishedAt: r.finished_at,
+      }));
     },
 
     async latestHealth(): Promise<LatestHealthCheck | null> {
-      const { rows } = await pool.query(`SELECT checked_at, results FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC LIMIT 1`);
+      const { rows } = await pool.query(
+        `SELECT checked_at, results FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC LIMIT 1`,
+      );
       const report = rows[0] ? parseReport(rows[0].results) : null;
       return report ? { checkedAt: rows[0].checked_at, tokens: report.tokens, ownToken: report.selfAudit } : null;
     },

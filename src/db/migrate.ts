@@ -2,7 +2,10 @@ import type { Logger } from 'pino';
 import { MIGRATIONS_DIR } from '../paths';
 
 /** Applies every pending migration; safe to call from several processes at once (advisory lock). */
-export async function migrate(databaseUrl: string, logger?: Pick<Logger, 'info' | 'warn' | 'error'>): Promise<string[]> {
+export async function migrate(
+  databaseUrl: string,
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>,
+): Promise<string[]> {
   const { runner } = await import('node-pg-migrate');
   const applied = await runner({
     databaseUrl,
@@ -12,7 +15,14 @@ export async function migrate(databaseUrl: string, logger?: Pick<Logger, 'info' 
     singleTransaction: true,
     advisoryLockMode: 'wait',
     log: () => undefined,
-    logger: logger ? { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m), debug: () => undefined } : undefined,
+    logger: logger
+      ? {
+          info: (m: string) => logger.info(m),
+          warn: (m: string) => logger.warn(m),
+          error: (m: string) => logger.error(m),
+          debug: () => undefined,
+        }
+      : undefined,
   });
   return applied.map((migration) => migration.name);
 }

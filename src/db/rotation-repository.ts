@@ -46,7 +46,8 @@ export interface RotationFilter {
  */
 const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const ROTATION_COLUMNS = 'run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status, started_at, finished_at, outcome';
+const ROTATION_COLUMNS =
+  'run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status, started_at, finished_at, outcome';
 
 /** Rotation history: one row per run, one per step; every write idempotent under retries. */
 export function createRotationRepository(pool: Pool) {
@@ -55,7 +56,15 @@ export function createRotationRepository(pool: Pool) {
       await pool.query(
         `INSERT INTO rotations (run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'running') ON CONFLICT (run_id) DO NOTHING`,
-        [start.runId, start.workflowId, start.accountId, start.tokenName, start.strategy, start.mode, start.triggeredBy],
+        [
+          start.runId,
+          start.workflowId,
+          start.accountId,
+          start.tokenName,
+          start.strategy,
+          start.mode,
+          start.triggeredBy,
+        ],
       );
     },
 
@@ -67,8 +76,15 @@ export function createRotationRepository(pool: Pool) {
       );
     },
 
-    async finishRotation(runId: string, status: Exclude<RotationStatus, 'running'>, outcome: Record<string, unknown>): Promise<void> {
-      await pool.query(`UPDATE rotations SET status = $2, outcome = $3, finished_at = COALESCE(finished_at, now()) WHERE run_id = $1`, [runId, status, JSON.stringify(outcome)]);
+    async finishRotation(
+      runId: string,
+      status: Exclude<RotationStatus, 'running'>,
+      outcome: Record<string, unknown>,
+    ): Promise<void> {
+      await pool.query(
+        `UPDATE rotations SET status = $2, outcome = $3, finished_at = COALESCE(finished_at, now()) WHERE run_id = $1`,
+        [runId, status, JSON.stringify(outcome)],
+      );
     },
 
     /** One page of rotation runs, newest first, each with its steps; `before` continues after a page's last run. */
@@ -78,7 +94,8 @@ export function createRotationRepository(pool: Pool) {
       const where = [
         filter.accountId !== undefined && `account_id = ${param(filter.accountId)}`,
         filter.tokenName !== undefined && `token_name = ${param(filter.tokenName)}`,
-        filter.before && `(started_at, run_id) < (${param(filter.before.at)}::timestamptz, ${param(filter.before.key)}::text)`,
+        filter.before &&
+          `(started_at, run_id) < (${param(filter.before.at)}::timestamptz, ${param(filter.before.key)}::text)`,
       ].filter((condition) => typeof condition === 'string');
       const { rows } = await pool.query(
         `SELECT ${ROTATION_COLUMNS}, ${exactTime('started_at')} AS position_at FROM rotations
@@ -96,7 +113,14 @@ export function createRotationRepository(pool: Pool) {
       const stepsOf = new Map<string, RotationRow['steps']>();
       for (const s of steps.rows) {
         const list = stepsOf.get(s.run_id) ?? [];
-        list.push({ seq: s.seq, step: s.step, outcome: s.outcome, startedAt: s.started_at, finishedAt: s.finished_at, details: s.details });
+        list.push({
+          seq: s.seq,
+          step: s.step,
+          outcome: s.outcome,
+          startedAt: s.started_at,
+          finishedAt: s.finished_at,
+          details: s.details,
+        });
         stepsOf.set(s.run_id, list);
       }
       return {

@@ -5,16 +5,33 @@ import { tokenLabel, type HealOutcome, type HealthState, type TokenHealth } from
  * seed reads the worker log the same way. Token lines describe the check (before heal),
  * heal lines what heal then did, recommendations the end state.
  */
-export function runStartLines(input: { timestamp: string; cron: string | null; autoHeal: boolean; dryRun: boolean; triggeredBy: string }): string[] {
-  const lines = input.cron ? [`Scheduled task started at ${input.timestamp} for cron '${input.cron}'`] : [`Token health check requested at ${input.timestamp} by ${input.triggeredBy}`];
-  lines.push(input.autoHeal ? (input.dryRun ? 'Running token health check and auto-heal (dry run)...' : 'Running token health check and auto-heal...') : 'Running token health check...');
+export function runStartLines(input: {
+  timestamp: string;
+  cron: string | null;
+  autoHeal: boolean;
+  dryRun: boolean;
+  triggeredBy: string;
+}): string[] {
+  const lines = input.cron
+    ? [`Scheduled task started at ${input.timestamp} for cron '${input.cron}'`]
+    : [`Token health check requested at ${input.timestamp} by ${input.triggeredBy}`];
+  lines.push(
+    input.autoHeal
+      ? input.dryRun
+        ? 'Running token health check and auto-heal (dry run)...'
+        : 'Running token health check and auto-heal...'
+      : 'Running token health check...',
+  );
   return lines;
 }
 
 export function checkLines(checked: HealthState, tokens: readonly TokenHealth[]): string[] {
   return [
     `Token health check completed. Overall: ${checked}`,
-    ...tokens.map((token, index) => `${tokenLabel(tokens, index)}: ${token.isValid && token.isActive ? '✅ valid' : '❌ invalid'}, ${token.hasAllPermissions ? '✅' : '⚠️'} all permissions`),
+    ...tokens.map(
+      (token, index) =>
+        `${tokenLabel(tokens, index)}: ${token.isValid && token.isActive ? '✅ valid' : '❌ invalid'}, ${token.hasAllPermissions ? '✅' : '⚠️'} all permissions`,
+    ),
   ];
 }
 
@@ -23,7 +40,8 @@ export function healLines(tokens: readonly TokenHealth[], heal: readonly HealOut
   heal.forEach((outcome, index) => {
     const label = tokenLabel(tokens, index);
     if (outcome.dryRun) {
-      if (outcome.wouldAdd.length) lines.push(`${label} heal (dry run): 🔍 ${outcome.message}`, `  Would add: ${outcome.wouldAdd.join(', ')}`);
+      if (outcome.wouldAdd.length)
+        lines.push(`${label} heal (dry run): 🔍 ${outcome.message}`, `  Would add: ${outcome.wouldAdd.join(', ')}`);
       return;
     }
     if (!outcome.success) {
@@ -31,7 +49,10 @@ export function healLines(tokens: readonly TokenHealth[], heal: readonly HealOut
       return;
     }
     if (outcome.permissionsAdded.length + outcome.permissionsAlreadyPresent.length) {
-      lines.push(`${label} heal: ✅ ${outcome.message}`, `  Added permissions: ${[...outcome.permissionsAdded, ...outcome.permissionsAlreadyPresent].join(', ')}`);
+      lines.push(
+        `${label} heal: ✅ ${outcome.message}`,
+        `  Added permissions: ${[...outcome.permissionsAdded, ...outcome.permissionsAlreadyPresent].join(', ')}`,
+      );
     }
   });
   return lines;

@@ -1,4 +1,10 @@
-import { evaluateRequirements, extraPermissions, permissionKey, type PermissionCatalogue, type RequirementState } from './permissions';
+import {
+  evaluateRequirements,
+  extraPermissions,
+  permissionKey,
+  type PermissionCatalogue,
+  type RequirementState,
+} from './permissions';
 import type { Credential, InventoryTokenRef, TokenKind, TokenObservation } from './types';
 
 /** The seed's three states. */
@@ -56,22 +62,49 @@ export function daysUntil(iso: string | null, now: number): number | null {
 }
 
 /** Validity and status of a token, from what Cloudflare said; shared by inventory tokens and token-warden's own. */
-export function assessValidity(observation: TokenObservation, now: number): { isValid: boolean; isActive: boolean; status: string | null; expiresOn: string | null; problem: string | null } {
+export function assessValidity(
+  observation: TokenObservation,
+  now: number,
+): { isValid: boolean; isActive: boolean; status: string | null; expiresOn: string | null; problem: string | null } {
   const status = observation.snapshot?.status ?? observation.verified?.status ?? null;
   const expiresOn = observation.snapshot?.expiresOn ?? observation.verified?.expiresOn ?? null;
   const notBefore = observation.snapshot?.notBefore ?? observation.verified?.notBefore ?? null;
-  if (observation.secret === 'missing') return { isValid: false, isActive: false, status, expiresOn, problem: `no token value in ${observation.secretSource}` };
+  if (observation.secret === 'missing')
+    return {
+      isValid: false,
+      isActive: false,
+      status,
+      expiresOn,
+      problem: `no token value in ${observation.secretSource}`,
+    };
   if (observation.accepted === null) {
-    return { isValid: false, isActive: false, status, expiresOn, problem: `could not be checked: ${observation.refusal?.message ?? 'Cloudflare did not answer'}` };
+    return {
+      isValid: false,
+      isActive: false,
+      status,
+      expiresOn,
+      problem: `could not be checked: ${observation.refusal?.message ?? 'Cloudflare did not answer'}`,
+    };
   }
   const expired = expiresOn !== null && Date.parse(expiresOn) <= now;
   const notYet = notBefore !== null && Date.parse(notBefore) > now;
   if (!observation.accepted) {
-    const why = status && status !== 'active' ? `status ${status}` : expired ? `expired on ${expiresOn}` : (observation.refusal?.message ?? 'rejected');
+    const why =
+      status && status !== 'active'
+        ? `status ${status}`
+        : expired
+          ? `expired on ${expiresOn}`
+          : (observation.refusal?.message ?? 'rejected');
     return { isValid: false, isActive: false, status, expiresOn, problem: `Cloudflare rejects it: ${why}` };
   }
   const isActive = status === 'active' && !expired && !notYet;
-  const problem = isActive ? null : expired ? `expired on ${expiresOn}` : notYet ? `not valid before ${notBefore}` : `status is ${status ?? 'unknown'}`;
+  const problem = isActive
+    ? null
+    : expired
+      ? `expired on ${expiresOn}`
+      : notYet
+        ? `not valid before ${notBefore}`
+        : `status is ${status ?? 'unknown'}`;
   return { isValid: true, isActive, status, expiresOn, problem };
 }
 
@@ -86,19 +119,34 @@ export function evaluateToken(
   const catalogue = context.catalogue;
   const readable = snapshot !== null && catalogue !== null;
   const requirements: RequirementReport[] = readable
-    ? evaluateRequirements(ref.requiredPermissions, snapshot.policies, { kind: ref.kind, accountId: ref.accountId, catalogue }).map((r) => ({
+    ? evaluateRequirements(ref.requiredPermissions, snapshot.policies, {
+        kind: ref.kind,
+        accountId: ref.accountId,
+        catalogue,
+      }).map((r) => ({
         permission: r.permission,
         state: r.state,
         groupId: r.group?.id ?? null,
         groupName: r.group?.name ?? null,
         key: r.group ? permissionKey(r.group) : null,
       }))
-    : ref.requiredPermissions.map((permission) => ({ permission, state: 'unknown', groupId: null, groupName: null, key: null }));
+    : ref.requiredPermissions.map((permission) => ({
+        permission,
+        state: 'unknown',
+        groupId: null,
+        groupName: null,
+        key: null,
+      }));
   const missingPermissions = requirements.filter((r) => r.state !== 'present').map((r) => r.permission);
   const requiredIds = new Set(requirements.map((r) => r.groupId).filter((id): id is string => id !== null));
   const hasAllPermissions = readable && missingPermissions.length === 0;
-  const problem = validity.problem ?? (snapshot === null ? `its permissions could not be read${observation.readProblem ? `: ${observation.readProblem}` : ''}` : null);
-  const state: HealthState = !validity.isValid || !validity.isActive ? 'unhealthy' : hasAllPermissions ? 'healthy' : 'degraded';
+  const problem =
+    validity.problem ??
+    (snapshot === null
+      ? `its permissions could not be read${observation.readProblem ? `: ${observation.readProblem}` : ''}`
+      : null);
+  const state: HealthState =
+    !validity.isValid || !validity.isActive ? 'unhealthy' : hasAllPermissions ? 'healthy' : 'degraded';
   return {
     accountId: ref.accountId,
     name: ref.name,
@@ -154,7 +202,9 @@ export interface HealOutcome {
  * Which inventory token answers for the seed's `account_token` and `user_token`: the first
  * account-owned and the first user token. Every other token is "additional".
  */
-export function seedRoles<T extends { kind: TokenKind }>(tokens: readonly T[]): { account: number | null; user: number | null; additional: number[] } {
+export function seedRoles<T extends { kind: TokenKind }>(
+  tokens: readonly T[],
+): { account: number | null; user: number | null; additional: number[] } {
   const account = tokens.findIndex((t) => t.kind === 'account');
   const user = tokens.findIndex((t) => t.kind === 'user');
   const additional = tokens.map((_, i) => i).filter((i) => i !== account && i !== user);
@@ -162,7 +212,10 @@ export function seedRoles<T extends { kind: TokenKind }>(tokens: readonly T[]): 
 }
 
 /** "Account token", "User token" (the seed's), or the inventory name for any other. */
-export function tokenLabel(tokens: readonly { kind: TokenKind; name: string; accountId: string }[], index: number): string {
+export function tokenLabel(
+  tokens: readonly { kind: TokenKind; name: string; accountId: string }[],
+  index: number,
+): string {
   const roles = seedRoles(tokens);
   if (index === roles.account) return 'Account token';
   if (index === roles.user) return 'User token';

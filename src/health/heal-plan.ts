@@ -38,7 +38,9 @@ const toInput = (policy: TokenPolicy): TokenPolicyInput => ({
 
 /** A deep copy (values are `"*"` or one level of zone map); no structuredClone in the workflow sandbox. */
 const copyResources = (resources: TokenResources): TokenResources =>
-  Object.fromEntries(Object.entries(resources).map(([key, value]) => [key, typeof value === 'string' ? value : { ...value }]));
+  Object.fromEntries(
+    Object.entries(resources).map(([key, value]) => [key, typeof value === 'string' ? value : { ...value }]),
+  );
 
 /** The resources of the policy heal appends for groups of one target. */
 export function healResources(target: GrantTarget, userResourceKey: string | null): TokenResources | null {
@@ -53,11 +55,19 @@ export function healResources(target: GrantTarget, userResourceKey: string | nul
 }
 
 const deniedOn = (policies: readonly TokenPolicy[], groupId: string, target: GrantTarget): boolean =>
-  policies.some((p) => p.effect === 'deny' && p.permission_groups.some((g) => g.id === groupId) && resourcesCover(p.resources, target));
+  policies.some(
+    (p) =>
+      p.effect === 'deny' && p.permission_groups.some((g) => g.id === groupId) && resourcesCover(p.resources, target),
+  );
 
-const targetKey = (target: GrantTarget): string => (target.kind === 'user' ? 'user' : `${target.kind}:${target.accountId}`);
+const targetKey = (target: GrantTarget): string =>
+  target.kind === 'user' ? 'user' : `${target.kind}:${target.accountId}`;
 
-export function planHeal(policies: readonly TokenPolicy[], missing: readonly PermissionGroupInfo[], context: HealContext): HealPlan {
+export function planHeal(
+  policies: readonly TokenPolicy[],
+  missing: readonly PermissionGroupInfo[],
+  context: HealContext,
+): HealPlan {
   const plan: HealPlan = { policies: policies.map(toInput), added: [], alreadyPresent: [], blocked: [] };
   const appended = new Map<string, { target: GrantTarget; groups: PermissionGroupInfo[] }>();
   const seen = new Set<string>();
@@ -111,7 +121,12 @@ function canonical(resources: TokenResources): string {
     .sort()
     .map((key) => {
       const value = resources[key];
-      return [key, typeof value === 'string' ? value : Object.fromEntries(Object.entries(value ?? {}).sort(([x], [y]) => x.localeCompare(y)))];
+      return [
+        key,
+        typeof value === 'string'
+          ? value
+          : Object.fromEntries(Object.entries(value ?? {}).sort(([x], [y]) => x.localeCompare(y))),
+      ];
     });
   return JSON.stringify(sorted);
 }

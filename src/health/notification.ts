@@ -27,8 +27,23 @@ export function webhookPayload(report: TokenHealthReport, reasons: readonly stri
       expires_on: t.expiresOn,
       days_until_expiry: t.daysUntilExpiry,
     })),
-    heal: report.heal?.map((h) => ({ name: h.name, account_id: h.accountId, success: h.success, dry_run: h.dryRun, permissions_added: h.permissionsAdded, message: h.message })) ?? null,
-    self_audit: report.selfAudit ? { is_valid: report.selfAudit.isValid, is_active: report.selfAudit.isActive, days_until_expiry: report.selfAudit.daysUntilExpiry, missing_permissions: report.selfAudit.missing } : null,
+    heal:
+      report.heal?.map((h) => ({
+        name: h.name,
+        account_id: h.accountId,
+        success: h.success,
+        dry_run: h.dryRun,
+        permissions_added: h.permissionsAdded,
+        message: h.message,
+      })) ?? null,
+    self_audit: report.selfAudit
+      ? {
+          is_valid: report.selfAudit.isValid,
+          is_active: report.selfAudit.isActive,
+          days_until_expiry: report.selfAudit.daysUntilExpiry,
+          missing_permissions: report.selfAudit.missing,
+        }
+      : null,
     recommendations: report.recommendations,
   };
 }
@@ -39,7 +54,10 @@ const ICON: Record<string, string> = { healthy: '✅', degraded: '⚠️', unhea
 export function slackPayload(report: TokenHealthReport, reasons: readonly string[]): { text: string } {
   const lines = [
     `${ICON[report.overallHealth] ?? ''} *token-warden*: Cloudflare API tokens are *${report.overallHealth}* (${reasons.join(', ')})`,
-    ...report.tokens.map((t, i) => `• ${tokenLabel(report.tokens, i)} (${t.name}): ${t.state}${t.missingPermissions.length ? `, missing ${t.missingPermissions.join(', ')}` : ''}${t.daysUntilExpiry !== null ? `, expires in ${t.daysUntilExpiry} days` : ''}`),
+    ...report.tokens.map(
+      (t, i) =>
+        `• ${tokenLabel(report.tokens, i)} (${t.name}): ${t.state}${t.missingPermissions.length ? `, missing ${t.missingPermissions.join(', ')}` : ''}${t.daysUntilExpiry !== null ? `, expires in ${t.daysUntilExpiry} days` : ''}`,
+    ),
     ...report.recommendations.map((r) => `> ${r}`),
     `Run ${report.workflowId} (${report.triggeredBy}, ${report.timestamp})`,
   ];

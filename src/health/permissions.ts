@@ -32,8 +32,10 @@ export function apiGroupName(permission: string): string {
   return `${LABEL_ALIASES[product.toLowerCase()] ?? product} ${level}`;
 }
 
-export const isUserScopedGroup = (group: PermissionGroupInfo): boolean => group.scopes.length > 0 && group.scopes.every((s) => s === USER_SCOPE);
-const isZoneOnlyGroup = (group: PermissionGroupInfo): boolean => group.scopes.length > 0 && group.scopes.every((s) => s === ZONE_SCOPE);
+export const isUserScopedGroup = (group: PermissionGroupInfo): boolean =>
+  group.scopes.length > 0 && group.scopes.every((s) => s === USER_SCOPE);
+const isZoneOnlyGroup = (group: PermissionGroupInfo): boolean =>
+  group.scopes.length > 0 && group.scopes.every((s) => s === ZONE_SCOPE);
 
 export type Resolution =
   | { kind: 'resolved'; group: PermissionGroupInfo }
@@ -61,7 +63,8 @@ export class PermissionCatalogue {
 
   /** Cloudflare repeats some names across scopes: prefer the one a token of this kind can hold. */
   resolve(permission: string, kind: TokenKind): Resolution {
-    const candidates = this.byName.get(apiGroupName(permission).toLowerCase()) ?? this.byName.get(permission.trim().toLowerCase()) ?? [];
+    const candidates =
+      this.byName.get(apiGroupName(permission).toLowerCase()) ?? this.byName.get(permission.trim().toLowerCase()) ?? [];
     const usable = kind === 'account' ? candidates.filter((g) => !isUserScopedGroup(g)) : candidates;
     const preferred = usable.find((g) => !isUserScopedGroup(g) === (kind === 'account')) ?? usable[0];
     if (preferred) return { kind: 'resolved', group: preferred };
@@ -101,7 +104,13 @@ const PRODUCT_SLUGS: Readonly<Record<string, string>> = {
 };
 
 export function permissionKey(group: Pick<PermissionGroupInfo, 'name' | 'scopes'>): string {
-  const scope = group.scopes.includes(ACCOUNT_SCOPE) ? ACCOUNT_SCOPE : group.scopes.includes(ZONE_SCOPE) ? ZONE_SCOPE : group.scopes.includes(USER_SCOPE) ? USER_SCOPE : (group.scopes[0] ?? 'com.cloudflare.api');
+  const scope = group.scopes.includes(ACCOUNT_SCOPE)
+    ? ACCOUNT_SCOPE
+    : group.scopes.includes(ZONE_SCOPE)
+      ? ZONE_SCOPE
+      : group.scopes.includes(USER_SCOPE)
+        ? USER_SCOPE
+        : (group.scopes[0] ?? 'com.cloudflare.api');
   const words = group.name.trim().split(/\s+/);
   const last = words.length > 1 ? (words.at(-1) ?? '') : '';
   const level = /^write$/i.test(last) ? 'edit' : last.toLowerCase() || 'use';
@@ -111,7 +120,13 @@ export function permissionKey(group: Pick<PermissionGroupInfo, 'name' | 'scopes'
     product
       .replace(/^cloudflare\s+/i, '')
       .split(':')
-      .map((part) => part.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, ''))
+      .map((part) =>
+        part
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '_')
+          .replace(/^_+|_+$/g, ''),
+      )
       .filter(Boolean)
       .join('.');
   return `${scope}.${slug}:${level}`;
@@ -133,7 +148,8 @@ export function grantTarget(group: PermissionGroupInfo, accountId: string): Gran
 /** Whether the resources reach the whole target (a narrower grant is not the declared one). */
 export function resourcesCover(resources: TokenResources, target: GrantTarget): boolean {
   const at = (key: string) => resources[key];
-  const accountWide = (accountId: string) => at(accountResourceKey(accountId)) === '*' || at(`${ACCOUNT_PREFIX}*`) === '*';
+  const accountWide = (accountId: string) =>
+    at(accountResourceKey(accountId)) === '*' || at(`${ACCOUNT_PREFIX}*`) === '*';
   switch (target.kind) {
     case 'account':
       return accountWide(target.accountId);
@@ -159,8 +175,16 @@ export function userResourceKeyIn(policies: readonly TokenPolicy[]): string | nu
   return null;
 }
 
-function policiesGrant(policies: readonly TokenPolicy[], effect: 'allow' | 'deny', groupIds: ReadonlySet<string>, target: GrantTarget): boolean {
-  return policies.some((p) => p.effect === effect && p.permission_groups.some((g) => groupIds.has(g.id)) && resourcesCover(p.resources, target));
+function policiesGrant(
+  policies: readonly TokenPolicy[],
+  effect: 'allow' | 'deny',
+  groupIds: ReadonlySet<string>,
+  target: GrantTarget,
+): boolean {
+  return policies.some(
+    (p) =>
+      p.effect === effect && p.permission_groups.some((g) => groupIds.has(g.id)) && resourcesCover(p.resources, target),
+  );
 }
 
 /** Like Cloudflare: an allow that reaches the target, and no deny that does. */
@@ -196,7 +220,11 @@ export function evaluateRequirements(
 }
 
 /** Allowed groups beyond the required ones: reported, never removed. */
-export function extraPermissions(policies: readonly TokenPolicy[], requiredGroupIds: ReadonlySet<string>, catalogue: PermissionCatalogue): string[] {
+export function extraPermissions(
+  policies: readonly TokenPolicy[],
+  requiredGroupIds: ReadonlySet<string>,
+  catalogue: PermissionCatalogue,
+): string[] {
   const extra = new Map<string, string>();
   for (const policy of policies) {
     if (policy.effect !== 'allow') continue;
@@ -230,6 +258,7 @@ export function mayManageTokens(
 ): boolean {
   if (subject.kind === 'user' && holderKind === 'account') return false;
   const ids = catalogue.idsOf(TOKEN_GROUPS[subject.kind][access]);
-  const target: GrantTarget = subject.kind === 'user' ? { kind: 'user' } : { kind: 'account', accountId: subject.accountId };
+  const target: GrantTarget =
+    subject.kind === 'user' ? { kind: 'user' } : { kind: 'account', accountId: subject.accountId };
   return grants(policies, ids, target);
 }

@@ -26,12 +26,17 @@ export interface TokenHealthReport {
 
 export type ReportBody = Omit<TokenHealthReport, 'recommendations'>;
 
-const list = (items: readonly string[], max = 6): string => (items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`);
+const list = (items: readonly string[], max = 6): string =>
+  items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const day = (iso: string): string => iso.slice(0, 10);
 
 /** Predicted expiry: the date, and from when the checks will start warning about it. */
-function expiryLine(label: string, token: Pick<TokenHealth, 'expiresOn' | 'daysUntilExpiry'>, whose = label): string | null {
+function expiryLine(
+  label: string,
+  token: Pick<TokenHealth, 'expiresOn' | 'daysUntilExpiry'>,
+  whose = label,
+): string | null {
   if (!token.expiresOn || token.daysUntilExpiry === null || token.daysUntilExpiry < 0) return null;
   if (token.daysUntilExpiry < EXPIRY_WARNING_DAYS) {
     return `⚠️ ${whose} expires in ${plural(token.daysUntilExpiry, 'day')} (${token.expiresOn}). Roll or replace it before then: auto-heal cannot extend expiry.`;
@@ -60,12 +65,19 @@ export function recommendations(report: ReportBody): string[] {
           : `❌ ${label} ${token.problem}. Check connectivity to Cloudflare and run the check again.`,
       );
     }
-    if (heal && !heal.dryRun && heal.success && heal.permissionsAdded.length + heal.permissionsAlreadyPresent.length > 0) {
+    if (
+      heal &&
+      !heal.dryRun &&
+      heal.success &&
+      heal.permissionsAdded.length + heal.permissionsAlreadyPresent.length > 0
+    ) {
       healed = true;
       lines.push(`✅ ${label} permissions updated successfully`);
     }
     if (heal && heal.dryRun && heal.wouldAdd.length > 0) {
-      lines.push(`🔍 Dry run: ${label} would gain ${plural(heal.wouldAdd.length, 'permission')}: ${heal.wouldAdd.join(', ')}. Nothing was changed.`);
+      lines.push(
+        `🔍 Dry run: ${label} would gain ${plural(heal.wouldAdd.length, 'permission')}: ${heal.wouldAdd.join(', ')}. Nothing was changed.`,
+      );
     }
     if (heal && !heal.success && token.state !== 'unhealthy') {
       actionable = true;
@@ -76,16 +88,29 @@ export function recommendations(report: ReportBody): string[] {
       const byState = (state: string) => token.requirements.filter((r) => r.state === state).map((r) => r.permission);
       const missing = byState('missing');
       if (!token.permissionsReadable) {
-        lines.push(`⚠️ ${label}: its permissions could not be read (${token.problem ?? 'unknown reason'}); grant it (or token-warden's own token) ${token.kind === 'user' ? 'API Tokens: Read' : 'Account API Tokens: Read'}.`);
+        lines.push(
+          `⚠️ ${label}: its permissions could not be read (${token.problem ?? 'unknown reason'}); grant it (or token-warden's own token) ${token.kind === 'user' ? 'API Tokens: Read' : 'Account API Tokens: Read'}.`,
+        );
       } else if (missing.length > 0 && !(heal && !heal.success)) {
-        lines.push(`⚠️ ${label} is missing ${plural(missing.length, 'permission')}: ${list(missing)}. Run POST /tokens/heal (or GET /tokens/health?auto_heal=true) to add them.`);
+        lines.push(
+          `⚠️ ${label} is missing ${plural(missing.length, 'permission')}: ${list(missing)}. Run POST /tokens/heal (or GET /tokens/health?auto_heal=true) to add them.`,
+        );
       }
       const denied = byState('denied');
-      if (denied.length) lines.push(`⚠️ ${label}: ${list(denied)} ${denied.length === 1 ? 'is' : 'are'} blocked by a deny policy; token-warden never edits or removes policies, so change it in the Cloudflare dashboard.`);
+      if (denied.length)
+        lines.push(
+          `⚠️ ${label}: ${list(denied)} ${denied.length === 1 ? 'is' : 'are'} blocked by a deny policy; token-warden never edits or removes policies, so change it in the Cloudflare dashboard.`,
+        );
       const unknown = byState('unknown');
-      if (unknown.length && token.permissionsReadable) lines.push(`⚠️ ${label}: no Cloudflare permission group is named ${list(unknown.map((p) => `"${p}"`))}; check requiredPermissions in the inventory.`);
+      if (unknown.length && token.permissionsReadable)
+        lines.push(
+          `⚠️ ${label}: no Cloudflare permission group is named ${list(unknown.map((p) => `"${p}"`))}; check requiredPermissions in the inventory.`,
+        );
       const unavailable = byState('unavailable');
-      if (unavailable.length) lines.push(`⚠️ ${label}: ${list(unavailable)} can only be held by a user token; use a user token for ${unavailable.length === 1 ? 'it' : 'them'}.`);
+      if (unavailable.length)
+        lines.push(
+          `⚠️ ${label}: ${list(unavailable)} can only be held by a user token; use a user token for ${unavailable.length === 1 ? 'it' : 'them'}.`,
+        );
     }
     if (token.state !== 'unhealthy') {
       const expiry = expiryLine(label, token);
@@ -93,18 +118,24 @@ export function recommendations(report: ReportBody): string[] {
       if (expiry) lines.push(expiry);
     }
     if (token.extraPermissions.length > 0) {
-      lines.push(`ℹ️ ${label} holds ${plural(token.extraPermissions.length, 'permission')} beyond the required list (${list(token.extraPermissions, 4)}): over-privileged. Reported only; token-warden never removes permissions.`);
+      lines.push(
+        `ℹ️ ${label} holds ${plural(token.extraPermissions.length, 'permission')} beyond the required list (${list(token.extraPermissions, 4)}): over-privileged. Reported only; token-warden never removes permissions.`,
+      );
     }
   });
   const audit = report.selfAudit;
   if (audit) {
     if (!audit.isValid || !audit.isActive) {
       actionable = true;
-      lines.push(`❌ token-warden's own Cloudflare token is invalid or inactive (${audit.problem ?? 'unknown reason'}): rotation and heal cannot run until it is replaced.`);
+      lines.push(
+        `❌ token-warden's own Cloudflare token is invalid or inactive (${audit.problem ?? 'unknown reason'}): rotation and heal cannot run until it is replaced.`,
+      );
     } else {
       if (audit.missing.length) {
         actionable = true;
-        lines.push(`⚠️ token-warden's own Cloudflare token lacks ${list(audit.missing)}; grant ${audit.missing.length === 1 ? 'it' : 'them'} or those jobs will fail.`);
+        lines.push(
+          `⚠️ token-warden's own Cloudflare token lacks ${list(audit.missing)}; grant ${audit.missing.length === 1 ? 'it' : 'them'} or those jobs will fail.`,
+        );
       }
       const expiry = expiryLine('', audit, "token-warden's own Cloudflare token");
       if (expiry?.startsWith('⚠️')) {
@@ -115,9 +146,12 @@ export function recommendations(report: ReportBody): string[] {
   }
   if (report.catalogueProblem) {
     actionable = true;
-    lines.push(`❌ Cloudflare's permission groups could not be listed (${report.catalogueProblem}), so no permission could be checked; token-warden's own token needs API Tokens: Read.`);
+    lines.push(
+      `❌ Cloudflare's permission groups could not be listed (${report.catalogueProblem}), so no permission could be checked; token-warden's own token needs API Tokens: Read.`,
+    );
   }
-  if (!actionable && !healed && report.overallHealth === 'healthy') lines.unshift('✅ All tokens are healthy and have required permissions.');
+  if (!actionable && !healed && report.overallHealth === 'healthy')
+    lines.unshift('✅ All tokens are healthy and have required permissions.');
   return lines;
 }
 
@@ -126,9 +160,23 @@ export function notificationReasons(report: TokenHealthReport): string[] {
   const reasons = new Set<string>();
   if (report.overallHealth === 'degraded') reasons.add('degraded');
   if (report.overallHealth === 'unhealthy') reasons.add('unhealthy');
-  if (report.tokens.some((t) => t.state !== 'unhealthy' && t.daysUntilExpiry !== null && t.daysUntilExpiry < EXPIRY_WARNING_DAYS)) reasons.add('expiring');
-  if (report.selfAudit && report.selfAudit.daysUntilExpiry !== null && report.selfAudit.daysUntilExpiry < EXPIRY_WARNING_DAYS) reasons.add('expiring');
+  if (
+    report.tokens.some(
+      (t) => t.state !== 'unhealthy' && t.daysUntilExpiry !== null && t.daysUntilExpiry < EXPIRY_WARNING_DAYS,
+    )
+  )
+    reasons.add('expiring');
+  if (
+    report.selfAudit &&
+    report.selfAudit.daysUntilExpiry !== null &&
+    report.selfAudit.daysUntilExpiry < EXPIRY_WARNING_DAYS
+  )
+    reasons.add('expiring');
   if (report.heal?.some((h) => !h.success && !h.dryRun)) reasons.add('heal-failed');
-  if (report.selfAudit && (!report.selfAudit.isValid || !report.selfAudit.isActive || report.selfAudit.missing.length > 0)) reasons.add('self-audit');
+  if (
+    report.selfAudit &&
+    (!report.selfAudit.isValid || !report.selfAudit.isActive || report.selfAudit.missing.length > 0)
+  )
+    reasons.add('self-audit');
   return [...reasons];
 }

@@ -27,11 +27,15 @@ export interface InventoryShape {
 export function wardenNeeds(inventory: InventoryShape): WardenNeed[] {
   const needs: WardenNeed[] = [];
   for (const account of inventory.accounts) {
-    if (account.serviceTokens.length > 0) needs.push({ permission: 'Access: Service Tokens Write', purpose: 'rotation', accountId: account.id });
-    if (account.serviceTokens.some((t) => t.strategy === 'replace')) needs.push({ permission: 'Access: Apps and Policies Write', purpose: 'rotation', accountId: account.id });
-    if (account.apiTokens.some((t) => t.kind === 'account')) needs.push({ permission: 'Account API Tokens Write', purpose: 'heal', accountId: account.id });
+    if (account.serviceTokens.length > 0)
+      needs.push({ permission: 'Access: Service Tokens Write', purpose: 'rotation', accountId: account.id });
+    if (account.serviceTokens.some((t) => t.strategy === 'replace'))
+      needs.push({ permission: 'Access: Apps and Policies Write', purpose: 'rotation', accountId: account.id });
+    if (account.apiTokens.some((t) => t.kind === 'account'))
+      needs.push({ permission: 'Account API Tokens Write', purpose: 'heal', accountId: account.id });
   }
-  if (inventory.accounts.some((a) => a.apiTokens.some((t) => t.kind === 'user'))) needs.push({ permission: 'API Tokens Write', purpose: 'heal', accountId: null });
+  if (inventory.accounts.some((a) => a.apiTokens.some((t) => t.kind === 'user')))
+    needs.push({ permission: 'API Tokens Write', purpose: 'heal', accountId: null });
   return needs;
 }
 
@@ -50,9 +54,14 @@ export interface SelfAudit {
   problem: string | null;
 }
 
-const describeNeed = (need: WardenNeed): string => `${need.permission} (${need.purpose}${need.accountId ? `, account ${need.accountId}` : ''})`;
+const describeNeed = (need: WardenNeed): string =>
+  `${need.permission} (${need.purpose}${need.accountId ? `, account ${need.accountId}` : ''})`;
 
-export function evaluateSelfAudit(observation: TokenObservation, needs: readonly WardenNeed[], context: { catalogue: PermissionCatalogue | null; now: number }): SelfAudit {
+export function evaluateSelfAudit(
+  observation: TokenObservation,
+  needs: readonly WardenNeed[],
+  context: { catalogue: PermissionCatalogue | null; now: number },
+): SelfAudit {
   const validity = assessValidity(observation, context.now);
   const snapshot = observation.snapshot;
   const catalogue = context.catalogue;
@@ -60,7 +69,8 @@ export function evaluateSelfAudit(observation: TokenObservation, needs: readonly
   const held = needs.map((need) => {
     if (!snapshot || !catalogue) return { ...need, held: null };
     if (need.accountId === null && kind === 'account') return { ...need, held: false };
-    const target: GrantTarget = need.accountId === null ? { kind: 'user' } : { kind: 'account', accountId: need.accountId };
+    const target: GrantTarget =
+      need.accountId === null ? { kind: 'user' } : { kind: 'account', accountId: need.accountId };
     return { ...need, held: grants(snapshot.policies, catalogue.idsOf([need.permission]), target) };
   });
   return {
@@ -74,6 +84,10 @@ export function evaluateSelfAudit(observation: TokenObservation, needs: readonly
     permissionsReadable: snapshot !== null && catalogue !== null,
     needs: held,
     missing: held.filter((n) => n.held === false).map(describeNeed),
-    problem: validity.problem ?? (snapshot ? null : `its permissions could not be read${observation.readProblem ? `: ${observation.readProblem}` : ''}`),
+    problem:
+      validity.problem ??
+      (snapshot
+        ? null
+        : `its permissions could not be read${observation.readProblem ? `: ${observation.readProblem}` : ''}`),
   };
 }

@@ -24,7 +24,13 @@ export function observationSources(
     const fingerprint = fingerprintAt(index);
     if (fingerprint === null) return index;
     // The same value declared twice is read once, as long as the entries agree on where it lives.
-    const first = tokens.findIndex((other, j) => j < index && fingerprintAt(j) === fingerprint && other.kind === token.kind && other.accountId === token.accountId);
+    const first = tokens.findIndex(
+      (other, j) =>
+        j < index &&
+        fingerprintAt(j) === fingerprint &&
+        other.kind === token.kind &&
+        other.accountId === token.accountId,
+    );
     return first < 0 ? index : first;
   });
   const warden = fingerprints?.warden ?? null;

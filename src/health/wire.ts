@@ -36,8 +36,14 @@ export const healResultSchema = z.object({
 
 export const dryRunResultSchema = healResultSchema.extend({ would_add: z.array(z.string()) });
 
-const healResultsSchema = z.object({ account_token: healResultSchema.optional(), user_token: healResultSchema.optional() });
-const dryRunResultsSchema = z.object({ account_token: dryRunResultSchema.optional(), user_token: dryRunResultSchema.optional() });
+const healResultsSchema = z.object({
+  account_token: healResultSchema.optional(),
+  user_token: healResultSchema.optional(),
+});
+const dryRunResultsSchema = z.object({
+  account_token: dryRunResultSchema.optional(),
+  user_token: dryRunResultSchema.optional(),
+});
 
 const tokenDetailSchema = z.object({
   name: z.string(),
@@ -50,7 +56,13 @@ const tokenDetailSchema = z.object({
   days_until_expiry: z.number().int().nullable(),
   expiring_soon: z.boolean(),
   problem: z.string().nullable(),
-  permissions: z.array(z.object({ permission: z.string(), state: z.enum(['present', 'missing', 'denied', 'unknown', 'unavailable']), key: z.string().nullable() })),
+  permissions: z.array(
+    z.object({
+      permission: z.string(),
+      state: z.enum(['present', 'missing', 'denied', 'unknown', 'unavailable']),
+      key: z.string().nullable(),
+    }),
+  ),
   over_privileged: z.boolean(),
   extra_permissions: z.array(z.string()),
 });
@@ -78,7 +90,15 @@ export const healthDataSchema = z.object({
   dry_run: z.boolean().optional(),
   dry_run_results: dryRunResultsSchema.optional(),
   additional_tokens: z
-    .array(z.object({ name: z.string(), account_id: z.string(), token: seedTokenSchema, auto_heal_result: healResultSchema.optional(), dry_run_result: dryRunResultSchema.optional() }))
+    .array(
+      z.object({
+        name: z.string(),
+        account_id: z.string(),
+        token: seedTokenSchema,
+        auto_heal_result: healResultSchema.optional(),
+        dry_run_result: dryRunResultSchema.optional(),
+      }),
+    )
     .optional(),
   token_details: z.array(tokenDetailSchema),
   self_audit: selfAuditSchema.nullable(),
@@ -120,7 +140,9 @@ export const statusAnswerSchema = statusDataSchema.extend({
   /** Whether this request started a check (false when it answered from a fresh record or joined a check already running). */
   refresh_started: z.boolean(),
   /** The check a stale or missing record called for, and how it ended within the request; null when the record was fresh. */
-  refresh: z.object({ workflow_id: z.string(), state: z.enum(['completed', 'running', 'failed', 'unavailable']) }).nullable(),
+  refresh: z
+    .object({ workflow_id: z.string(), state: z.enum(['completed', 'running', 'failed', 'unavailable']) })
+    .nullable(),
 });
 
 export const historyEntrySchema = z.object({
@@ -169,7 +191,10 @@ export const toHealResult = (outcome: HealOutcome): HealResult => ({
   ...(outcome.notAdded.length ? { not_added: outcome.notAdded } : {}),
 });
 
-const toDryRunResult = (outcome: HealOutcome): DryRunResult => ({ ...toHealResult(outcome), would_add: outcome.wouldAdd });
+const toDryRunResult = (outcome: HealOutcome): DryRunResult => ({
+  ...toHealResult(outcome),
+  would_add: outcome.wouldAdd,
+});
 
 const toDetail = (token: TokenHealth): z.infer<typeof tokenDetailSchema> => ({
   name: token.name,
@@ -313,7 +338,9 @@ export function healMessage(report: TokenHealthReport): string {
 
 /** What a history row keeps for the seed's history entries (also stored in the row's results). */
 export const historySummarySchema = z.object({
-  account_token: z.object({ valid: z.boolean(), has_all_perms: z.boolean(), missing_perms: z.number().int() }).nullable(),
+  account_token: z
+    .object({ valid: z.boolean(), has_all_perms: z.boolean(), missing_perms: z.number().int() })
+    .nullable(),
   user_token: z.object({ valid: z.boolean(), has_all_perms: z.boolean(), missing_perms: z.number().int() }).nullable(),
 });
 export type HistorySummary = z.infer<typeof historySummarySchema>;
@@ -322,7 +349,13 @@ export function historySummary(tokens: readonly TokenHealth[]): HistorySummary {
   const roles = seedRoles(tokens);
   const summary = (index: number | null) => {
     const token = index === null ? undefined : tokens[index];
-    return token ? { valid: token.isValid && token.isActive, has_all_perms: token.hasAllPermissions, missing_perms: token.missingPermissions.length } : null;
+    return token
+      ? {
+          valid: token.isValid && token.isActive,
+          has_all_perms: token.hasAllPermissions,
+          missing_perms: token.missingPermissions.length,
+        }
+      : null;
   };
   return { account_token: summary(roles.account), user_token: summary(roles.user) };
 }
@@ -330,7 +363,15 @@ export function historySummary(tokens: readonly TokenHealth[]): HistorySummary {
 /** The results column of a health row: the summary above, the run's timestamp, the full report. */
 const storedResultsSchema = z.object({ timestamp: z.string().optional(), summary: historySummarySchema });
 
-export function historyEntry(row: { checkedAt: Date; overallHealth: string; autoHealAttempted: boolean; autoHealSuccess: boolean | null; triggeredBy: string; workflowId: string; results: unknown }): HistoryEntry {
+export function historyEntry(row: {
+  checkedAt: Date;
+  overallHealth: string;
+  autoHealAttempted: boolean;
+  autoHealSuccess: boolean | null;
+  triggeredBy: string;
+  workflowId: string;
+  results: unknown;
+}): HistoryEntry {
   const parsed = storedResultsSchema.safeParse(row.results);
   const summary = parsed.success ? parsed.data.summary : { account_token: null, user_token: null };
   return {

@@ -37,7 +37,11 @@ export function registerApiTokenMetrics(registry: Registry, sources: ApiTokenSou
       const tokens = await checkedTokens();
       this.reset();
       for (const token of tokens) {
-        for (const state of HEALTH_STATES) this.set({ account_id: token.accountId, token: token.name, kind: token.kind, state }, token.state === state ? 1 : 0);
+        for (const state of HEALTH_STATES)
+          this.set(
+            { account_id: token.accountId, token: token.name, kind: token.kind, state },
+            token.state === state ? 1 : 0,
+          );
       }
     },
   });
@@ -49,7 +53,8 @@ export function registerApiTokenMetrics(registry: Registry, sources: ApiTokenSou
     async collect() {
       const tokens = await checkedTokens();
       this.reset();
-      for (const token of tokens) this.set({ account_id: token.accountId, token: token.name }, token.missingPermissions.length);
+      for (const token of tokens)
+        this.set({ account_id: token.accountId, token: token.name }, token.missingPermissions.length);
     },
   });
   new Gauge({
@@ -60,7 +65,8 @@ export function registerApiTokenMetrics(registry: Registry, sources: ApiTokenSou
     async collect() {
       const tokens = await checkedTokens();
       this.reset();
-      for (const token of tokens) if (token.expiresOn) this.set({ account_id: token.accountId, token: token.name }, seconds(token.expiresOn));
+      for (const token of tokens)
+        if (token.expiresOn) this.set({ account_id: token.accountId, token: token.name }, seconds(token.expiresOn));
     },
   });
   new Gauge({
@@ -71,7 +77,8 @@ export function registerApiTokenMetrics(registry: Registry, sources: ApiTokenSou
     async collect() {
       const attempts = await sources.latestHeal();
       this.reset();
-      for (const attempt of attempts) this.set({ account_id: attempt.accountId, token: attempt.name }, attempt.success ? 1 : 0);
+      for (const attempt of attempts)
+        this.set({ account_id: attempt.accountId, token: attempt.name }, attempt.success ? 1 : 0);
     },
   });
   new Gauge({

@@ -47,7 +47,8 @@ export function registerBudgetMetrics(registry: Registry, budgets: () => Promise
     async collect() {
       const rows = await budgets();
       this.reset();
-      for (const row of rows) if (row.cloudflareRemaining !== null) this.set({ owner: row.owner }, row.cloudflareRemaining);
+      for (const row of rows)
+        if (row.cloudflareRemaining !== null) this.set({ owner: row.owner }, row.cloudflareRemaining);
     },
   });
 }

@@ -19,7 +19,11 @@ const seconds = (date: Date | string) => new Date(date).getTime() / 1000;
  * newest finished rotation did not fail. Unknown when Cloudflare's listing does not show it: the
  * listing may have failed, so absence proves nothing.
  */
-function readiness(token: ServiceTokenExpiry, lastStatus: string | undefined, now: number): (typeof CONDITIONS)[number] {
+function readiness(
+  token: ServiceTokenExpiry,
+  lastStatus: string | undefined,
+  now: number,
+): (typeof CONDITIONS)[number] {
   if (!token.tokenId) return 'Unknown';
   const expired = token.expiresAt !== null && Date.parse(token.expiresAt) <= now;
   return expired || lastStatus === 'failed' ? 'False' : 'True';
@@ -38,7 +42,8 @@ export function registerServiceTokenMetrics(registry: Registry, sources: Service
     async collect() {
       const counts = await sources.rotationCounts();
       this.reset();
-      for (const row of counts) this.set({ account_id: row.accountId, token: row.tokenName, status: row.status }, row.count);
+      for (const row of counts)
+        this.set({ account_id: row.accountId, token: row.tokenName, status: row.status }, row.count);
     },
   });
   new Gauge({
@@ -49,7 +54,9 @@ export function registerServiceTokenMetrics(registry: Registry, sources: Service
     async collect() {
       const counts = await sources.rotationCounts();
       this.reset();
-      for (const row of counts) if (row.status === 'completed' && row.lastFinishedAt) this.set({ account_id: row.accountId, token: row.tokenName }, seconds(row.lastFinishedAt));
+      for (const row of counts)
+        if (row.status === 'completed' && row.lastFinishedAt)
+          this.set({ account_id: row.accountId, token: row.tokenName }, seconds(row.lastFinishedAt));
     },
   });
   new Gauge({
@@ -60,7 +67,9 @@ export function registerServiceTokenMetrics(registry: Registry, sources: Service
     async collect() {
       const last = await sources.lastRotations();
       this.reset();
-      for (const row of last) for (const status of FINISHED_STATUSES) this.set({ account_id: row.accountId, token: row.tokenName, status }, row.status === status ? 1 : 0);
+      for (const row of last)
+        for (const status of FINISHED_STATUSES)
+          this.set({ account_id: row.accountId, token: row.tokenName, status }, row.status === status ? 1 : 0);
     },
   });
   new Gauge({
@@ -71,7 +80,9 @@ export function registerServiceTokenMetrics(registry: Registry, sources: Service
     async collect() {
       const tokens = await expiry();
       this.reset();
-      for (const token of tokens) if (token.expiresAt) this.set({ account_id: token.accountId, token: token.tokenName }, seconds(token.expiresAt));
+      for (const token of tokens)
+        if (token.expiresAt)
+          this.set({ account_id: token.accountId, token: token.tokenName }, seconds(token.expiresAt));
     },
   });
   new Gauge({
@@ -86,7 +97,8 @@ export function registerServiceTokenMetrics(registry: Registry, sources: Service
       this.reset();
       for (const token of tokens) {
         const ready = readiness(token, lastStatus.get(`${token.accountId}/${token.tokenName}`), now);
-        for (const condition of CONDITIONS) this.set({ account_id: token.accountId, token: token.tokenName, condition }, condition === ready ? 1 : 0);
+        for (const condition of CONDITIONS)
+          this.set({ account_id: token.accountId, token: token.tokenName, condition }, condition === ready ? 1 : 0);
       }
     },
   });

@@ -26,14 +26,20 @@ export function demoVariables(simulator: RunningSimulator, dataDir: string): Rec
  * its stores and recorded as current, as an operator would when adopting an existing token.
  * Later starts find a current credential on record and leave everything alone.
  */
-export async function adoptDemoCredentials(simulator: RunningSimulator, inventory: Inventory, pending: Pick<PendingSecretStore, 'current' | 'setCurrent'>, stores: StoreDeps): Promise<string[]> {
+export async function adoptDemoCredentials(
+  simulator: RunningSimulator,
+  inventory: Inventory,
+  pending: Pick<PendingSecretStore, 'current' | 'setCurrent'>,
+  stores: StoreDeps,
+): Promise<string[]> {
   const adopted: string[] = [];
   for (const account of inventory.accounts) {
     for (const token of account.serviceTokens) {
       const seeded = simulator.demo?.serviceTokens.find((t) => t.name === token.name);
       if (!seeded?.clientSecret || (await pending.current({ accountId: account.id, tokenName: token.name }))) continue;
       const credential = { clientId: seeded.clientId, clientSecret: seeded.clientSecret };
-      for (const raw of token.targets) await createStore(propagationTargetSchema.parse(raw), stores, { accountId: account.id }).write(credential);
+      for (const raw of token.targets)
+        await createStore(propagationTargetSchema.parse(raw), stores, { accountId: account.id }).write(credential);
       await pending.setCurrent({ accountId: account.id, tokenName: token.name }, credential);
       adopted.push(token.name);
     }

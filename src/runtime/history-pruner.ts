@@ -31,7 +31,11 @@ export function startHistoryPruner(options: HistoryPrunerOptions): HistoryPruner
   const prune = async () => {
     try {
       const pruned: PrunedRows = await pruneHistory(options.pool, { retentionDays: options.retentionDays });
-      if (pruned.rotations || pruned.apiTokenChecks || pruned.auditEvents) options.logger.info({ pruned, retentionDays: options.retentionDays }, 'history older than the retention pruned');
+      if (pruned.rotations || pruned.apiTokenChecks || pruned.auditEvents)
+        options.logger.info(
+          { pruned, retentionDays: options.retentionDays },
+          'history older than the retention pruned',
+        );
     } catch (error) {
       // Postgres away: the next prune catches up.
       options.logger.warn({ err: error }, 'history pruning failed; it runs again at the next interval');

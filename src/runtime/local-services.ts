@@ -11,7 +11,9 @@ import { demoVariables } from './demo';
 /** The Temporal dev server of `npm start`: SQLite under DATA_DIR, so runs survive a restart. */
 export async function startLocalTemporal(env: Environment, logger: Logger): Promise<RunningDevServer> {
   if (await isPortOpen(env.TEMPORAL_PORT)) {
-    throw new Error(`port ${env.TEMPORAL_PORT} is already in use: is another token-warden running? Stop it, or set TEMPORAL_ADDRESS=127.0.0.1:${env.TEMPORAL_PORT} to use that server.`);
+    throw new Error(
+      `port ${env.TEMPORAL_PORT} is already in use: is another token-warden running? Stop it, or set TEMPORAL_ADDRESS=127.0.0.1:${env.TEMPORAL_PORT} to use that server.`,
+    );
   }
   const cli = await resolveTemporalCli({ explicitPath: env.TEMPORAL_CLI_PATH, log: (line) => logger.info(line) });
   logger.info({ cli: cli.type === 'path' ? cli.path : 'sdk download' }, 'starting the Temporal dev server');
@@ -42,13 +44,23 @@ export interface LocalCloudflare {
 
 /** The Cloudflare simulator, seeded once with the demo account and kept under DATA_DIR. */
 export async function startLocalCloudflare(env: Environment, logger: Logger): Promise<LocalCloudflare> {
-  const simulator = await startSimulator({ port: env.SIMULATOR_PORT, stateFile: path.resolve(env.DATA_DIR, 'cloudflare-simulator.json'), seed: 'demo', logger: false });
+  const simulator = await startSimulator({
+    port: env.SIMULATOR_PORT,
+    stateFile: path.resolve(env.DATA_DIR, 'cloudflare-simulator.json'),
+    seed: 'demo',
+    logger: false,
+  });
   const wardenToken = simulator.demo?.apiTokens.warden.value;
   if (!wardenToken) {
     await simulator.close();
-    throw new Error(`the simulator's demo state in ${env.DATA_DIR} has no usable token-warden API token; remove ${env.DATA_DIR}/cloudflare-simulator.json to reseed it`);
+    throw new Error(
+      `the simulator's demo state in ${env.DATA_DIR} has no usable token-warden API token; remove ${env.DATA_DIR}/cloudflare-simulator.json to reseed it`,
+    );
   }
-  logger.warn({ baseURL: simulator.baseURL }, 'CLOUDFLARE_API_TOKEN is not set: Cloudflare is SIMULATED (a local simulator with demo tokens); nothing touches a real account');
+  logger.warn(
+    { baseURL: simulator.baseURL },
+    'CLOUDFLARE_API_TOKEN is not set: Cloudflare is SIMULATED (a local simulator with demo tokens); nothing touches a real account',
+  );
   return {
     baseURL: simulator.baseURL,
     origin: simulator.origin,

@@ -2,7 +2,15 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
-import { ConfigError, loadInventoryFile, parseEnvironment, readSecret, type Environment, type Inventory, type SecretSource } from '../config';
+import {
+  ConfigError,
+  loadInventoryFile,
+  parseEnvironment,
+  readSecret,
+  type Environment,
+  type Inventory,
+  type SecretSource,
+} from '../config';
 import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
 import { migrate } from '../db/migrate';
 import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE } from '../db/pool';
@@ -85,7 +93,10 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
       !env.DATABASE_URL && 'DATABASE_URL',
       !env.CLOUDFLARE_API_TOKEN && 'CLOUDFLARE_API_TOKEN',
     ].filter((name): name is string => Boolean(name));
-    if (!local && missing.length) throw new ConfigError(missing.map((name) => `environment: ${name}: required (only \`npm start\` provides local stand-ins)`));
+    if (!local && missing.length)
+      throw new ConfigError(
+        missing.map((name) => `environment: ${name}: required (only \`npm start\` provides local stand-ins)`),
+      );
 
     // Cloudflare: the real API, or the seeded simulator with the demo inventory.
     let cloudflare: Runtime['cloudflare'];
@@ -96,7 +107,12 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     } else {
       const simulator = await startLocalCloudflare(env, logger);
       closers.push(simulator.close);
-      cloudflare = { apiToken: simulator.apiToken, baseURL: simulator.baseURL, simulated: true, simulator: simulator.simulator };
+      cloudflare = {
+        apiToken: simulator.apiToken,
+        baseURL: simulator.baseURL,
+        simulated: true,
+        simulator: simulator.simulator,
+      };
       secretEnv = { ...simulator.variables, ...rawEnv };
       inventoryFile ??= simulator.demoInventoryFile;
       urls['Cloudflare simulator'] = simulator.baseURL;
@@ -120,7 +136,12 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     closers.push(() => lockPool.end());
 
     // Temporal: TEMPORAL_ADDRESS, or the CLI's dev server with its Web UI.
-    let temporal: TemporalSettings = { address: env.TEMPORAL_ADDRESS ?? '', namespace: env.TEMPORAL_NAMESPACE, apiKey: env.TEMPORAL_API_KEY, tls: env.TEMPORAL_TLS };
+    let temporal: TemporalSettings = {
+      address: env.TEMPORAL_ADDRESS ?? '',
+      namespace: env.TEMPORAL_NAMESPACE,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls: env.TEMPORAL_TLS,
+    };
     if (!env.TEMPORAL_ADDRESS) {
       const server = await startLocalTemporal(env, logger);
       closers.push(server.stop);
@@ -136,7 +157,10 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     // Every Cloudflare request of every process takes one unit of a budget kept in Postgres.
     const budget = createRequestBudget({
       store: createPostgresBudgetStore(budgetPool),
-      settings: { requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN, windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000 },
+      settings: {
+        requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN,
+        windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000,
+      },
       logger: logger.child({ component: 'cloudflare-budget' }),
     });
     closers.push(async () => budget.close());

@@ -10,7 +10,10 @@ import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
 
 /** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner beside them. */
-export async function startRuntimeWorkers(runtime: Runtime, options: { prebuiltBundle?: boolean } = {}): Promise<RunningWorkers> {
+export async function startRuntimeWorkers(
+  runtime: Runtime,
+  options: { prebuiltBundle?: boolean } = {},
+): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
   const policyLock = createAdvisoryLock(runtime.lockPool);
   // Which policies name which tokens: every process must see every other's binds.
@@ -39,7 +42,11 @@ export async function startRuntimeWorkers(runtime: Runtime, options: { prebuiltB
       };
     },
   });
-  const pruner = startHistoryPruner({ pool: runtime.pool, retentionDays: runtime.env.HISTORY_RETENTION_DAYS, logger: runtime.logger.child({ component: 'history-retention' }) });
+  const pruner = startHistoryPruner({
+    pool: runtime.pool,
+    retentionDays: runtime.env.HISTORY_RETENTION_DAYS,
+    logger: runtime.logger.child({ component: 'history-retention' }),
+  });
   return {
     done: workers.done.finally(() => pruner.stop()),
     async shutdown() {
@@ -61,12 +68,19 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     history: runtime.history,
     inventory: runtime.inventory,
     rotations: runtime.rotations,
-    serviceTokenExpiry: createServiceTokenExpiryReader(runtime.inventory, async (scope) => (await runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems()),
+    serviceTokenExpiry: createServiceTokenExpiryReader(runtime.inventory, async (scope) =>
+      (await runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(),
+    ),
     metrics: createMetricsQueries(runtime.pool),
-    dashboard: { temporalUiUrl: runtime.env.TEMPORAL_UI_URL ?? runtime.urls['Temporal UI'] ?? null, namespace: runtime.temporal.namespace },
+    dashboard: {
+      temporalUiUrl: runtime.env.TEMPORAL_UI_URL ?? runtime.urls['Temporal UI'] ?? null,
+      namespace: runtime.temporal.namespace,
+    },
     codec: {
       codec: new AesGcmPayloadCodec(runtime.keys),
-      uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       public: runtime.cloudflare.simulated && ['127.0.0.1', 'localhost', '::1'].includes(runtime.env.HOST),
     },
     readiness: {

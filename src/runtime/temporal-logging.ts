@@ -2,7 +2,13 @@ import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporali
 import { Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
-const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 /**
  * Routes the Temporal SDK's logs (and workflow/activity `log` calls) into pino. The worker's
@@ -12,7 +18,9 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 export function installTemporalLogger(logger: Logger): void {
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const component = meta?.sdkComponent;
-    const housekeeping = (level === 'INFO' && (component === 'worker' || component === 'core')) || message.startsWith('No workflows registered');
+    const housekeeping =
+      (level === 'INFO' && (component === 'worker' || component === 'core')) ||
+      message.startsWith('No workflows registered');
     const pinoLevel = housekeeping ? 'debug' : LEVELS[level];
     logger[pinoLevel]({ temporal: meta }, message);
   };

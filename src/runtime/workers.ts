@@ -35,10 +35,13 @@ export interface RunningWorkers {
 /** The prebuilt bundle (production), or src/workflows bundled once for every worker of the process. */
 async function workflowSource(prebuilt: boolean | undefined): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   if (prebuilt) {
-    if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build\``);
+    if (!existsSync(WORKFLOW_BUNDLE_PATH))
+      throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build\``);
     return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
   }
-  return { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }) };
+  return {
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }),
+  };
 }
 
 const quietBundler = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
@@ -56,7 +59,12 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
   });
   const dataConverter = createDataConverter(settings.keys);
   // Activities heartbeat while they run: a worker that dies under one is noticed in seconds.
-  const common = { connection, namespace: settings.temporal.namespace, dataConverter, interceptors: { activity: [heartbeatWhileRunning] } };
+  const common = {
+    connection,
+    namespace: settings.temporal.namespace,
+    dataConverter,
+    interceptors: { activity: [heartbeatWhileRunning] },
+  };
   const workflows = await workflowSource(settings.prebuiltBundle);
   const local = createLocalActivities(settings.deps('interactive'));
   const main = await Worker.create({ ...common, taskQueue: settings.taskQueue, ...workflows, activities: local });
@@ -98,7 +106,9 @@ export class WorkerFailedError extends Error {
     readonly taskQueue: string,
     override readonly cause: unknown,
   ) {
-    super(`the worker of task queue ${taskQueue} ${cause instanceof Error ? `failed: ${cause.message}` : String(cause)}; every worker of this process has been stopped, so the process exits to be restarted`);
+    super(
+      `the worker of task queue ${taskQueue} ${cause instanceof Error ? `failed: ${cause.message}` : String(cause)}; every worker of this process has been stopped, so the process exits to be restarted`,
+    );
   }
 }
 

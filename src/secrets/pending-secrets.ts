@@ -29,7 +29,12 @@ export interface TokenKey {
 const aad = (ref: string, token: TokenKey) => `${ref}|${token.accountId}|${token.tokenName}`;
 
 export function createPendingSecretStore(pool: Pool, box: SecretBox) {
-  async function insert(token: TokenKey, credential: ServiceTokenCredential, stage: SecretStage, ref: string): Promise<StagedSecret> {
+  async function insert(
+    token: TokenKey,
+    credential: ServiceTokenCredential,
+    stage: SecretStage,
+    ref: string,
+  ): Promise<StagedSecret> {
     const sealed = box.seal(JSON.stringify(credential), aad(ref, token));
     const fingerprint = fingerprintCredential(credential);
     await pool.query(
@@ -42,14 +47,18 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
 
   return {
     /** Stages a freshly issued credential; the caller chose `ref` before calling Cloudflare. */
-    stagePending: (token: TokenKey, ref: string, credential: ServiceTokenCredential) => insert(token, credential, 'pending', ref),
+    stagePending: (token: TokenKey, ref: string, credential: ServiceTokenCredential) =>
+      insert(token, credential, 'pending', ref),
 
     /** Records the credential the stores hold today (first import, or after a rotation). */
     async setCurrent(token: TokenKey, credential: ServiceTokenCredential): Promise<StagedSecret> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        await client.query(`DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current'`, [token.accountId, token.tokenName]);
+        await client.query(
+          `DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current'`,
+          [token.accountId, token.tokenName],
+        );
         const ref = randomUUID();
         const sealed = box.seal(JSON.stringify(credential), aad(ref, token));
         const fingerprint = fingerprintCredential(credential);
@@ -68,9 +77,20 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
     },
 
     async find(ref: string): Promise<(StagedSecret & TokenKey) | undefined> {
-      const { rows } = await pool.query(`SELECT ref, fingerprint, stage, account_id, token_name FROM pending_secrets WHERE ref = $1`, [ref]);
+      const { rows } = await pool.query(
+        `SELECT ref, fingerprint, stage, account_id, token_name FROM pending_secrets WHERE ref = $1`,
+        [ref],
+      );
       const row = rows[0];
-      return row && { ref: row.ref, fingerprint: row.fingerprint, stage: row.stage, accountId: row.account_id, tokenName: row.token_name };
+      return (
+        row && {
+          ref: row.ref,
+          fingerprint: row.fingerprint,
+          stage: row.stage,
+          accountId: row.account_id,
+          tokenName: row.token_name,
+        }
+      );
     },
 
     async current(token: TokenKey): Promise<StagedSecret | undefined> {
@@ -83,10 +103,16 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
 
     /** The plaintext, for an activity about to write a store. Never return it from an activity. */
     async open(ref: string): Promise<ServiceTokenCredential> {
-      const { rows } = await pool.query(`SELECT account_id, token_name, key_id, ciphertext FROM pending_secrets WHERE ref = $1`, [ref]);
+      const { rows } = await pool.query(
+        `SELECT account_id, token_name, key_id, ciphertext FROM pending_secrets WHERE ref = $1`,
+        [ref],
+      );
       const row = rows[0];
       if (!row) throw new Error(`no staged secret ${ref}`);
-      const plain = box.open({ keyId: row.key_id, ciphertext: row.ciphertext }, aad(ref, { accountId: row.account_id, tokenName: row.token_name }));
+      const plain = box.open(
+        { keyId: row.key_id, ciphertext: row.ciphertext },
+        aad(ref, { accountId: row.account_id, tokenName: row.token_name }),
+      );
       return JSON.parse(plain) as ServiceTokenCredential;
     },
 
@@ -99,12 +125,21 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const { rows } = await client.query(`SELECT account_id, token_name, stage FROM pending_secrets WHERE ref = $1 FOR UPDATE`, [ref]);
+        const { rows } = await client.query(
+          `SELECT account_id, token_name, stage FROM pending_secrets WHERE ref = $1 FOR UPDATE`,
+          [ref],
+        );
         const row = rows[0];
         if (row && row.stage === 'pending') {
-          await client.query(`DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current'`, [row.account_id, row.token_name]);
+          await client.query(
+            `DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current'`,
+            [row.account_id, row.token_name],
+          );
           await client.query(`UPDATE pending_secrets SET stage = 'current' WHERE ref = $1`, [ref]);
-          await client.query(`DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'pending' AND ref <> $3`, [row.account_id, row.token_name, ref]);
+          await client.query(
+            `DELETE FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'pending' AND ref <> $3`,
+            [row.account_id, row.token_name, ref],
+          );
         }
         await client.query('COMMIT');
       } catch (error) {

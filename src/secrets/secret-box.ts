@@ -39,7 +39,10 @@ export function createSecretBox(keys: EncryptionKeys, purpose = 'token-warden/pe
       const decipher = createDecipheriv('aes-256-gcm', keyFor(sealed.keyId), data.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(associatedData));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     },
   };
 }

@@ -1,5 +1,12 @@
 import { guarded } from './store-error';
-import type { PropagationStore, PropagationTargetKind, ReadBack, ServiceTokenCredential, WriteOptions, WriteReceipt } from './store-types';
+import type {
+  PropagationStore,
+  PropagationTargetKind,
+  ReadBack,
+  ServiceTokenCredential,
+  WriteOptions,
+  WriteReceipt,
+} from './store-types';
 
 export interface StoreParts {
   kind: PropagationTargetKind;
@@ -19,7 +26,9 @@ export interface StoreParts {
 export function assembleStore(parts: StoreParts): PropagationStore {
   const { kind, label } = parts;
   const put = (credential: ServiceTokenCredential, operation: 'write' | 'restore', options: WriteOptions = {}) =>
-    guarded({ store: label, operation, secrets: [credential.clientSecret] }, () => parts.put(credential, operation, options));
+    guarded({ store: label, operation, secrets: [credential.clientSecret] }, () =>
+      parts.put(credential, operation, options),
+    );
   return {
     kind,
     label,

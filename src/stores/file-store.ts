@@ -65,7 +65,10 @@ export function createFileStore(target: FileTarget): PropagationStore {
         return { store: label, fingerprint, changed: !unchanged, expected: { evidence: 'fingerprint', fingerprint } };
       }),
     read: () =>
-      permanentOnFormatError('readBack', async () => ({ evidence: 'fingerprint', fingerprint: fingerprintOf(await readCurrent()) })),
+      permanentOnFormatError('readBack', async () => ({
+        evidence: 'fingerprint',
+        fingerprint: fingerprintOf(await readCurrent()),
+      })),
   });
 }
 

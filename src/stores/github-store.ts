@@ -14,7 +14,11 @@ export interface GithubClientOptions {
 export function defaultGithubClient({ token, baseUrl }: GithubClientOptions): Octokit {
   const quiet = () => undefined;
   // Octokit's own error log would print every 404 that readBack expects; our errors say enough.
-  return new Octokit({ auth: token, ...(baseUrl === undefined ? {} : { baseUrl }), log: { debug: quiet, info: quiet, warn: console.warn, error: quiet } });
+  return new Octokit({
+    auth: token,
+    ...(baseUrl === undefined ? {} : { baseUrl }),
+    log: { debug: quiet, info: quiet, warn: console.warn, error: quiet },
+  });
 }
 
 /** The three calls the store needs, bound to one scope's endpoints. */
@@ -50,7 +54,14 @@ function scopeApi(octokit: Octokit, scope: GithubScope): ScopeApi {
       return {
         publicKey: async () => (await actions.getEnvironmentPublicKey({ owner, repo, environment_name })).data,
         put: (secret_name, encrypted_value, key_id) =>
-          actions.createOrUpdateEnvironmentSecret({ owner, repo, environment_name, secret_name, encrypted_value, key_id }),
+          actions.createOrUpdateEnvironmentSecret({
+            owner,
+            repo,
+            environment_name,
+            secret_name,
+            encrypted_value,
+            key_id,
+          }),
         updatedAt: (secret_name) =>
           updatedAt(() => actions.getEnvironmentSecret({ owner, repo, environment_name, secret_name })),
       };
@@ -88,7 +99,10 @@ export function createGithubStore(target: GithubTarget, octokit: Octokit): Propa
   const { names } = target;
 
   async function writtenAt(): Promise<string | null> {
-    const [clientId, clientSecret] = await Promise.all([api.updatedAt(names.clientId), api.updatedAt(names.clientSecret)]);
+    const [clientId, clientSecret] = await Promise.all([
+      api.updatedAt(names.clientId),
+      api.updatedAt(names.clientSecret),
+    ]);
     if (clientId === null || clientSecret === null) return null;
     return Date.parse(clientId) <= Date.parse(clientSecret) ? clientId : clientSecret;
   }
@@ -105,7 +119,12 @@ export function createGithubStore(target: GithubTarget, octokit: Octokit): Propa
     }
     const at = await writtenAt();
     if (at === null) {
-      throw new StoreError({ store: label, operation, reason: 'a secret is missing right after it was written', retryable: true });
+      throw new StoreError({
+        store: label,
+        operation,
+        reason: 'a secret is missing right after it was written',
+        retryable: true,
+      });
     }
     return {
       store: label,

@@ -69,7 +69,13 @@ export function createKubernetesStore(target: KubernetesTarget, api: KubernetesS
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const current = await read();
       if (current === null) {
-        const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data: ours };
+        const body: V1Secret = {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name, namespace },
+          type: 'Opaque',
+          data: ours,
+        };
         if (await conflictAsFalse(api.createNamespacedSecret({ namespace, body, fieldManager: FIELD_MANAGER }))) {
           return receipt(true);
         }

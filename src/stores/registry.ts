@@ -7,7 +7,13 @@ import { createKubernetesStore, defaultKubeConfig, kubernetesSecretsApi } from '
 import { createMemoryStoreMemo, type StoreMemo } from './memo';
 import { createSecretsStoreStore } from './secrets-store-store';
 import { StoreError, toStoreError } from './store-error';
-import type { GithubTarget, KubernetesTarget, PropagationStore, PropagationTarget, PropagationTargetKind } from './store-types';
+import type {
+  GithubTarget,
+  KubernetesTarget,
+  PropagationStore,
+  PropagationTarget,
+  PropagationTargetKind,
+} from './store-types';
 import { createWorkersSecretStore } from './workers-secret-store';
 
 /** What stores need from the process; only entry points and tests build these. */
@@ -61,7 +67,10 @@ const factories: { [K in PropagationTargetKind]: StoreFactory<K> } = {
     return createKubernetesStore(target, kubernetesSecretsApi(config));
   },
   github: (target, deps) => {
-    const client = (deps.github ?? defaultGithubClient)({ token: githubToken(target, deps.env), baseUrl: target.baseUrl });
+    const client = (deps.github ?? defaultGithubClient)({
+      token: githubToken(target, deps.env),
+      baseUrl: target.baseUrl,
+    });
     return createGithubStore(target, client);
   },
   'workers-secret': (target, deps, context) => {
@@ -92,15 +101,28 @@ export function createStore(target: PropagationTarget, deps: StoreDeps, context:
 function githubToken(target: GithubTarget, env: StoreDeps['env']): string {
   const token = env[target.tokenEnv];
   if (token === undefined || token === '') {
-    throw new StoreError({ store: 'github', operation: 'configure', reason: `environment variable ${target.tokenEnv} is not set`, retryable: false });
+    throw new StoreError({
+      store: 'github',
+      operation: 'configure',
+      reason: `environment variable ${target.tokenEnv} is not set`,
+      retryable: false,
+    });
   }
   return token;
 }
 
-function accountOf(target: { kind: PropagationTargetKind; accountId?: string | undefined }, context: StoreContext): string {
+function accountOf(
+  target: { kind: PropagationTargetKind; accountId?: string | undefined },
+  context: StoreContext,
+): string {
   const accountId = target.accountId ?? context.accountId;
   if (accountId === undefined) {
-    throw new StoreError({ store: target.kind, operation: 'configure', reason: 'no accountId on the target and none given for the token', retryable: false });
+    throw new StoreError({
+      store: target.kind,
+      operation: 'configure',
+      reason: 'no accountId on the target and none given for the token',
+      retryable: false,
+    });
   }
   return accountId;
 }

@@ -3,7 +3,13 @@ import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
 import { createMemoryStoreMemo, type StoreMemo } from './memo';
 import { httpStatusOf, type StoreOperation } from './store-error';
-import type { PropagationStore, SecretsStoreTarget, ServiceTokenCredential, WriteOptions, WriteReceipt } from './store-types';
+import type {
+  PropagationStore,
+  SecretsStoreTarget,
+  ServiceTokenCredential,
+  WriteOptions,
+  WriteReceipt,
+} from './store-types';
 
 const FINGERPRINT_IN_COMMENT = /\bsha256:[0-9a-f]{16}\b/;
 /** The contract's largest page (`per_page` 5–50): one page covers any store we are likely to meet. */
@@ -58,7 +64,12 @@ export function createSecretsStoreStore(
   async function ours(): Promise<Map<string, StoredSecret>> {
     const found = new Map<string, StoredSecret>();
     for (let page = 1; ; page++) {
-      const listed = await secrets.list(storeId, { account_id: accountId, per_page: PAGE_SIZE, page, ...(search === '' ? {} : { search }) });
+      const listed = await secrets.list(storeId, {
+        account_id: accountId,
+        per_page: PAGE_SIZE,
+        page,
+        ...(search === '' ? {} : { search }),
+      });
       for (const secret of listed.result) {
         if (secret.status !== 'deleted' && (secret.name === names.clientId || secret.name === names.clientSecret)) {
           found.set(secret.name, secret);
@@ -125,7 +136,11 @@ export function createSecretsStoreStore(
     for (const secret of created.result) await remember(secret.name, secret.id);
   }
 
-  async function put(credential: ServiceTokenCredential, _operation: StoreOperation, options: WriteOptions): Promise<WriteReceipt> {
+  async function put(
+    credential: ServiceTokenCredential,
+    _operation: StoreOperation,
+    options: WriteOptions,
+  ): Promise<WriteReceipt> {
     const fingerprint = fingerprintCredential(credential);
     const comment = `token-warden credential ${fingerprint}`;
     const idHalf: Half = { name: names.clientId, value: credential.clientId };
@@ -160,7 +175,8 @@ function commonPrefix(a: string, b: string): string {
 function isLastPage(listed: { result: readonly unknown[]; result_info: object }, page: number): boolean {
   const info = listed.result_info;
   // The size the API used, should it cap ours lower than the contract says.
-  const perPage = 'per_page' in info && typeof info.per_page === 'number' && info.per_page > 0 ? info.per_page : PAGE_SIZE;
+  const perPage =
+    'per_page' in info && typeof info.per_page === 'number' && info.per_page > 0 ? info.per_page : PAGE_SIZE;
   if (listed.result.length < perPage) return true;
   return 'total_count' in info && typeof info.total_count === 'number' && page * perPage >= info.total_count;
 }

@@ -11,7 +11,9 @@ function namePairSchema(name: z.ZodString) {
     .default(DEFAULT_NAMES);
 }
 
-const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-", not starting with a digit');
+const envKey = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-", not starting with a digit');
 const kubernetesKey = z.string().regex(/^[-._a-zA-Z0-9]+$/, "letters, digits, '-', '_' or '.'");
 const githubSecretName = z
   .string()

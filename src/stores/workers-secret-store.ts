@@ -2,7 +2,13 @@ import type Cloudflare from 'cloudflare';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
 import type { StoreOperation } from './store-error';
-import type { PropagationStore, ServiceTokenCredential, WorkersSecretTarget, WriteOptions, WriteReceipt } from './store-types';
+import type {
+  PropagationStore,
+  ServiceTokenCredential,
+  WorkersSecretTarget,
+  WriteOptions,
+  WriteReceipt,
+} from './store-types';
 
 /** Put one secret_text binding; list the bindings' names. Plain or dispatch-namespace script. */
 interface ScriptSecretsApi {
@@ -11,7 +17,9 @@ interface ScriptSecretsApi {
 }
 
 /** The list is one request: the API returns every binding at once (the SDK's SinglePage). */
-async function secretTextNames(list: PromiseLike<{ result: ReadonlyArray<{ name: string; type: string }> }>): Promise<Set<string>> {
+async function secretTextNames(
+  list: PromiseLike<{ result: ReadonlyArray<{ name: string; type: string }> }>,
+): Promise<Set<string>> {
   const { result } = await list;
   return new Set(result.filter((secret) => secret.type === 'secret_text').map((secret) => secret.name));
 }
@@ -57,7 +65,11 @@ export function createWorkersSecretStore(
     return bound.has(names.clientId) && bound.has(names.clientSecret);
   }
 
-  async function put(credential: ServiceTokenCredential, _operation: StoreOperation, options: WriteOptions): Promise<WriteReceipt> {
+  async function put(
+    credential: ServiceTokenCredential,
+    _operation: StoreOperation,
+    options: WriteOptions,
+  ): Promise<WriteReceipt> {
     // A binding deleted by hand is not seen here: readBack reports it absent, verification fails,
     // and the workflow's next round writes without the hint (see WriteOptions).
     if (options.clientIdUnchanged !== true) await api.put(names.clientId, credential.clientId);

@@ -6,7 +6,8 @@ import path from 'node:path';
 /** Newest tag `go install` accepts: later ones carry a replace directive and are refused. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export type TemporalCli = { type: 'path'; path: string; source: 'env' | 'path' | 'cache' | 'built' } | { type: 'download' };
+export type TemporalCli =
+  { type: 'path'; path: string; source: 'env' | 'path' | 'cache' | 'built' } | { type: 'download' };
 
 export interface ResolveOptions {
   /** TEMPORAL_CLI_PATH, when set. */
@@ -50,7 +51,8 @@ export async function resolveTemporalCli(options: ResolveOptions = {}): Promise<
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const searchPath = options.searchPath ?? process.env.PATH ?? '';
   if (options.explicitPath) {
-    if (!isExecutable(options.explicitPath)) throw new Error(`TEMPORAL_CLI_PATH=${options.explicitPath} is not an executable file`);
+    if (!isExecutable(options.explicitPath))
+      throw new Error(`TEMPORAL_CLI_PATH=${options.explicitPath} is not an executable file`);
     return { type: 'path', path: options.explicitPath, source: 'env' };
   }
   const onPath = findOnPath('temporal', searchPath);
@@ -74,7 +76,10 @@ export async function buildTemporalCli(go: string, cacheDir: string, log: (line:
   log(`Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) into ${binDir}.`);
   log('This happens once per machine and takes about 4 minutes; later starts reuse it.');
   const started = Date.now();
-  const ticker = setInterval(() => log(`  ...still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
+  const ticker = setInterval(
+    () => log(`  ...still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+    30_000,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(go, ['install', TEMPORAL_CLI_MODULE], {
@@ -84,11 +89,19 @@ export async function buildTemporalCli(go: string, cacheDir: string, log: (line:
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        const lines = chunk.toString().split('\n').filter((l) => l.startsWith('go: downloading'));
-        if (lines.length) log(`  ${lines.length} module(s) downloading, e.g. ${lines[0]!.replace('go: downloading ', '')}`);
+        const lines = chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l.startsWith('go: downloading'));
+        if (lines.length)
+          log(`  ${lines.length} module(s) downloading, e.g. ${lines[0]!.replace('go: downloading ', '')}`);
       });
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${code}):\n${stderr.slice(-2000)}`))));
+      child.on('exit', (code) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${code}):\n${stderr.slice(-2000)}`)),
+      );
     });
   } finally {
     clearInterval(ticker);

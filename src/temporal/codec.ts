@@ -26,7 +26,8 @@ export function parseKey(base64: string, label: string): Buffer {
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   constructor(private readonly keys: EncryptionKeys) {
-    if (!keys.keys.has(keys.currentKeyId)) throw new Error(`encryption key "${keys.currentKeyId}" is not among the configured keys`);
+    if (!keys.keys.has(keys.currentKeyId))
+      throw new Error(`encryption key "${keys.currentKeyId}" is not among the configured keys`);
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {

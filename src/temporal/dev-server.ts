@@ -65,7 +65,8 @@ async function waitForFrontend(address: string, child: ChildProcess | undefined,
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode} before it was ready`);
+    if (child && child.exitCode !== null)
+      throw new Error(`temporal server exited with code ${child.exitCode} before it was ready`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
@@ -89,7 +90,20 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   const namespace = options.namespace ?? 'default';
   if (options.cli.type === 'download') return startDownloadedServer(options, address, namespace);
 
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--namespace', namespace, '--log-level', 'warn', ...SEARCH_ATTRIBUTE_FLAGS, ...DYNAMIC_CONFIG_FLAGS];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(options.port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+    ...SEARCH_ATTRIBUTE_FLAGS,
+    ...DYNAMIC_CONFIG_FLAGS,
+  ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
@@ -124,7 +138,11 @@ async function stopChild(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): Pr
   clearTimeout(timer);
 }
 
-async function startDownloadedServer(options: DevServerOptions, address: string, namespace: string): Promise<RunningDevServer> {
+async function startDownloadedServer(
+  options: DevServerOptions,
+  address: string,
+  namespace: string,
+): Promise<RunningDevServer> {
   // Only reached on machines without a CLI or Go; @temporalio/testing fetches the server binary.
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
@@ -139,5 +157,9 @@ async function startDownloadedServer(options: DevServerOptions, address: string,
     },
   });
   // The SDK's server stops one way only.
-  return { address, uiUrl: options.uiPort ? `http://${options.ip ?? '127.0.0.1'}:${options.uiPort}` : undefined, stop: () => env.teardown() };
+  return {
+    address,
+    uiUrl: options.uiPort ? `http://${options.ip ?? '127.0.0.1'}:${options.uiPort}` : undefined,
+    stop: () => env.teardown(),
+  };
 }

@@ -23,14 +23,19 @@ export function loadEncryptionKeys(env: Environment, options: { allowGenerated: 
   }
   if (env.TOKEN_WARDEN_ENCRYPTION_KEY) {
     try {
-      keys.set(env.TOKEN_WARDEN_ENCRYPTION_KEY_ID, parseKey(env.TOKEN_WARDEN_ENCRYPTION_KEY, 'TOKEN_WARDEN_ENCRYPTION_KEY'));
+      keys.set(
+        env.TOKEN_WARDEN_ENCRYPTION_KEY_ID,
+        parseKey(env.TOKEN_WARDEN_ENCRYPTION_KEY, 'TOKEN_WARDEN_ENCRYPTION_KEY'),
+      );
     } catch (error) {
       problems.push(`environment: TOKEN_WARDEN_ENCRYPTION_KEY: ${(error as Error).message}`);
     }
   } else if (options.allowGenerated) {
     keys.set(env.TOKEN_WARDEN_ENCRYPTION_KEY_ID, devKey(env.DATA_DIR));
   } else {
-    problems.push('environment: TOKEN_WARDEN_ENCRYPTION_KEY: required (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');
+    problems.push(
+      'environment: TOKEN_WARDEN_ENCRYPTION_KEY: required (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return { currentKeyId: env.TOKEN_WARDEN_ENCRYPTION_KEY_ID, keys };

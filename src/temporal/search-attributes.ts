@@ -7,4 +7,10 @@ export const TokenKind = defineSearchAttributeKey('TokenKind', SearchAttributeTy
 export const RotationStrategy = defineSearchAttributeKey('RotationStrategy', SearchAttributeType.KEYWORD);
 export const TriggeredBy = defineSearchAttributeKey('TriggeredBy', SearchAttributeType.KEYWORD);
 
-export const customSearchAttributes = [TokenName, CloudflareAccountId, TokenKind, RotationStrategy, TriggeredBy] as const;
+export const customSearchAttributes = [
+  TokenName,
+  CloudflareAccountId,
+  TokenKind,
+  RotationStrategy,
+  TriggeredBy,
+] as const;

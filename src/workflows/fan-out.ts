@@ -1,5 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, condition, defineQuery, patched, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  condition,
+  defineQuery,
+  patched,
+  proxyActivities,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
 import type { LocalActivities } from '../activities';
 import type { CloudflareBudgetLoad } from '../activities/cloudflare-budget';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
@@ -49,7 +57,10 @@ const FULL = 0.9;
 const GROWTH_MUST_RAISE_USE_BY = 0.05;
 const HOLD_LOOKS_AFTER_FUTILE_GROWTH = 6;
 
-const budget = proxyActivities<LocalActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
+const budget = proxyActivities<LocalActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 
 /** One child rotation under the token's own workflow id: a token already rotating is joined, never rotated twice. */
 export async function rotateOne(token: ManagedTokenRef, mode: RotationMode, trigger: Trigger): Promise<FanOutOutcome> {
@@ -108,7 +119,12 @@ export interface PacedResult extends FanOutCarried {
  * secrets' overlap) and starts the next one as each ends. One child's failure does not stop the
  * others.
  */
-export async function rotateAllPaced(tokens: ManagedTokenRef[], mode: RotationMode, trigger: Trigger, options: PacedOptions = {}): Promise<PacedResult> {
+export async function rotateAllPaced(
+  tokens: ManagedTokenRef[],
+  mode: RotationMode,
+  trigger: Trigger,
+  options: PacedOptions = {},
+): Promise<PacedResult> {
   const earlier = options.carried?.outcomes ?? [];
   const outcomes: FanOutOutcome[] = [];
   const startedAt = options.carried?.startedAt ?? Date.now();
@@ -133,7 +149,7 @@ export async function rotateAllPaced(tokens: ManagedTokenRef[], mode: RotationMo
       concurrency,
       budgetUse: use,
       startedAt: new Date(startedAt).toISOString(),
-      etaSeconds: all.length ? Math.round(((Date.now() - startedAt) / all.length) * remaining / 1000) : null,
+      etaSeconds: all.length ? Math.round((((Date.now() - startedAt) / all.length) * remaining) / 1000) : null,
     };
   });
 

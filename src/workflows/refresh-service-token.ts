@@ -35,14 +35,32 @@ export async function refreshServiceToken(input: RefreshServiceTokenInput): Prom
   setHandler(emergencyRevokeSignal, (request) => {
     revoke ??= request;
   });
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareQueue('scheduled') });
-  const refreshing = cloudflare.refreshServiceToken({ accountId: input.accountId, tokenName: input.tokenName, tokenId: input.tokenId });
+  const cloudflare = proxyActivities<CloudflareActivities>({
+    ...cloudflareCalls,
+    taskQueue: cloudflareQueue('scheduled'),
+  });
+  const refreshing = cloudflare.refreshServiceToken({
+    accountId: input.accountId,
+    tokenName: input.tokenName,
+    tokenId: input.tokenId,
+  });
   const state = await Promise.race([refreshing, condition(() => revoke !== undefined).then(() => null)]);
   if (revoke) {
-    log.warn('emergency revoke during a refresh: continuing as the emergency rotation', { token: input.tokenName, actor: revoke.actor });
+    log.warn('emergency revoke during a refresh: continuing as the emergency rotation', {
+      token: input.tokenName,
+      actor: revoke.actor,
+    });
     // On the emergency queue, like a revoke the API starts: away from routine work's backlog.
-    const rotateNow = makeContinueAsNewFunc<typeof rotateServiceToken>({ workflowType: 'rotateServiceToken', taskQueue: emergencyTaskQueue(mainTaskQueueOf(workflowInfo().taskQueue)) });
-    return rotateNow({ accountId: input.accountId, tokenName: input.tokenName, mode: 'emergency', trigger: { actor: revoke.actor, reason: revoke.reason } });
+    const rotateNow = makeContinueAsNewFunc<typeof rotateServiceToken>({
+      workflowType: 'rotateServiceToken',
+      taskQueue: emergencyTaskQueue(mainTaskQueueOf(workflowInfo().taskQueue)),
+    });
+    return rotateNow({
+      accountId: input.accountId,
+      tokenName: input.tokenName,
+      mode: 'emergency',
+      trigger: { actor: revoke.actor, reason: revoke.reason },
+    });
   }
   return { tokenName: input.tokenName, accountId: input.accountId, expiresAt: state?.expiresAt ?? null };
 }

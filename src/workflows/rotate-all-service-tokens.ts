@@ -44,7 +44,12 @@ const records = proxyActivities<LocalActivities>(historyWrites);
  * Before the fan-out was paced by the Cloudflare budget: `batchSize` at a time. Kept for runs
  * recorded by that code, which replay through it.
  */
-export async function rotateTokens(tokens: ManagedTokenRef[], mode: RotationMode, trigger: Trigger, batchSize: number): Promise<FanOutOutcome[]> {
+export async function rotateTokens(
+  tokens: ManagedTokenRef[],
+  mode: RotationMode,
+  trigger: Trigger,
+  batchSize: number,
+): Promise<FanOutOutcome[]> {
   const outcomes: FanOutOutcome[] = [];
   for (let start = 0; start < tokens.length; start += batchSize) {
     const batch = tokens.slice(start, start + batchSize);
@@ -54,14 +59,24 @@ export async function rotateTokens(tokens: ManagedTokenRef[], mode: RotationMode
 }
 
 /** Every token, paced by the budget; runs recorded before that keep their batches. */
-export async function rotateMany(tokens: ManagedTokenRef[], mode: RotationMode, trigger: Trigger, batchSize: number | undefined): Promise<FanOutOutcome[]> {
-  return patched('fan-out-paced-by-budget') ? (await rotateAllPaced(tokens, mode, trigger)).outcomes : rotateTokens(tokens, mode, trigger, batchSize ?? DEFAULT_BATCH_SIZE);
+export async function rotateMany(
+  tokens: ManagedTokenRef[],
+  mode: RotationMode,
+  trigger: Trigger,
+  batchSize: number | undefined,
+): Promise<FanOutOutcome[]> {
+  return patched('fan-out-paced-by-budget')
+    ? (await rotateAllPaced(tokens, mode, trigger)).outcomes
+    : rotateTokens(tokens, mode, trigger, batchSize ?? DEFAULT_BATCH_SIZE);
 }
 
 /** The monthly rotation of every managed service token (the seed's CronJob, `0 2 1 * *`). */
 export async function rotateAllServiceTokens(input: RotateAllInput): Promise<FanOutOutcome[]> {
   const { workflowId, runId } = workflowInfo();
-  const inventory = proxyActivities<CloudflareActivities>({ ...inventoryReads, taskQueue: cloudflareQueue('scheduled') });
+  const inventory = proxyActivities<CloudflareActivities>({
+    ...inventoryReads,
+    taskQueue: cloudflareQueue('scheduled'),
+  });
   let outcomes: FanOutOutcome[];
   if (input.continued) {
     // 2. fan out, continued: the audit row and the inventory are the first run's.
@@ -71,7 +86,13 @@ export async function rotateAllServiceTokens(input: RotateAllInput): Promise<Fan
     outcomes = paced.outcomes;
   } else {
     // 1. audit
-    await records.recordAudit({ actor: input.trigger.actor, action: 'rotate-all', subject: 'service-tokens', workflowId, runId });
+    await records.recordAudit({
+      actor: input.trigger.actor,
+      action: 'rotate-all',
+      subject: 'service-tokens',
+      workflowId,
+      runId,
+    });
     // 2. fan out
     const tokens = await inventory.listManagedServiceTokens();
     if (patched('fan-out-continues-as-new')) {
@@ -80,10 +101,13 @@ export async function rotateAllServiceTokens(input: RotateAllInput): Promise<Fan
       outcomes = paced.outcomes;
     } else outcomes = await rotateMany(tokens, 'scheduled', input.trigger, input.batchSize);
   }
-  log.info('monthly rotation finished', { completed: outcomes.filter((o) => o.outcome === 'completed').length, failed: outcomes.filter((o) => o.outcome === 'failed').map((o) => o.tokenName), joined: outcomes.filter((o) => o.outcome === 'joined-running').map((o) => o.tokenName) });
+  log.info('monthly rotation finished', {
+    completed: outcomes.filter((o) => o.outcome === 'completed').length,
+    failed: outcomes.filter((o) => o.outcome === 'failed').map((o) => o.tokenName),
+    joined: outcomes.filter((o) => o.outcome === 'joined-running').map((o) => o.tokenName),
+  });
   return outcomes;
 }
-
 
 function pauseForHistory(input: RotateAllInput): PacedOptions {
   const limit = input.eventsPerRun ?? FAN_OUT_EVENTS_PER_RUN;

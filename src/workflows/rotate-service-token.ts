@@ -18,13 +18,31 @@ import type { FailureType } from '../activities/failure-types';
 import type { IssuedSecret, ResolvedServiceToken } from '../activities/service-tokens';
 import type { PlannedTarget, RotationPlan } from '../activities/rotation-records';
 import type { WriteReceipt } from '../stores/store-types';
-import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
+import {
+  CloudflareAccountId,
+  RotationStrategy,
+  TokenKind,
+  TokenName,
+  TriggeredBy,
+} from '../temporal/search-attributes';
 import type { Trigger } from './triggers';
 import type { Lane } from '../cloudflare/budget/lanes';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-import { emergencyRevokeSignal, progressQuery, type EmergencyRevokeRequest, type RotationMode, type RotationProgress } from './rotation-messages';
+import {
+  emergencyRevokeSignal,
+  progressQuery,
+  type EmergencyRevokeRequest,
+  type RotationMode,
+  type RotationProgress,
+} from './rotation-messages';
 import { RotationRecorder } from './rotation-recorder';
-import { propagateInRounds, propagateUntilHeld, RECOVERY_WINDOW_MS, type HoldState, type PropagationIo } from './rotation-propagation';
+import {
+  propagateInRounds,
+  propagateUntilHeld,
+  RECOVERY_WINDOW_MS,
+  type HoldState,
+  type PropagationIo,
+} from './rotation-propagation';
 import { allSettled, failureSummary, isFailure, iso } from './rotation-support';
 
 export { emergencyRevokeSignal, progressQuery } from './rotation-messages';
@@ -56,7 +74,10 @@ const storeWrites = {
  * Store writes of runs since HISTORY_BESIDE_THE_WORK: a cancel waits for a write in flight to
  * end, so no write of the new credential lands after compensation gave the stores the old one.
  */
-const storeWritesToTheEnd = { ...storeWrites, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } as const;
+const storeWritesToTheEnd = {
+  ...storeWrites,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+} as const;
 /** Stores and the probe app get a bounded propagation window to show the new credential. */
 const verification = {
   startToCloseTimeout: '30s',
@@ -116,7 +137,10 @@ export interface RotationResult {
 
 const records = proxyActivities<LocalActivities>(historyWrites);
 /** Alerts are best effort: a few tries, then the run goes on (the history row says it all). */
-const notifications = proxyActivities<LocalActivities>({ startToCloseTimeout: '15s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
+const notifications = proxyActivities<LocalActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 const local = proxyActivities<LocalActivities>(storeWrites);
 const localToTheEnd = proxyActivities<LocalActivities>(storeWritesToTheEnd);
 
@@ -133,15 +157,33 @@ const ends = (type: FailureType & ('RotationCompensated' | 'RotationFailed' | 'E
 export async function rotateServiceToken(input: RotateServiceTokenInput): Promise<RotationResult> {
   const { workflowId, runId } = workflowInfo();
   const token = { accountId: input.accountId, tokenName: input.tokenName };
-  let revoke: EmergencyRevokeRequest | undefined = input.mode === 'emergency' ? { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' } : undefined;
+  let revoke: EmergencyRevokeRequest | undefined =
+    input.mode === 'emergency'
+      ? { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' }
+      : undefined;
   const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
-  const progress: RotationProgress = { ...token, mode: input.mode, strategy: null, phase: 'plan', emergency: Boolean(revoke), steps: [] };
+  const progress: RotationProgress = {
+    ...token,
+    mode: input.mode,
+    strategy: null,
+    phase: 'plan',
+    emergency: Boolean(revoke),
+    steps: [],
+  };
   const recorder = new RotationRecorder({ token, workflowId, runId, progress, records, notifications }, besideTheWork);
   setHandler(emergencyRevokeSignal, (request) => {
     revoke ??= request;
     progress.emergency = true;
     // Every trigger leaves an audit row (DESIGN §5.5): the signal's is written when it arrives.
-    if (besideTheWork) void recorder.audit('audit (revoke signal)', { actor: request.actor, action: 'revoke.signal', subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: request.reason } });
+    if (besideTheWork)
+      void recorder.audit('audit (revoke signal)', {
+        actor: request.actor,
+        action: 'revoke.signal',
+        subject: input.tokenName,
+        workflowId,
+        runId,
+        details: { accountId: input.accountId, reason: request.reason },
+      });
   });
   setHandler(progressQuery, () => progress);
   try {
@@ -151,7 +193,11 @@ export async function rotateServiceToken(input: RotateServiceTokenInput): Promis
   }
 }
 
-async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder, revoked: () => EmergencyRevokeRequest | undefined): Promise<RotationResult> {
+async function rotate(
+  input: RotateServiceTokenInput,
+  recorder: RotationRecorder,
+  revoked: () => EmergencyRevokeRequest | undefined,
+): Promise<RotationResult> {
   const { workflowId, runId } = workflowInfo();
   const token = { accountId: input.accountId, tokenName: input.tokenName };
   const progress = recorder.progress;
@@ -161,7 +207,12 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
   // existed keep the one queue they used.
   const lane = (): Lane => (revoked() ? 'emergency' : laneOfRotation(input.mode));
   const onLane = (options: ActivityOptions) => {
-    const make = (l: Lane) => proxyActivities<CloudflareActivities>({ ...options, startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT, taskQueue: cloudflareQueue(l) });
+    const make = (l: Lane) =>
+      proxyActivities<CloudflareActivities>({
+        ...options,
+        startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
+        taskQueue: cloudflareQueue(l),
+      });
     const byLane = { emergency: make('emergency'), interactive: make('interactive'), scheduled: make('scheduled') };
     return () => byLane[lane()];
   };
@@ -175,11 +226,24 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
   // Store writes for Workers and Secrets Store are Cloudflare calls: rate-limited queue.
   // A later round writes everything again, so a binding someone deleted is restored.
   const write = (target: PlannedTarget, ref: string, round: number) =>
-    (target.viaCloudflare ? cloudflareStores() : localStores).propagateToStore({ ...token, targetIndex: target.index, ref, round });
+    (target.viaCloudflare ? cloudflareStores() : localStores).propagateToStore({
+      ...token,
+      targetIndex: target.index,
+      ref,
+      round,
+    });
   const readBack = (target: PlannedTarget, receipt: WriteReceipt) =>
-    (target.viaCloudflare ? cloudflareVerification() : probe).verifyStore({ ...token, targetIndex: target.index, receipt });
+    (target.viaCloudflare ? cloudflareVerification() : probe).verifyStore({
+      ...token,
+      targetIndex: target.index,
+      receipt,
+    });
   const restore = (target: PlannedTarget, ref: string) =>
-    (target.viaCloudflare ? cloudflareStores() : localStores).restoreStore({ ...token, targetIndex: target.index, ref });
+    (target.viaCloudflare ? cloudflareStores() : localStores).restoreStore({
+      ...token,
+      targetIndex: target.index,
+      ref,
+    });
 
   /**
    * An emergency kills the compromised secret before anything else, resolve and rotate in one
@@ -193,20 +257,28 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
       const killed = await cloudflare().revokeServiceTokenSecret({ ...token, ref: uuid4() });
       return killed && { ...killed, startedAt };
     } catch (error) {
-      log.error('killing the compromised secret first failed: resolving and issuing step by step', { token: input.tokenName, error: failureSummary(error) });
+      log.error('killing the compromised secret first failed: resolving and issuing step by step', {
+        token: input.tokenName,
+        error: failureSummary(error),
+      });
       return null;
     }
   }
   /** The plan reads Postgres; a revoke that arrives while it waits (Postgres down) kills first without it. */
   async function killIfRevokedBefore(planning: Promise<RotationPlan>) {
-    const planned = await Promise.race([planning.then(() => true), condition(() => revoked() !== undefined).then(() => false)]);
+    const planned = await Promise.race([
+      planning.then(() => true),
+      condition(() => revoked() !== undefined).then(() => false),
+    ]);
     return planned ? null : killFirst();
   }
   // Runs recorded before kill-first keep their order.
   const killedAtStart = input.mode === 'emergency' && patched('emergency-kills-first') ? await killFirst() : null;
   recorder.open();
   const planning = records.planRotation(token);
-  const killed = killedAtStart ?? (recorder.besideTheWork && input.mode !== 'emergency' ? await killIfRevokedBefore(planning) : null);
+  const killed =
+    killedAtStart ??
+    (recorder.besideTheWork && input.mode !== 'emergency' ? await killIfRevokedBefore(planning) : null);
   const plan: RotationPlan = await planning;
   recorder.alertTo(plan.notifyChannels);
   // Zone-scoped tokens have no rotate endpoint: they can only be replaced. Any other token is
@@ -228,7 +300,14 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     progress.strategy = next;
     upsertSearchAttributes([{ key: RotationStrategy, value: next }]);
   };
-  await recorder.audit('audit', { actor: input.trigger.actor, action: `rotate.${input.mode}`, subject: input.tokenName, workflowId, runId, details: { accountId: input.accountId, reason: input.trigger.reason ?? null } });
+  await recorder.audit('audit', {
+    actor: input.trigger.actor,
+    action: `rotate.${input.mode}`,
+    subject: input.tokenName,
+    workflowId,
+    runId,
+    details: { accountId: input.accountId, reason: input.trigger.reason ?? null },
+  });
   await recorder.start({ runId, workflowId, ...token, strategy, mode: input.mode, triggeredBy: input.trigger.actor });
 
   interface Compensation {
@@ -257,7 +336,15 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
   async function issueReplacement(old: ResolvedServiceToken): Promise<IssuedSecret> {
     const replacement = await step(
       'issue',
-      () => cloudflare().createReplacementToken({ ...token, oldTokenId: old.tokenId, strays: old.strays ?? [], ref: uuid4(), notBefore: iso(workflowInfo().startTime.getTime() - 60_000), duration: plan.duration }),
+      () =>
+        cloudflare().createReplacementToken({
+          ...token,
+          oldTokenId: old.tokenId,
+          strays: old.strays ?? [],
+          ref: uuid4(),
+          notBefore: iso(workflowInfo().startTime.getTime() - 60_000),
+          duration: plan.duration,
+        }),
       (r) => ({ strategy: 'replace', tokenId: r.tokenId, clientId: r.clientId, fingerprint: r.fingerprint }),
     );
     // After a partial run the credential on record may be the old token's previous secret, which
@@ -268,31 +355,70 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     // the old credential back. Without it, both tokens stay valid and bound (and it is logged).
     const undoable = plan.currentRef !== null && !keepBothTokens;
     if (undoable) {
-      compensations.push({ name: 'delete new token', run: () => cloudflare().deleteServiceToken({ ...token, tokenId: replacement.tokenId }), revokesNew: true });
-      compensations.push({ name: 'discard pending secret', run: () => records.discardSecret({ ref: replacement.ref }) });
+      compensations.push({
+        name: 'delete new token',
+        run: () => cloudflare().deleteServiceToken({ ...token, tokenId: replacement.tokenId }),
+        revokesNew: true,
+      });
+      compensations.push({
+        name: 'discard pending secret',
+        run: () => records.discardSecret({ ref: replacement.ref }),
+      });
       // Pushed before the bind: it edits one policy after another and may fail part-way, and
       // unbinding is idempotent, so the policies it did reach are cleaned before the delete.
-      compensations.push({ name: 'unbind new token', run: () => cloudflare().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }), revokesNew: true });
+      compensations.push({
+        name: 'unbind new token',
+        run: () => cloudflare().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: replacement.tokenId }),
+        revokesNew: true,
+      });
     } else if (keepBothTokens) {
-      log.warn('previous secret of an earlier run still alive: a failed replace will leave both tokens valid and restore no store', { token: input.tokenName });
+      log.warn(
+        'previous secret of an earlier run still alive: a failed replace will leave both tokens valid and restore no store',
+        { token: input.tokenName },
+      );
     } else {
-      log.warn('no current credential on record: a failed replace will leave both tokens valid', { token: input.tokenName });
+      log.warn('no current credential on record: a failed replace will leave both tokens valid', {
+        token: input.tokenName,
+      });
     }
-    await step('bind', () => cloudflare().bindTokenToPolicies({ accountId: input.accountId, besideTokenId: old.tokenId, newTokenId: replacement.tokenId }), (policies) => ({ policies }));
+    await step(
+      'bind',
+      () =>
+        cloudflare().bindTokenToPolicies({
+          accountId: input.accountId,
+          besideTokenId: old.tokenId,
+          newTokenId: replacement.tokenId,
+        }),
+      (policies) => ({ policies }),
+    );
     return replacement;
   }
 
   /** Ends the old credential: its previous secret expires now, or the old token is unbound and deleted. */
   async function retireOld(old: ResolvedServiceToken): Promise<void> {
     if (strategy === 'rotate-secret') {
-      if (!killedOldFirst) await step('retire', () => retire().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }), () => ({ previousSecretExpiredAt: iso(Date.now()) }));
-      else await step('retire', async () => undefined, () => ({ previousSecretExpiredAt: 'at issue (emergency)' }));
+      if (!killedOldFirst)
+        await step(
+          'retire',
+          () => retire().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }),
+          () => ({ previousSecretExpiredAt: iso(Date.now()) }),
+        );
+      else
+        await step(
+          'retire',
+          async () => undefined,
+          () => ({ previousSecretExpiredAt: 'at issue (emergency)' }),
+        );
     } else {
-      await step('retire', async () => {
-        const unbound = await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
-        await retire().deleteServiceToken({ ...token, tokenId: old.tokenId });
-        return unbound;
-      }, (policies) => ({ deletedTokenId: old.tokenId, policies }));
+      await step(
+        'retire',
+        async () => {
+          const unbound = await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId: old.tokenId });
+          await retire().deleteServiceToken({ ...token, tokenId: old.tokenId });
+          return unbound;
+        },
+        (policies) => ({ deletedTokenId: old.tokenId, policies }),
+      );
     }
   }
 
@@ -301,7 +427,11 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     if (!revoked() || !plan.hasProbe || !plan.currentRef) return undefined;
     const previous = plan.currentRef;
     try {
-      await step('confirm revoked', () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }), (r) => ({ probeStatus: r.status }));
+      await step(
+        'confirm revoked',
+        () => probe.probeCredential({ ...token, ref: previous, expect: 'rejected' }),
+        (r) => ({ probeStatus: r.status }),
+      );
       return undefined;
     } catch (error) {
       return error;
@@ -314,13 +444,29 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
    * away. It is ended now, the new credential becomes current as the only live one, and the
    * stores that did not receive it need an operator.
    */
-  async function containCompromised(error: unknown, request: EmergencyRevokeRequest, old: ResolvedServiceToken, fresh: IssuedSecret): Promise<never> {
-    const outcome = { error: failureSummary(error), emergency: true, current: fresh.fingerprint, compensated: [] as string[], failedCompensations: [] as Array<{ name: string; error: Record<string, unknown> }>, keptValid: [] as string[] };
+  async function containCompromised(
+    error: unknown,
+    request: EmergencyRevokeRequest,
+    old: ResolvedServiceToken,
+    fresh: IssuedSecret,
+  ): Promise<never> {
+    const outcome = {
+      error: failureSummary(error),
+      emergency: true,
+      current: fresh.fingerprint,
+      compensated: [] as string[],
+      failedCompensations: [] as Array<{ name: string; error: Record<string, unknown> }>,
+      keptValid: [] as string[],
+    };
     let contained = true;
     try {
       await retireOld(old);
       const stillAccepted = await confirmRevoked();
-      await step('finish', () => records.promoteSecret({ ref: fresh.ref }), () => ({ fingerprint: fresh.fingerprint }));
+      await step(
+        'finish',
+        () => records.promoteSecret({ ref: fresh.ref }),
+        () => ({ fingerprint: fresh.fingerprint }),
+      );
       if (stillAccepted) throw stillAccepted;
     } catch (containError) {
       contained = false;
@@ -332,7 +478,12 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
       ? `emergency revoke by ${request.actor}: the compromised credential is dead and the new one is current, but ${String(outcome.error.message)}: stores without the new credential cannot authenticate`
       : `emergency revoke by ${request.actor} failed (${String(outcome.error.message)}) and ending the compromised credential failed too: it may still be valid`;
     await recorder.alert('critical', 'emergency-incomplete', `${message}; needs an operator`);
-    throw ApplicationFailure.create({ message, type: ends('EmergencyRevokeIncomplete'), nonRetryable: true, details: [outcome] });
+    throw ApplicationFailure.create({
+      message,
+      type: ends('EmergencyRevokeIncomplete'),
+      nonRetryable: true,
+      details: [outcome],
+    });
   }
 
   /**
@@ -342,23 +493,49 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
    * restore); the previous one is given a whole recovery window from now. Both stay valid, the
    * stores keep what they hold, and the run says which of them miss the new secret.
    */
-  async function leaveBothValid(error: unknown, old: ResolvedServiceToken, fresh: IssuedSecret, state: HoldState): Promise<never> {
+  async function leaveBothValid(
+    error: unknown,
+    old: ResolvedServiceToken,
+    fresh: IssuedSecret,
+    state: HoldState,
+  ): Promise<never> {
     await CancellationScope.nonCancellable(async () => {
       const until = Date.now() + RECOVERY_WINDOW_MS;
       try {
-        await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }), () => ({ until: iso(until), reason: 'cancelled: both secrets stay valid' }));
+        await step(
+          'extend previous secret',
+          () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }),
+          () => ({ until: iso(until), reason: 'cancelled: both secrets stay valid' }),
+        );
         state.previousValidUntil = until;
       } catch (extendError) {
-        log.error('extending the previous secret after a cancel failed', { token: input.tokenName, error: failureSummary(extendError) });
+        log.error('extending the previous secret after a cancel failed', {
+          token: input.tokenName,
+          error: failureSummary(extendError),
+        });
       }
       try {
-        await step('make new secret current', () => records.promoteSecret({ ref: fresh.ref }), () => ({ fingerprint: fresh.fingerprint }));
+        await step(
+          'make new secret current',
+          () => records.promoteSecret({ ref: fresh.ref }),
+          () => ({ fingerprint: fresh.fingerprint }),
+        );
       } catch (promoteError) {
-        log.error('recording the new secret as current after a cancel failed', { token: input.tokenName, error: failureSummary(promoteError) });
+        log.error('recording the new secret as current after a cancel failed', {
+          token: input.tokenName,
+          error: failureSummary(promoteError),
+        });
       }
       progress.phase = 'cancelled';
       const missing = state.missing.map((t) => t.label);
-      await recorder.finish('cancelled', { cancelled: true, bothValid: true, current: fresh.fingerprint, previousSecretValidUntil: iso(state.previousValidUntil), storesWithoutNewSecret: missing, error: failureSummary(error) });
+      await recorder.finish('cancelled', {
+        cancelled: true,
+        bothValid: true,
+        current: fresh.fingerprint,
+        previousSecretValidUntil: iso(state.previousValidUntil),
+        storesWithoutNewSecret: missing,
+        error: failureSummary(error),
+      });
       await recorder.alert(
         'critical',
         'rotation-cancelled',
@@ -370,7 +547,13 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
 
   try {
     // 1. resolve — the token as Cloudflare has it now
-    const describeResolved = (t: ResolvedServiceToken) => ({ tokenId: t.tokenId, secretVersion: t.secretVersion, expiresAt: t.expiresAt, previousSecretExpiresAt: t.previousSecretExpiresAt, strays: t.strays ?? [] });
+    const describeResolved = (t: ResolvedServiceToken) => ({
+      tokenId: t.tokenId,
+      secretVersion: t.secretVersion,
+      expiresAt: t.expiresAt,
+      previousSecretExpiresAt: t.previousSecretExpiresAt,
+      strays: t.strays ?? [],
+    });
     if (killed) {
       resolved = killed.resolved;
       await recorder.recordStep(recorder.nextSeq(), 'resolve', 'ok', killed.startedAt, describeResolved(resolved));
@@ -386,7 +569,10 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     const previousAlive = old.previousSecretExpiresAt !== null && Date.parse(old.previousSecretExpiresAt) > Date.now();
     afterPartialRun = previousAlive && !revoked();
     if (previousAlive && !revoked() && strategy === 'rotate-secret' && canRotate) {
-      log.warn('previous secret still valid from an earlier run: rotating blue/green', { token: input.tokenName, previousSecretExpiresAt: old.previousSecretExpiresAt });
+      log.warn('previous secret still valid from an earlier run: rotating blue/green', {
+        token: input.tokenName,
+        previousSecretExpiresAt: old.previousSecretExpiresAt,
+      });
       switchStrategy('replace');
     }
 
@@ -395,29 +581,57 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     if (killed) {
       issued = killed.issued;
       killedOldFirst = true;
-      await recorder.recordStep(recorder.nextSeq(), 'issue', 'ok', killed.startedAt, { strategy: 'rotate-secret', secretVersion: issued.secretVersion, fingerprint: issued.fingerprint, previousSecretExpiresAt: 'at issue (emergency)' });
+      await recorder.recordStep(recorder.nextSeq(), 'issue', 'ok', killed.startedAt, {
+        strategy: 'rotate-secret',
+        secretVersion: issued.secretVersion,
+        fingerprint: issued.fingerprint,
+        previousSecretExpiresAt: 'at issue (emergency)',
+      });
     } else if (strategy === 'rotate-secret' || (revoked() && canRotate)) {
       // Emergency: the compromised secret dies in the same call that issues its successor.
       // The previous secret outlives the first propagation round and the wait, whatever the
       // overlap: a round that is slow but succeeds (a worker killed under a store write is retried
       // a minute later) must not see it expire while stores still hold it. Retire ends it as soon
       // as every store holds the new one, so this only matters when a rotation stalls.
-      const previousSecretExpiresAt = revoked() ? iso(Date.now()) : iso(Date.now() + Math.max(plan.overlapMs, PROPAGATION_ROUND_MS + plan.propagationWaitMs));
+      const previousSecretExpiresAt = revoked()
+        ? iso(Date.now())
+        : iso(Date.now() + Math.max(plan.overlapMs, PROPAGATION_ROUND_MS + plan.propagationWaitMs));
       previousValidUntil = Date.parse(previousSecretExpiresAt);
       killedOldFirst = Boolean(revoked());
       try {
         issued = await step(
           'issue',
-          () => cloudflare().issueRotatedSecret({ ...token, tokenId: old.tokenId, expectedVersion: old.secretVersion, ref: uuid4(), previousSecretExpiresAt }),
-          (r) => ({ strategy: 'rotate-secret', secretVersion: r.secretVersion, fingerprint: r.fingerprint, previousSecretExpiresAt }),
+          () =>
+            cloudflare().issueRotatedSecret({
+              ...token,
+              tokenId: old.tokenId,
+              expectedVersion: old.secretVersion,
+              ref: uuid4(),
+              previousSecretExpiresAt,
+            }),
+          (r) => ({
+            strategy: 'rotate-secret',
+            secretVersion: r.secretVersion,
+            fingerprint: r.fingerprint,
+            previousSecretExpiresAt,
+          }),
         );
         switchStrategy('rotate-secret');
         if (!revoked()) {
           compensations.push({
             name: 'keep previous secret valid',
-            run: () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }),
+            run: () =>
+              cloudflare().setPreviousSecretExpiry({
+                ...token,
+                tokenId: old.tokenId,
+                expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS),
+              }),
             // Only for runs replayed from before the patch below: they never extend a revoked secret.
-            whenRevoked: { name: 'expire revoked previous secret', run: () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }) },
+            whenRevoked: {
+              name: 'expire revoked previous secret',
+              run: () =>
+                cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now()) }),
+            },
           });
         }
       } catch (error) {
@@ -427,7 +641,17 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
         // it at once. Keep it alive for the recovery window, then finish blue/green.
         recoveredLostSecret = true;
         switchStrategy('replace');
-        if (!revoked()) await step('extend previous secret', () => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) }), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }));
+        if (!revoked())
+          await step(
+            'extend previous secret',
+            () =>
+              cloudflare().setPreviousSecretExpiry({
+                ...token,
+                tokenId: old.tokenId,
+                expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS),
+              }),
+            () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS) }),
+          );
         issued = await issueReplacement(old);
       }
     } else {
@@ -452,7 +676,8 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
       await propagateUntilHeld(io, hold, {
         tokenName: input.tokenName,
         revoked: () => revoked() !== undefined,
-        extendPrevious: (until) => cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }),
+        extendPrevious: (until) =>
+          cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(until) }),
         firstPauseMs: Math.min(plan.overlapMs / 4, 60_000),
       });
     } else {
@@ -462,14 +687,27 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
         beforeRound: (round) => {
           if (strategy === 'replace' && plan.currentRef && round === 1 && !keepBothTokens) {
             const previous = plan.currentRef;
-            compensations.push({ name: 'restore stores', run: () => allSettled(plan.targets.map((t) => restore(t, previous))), restoresStores: true });
+            compensations.push({
+              name: 'restore stores',
+              run: () => allSettled(plan.targets.map((t) => restore(t, previous))),
+              restoresStores: true,
+            });
           }
         },
         // rotate-secret cannot be undone: keep the previous secret valid and try again.
         retries: () => strategy === 'rotate-secret' && !revoked(),
-        extendPrevious: async () => void (await cloudflare().setPreviousSecretExpiry({ ...token, tokenId: old.tokenId, expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS) })),
+        extendPrevious: async () =>
+          void (await cloudflare().setPreviousSecretExpiry({
+            ...token,
+            tokenId: old.tokenId,
+            expiresAt: iso(Date.now() + RECOVERY_WINDOW_MS),
+          })),
         alertFailing: (round, error) =>
-          recorder.alert('warning', 'propagation-failing', `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`),
+          recorder.alert(
+            'warning',
+            'propagation-failing',
+            `propagation of the new secret failed (round ${round} of ${PROPAGATION_ROUNDS}: ${String(failureSummary(error).message)}); the previous secret stays valid for 24 h while it is retried`,
+          ),
         pauseMs: Math.min(plan.overlapMs / 4, 5 * 60_000),
         tokenName: input.tokenName,
       });
@@ -479,12 +717,16 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     await step(
       'wait',
       () => condition(() => revoked() !== undefined, plan.propagationWaitMs),
-      (wasRevoked) => ({ waitedMs: plan.propagationWaitMs, cutShortBy: wasRevoked ? (revoked()?.actor ?? null) : null }),
+      (wasRevoked) => ({
+        waitedMs: plan.propagationWaitMs,
+        cutShortBy: wasRevoked ? (revoked()?.actor ?? null) : null,
+      }),
     );
   } catch (error) {
     const request = revoked();
     // Runs that reached this point under older code compensated instead (patch marker for replay).
-    if (request && resolved && issued && patched('emergency-failure-ends-compromised')) await containCompromised(error, request, resolved, issued);
+    if (request && resolved && issued && patched('emergency-failure-ends-compromised'))
+      await containCompromised(error, request, resolved, issued);
     if (hold && resolved && issued && isCancellation(error)) await leaveBothValid(error, resolved, issued, hold);
     progress.phase = 'compensate';
     const startedAt = iso(Date.now());
@@ -494,7 +736,8 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     let storesRestored = true;
     // An operator's cancel is undone like any failure: compensations are not cancelled with the
     // run (runs recorded before ran them in the run's own, cancelled, scope).
-    const undo = (work: () => Promise<void>) => (recorder.besideTheWork ? CancellationScope.nonCancellable(work) : work());
+    const undo = (work: () => Promise<void>) =>
+      recorder.besideTheWork ? CancellationScope.nonCancellable(work) : work();
     await undo(async () => {
       for (const entry of compensations.reverse()) {
         const compensation = request && entry.whenRevoked ? entry.whenRevoked : entry;
@@ -518,7 +761,8 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     // "compensated" only when something was undone and nothing was left half-undone.
     const status = undone.length && !failedCompensations.length && !keptValid.length ? 'compensated' : 'failed';
     const outcome = { error: failureSummary(error), compensated: undone, failedCompensations, keptValid };
-    const stepOutcome = status === 'compensated' ? 'compensated' : undone.length || failedCompensations.length ? 'failed' : 'skipped';
+    const stepOutcome =
+      status === 'compensated' ? 'compensated' : undone.length || failedCompensations.length ? 'failed' : 'skipped';
     await recorder.recordStep(recorder.nextSeq(), 'compensate', stepOutcome, startedAt, outcome);
     await recorder.finish(status, outcome);
     progress.phase = status;
@@ -546,19 +790,27 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     // back the new credential, so none of them is what a store holds.
     const strays = old.strays ?? [];
     if (strays.length) {
-      await step('retire strays', async () => {
-        for (const tokenId of strays) {
-          await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId });
-          await retire().deleteServiceToken({ ...token, tokenId });
-        }
-      }, () => ({ deletedTokenIds: strays }));
+      await step(
+        'retire strays',
+        async () => {
+          for (const tokenId of strays) {
+            await retire().unbindTokenFromPolicies({ accountId: input.accountId, tokenId });
+            await retire().deleteServiceToken({ ...token, tokenId });
+          }
+        },
+        () => ({ deletedTokenIds: strays }),
+      );
     }
     // The old credential is probed before finish wipes its row; a probe that keeps accepting
     // it does not hold finish back, so the record still names the live credential.
     const stillAccepted = await confirmRevoked();
 
     // 7. finish — the new credential becomes current; the pending row is wiped
-    await step('finish', () => records.promoteSecret({ ref: done.ref }), () => ({ fingerprint: done.fingerprint }));
+    await step(
+      'finish',
+      () => records.promoteSecret({ ref: done.ref }),
+      () => ({ fingerprint: done.fingerprint }),
+    );
     if (stillAccepted) throw stillAccepted;
   } catch (error) {
     // Past retire nothing is undone (every store holds the new credential), but the run must
@@ -566,15 +818,46 @@ async function rotate(input: RotateServiceTokenInput, recorder: RotationRecorder
     const phase = progress.phase;
     progress.phase = 'failed';
     await recorder.finish('failed', { error: failureSummary(error), phase, afterRetire: true });
-    await recorder.alert('critical', 'failed-after-retire', `rotation failed after retire, at ${phase} (${String(failureSummary(error).message)}): every store holds the new credential; needs an operator`);
+    await recorder.alert(
+      'critical',
+      'failed-after-retire',
+      `rotation failed after retire, at ${phase} (${String(failureSummary(error).message)}): every store holds the new credential; needs an operator`,
+    );
     throw error;
   }
   const request = revoked();
-  const result: RotationResult = { status: 'completed', strategy, tokenId: done.tokenId, clientId: done.clientId, fingerprint: done.fingerprint, recoveredLostSecret, emergency: Boolean(request) };
-  await recorder.finish('completed', { ...result, revokedBy: request?.actor ?? null, revokeReason: request?.reason ?? null });
+  const result: RotationResult = {
+    status: 'completed',
+    strategy,
+    tokenId: done.tokenId,
+    clientId: done.clientId,
+    fingerprint: done.fingerprint,
+    recoveredLostSecret,
+    emergency: Boolean(request),
+  };
+  await recorder.finish('completed', {
+    ...result,
+    revokedBy: request?.actor ?? null,
+    revokeReason: request?.reason ?? null,
+  });
   progress.phase = 'done';
-  if (request) await recorder.alert('info', 'emergency-revoked', `emergency revoke by ${request.actor} (${request.reason}) done: the old credential is dead and every store holds the new one`);
-  else if (recoveredLostSecret) await recorder.alert('info', 'lost-secret-recovered', 'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token');
-  log.info('service token rotated', { token: input.tokenName, strategy, emergency: Boolean(request), fingerprint: done.fingerprint });
+  if (request)
+    await recorder.alert(
+      'info',
+      'emergency-revoked',
+      `emergency revoke by ${request.actor} (${request.reason}) done: the old credential is dead and every store holds the new one`,
+    );
+  else if (recoveredLostSecret)
+    await recorder.alert(
+      'info',
+      'lost-secret-recovered',
+      'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token',
+    );
+  log.info('service token rotated', {
+    token: input.tokenName,
+    strategy,
+    emergency: Boolean(request),
+    fingerprint: done.fingerprint,
+  });
   return result;
 }

@@ -43,11 +43,18 @@ export interface PropagationIo {
  */
 export async function propagateRound(io: PropagationIo, round: number): Promise<void> {
   const { recorder, targets } = io;
-  const receipts = await recorder.step('propagate', () => allSettled(targets.map((t) => io.write(t, round))), (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }));
+  const receipts = await recorder.step(
+    'propagate',
+    () => allSettled(targets.map((t) => io.write(t, round))),
+    (r) => ({ round, stores: r.map((x) => ({ store: x.store, fingerprint: x.fingerprint, changed: x.changed })) }),
+  );
   await recorder.step(
     'verify',
     async () => {
-      const [stores, probed] = await Promise.all([Promise.all(targets.map((t, i) => io.readBack(t, receipts[i]!))), io.hasProbe ? io.probe() : Promise.resolve(null)]);
+      const [stores, probed] = await Promise.all([
+        Promise.all(targets.map((t, i) => io.readBack(t, receipts[i]!))),
+        io.hasProbe ? io.probe() : Promise.resolve(null),
+      ]);
       return { stores, probed };
     },
     (r) => ({ stores: r.stores, probeStatus: r.probed?.status ?? null }),
@@ -80,7 +87,14 @@ export async function propagateInRounds(
       return;
     } catch (error) {
       if (!options.retries() || round >= options.rounds) throw error;
-      await io.recorder.step('extend previous secret', () => options.extendPrevious(), () => ({ until: iso(Date.now() + RECOVERY_WINDOW_MS), alert: 'propagation failing; previous secret kept valid' }));
+      await io.recorder.step(
+        'extend previous secret',
+        () => options.extendPrevious(),
+        () => ({
+          until: iso(Date.now() + RECOVERY_WINDOW_MS),
+          alert: 'propagation failing; previous secret kept valid',
+        }),
+      );
       log.warn('propagation failed; previous secret extended, retrying', { token: options.tokenName, round });
       await options.alertFailing(round, error);
       await sleep(options.pauseMs);
@@ -119,14 +133,23 @@ export interface UntilHeldOptions {
  * failure (the compromised credential is then ended by the caller); an operator's cancel
  * surfaces as the workflow's cancellation, with `state` saying what was left.
  */
-export async function propagateUntilHeld(io: PropagationIo, state: HoldState, options: UntilHeldOptions): Promise<void> {
+export async function propagateUntilHeld(
+  io: PropagationIo,
+  state: HoldState,
+  options: UntilHeldOptions,
+): Promise<void> {
   const { recorder } = io;
   let pause = Math.max(SHORTEST_PAUSE_MS, options.firstPauseMs);
   let alerted = false;
   for (let round = 1; ; round++) {
     const failure = await holdRound(io, state, round);
     if (failure === undefined) {
-      if (alerted) await recorder.alert('info', 'propagation-recovered', `every store now holds the new secret after ${round} propagation rounds; the previous secret is retired next`);
+      if (alerted)
+        await recorder.alert(
+          'info',
+          'propagation-recovered',
+          `every store now holds the new secret after ${round} propagation rounds; the previous secret is retired next`,
+        );
       return;
     }
     if (options.revoked()) throw failure.error;
@@ -138,11 +161,19 @@ export async function propagateUntilHeld(io: PropagationIo, state: HoldState, op
         `propagation of the new secret failed (${String(failureSummary(failure.error).message)}): ${state.missing.map((t) => t.label).join(', ') || 'the probe app'} ${state.missing.length ? 'do not hold it' : 'does not accept it'}. Cloudflare's current secret is the new one; the previous one is kept valid and propagation is retried until every store holds the new one (cancel the run to stop: both stay valid)`,
       );
     }
-    log.warn('propagation incomplete; retrying the stores that miss the new secret', { token: options.tokenName, round, missing: state.missing.map((t) => t.label) });
+    log.warn('propagation incomplete; retrying the stores that miss the new secret', {
+      token: options.tokenName,
+      round,
+      missing: state.missing.map((t) => t.label),
+    });
     if (fuseIsShort(state.previousValidUntil, Date.now())) {
       const until = Date.now() + RECOVERY_WINDOW_MS;
       try {
-        await recorder.step('extend previous secret', () => options.extendPrevious(until), () => ({ until: iso(until), alert: 'propagation failing; previous secret kept valid' }));
+        await recorder.step(
+          'extend previous secret',
+          () => options.extendPrevious(until),
+          () => ({ until: iso(until), alert: 'propagation failing; previous secret kept valid' }),
+        );
         state.previousValidUntil = until;
       } catch (error) {
         // Tried again before the next round; the pause below is short while it keeps failing.
@@ -150,7 +181,8 @@ export async function propagateUntilHeld(io: PropagationIo, state: HoldState, op
       }
     }
     recorder.progress.phase = 'propagate (retrying)';
-    if (await condition(() => options.revoked(), pauseBeforeNextRound(pause, state.previousValidUntil, Date.now()))) throw failure.error;
+    if (await condition(() => options.revoked(), pauseBeforeNextRound(pause, state.previousValidUntil, Date.now())))
+      throw failure.error;
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
   }
 }
@@ -182,7 +214,11 @@ async function holdRound(io: PropagationIo, state: HoldState, round: number): Pr
     });
     await recorder.recordStep(seq, 'propagate', failed.length ? 'failed' : 'ok', startedAt, {
       round,
-      stores: written.map(({ receipt }) => ({ store: receipt.store, fingerprint: receipt.fingerprint, changed: receipt.changed })),
+      stores: written.map(({ receipt }) => ({
+        store: receipt.store,
+        fingerprint: receipt.fingerprint,
+        changed: receipt.changed,
+      })),
       ...(failed.length ? { ...failureSummary(first?.error), failed } : {}),
     });
     if (!written.length) return first;
@@ -193,7 +229,12 @@ async function holdRound(io: PropagationIo, state: HoldState, round: number): Pr
   const verifySeq = recorder.nextSeq();
   const [reads, probed] = await Promise.all([
     Promise.allSettled(written.map(({ target, receipt }) => io.readBack(target, receipt))),
-    io.hasProbe && !state.probed ? io.probe().then((r) => ({ ok: true as const, status: r.status }), (error: unknown) => ({ ok: false as const, error })) : Promise.resolve(null),
+    io.hasProbe && !state.probed
+      ? io.probe().then(
+          (r) => ({ ok: true as const, status: r.status }),
+          (error: unknown) => ({ ok: false as const, error }),
+        )
+      : Promise.resolve(null),
   ]);
   const confirmed = new Set<number>();
   const stores: ReadBack[] = [];

@@ -13,7 +13,10 @@ export interface HistoryProblem {
   message?: string;
 }
 
-type Records = Pick<LocalActivities, 'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord'>;
+type Records = Pick<
+  LocalActivities,
+  'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord'
+>;
 type Notifications = Pick<LocalActivities, 'notifyRotation'>;
 
 export interface RecorderContext {
@@ -83,7 +86,11 @@ export class RotationRecorder {
   }
 
   /** Runs one step of the rotation and records it, ok or failed. */
-  async step<T>(name: string, run: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
+  async step<T>(
+    name: string,
+    run: () => Promise<T>,
+    describe: (result: T) => Record<string, unknown> = () => ({}),
+  ): Promise<T> {
     this.progress.phase = name;
     const startedAt = iso(Date.now());
     const own = this.nextSeq();
@@ -97,9 +104,17 @@ export class RotationRecorder {
     }
   }
 
-  async recordStep(seq: number, step: string, outcome: RotationStep['outcome'], startedAt: string, details: Record<string, unknown>): Promise<void> {
+  async recordStep(
+    seq: number,
+    step: string,
+    outcome: RotationStep['outcome'],
+    startedAt: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
     this.progress.steps.push({ seq, step, outcome, startedAt, finishedAt: iso(Date.now()), details });
-    await this.write(`step ${step}`, () => this.context.records.recordRotationStep({ runId: this.context.runId, seq, step, outcome, startedAt, details }));
+    await this.write(`step ${step}`, () =>
+      this.context.records.recordRotationStep({ runId: this.context.runId, seq, step, outcome, startedAt, details }),
+    );
   }
 
   audit(what: string, event: Parameters<Records['recordAudit']>[0]): Promise<void> {
@@ -111,9 +126,16 @@ export class RotationRecorder {
   }
 
   /** The run's outcome row; it names every row that could not be stored as it was. */
-  finish(status: Parameters<Records['finishRotationRecord']>[0]['status'], outcome: Record<string, unknown>): Promise<void> {
+  finish(
+    status: Parameters<Records['finishRotationRecord']>[0]['status'],
+    outcome: Record<string, unknown>,
+  ): Promise<void> {
     return this.write('outcome', () =>
-      this.context.records.finishRotationRecord({ runId: this.context.runId, status, outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome }),
+      this.context.records.finishRotationRecord({
+        runId: this.context.runId,
+        status,
+        outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
+      }),
     );
   }
 
@@ -125,8 +147,17 @@ export class RotationRecorder {
       return;
     }
     const send = async () => {
-      const payload: RotationAlert = { severity, event, message, ...this.context.token, workflowId: this.context.workflowId, runId: this.context.runId };
-      const sent = await Promise.allSettled(channels.map((channel) => this.context.notifications.notifyRotation({ channel, alert: payload })));
+      const payload: RotationAlert = {
+        severity,
+        event,
+        message,
+        ...this.context.token,
+        workflowId: this.context.workflowId,
+        runId: this.context.runId,
+      };
+      const sent = await Promise.allSettled(
+        channels.map((channel) => this.context.notifications.notifyRotation({ channel, alert: payload })),
+      );
       sent.forEach((result, i) => {
         if (result.status === 'rejected') log.warn('rotation alert not delivered', { channel: channels[i], event });
       });
@@ -164,19 +195,34 @@ export class RotationRecorder {
     } catch (error) {
       if (isCancellation(error)) throw error;
       const summary = failureSummary(error);
-      await this.problem({ write: what, stored: 'not stored', type: String(summary.type), message: String(summary.message) });
+      await this.problem({
+        write: what,
+        stored: 'not stored',
+        type: String(summary.type),
+        message: String(summary.message),
+      });
       return;
     }
-    if (result?.stored === 'sanitized') await this.problem({ write: what, stored: 'sanitized', message: result.problem });
+    if (result?.stored === 'sanitized')
+      await this.problem({ write: what, stored: 'sanitized', message: result.problem });
   }
 
   private async problem(problem: HistoryProblem): Promise<void> {
     this.problems.push(problem);
     const notStored = problem.stored === 'not stored';
-    log.error(notStored ? 'history row not stored: Postgres refused it' : 'history row stored with unstorable characters replaced', { write: problem.write, type: problem.type, message: problem.message });
+    log.error(
+      notStored
+        ? 'history row not stored: Postgres refused it'
+        : 'history row stored with unstorable characters replaced',
+      { write: problem.write, type: problem.type, message: problem.message },
+    );
     const message = notStored
       ? `the ${problem.write} row of this rotation could not be stored (${problem.type}: ${problem.message}); the rotation goes on without it`
       : `the ${problem.write} row of this rotation was stored with characters Postgres cannot store replaced (${problem.message})`;
-    await this.alert(notStored ? 'critical' : 'warning', notStored ? 'history-write-rejected' : 'history-write-sanitized', message);
+    await this.alert(
+      notStored ? 'critical' : 'warning',
+      notStored ? 'history-write-rejected' : 'history-write-sanitized',
+      message,
+    );
   }
 }

@@ -15,7 +15,10 @@ export function isFailure(error: unknown, type: FailureType): boolean {
 /** What history rows and alerts say of a failure: its type and message, nothing else. */
 export function failureSummary(error: unknown): Record<string, unknown> {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  return { type: failureType(error) ?? (cause instanceof Error ? cause.name : 'Error'), message: cause instanceof Error ? cause.message : String(cause) };
+  return {
+    type: failureType(error) ?? (cause instanceof Error ? cause.name : 'Error'),
+    message: cause instanceof Error ? cause.message : String(cause),
+  };
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();

@@ -53,18 +53,32 @@ const records = proxyActivities<LocalActivities>(historyWrites);
  */
 export async function sweepExpiry(input: SweepExpiryInput): Promise<SweepResult> {
   const { workflowId, runId } = workflowInfo();
-  const cloudflare = proxyActivities<CloudflareActivities>({ ...cloudflareCalls, taskQueue: cloudflareQueue('scheduled') });
+  const cloudflare = proxyActivities<CloudflareActivities>({
+    ...cloudflareCalls,
+    taskQueue: cloudflareQueue('scheduled'),
+  });
   // 1. audit
-  await records.recordAudit({ actor: input.trigger.actor, action: 'sweep-expiry', subject: 'service-tokens', workflowId, runId });
+  await records.recordAudit({
+    actor: input.trigger.actor,
+    action: 'sweep-expiry',
+    subject: 'service-tokens',
+    workflowId,
+    runId,
+  });
   // 2. find what expires inside renewBefore
   const due = await cloudflare.findServiceTokensToRenew();
   const toRefresh = due.filter((t) => t.action === 'refresh');
-  const toRotate = due.filter((t) => t.action === 'rotate').map(({ accountId, tokenName }) => ({ accountId, tokenName }));
+  const toRotate = due
+    .filter((t) => t.action === 'rotate')
+    .map(({ accountId, tokenName }) => ({ accountId, tokenName }));
   let result: SweepResult;
   if (patched(REFRESH_UNDER_TOKEN_ID)) {
     // 3. refresh those that only need a later expiry, and 4. rotate the others, as many at once
     // as the Cloudflare budget can carry; every token on its own, under its own workflow id.
-    const [refreshes, rotated] = await Promise.all([refreshEach(toRefresh, input.trigger), rotateMany(toRotate, 'expiry', input.trigger, input.batchSize)]);
+    const [refreshes, rotated] = await Promise.all([
+      refreshEach(toRefresh, input.trigger),
+      rotateMany(toRotate, 'expiry', input.trigger, input.batchSize),
+    ]);
     result = { ...refreshes, rotated };
   } else {
     const refreshed = await refreshInTurn(cloudflare, toRefresh);
@@ -81,10 +95,17 @@ export async function sweepExpiry(input: SweepExpiryInput): Promise<SweepResult>
 }
 
 /** Runs recorded before REFRESH_UNDER_TOKEN_ID: one refresh after the other, in the sweep; the first failure fails the sweep. */
-async function refreshInTurn(cloudflare: CloudflareActivities, tokens: RenewalDue[]): Promise<SweepResult['refreshed']> {
+async function refreshInTurn(
+  cloudflare: CloudflareActivities,
+  tokens: RenewalDue[],
+): Promise<SweepResult['refreshed']> {
   const refreshed: SweepResult['refreshed'] = [];
   for (const token of tokens) {
-    const state = await cloudflare.refreshServiceToken({ accountId: token.accountId, tokenName: token.tokenName, tokenId: token.tokenId });
+    const state = await cloudflare.refreshServiceToken({
+      accountId: token.accountId,
+      tokenName: token.tokenName,
+      tokenId: token.tokenId,
+    });
     refreshed.push({ tokenName: token.tokenName, accountId: token.accountId, expiresAt: state.expiresAt });
   }
   return refreshed;
@@ -107,7 +128,10 @@ async function refreshEach(tokens: RenewalDue[], trigger: Trigger): Promise<Refr
  * token runs (the rotation renews it anyway), and turned into the emergency rotation by a
  * revoke that arrives meanwhile.
  */
-async function refreshOne(token: RenewalDue, trigger: Trigger): Promise<RefreshResult | { kind: 'refreshFailed' | 'refreshSkipped'; notDone: RefreshNotDone }> {
+async function refreshOne(
+  token: RenewalDue,
+  trigger: Trigger,
+): Promise<RefreshResult | { kind: 'refreshFailed' | 'refreshSkipped'; notDone: RefreshNotDone }> {
   const about = { tokenName: token.tokenName, accountId: token.accountId };
   try {
     const child = await startChild(refreshServiceToken, {
@@ -124,10 +148,24 @@ async function refreshOne(token: RenewalDue, trigger: Trigger): Promise<RefreshR
     // A revoke during the refresh continues the child as the emergency rotation: its result is the rotation's.
     const result: RefreshResult | RotationResult = await child.result();
     if ('expiresAt' in result) return result;
-    return { kind: 'refreshSkipped', notDone: { ...about, detail: 'an emergency revoke arrived during the refresh and rotated the token instead' } };
+    return {
+      kind: 'refreshSkipped',
+      notDone: { ...about, detail: 'an emergency revoke arrived during the refresh and rotated the token instead' },
+    };
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'refreshSkipped', notDone: { ...about, detail: 'a rotation of this token is running' } };
-    log.error('refresh failed', { token: token.tokenName, error: error instanceof Error ? error.message : String(error) });
-    return { kind: 'refreshFailed', notDone: { ...about, detail: error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error) } };
+    if (error instanceof WorkflowExecutionAlreadyStartedError)
+      return { kind: 'refreshSkipped', notDone: { ...about, detail: 'a rotation of this token is running' } };
+    log.error('refresh failed', {
+      token: token.tokenName,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return {
+      kind: 'refreshFailed',
+      notDone: {
+        ...about,
+        detail:
+          error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error),
+      },
+    };
   }
 }

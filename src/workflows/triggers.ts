@@ -27,7 +27,9 @@ const EMERGENCY_SUFFIX = '-emergency';
 
 /** The main task queue of a run, whether it runs there or on the emergency queue beside it. */
 export function mainTaskQueueOf(workflowTaskQueue: string): string {
-  return workflowTaskQueue.endsWith(EMERGENCY_SUFFIX) ? workflowTaskQueue.slice(0, -EMERGENCY_SUFFIX.length) : workflowTaskQueue;
+  return workflowTaskQueue.endsWith(EMERGENCY_SUFFIX)
+    ? workflowTaskQueue.slice(0, -EMERGENCY_SUFFIX.length)
+    : workflowTaskQueue;
 }
 
 /** Routine work (schedules, sweeps, fan-out) runs in the scheduled lane; an operator's request is interactive. */

@@ -7,6 +7,8 @@ describe('activity failures on the way to Cloudflare', () => {
     timeout.code = '55P03';
     const failure = toActivityFailure(timeout, 'unbind service token from Access policies');
     expect(failure).toMatchObject({ type: 'DatabaseUnavailable', nonRetryable: false });
-    expect(failure.message).toBe('unbind service token from Access policies: Postgres 55P03 canceling statement due to lock timeout');
+    expect(failure.message).toBe(
+      'unbind service token from Access policies: Postgres 55P03 canceling statement due to lock timeout',
+    );
   });
 });

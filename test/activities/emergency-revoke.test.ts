@@ -20,12 +20,32 @@ describe('revokeServiceTokenSecret against the simulator', () => {
 
   function setup(zoneId?: string) {
     const staged = new Map<string, ServiceTokenCredential>();
-    const token = { name: 'api', strategy: 'rotate-secret' as const, overlap: '1h', duration: '8760h', renewBefore: '720h', renewAction: 'rotate' as const, propagationWait: '30s', targets: [], ...(zoneId ? { zoneId } : {}) };
+    const token = {
+      name: 'api',
+      strategy: 'rotate-secret' as const,
+      overlap: '1h',
+      duration: '8760h',
+      renewBefore: '720h',
+      renewAction: 'rotate' as const,
+      propagationWait: '30s',
+      targets: [],
+      ...(zoneId ? { zoneId } : {}),
+    };
     const service = createServiceTokenActivities({
       inventory: { accounts: [{ id: accountId, apiTokens: [], serviceTokens: [token] }] },
-      wardenClient: (purpose) => createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose }),
+      wardenClient: (purpose) =>
+        createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose }),
       pending: {
-        find: async (ref) => (staged.has(ref) ? { ref, fingerprint: fingerprintCredential(staged.get(ref)!), stage: 'pending' as const, accountId, tokenName: 'api' } : undefined),
+        find: async (ref) =>
+          staged.has(ref)
+            ? {
+                ref,
+                fingerprint: fingerprintCredential(staged.get(ref)!),
+                stage: 'pending' as const,
+                accountId,
+                tokenName: 'api',
+              }
+            : undefined,
         stagePending: async (_token, ref, credential) => {
           staged.set(ref, credential);
           return { ref, fingerprint: fingerprintCredential(credential), stage: 'pending' as const };
@@ -34,9 +54,17 @@ describe('revokeServiceTokenSecret against the simulator', () => {
       },
     });
     const old = sim.state.createServiceToken({ accountId, name: 'api' });
-    sim.state.createAccessPolicy({ accountId, name: `api ${old.id}`, decision: 'non_identity', include: [{ service_token: { token_id: old.id } }], attachTo: [appId] });
+    sim.state.createAccessPolicy({
+      accountId,
+      name: `api ${old.id}`,
+      decision: 'non_identity',
+      include: [{ service_token: { token_id: old.id } }],
+      attachTo: [appId],
+    });
     const probe = async (credential: ServiceTokenCredential) => {
-      const response = await fetch(probeUrl, { headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret } });
+      const response = await fetch(probeUrl, {
+        headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret },
+      });
       await response.body?.cancel();
       return response.status;
     };
@@ -49,9 +77,16 @@ describe('revokeServiceTokenSecret against the simulator', () => {
     const compromised = { clientId: old.clientId, clientSecret: old.clientSecret };
     expect(await probe(compromised)).toBe(200);
 
-    const killed = await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-1' });
+    const killed = await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, {
+      accountId,
+      tokenName: 'api',
+      ref: 'ref-1',
+    });
 
-    expect(killed).toMatchObject({ resolved: { tokenId: old.id }, issued: { ref: 'ref-1', tokenId: old.id, clientId: old.clientId } });
+    expect(killed).toMatchObject({
+      resolved: { tokenId: old.id },
+      issued: { ref: 'ref-1', tokenId: old.id, clientId: old.clientId },
+    });
     expect(await probe(compromised)).toBe(403);
     expect(await probe(staged.get('ref-1')!)).toBe(200);
     cleanup();
@@ -60,11 +95,25 @@ describe('revokeServiceTokenSecret against the simulator', () => {
   it('rotates again after a lost answer: the compromised secret stays dead and the staged one works', async () => {
     const { service, old, staged, probe, cleanup } = setup();
     const compromised = { clientId: old.clientId, clientSecret: old.clientSecret };
-    sim.faults.add({ match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 });
+    sim.faults.add({
+      match: { operationId: 'access-service-tokens-rotate-a-service-token' },
+      applyThenDrop: true,
+      times: 1,
+    });
 
-    await expect(new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-2' })).rejects.toThrow();
+    await expect(
+      new MockActivityEnvironment().run(service.revokeServiceTokenSecret, {
+        accountId,
+        tokenName: 'api',
+        ref: 'ref-2',
+      }),
+    ).rejects.toThrow();
     expect(await probe(compromised)).toBe(403); // applied: dead, though nobody saw the answer
-    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-2' });
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(service.revokeServiceTokenSecret, {
+      accountId,
+      tokenName: 'api',
+      ref: 'ref-2',
+    });
 
     expect(retried).toMatchObject({ issued: { ref: 'ref-2' } });
     expect(await probe(compromised)).toBe(403);
@@ -75,7 +124,13 @@ describe('revokeServiceTokenSecret against the simulator', () => {
   it('answers null for a zone-scoped token, which has no rotate endpoint, without calling Cloudflare', async () => {
     const { service, cleanup } = setup('zone-1');
     const before = sim.calls.total();
-    expect(await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, { accountId, tokenName: 'api', ref: 'ref-3' })).toBeNull();
+    expect(
+      await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, {
+        accountId,
+        tokenName: 'api',
+        ref: 'ref-3',
+      }),
+    ).toBeNull();
     expect(sim.calls.total()).toBe(before);
     cleanup();
   });

@@ -36,12 +36,26 @@ describe('access logs stay off the hot path', () => {
   it('writes one line per request at debug, naming the request and its status', async () => {
     const { app, lines } = await appLoggingAt('debug');
     await app.inject({ url: '/fast?limit=5' });
-    expect(lines).toEqual([expect.objectContaining({ level: 20, msg: 'request completed', req: expect.objectContaining({ method: 'GET', url: '/fast?limit=5' }), res: { statusCode: 200 } })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 20,
+        msg: 'request completed',
+        req: expect.objectContaining({ method: 'GET', url: '/fast?limit=5' }),
+        res: { statusCode: 200 },
+      }),
+    ]);
   });
 
   it('still writes a slow request at info', async () => {
     const { app, lines } = await appLoggingAt('info');
     await app.inject({ url: '/slow' });
-    expect(lines).toEqual([expect.objectContaining({ level: 30, msg: 'slow request', responseTime: expect.any(Number), req: expect.objectContaining({ url: '/slow' }) })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'slow request',
+        responseTime: expect.any(Number),
+        req: expect.objectContaining({ url: '/slow' }),
+      }),
+    ]);
   });
 });

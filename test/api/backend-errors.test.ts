@@ -24,10 +24,15 @@ describe('Temporal and Postgres errors map by cause: client input is a 4xx, an o
   it('answers 400 when Temporal refuses a run id as INVALID_ARGUMENT', async () => {
     // What Temporal itself answers for `GET /workflows/x?run_id=abc`, had the id passed the schema.
     const getHandle = api.stack.client.workflow.getHandle.bind(api.stack.client.workflow);
-    jest.spyOn(api.stack.client.workflow, 'getHandle').mockImplementation((workflowId: string) => getHandle(workflowId, 'abc'));
+    jest
+      .spyOn(api.stack.client.workflow, 'getHandle')
+      .mockImplementation((workflowId: string) => getHandle(workflowId, 'abc'));
     const response = await app.inject({ method: 'GET', url: '/workflows/x', headers });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/^Temporal refused the request: .*run/i) });
+    expect(response.json().error).toEqual({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/^Temporal refused the request: .*run/i),
+    });
   });
 
   it('answers 400 for a Postgres data error (22021, a NUL byte in text)', async () => {
@@ -38,7 +43,10 @@ describe('Temporal and Postgres errors map by cause: client input is a 4xx, an o
     });
     const response = await app.inject({ method: 'GET', url: '/rotations', headers });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error).toEqual({ code: 'invalid_input', message: 'a value of the request is not valid data (Postgres 22021)' });
+    expect(response.json().error).toEqual({
+      code: 'invalid_input',
+      message: 'a value of the request is not valid data (Postgres 22021)',
+    });
   });
 
   it('answers 503 with Retry-After while Postgres is unreachable, and /ready says which check fails', async () => {
@@ -73,17 +81,27 @@ describe('Temporal and Postgres errors map by cause: client input is a 4xx, an o
   });
 
   it('keeps anything else a 500 that tells the client nothing internal', async () => {
-    jest.spyOn(api.stack.rotations, 'listRotationPage').mockRejectedValue(new Error('relation "secret_table" does not exist'));
+    jest
+      .spyOn(api.stack.rotations, 'listRotationPage')
+      .mockRejectedValue(new Error('relation "secret_table" does not exist'));
     const response = await app.inject({ method: 'GET', url: '/rotations', headers });
     expect(response.statusCode).toBe(500);
-    expect(response.json()).toEqual({ success: false, error: { code: 'internal_error', message: 'internal error; see the server log' } });
+    expect(response.json()).toEqual({
+      success: false,
+      error: { code: 'internal_error', message: 'internal error; see the server log' },
+    });
     expect(response.body).not.toContain('secret_table');
   });
 
   it('answers 202 for a revoke that went through even when its audit row cannot be written', async () => {
     jest.spyOn(api.stack.history, 'recordAudit').mockRejectedValue(new Error('Connection terminated unexpectedly'));
     const signal = jest.spyOn(api.stack.client.workflow, 'signalWithStart');
-    const response = await app.inject({ method: 'POST', url: `/service-tokens/${api.tokenName}/revoke`, headers, payload: { reason: 'leaked in a CI log' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/service-tokens/${api.tokenName}/revoke`,
+      headers,
+      payload: { reason: 'leaked in a CI log' },
+    });
     expect(response.statusCode).toBe(202);
     expect(signal).toHaveBeenCalledTimes(1);
     expect(response.json().data.workflow_id).toBe(`rotate/${api.accountId}/${api.tokenName}`);

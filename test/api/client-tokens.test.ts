@@ -27,12 +27,21 @@ describe('client tokens shorter than 32 characters stop start-up with one line e
   it('names CLIENT_AUTH_TOKEN, each short API_CLIENT_TOKENS entry and each short clients-file secret, never the value', () => {
     const short = 'x'.repeat(MIN_CLIENT_TOKEN_LENGTH - 1);
     const file = path.join(dir, 'clients.yaml');
-    writeFileSync(file, `clients:\n  - name: ci\n    bearerFrom: { env: CI_TOKEN }\n    scopes: [read]\n  - name: bot\n    access: { clientId: bot.access, secretFrom: { env: BOT_SECRET } }\n    scopes: [read]\n`);
-    expect(problems(() => configuredApiClients({ CLIENT_AUTH_TOKEN: short, API_CLIENT_TOKENS: `a:${long()},b:${short}` }, {}))).toEqual([
+    writeFileSync(
+      file,
+      `clients:\n  - name: ci\n    bearerFrom: { env: CI_TOKEN }\n    scopes: [read]\n  - name: bot\n    access: { clientId: bot.access, secretFrom: { env: BOT_SECRET } }\n    scopes: [read]\n`,
+    );
+    expect(
+      problems(() =>
+        configuredApiClients({ CLIENT_AUTH_TOKEN: short, API_CLIENT_TOKENS: `a:${long()},b:${short}` }, {}),
+      ),
+    ).toEqual([
       'environment: CLIENT_AUTH_TOKEN: must be at least 32 characters (generate one with: openssl rand -base64 32); it has 31',
       'environment: API_CLIENT_TOKENS: the token of "b" must be at least 32 characters (generate one with: openssl rand -base64 32); it has 31',
     ]);
-    const fromFile = problems(() => configuredApiClients({ API_CLIENTS_FILE: file }, { CI_TOKEN: 'hunter2', BOT_SECRET: short }));
+    const fromFile = problems(() =>
+      configuredApiClients({ API_CLIENTS_FILE: file }, { CI_TOKEN: 'hunter2', BOT_SECRET: short }),
+    );
     expect(fromFile).toEqual([
       `${file}: clients.0: the secret of client "ci" must be at least 32 characters (generate one with: openssl rand -base64 32); it has 7`,
       `${file}: clients.1: the secret of client "bot" must be at least 32 characters (generate one with: openssl rand -base64 32); it has 31`,
@@ -43,7 +52,10 @@ describe('client tokens shorter than 32 characters stop start-up with one line e
   it('accepts 32 characters and more from every source', () => {
     const file = path.join(dir, 'ok.yaml');
     writeFileSync(file, 'clients:\n  - name: ci\n    bearerFrom: { env: CI_TOKEN }\n    scopes: [read]\n');
-    const clients = configuredApiClients({ CLIENT_AUTH_TOKEN: 'y'.repeat(32), API_CLIENT_TOKENS: `a:${long()}`, API_CLIENTS_FILE: file }, { CI_TOKEN: long() });
+    const clients = configuredApiClients(
+      { CLIENT_AUTH_TOKEN: 'y'.repeat(32), API_CLIENT_TOKENS: `a:${long()}`, API_CLIENTS_FILE: file },
+      { CI_TOKEN: long() },
+    );
     expect(clients.map((c) => c.name)).toEqual(['default', 'a', 'ci']);
   });
 

@@ -24,7 +24,8 @@ describe('codec endpoints: the Temporal UI decodes through them; a payload they 
     await api?.close();
   });
 
-  const decode = (payloads: unknown[]) => app.inject({ method: 'POST', url: '/codec/decode', headers, payload: { payloads } });
+  const decode = (payloads: unknown[]) =>
+    app.inject({ method: 'POST', url: '/codec/decode', headers, payload: { payloads } });
 
   it('round-trips a payload through encode and decode', async () => {
     const plain = wire(defaultPayloadConverter.toPayload({ note: 'hello' }));
@@ -38,15 +39,23 @@ describe('codec endpoints: the Temporal UI decodes through them; a payload they 
   });
 
   it('answers 400 for a payload encrypted with a key it does not hold, naming the key id', async () => {
-    const stranger = new AesGcmPayloadCodec({ currentKeyId: 'elsewhere', keys: new Map([['elsewhere', randomBytes(32)]]) });
+    const stranger = new AesGcmPayloadCodec({
+      currentKeyId: 'elsewhere',
+      keys: new Map([['elsewhere', randomBytes(32)]]),
+    });
     const [foreign] = await stranger.encode([defaultPayloadConverter.toPayload('x')]);
     const response = await decode([wire(foreign!)]);
     expect(response.statusCode).toBe(400);
-    expect(response.json().error).toEqual({ code: 'undecodable_payload', message: 'decode: payload encrypted with unknown key id "elsewhere"' });
+    expect(response.json().error).toEqual({
+      code: 'undecodable_payload',
+      message: 'decode: payload encrypted with unknown key id "elsewhere"',
+    });
   });
 
   it('answers 400 for tampered or truncated ciphertext, one reason for both', async () => {
-    const [encoded] = await new AesGcmPayloadCodec(api.stack.keys).encode([defaultPayloadConverter.toPayload('secret')]);
+    const [encoded] = await new AesGcmPayloadCodec(api.stack.keys).encode([
+      defaultPayloadConverter.toPayload('secret'),
+    ]);
     const tampered = Buffer.from(encoded!.data!);
     tampered[20] = tampered[20]! ^ 0xff;
     for (const data of [tampered, Buffer.from('AAAA', 'base64'), Buffer.alloc(0)]) {
@@ -60,7 +69,11 @@ describe('codec endpoints: the Temporal UI decodes through them; a payload they 
   it('answers 400 for data or metadata that is not base64, and passes through what it did not encrypt', async () => {
     for (const payload of [{ data: 'not base64!' }, { data: 'QUJD' + '=' }, { metadata: { encoding: '%%%' } }]) {
       const response = await decode([payload]);
-      expect({ payload, status: response.statusCode, code: response.json().error?.code }).toEqual({ payload, status: 400, code: 'validation_error' });
+      expect({ payload, status: response.statusCode, code: response.json().error?.code }).toEqual({
+        payload,
+        status: 400,
+        code: 'validation_error',
+      });
     }
     const plain = wire(defaultPayloadConverter.toPayload('not ours'));
     expect((await decode([plain])).json()).toEqual({ payloads: [plain] });

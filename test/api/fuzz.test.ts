@@ -20,17 +20,21 @@ describe('fuzz (Schemathesis, a few hundred requests)', () => {
 
   it('gets no 5xx and fails no check, and /ready answers 200 afterwards', async () => {
     const output = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join('scripts', 'fuzz.ts'), '--max-examples', '5', '--seed', '1'], {
-        cwd: PROJECT_ROOT,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-          DATABASE_URL: db.url,
-          TEMPORAL_TASK_QUEUE: `tw-fuzz-${randomBytes(4).toString('hex')}`,
-          LOG_LEVEL: 'error',
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join('scripts', 'fuzz.ts'), '--max-examples', '5', '--seed', '1'],
+        {
+          cwd: PROJECT_ROOT,
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+            DATABASE_URL: db.url,
+            TEMPORAL_TASK_QUEUE: `tw-fuzz-${randomBytes(4).toString('hex')}`,
+            LOG_LEVEL: 'error',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      );
       let text = '';
       child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -38,7 +42,11 @@ describe('fuzz (Schemathesis, a few hundred requests)', () => {
       child.once('exit', (code) => resolve({ code, text }));
     });
     const passed = output.text.includes('\nfuzz: PASSED\n');
-    expect({ code: output.code, passed, output: passed ? '' : output.text.slice(-6000) }).toEqual({ code: 0, passed: true, output: '' });
+    expect({ code: output.code, passed, output: passed ? '' : output.text.slice(-6000) }).toEqual({
+      code: 0,
+      passed: true,
+      output: '',
+    });
     const figures = /^fuzz: \d+ requests[\s\S]*?^fuzz: PASSED$/m.exec(output.text)?.[0] ?? '';
     expect(figures).toMatch(/^fuzz: \d{3,} requests/);
     expect(figures).toContain('  5xx: 0\n');

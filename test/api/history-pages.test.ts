@@ -37,10 +37,16 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
     const seen: string[] = [];
     let before: string | null = null;
     for (let pages = 0; pages < 100; pages++) {
-      const response = await get(`${path}${path.includes('?') ? '&' : '?'}limit=${limit}${before ? `&before=${before}` : ''}`);
+      const response = await get(
+        `${path}${path.includes('?') ? '&' : '?'}limit=${limit}${before ? `&before=${before}` : ''}`,
+      );
       expect(response.statusCode).toBe(200);
       const data = response.json().data;
-      seen.push(...(list === 'rotations' ? data.rotations.map((r: { run_id: string }) => r.run_id) : data.history.map((h: { workflow_id: string }) => h.workflow_id)));
+      seen.push(
+        ...(list === 'rotations'
+          ? data.rotations.map((r: { run_id: string }) => r.run_id)
+          : data.history.map((h: { workflow_id: string }) => h.workflow_id)),
+      );
       expect(data.count).toBe(list === 'rotations' ? data.rotations.length : data.history.length);
       if (data.next_before === null) return seen;
       before = data.next_before;
@@ -54,7 +60,9 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
         WHERE ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR token_name = $2)`,
       [accountId, token],
     );
-    return rows.sort((a, b) => (a.at === b.at ? (a.run_id < b.run_id ? 1 : -1) : a.at < b.at ? 1 : -1)).map((r) => r.run_id);
+    return rows
+      .sort((a, b) => (a.at === b.at ? (a.run_id < b.run_id ? 1 : -1) : a.at < b.at ? 1 : -1))
+      .map((r) => r.run_id);
   }
 
   it.each([
@@ -62,16 +70,21 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
     ['a token', 'token=svc', null, 'svc'],
     ['an account', 'account_id=ACCOUNT', 'ACCOUNT', null],
     ['an account and a token', 'account_id=ACCOUNT&token=svc', 'ACCOUNT', 'svc'],
-  ])('lists every rotation with %s exactly once, newest first, across pages', async (_name, query, accountId, token) => {
-    const resolve = (value: string | null) => value?.replace('ACCOUNT', api.accountId) ?? null;
-    const expected = await expectedRotations(resolve(accountId), token);
-    expect(expected.length).toBeGreaterThan(20);
-    expect(await pageThrough(`/rotations?${resolve(query)}`, 'rotations', 4)).toEqual(expected);
-    expect(await pageThrough(`/rotations?${resolve(query)}`, 'rotations', expected.length)).toEqual(expected);
-  });
+  ])(
+    'lists every rotation with %s exactly once, newest first, across pages',
+    async (_name, query, accountId, token) => {
+      const resolve = (value: string | null) => value?.replace('ACCOUNT', api.accountId) ?? null;
+      const expected = await expectedRotations(resolve(accountId), token);
+      expect(expected.length).toBeGreaterThan(20);
+      expect(await pageThrough(`/rotations?${resolve(query)}`, 'rotations', 4)).toEqual(expected);
+      expect(await pageThrough(`/rotations?${resolve(query)}`, 'rotations', expected.length)).toEqual(expected);
+    },
+  );
 
   it('lists every health run exactly once, newest first, across pages, without the verify runs', async () => {
-    const { rows } = await api.stack.db.pool.query<{ workflow_id: string }>(`SELECT workflow_id FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC`);
+    const { rows } = await api.stack.db.pool.query<{ workflow_id: string }>(
+      `SELECT workflow_id FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC`,
+    );
     expect(await pageThrough('/tokens/history', 'history', 3)).toEqual(rows.map((r) => r.workflow_id));
     const last = await get('/tokens/history?limit=100');
     expect(last.json().data).toMatchObject({ count: rows.length, next_before: null });
@@ -99,11 +112,24 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
     ];
     for (const before of [...bad, healthCursor]) {
       const response = await get(`/rotations?before=${encodeURIComponent(before)}`);
-      expect({ before, status: response.statusCode, error: response.json().error }).toEqual({ before, status: 400, error: { code: 'validation_error', message: expect.stringContaining('querystring.before') } });
+      expect({ before, status: response.statusCode, error: response.json().error }).toEqual({
+        before,
+        status: 400,
+        error: { code: 'validation_error', message: expect.stringContaining('querystring.before') },
+      });
     }
-    for (const before of ['h1748779200123456-12a', 'h1748779200123456-1234567890123456789', 'h1748779200123456-01', rotationCursor]) {
+    for (const before of [
+      'h1748779200123456-12a',
+      'h1748779200123456-1234567890123456789',
+      'h1748779200123456-01',
+      rotationCursor,
+    ]) {
       const response = await get(`/tokens/history?before=${encodeURIComponent(before)}`);
-      expect({ before, status: response.statusCode, code: response.json().error?.code }).toEqual({ before, status: 400, code: 'validation_error' });
+      expect({ before, status: response.statusCode, code: response.json().error?.code }).toEqual({
+        before,
+        status: 400,
+        code: 'validation_error',
+      });
     }
     expect(rotations).not.toHaveBeenCalled();
     expect(history).not.toHaveBeenCalled();
@@ -119,7 +145,8 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
     expect(listed.length).toBeGreaterThan(0);
     expect(listed.length).toBeLessThan(rotationsRows.length);
     for (const before of ['r0-01', 'r9999999999999999-ff', 'h0-0', 'h9999999999999999-999999999999999999']) {
-      const status = (await get(`/${before.startsWith('r') ? 'rotations' : 'tokens/history'}?before=${before}`)).statusCode;
+      const status = (await get(`/${before.startsWith('r') ? 'rotations' : 'tokens/history'}?before=${before}`))
+        .statusCode;
       expect({ before, status }).toEqual({ before, status: 200 });
     }
   });
@@ -129,10 +156,20 @@ describe('/rotations and /tokens/history page back with before=, and answer a ma
     for (const path of ['/rotations', '/tokens/history']) {
       const operation = document.paths[path].get;
       expect(operation.parameters).toEqual(
-        expect.arrayContaining([expect.objectContaining({ in: 'query', name: 'before', required: false, description: expect.stringContaining('next_before'), schema: expect.objectContaining({ pattern: expect.stringMatching(/^\^[rh]/) }) })]),
+        expect.arrayContaining([
+          expect.objectContaining({
+            in: 'query',
+            name: 'before',
+            required: false,
+            description: expect.stringContaining('next_before'),
+            schema: expect.objectContaining({ pattern: expect.stringMatching(/^\^[rh]/) }),
+          }),
+        ]),
       );
       const data = operation.responses['200'].content['application/json'].schema.properties.data;
-      expect(data.properties.next_before).toEqual(expect.objectContaining({ description: expect.stringContaining('before=') }));
+      expect(data.properties.next_before).toEqual(
+        expect.objectContaining({ description: expect.stringContaining('before=') }),
+      );
     }
   });
 });

@@ -14,8 +14,12 @@ describe('the OpenAPI document names every status each route can answer', () => 
   beforeAll(async () => {
     api = await startApiStack();
     const app = await api.app();
-    const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, Operation>> };
-    operations = Object.entries(document.paths).flatMap(([path, byMethod]) => Object.entries(byMethod).map(([method, operation]) => ({ label: `${method.toUpperCase()} ${path}`, operation })));
+    const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, Operation>>;
+    };
+    operations = Object.entries(document.paths).flatMap(([path, byMethod]) =>
+      Object.entries(byMethod).map(([method, operation]) => ({ label: `${method.toUpperCase()} ${path}`, operation })),
+    );
   });
   afterAll(async () => {
     await api?.close();
@@ -31,8 +35,11 @@ describe('the OpenAPI document names every status each route can answer', () => 
   it('lists /health and /ready as public operations', () => {
     const labels = operations.map((o) => o.label);
     expect(labels).toEqual(expect.arrayContaining(['GET /health', 'GET /ready']));
-    for (const label of ['GET /health', 'GET /ready']) expect(operations.find((o) => o.label === label)!.operation.security).toEqual([]);
-    expect(statuses(operations.find((o) => o.label === 'GET /ready')!.operation)).toEqual(expect.arrayContaining(['200', '503']));
+    for (const label of ['GET /health', 'GET /ready'])
+      expect(operations.find((o) => o.label === label)!.operation.security).toEqual([]);
+    expect(statuses(operations.find((o) => o.label === 'GET /ready')!.operation)).toEqual(
+      expect.arrayContaining(['200', '503']),
+    );
   });
 
   it('documents 401, 403 and 429 on every authenticated operation, 400 wherever there is input, 413 and 415 wherever there is a body', () => {
@@ -51,7 +58,9 @@ describe('the OpenAPI document names every status each route can answer', () => 
 
   it('documents 404, 409 and 503 where they occur, and never a 500', () => {
     const of = (label: string) => statuses(operations.find((o) => o.label === label)!.operation);
-    expect(of('POST /service-tokens/{name}/rotate')).toEqual(expect.arrayContaining(['200', '202', '404', '409', '503']));
+    expect(of('POST /service-tokens/{name}/rotate')).toEqual(
+      expect.arrayContaining(['200', '202', '404', '409', '503']),
+    );
     expect(of('POST /service-tokens/{name}/revoke')).toEqual(expect.arrayContaining(['202', '404', '503']));
     expect(of('GET /workflows/{*}')).toEqual(expect.arrayContaining(['404', '503']));
     expect(of('GET /tokens/status')).toContain('503');

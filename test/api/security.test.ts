@@ -20,7 +20,7 @@ describe('API security: headers on every answer, failed logins limited per addre
     await api?.close();
   });
 
-  it('sends helmet\'s headers, nosniff and no-store on JSON answers, errors included, and a CSP that loads nothing', async () => {
+  it("sends helmet's headers, nosniff and no-store on JSON answers, errors included, and a CSP that loads nothing", async () => {
     const answers = [
       await app.inject({ method: 'GET', url: '/service-tokens', headers }),
       await app.inject({ method: 'GET', url: '/service-tokens' }),
@@ -51,13 +51,21 @@ describe('API security: headers on every answer, failed logins limited per addre
     expect(docs.headers['content-security-policy']).toBe(DOCS_CSP);
     expect(docs.headers['x-content-type-options']).toBe('nosniff');
     const dashboard = await app.inject({ method: 'GET', url: '/' });
-    expect(dashboard.headers['content-security-policy']).toBe(dashboardCsp({ temporalUiUrl: null, namespace: 'default' }));
+    expect(dashboard.headers['content-security-policy']).toBe(
+      dashboardCsp({ temporalUiUrl: null, namespace: 'default' }),
+    );
     expect(dashboard.headers['x-frame-options']).toBe('SAMEORIGIN');
   });
 
   it('ends 1,000 wrong-token requests from one address in 429s, without comparing any token while it is blocked', async () => {
     const limited = await api.app();
-    const from = (remoteAddress: string, token: string) => limited.inject({ method: 'GET', url: '/service-tokens', remoteAddress, headers: { authorization: `Bearer ${token}` } });
+    const from = (remoteAddress: string, token: string) =>
+      limited.inject({
+        method: 'GET',
+        url: '/service-tokens',
+        remoteAddress,
+        headers: { authorization: `Bearer ${token}` },
+      });
     const statuses: number[] = [];
     for (let i = 0; i < 1000; i++) statuses.push((await from('203.0.113.7', `guess-${i}`.padEnd(40, 'x'))).statusCode);
     const max = DEFAULT_AUTH_FAILURE_LIMIT.max;
@@ -72,29 +80,46 @@ describe('API security: headers on every answer, failed logins limited per addre
     // Other addresses are untouched, and public routes stay open.
     expect((await from('198.51.100.1', TEST_TOKEN)).statusCode).toBe(200);
     expect((await from('198.51.100.2', 'wrong'.padEnd(40, 'x'))).statusCode).toBe(401);
-    expect((await limited.inject({ method: 'GET', url: '/health', remoteAddress: '203.0.113.7' })).statusCode).toBe(200);
+    expect((await limited.inject({ method: 'GET', url: '/health', remoteAddress: '203.0.113.7' })).statusCode).toBe(
+      200,
+    );
   });
 
   it('lets an address try again once its window is over', async () => {
     const limited = await api.app({ authFailureLimit: { max: 3, perSeconds: 1 } });
     const wrong = () => limited.inject({ method: 'GET', url: '/rotations', remoteAddress: '192.0.2.9' });
-    expect([await wrong(), await wrong(), await wrong(), await wrong()].map((r) => r.statusCode)).toEqual([401, 401, 401, 429]);
+    expect([await wrong(), await wrong(), await wrong(), await wrong()].map((r) => r.statusCode)).toEqual([
+      401, 401, 401, 429,
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    expect((await limited.inject({ method: 'GET', url: '/rotations', remoteAddress: '192.0.2.9', headers })).statusCode).toBe(200);
+    expect(
+      (await limited.inject({ method: 'GET', url: '/rotations', remoteAddress: '192.0.2.9', headers })).statusCode,
+    ).toBe(200);
   });
 
   it('answers only to loopback names when the codec is public (simulation mode), so a DNS-rebinding page reads nothing', async () => {
-    const simulation = await api.app({ codec: { codec: new AesGcmPayloadCodec(api.stack.keys), uiOrigins: [], public: true } });
-    const decode = (host: string) => simulation.inject({ method: 'POST', url: '/codec/decode', headers: { host }, payload: { payloads: [] } });
+    const simulation = await api.app({
+      codec: { codec: new AesGcmPayloadCodec(api.stack.keys), uiOrigins: [], public: true },
+    });
+    const decode = (host: string) =>
+      simulation.inject({ method: 'POST', url: '/codec/decode', headers: { host }, payload: { payloads: [] } });
     for (const host of ['evil.example', 'evil.example:3000', '127.0.0.1.nip.io:3000', 'localhost.evil.example']) {
       const refused = await decode(host);
-      expect({ host, status: refused.statusCode, code: refused.json().error?.code }).toEqual({ host, status: 403, code: 'host_not_allowed' });
+      expect({ host, status: refused.statusCode, code: refused.json().error?.code }).toEqual({
+        host,
+        status: 403,
+        code: 'host_not_allowed',
+      });
     }
-    expect((await simulation.inject({ method: 'GET', url: '/health', headers: { host: 'evil.example' } })).statusCode).toBe(403);
+    expect(
+      (await simulation.inject({ method: 'GET', url: '/health', headers: { host: 'evil.example' } })).statusCode,
+    ).toBe(403);
     for (const host of ['127.0.0.1:3000', 'localhost:3000', 'LOCALHOST', '[::1]:3000', '127.0.0.2']) {
       expect({ host, status: (await decode(host)).statusCode }).toEqual({ host, status: 200 });
     }
     // Outside simulation the codec needs a client and no Host is assumed.
-    expect((await app.inject({ method: 'GET', url: '/health', headers: { host: 'token-warden.example' } })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ method: 'GET', url: '/health', headers: { host: 'token-warden.example' } })).statusCode,
+    ).toBe(200);
   });
 });

@@ -21,7 +21,14 @@ export interface ApiStack {
 export async function startApiStack(): Promise<ApiStack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-api-'));
   const stack = await startStack({
-    inventory: (sim) => ({ accounts: [{ id: sim.state.createAccount({}).id, serviceTokens: [{ name: 'svc', targets: [{ kind: 'file', path: path.join(dir, 'svc.env') }] }] }] }),
+    inventory: (sim) => ({
+      accounts: [
+        {
+          id: sim.state.createAccount({}).id,
+          serviceTokens: [{ name: 'svc', targets: [{ kind: 'file', path: path.join(dir, 'svc.env') }] }],
+        },
+      ],
+    }),
   });
   const apps: FastifyInstance[] = [];
   return {

@@ -23,9 +23,17 @@ import { benchChecks, formatBenchReport, type BenchReport } from './report';
 const allRotated: RotationTally = { tokens: 10, rotated: 10, completed: 10, compensated: 0, failed: 0, unfinished: 0 };
 
 /** `n` requests one every `gapMs`, from 0. */
-const steady = (n: number, gapMs: number, rateLimited = 0) => Array.from({ length: n }, (_, i) => ({ at: i * gapMs, rateLimited: i < rateLimited }));
+const steady = (n: number, gapMs: number, rateLimited = 0) =>
+  Array.from({ length: n }, (_, i) => ({ at: i * gapMs, rateLimited: i < rateLimited }));
 
-const op = (measured: number | null, min: number): OperationFigure => ({ name: 'op', formula: 'f', minimum: min, measured, byOperation: {}, oneOff: [] });
+const op = (measured: number | null, min: number): OperationFigure => ({
+  name: 'op',
+  formula: 'f',
+  minimum: min,
+  measured,
+  byOperation: {},
+  oneOff: [],
+});
 
 describe('bench percentiles', () => {
   it('takes the nearest rank, so p90 of ten samples is the ninth', () => {
@@ -54,10 +62,19 @@ describe('requests per operation', () => {
   });
 
   it('misses when the measured count differs from the minimum either way, or was not measured', () => {
-    expect(operationCheck(op(7, 7))).toMatchObject({ met: true, detail: expect.stringContaining('equal to the minimum 7') });
-    expect(operationCheck(op(9, 7))).toMatchObject({ met: false, detail: expect.stringContaining('2 more than the minimum 7') });
+    expect(operationCheck(op(7, 7))).toMatchObject({
+      met: true,
+      detail: expect.stringContaining('equal to the minimum 7'),
+    });
+    expect(operationCheck(op(9, 7))).toMatchObject({
+      met: false,
+      detail: expect.stringContaining('2 more than the minimum 7'),
+    });
     expect(operationCheck(op(6, 7))).toMatchObject({ met: false, detail: expect.stringContaining('1 fewer than') });
-    expect(operationCheck({ ...op(null, 7), problem: 'RotationCompensated: probe refused' })).toMatchObject({ met: false, detail: expect.stringContaining('RotationCompensated') });
+    expect(operationCheck({ ...op(null, 7), problem: 'RotationCompensated: probe refused' })).toMatchObject({
+      met: false,
+      detail: expect.stringContaining('RotationCompensated'),
+    });
   });
 });
 
@@ -79,7 +96,16 @@ describe('fleet figures', () => {
   });
 
   it('holds the busiest window to 85–100 % of the budget, bounds included', () => {
-    const share = (busiest: number) => fleetChecks({ ...fleetFigures({ requests: steady(10, 1), timeScale: T, budgetPer5Min: 900, wallMs: 1 }), busiest, busiestShare: busiest / 900 }, 900, allRotated)[1]!.met;
+    const share = (busiest: number) =>
+      fleetChecks(
+        {
+          ...fleetFigures({ requests: steady(10, 1), timeScale: T, budgetPer5Min: 900, wallMs: 1 }),
+          busiest,
+          busiestShare: busiest / 900,
+        },
+        900,
+        allRotated,
+      )[1]!.met;
     expect(share(765)).toBe(true);
     expect(share(764)).toBe(false);
     expect(share(900)).toBe(true);
@@ -87,7 +113,12 @@ describe('fleet figures', () => {
   });
 
   it('misses the wall time above 1.15 × the least time the requests take at the budget rate', () => {
-    const at = (wallMs: number) => fleetChecks(fleetFigures({ requests: steady(300, 100), timeScale: T, budgetPer5Min: 900, wallMs }), 900, allRotated)[2]!;
+    const at = (wallMs: number) =>
+      fleetChecks(
+        fleetFigures({ requests: steady(300, 100), timeScale: T, budgetPer5Min: 900, wallMs }),
+        900,
+        allRotated,
+      )[2]!;
     // 300 requests at 900 per 5 min take 100 s of production time: 10 s of wall time at T = 10.
     expect(at(11_500).met).toBe(true);
     expect(at(11_600)).toMatchObject({ met: false, detail: expect.stringContaining('1.16 ×') });
@@ -98,7 +129,8 @@ describe('fleet figures', () => {
     expect(f.rateLimited).toBe(1);
     expect(fleetChecks(f, 900, allRotated)[0]!.met).toBe(false);
     const clean = fleetFigures({ requests: steady(100, 10), timeScale: T, budgetPer5Min: 900, wallMs: 1_000 });
-    for (const tally of [{ compensated: 1 }, { failed: 1 }, { unfinished: 1 }, { rotated: 9 }]) expect(fleetChecks(clean, 900, { ...allRotated, ...tally })[3]!.met).toBe(false);
+    for (const tally of [{ compensated: 1 }, { failed: 1 }, { unfinished: 1 }, { rotated: 9 }])
+      expect(fleetChecks(clean, 900, { ...allRotated, ...tally })[3]!.met).toBe(false);
   });
 
   it('says when the run was shorter than one window (the busiest window is then a lower bound)', () => {
@@ -114,11 +146,17 @@ describe('the emergency revoke against the bare floor', () => {
   it('meets at p90 up to twice the floor’s p90, and misses above', () => {
     expect(floor.p90).toBe(61);
     expect(emergencyCheck(latencyFigures([122, 80, 90]), floor).met).toBe(true);
-    expect(emergencyCheck(latencyFigures([123, 80, 90]), floor)).toMatchObject({ met: false, detail: expect.stringContaining('2.02 ×') });
+    expect(emergencyCheck(latencyFigures([123, 80, 90]), floor)).toMatchObject({
+      met: false,
+      detail: expect.stringContaining('2.02 ×'),
+    });
   });
 
   it('misses when a revoke never reached Cloudflare or nothing was measured', () => {
-    expect(emergencyCheck(latencyFigures([80, null]), floor)).toMatchObject({ met: false, detail: expect.stringContaining('never reached Cloudflare') });
+    expect(emergencyCheck(latencyFigures([80, null]), floor)).toMatchObject({
+      met: false,
+      detail: expect.stringContaining('never reached Cloudflare'),
+    });
     expect(emergencyCheck(latencyFigures([]), floor).met).toBe(false);
     expect(emergencyCheck(latencyFigures([80]), latencyFigures([])).met).toBe(false);
   });
@@ -126,32 +164,84 @@ describe('the emergency revoke against the bare floor', () => {
 
 describe('a revoke’s timeline', () => {
   it('reads as the milestones after the POST that are known', () => {
-    expect(describeRevoke({ token: 't', ms: 420, answeredMs: 40, history: { workflowTaskStarted: 95.4, activityScheduled: 120, activityStarted: null } })).toBe('202 at 40, first workflow task 95, activity scheduled 120, rotate at 420 ms');
+    expect(
+      describeRevoke({
+        token: 't',
+        ms: 420,
+        answeredMs: 40,
+        history: { workflowTaskStarted: 95.4, activityScheduled: 120, activityStarted: null },
+      }),
+    ).toBe('202 at 40, first workflow task 95, activity scheduled 120, rotate at 420 ms');
     expect(describeRevoke({ token: 't', ms: null, answeredMs: 500 })).toBe('202 at 500, no rotate came');
   });
 });
 
 describe('/tokens/status figures', () => {
   it('gives the answer rate over the polling, the p99 and the errors', () => {
-    const samples = [...Array.from({ length: 98 }, (_, i) => ({ ms: i + 1, status: 200 })), { ms: 5_000, status: 503 }, { ms: 60_000, status: null }];
+    const samples = [
+      ...Array.from({ length: 98 }, (_, i) => ({ ms: i + 1, status: 200 })),
+      { ms: 5_000, status: 503 },
+      { ms: 60_000, status: null },
+    ];
     const s = statusFigures(samples, 10_000, 10);
-    expect(s).toMatchObject({ clients: 10, requests: 100, answers: 98, perSecond: 9.8, p50: 50, p99: 5_000, errors: { '503': 1, 'no answer': 1 } });
+    expect(s).toMatchObject({
+      clients: 10,
+      requests: 100,
+      answers: 98,
+      perSecond: 9.8,
+      p50: 50,
+      p99: 5_000,
+      errors: { '503': 1, 'no answer': 1 },
+    });
   });
 });
 
 describe('an outside client on the same user', () => {
   const KEY = 'user:u';
-  const seen = (at: number, outside: boolean, rateLimited = false, key = KEY): SeenRequest => ({ at, key, outside, rateLimited, operationId: outside ? 'outside' : 'op' });
+  const seen = (at: number, outside: boolean, rateLimited = false, key = KEY): SeenRequest => ({
+    at,
+    key,
+    outside,
+    rateLimited,
+    operationId: outside ? 'outside' : 'op',
+  });
 
   it('counts a lockout per run of refused requests', () => {
     expect(lockouts([])).toBe(0);
-    expect(lockouts([{ at: 1, rateLimited: false }, { at: 2, rateLimited: true }, { at: 3, rateLimited: true }, { at: 4, rateLimited: false }, { at: 5, rateLimited: true }])).toBe(2);
-    expect(lockouts([{ at: 3, rateLimited: true }, { at: 1, rateLimited: false }, { at: 2, rateLimited: true }])).toBe(1);
+    expect(
+      lockouts([
+        { at: 1, rateLimited: false },
+        { at: 2, rateLimited: true },
+        { at: 3, rateLimited: true },
+        { at: 4, rateLimited: false },
+        { at: 5, rateLimited: true },
+      ]),
+    ).toBe(2);
+    expect(
+      lockouts([
+        { at: 3, rateLimited: true },
+        { at: 1, rateLimited: false },
+        { at: 2, rateLimited: true },
+      ]),
+    ).toBe(1);
   });
 
   it('meets with headers only when neither client met a 429, and only reports without them', () => {
-    const clean = outsideFigures([seen(0, true), seen(1, false), seen(2, false), seen(3, false, false, 'user:other')], KEY, 100, true);
-    expect(clean).toMatchObject({ ours: 2, outsideSent: 1, our429: 0, outsideRefused: 0, lockouts: 0, busiestCombined: 3, busiestOurs: 2 });
+    const clean = outsideFigures(
+      [seen(0, true), seen(1, false), seen(2, false), seen(3, false, false, 'user:other')],
+      KEY,
+      100,
+      true,
+    );
+    expect(clean).toMatchObject({
+      ours: 2,
+      outsideSent: 1,
+      our429: 0,
+      outsideRefused: 0,
+      lockouts: 0,
+      busiestCombined: 3,
+      busiestOurs: 2,
+    });
     expect(outsideCheck(clean).met).toBe(true);
     const locked = outsideFigures([seen(0, true), seen(1, false), seen(2, true, true)], KEY, 100, true);
     expect(locked).toMatchObject({ outsideRefused: 1, lockouts: 1 });
@@ -179,11 +269,29 @@ describe('time scale', () => {
 });
 
 describe('the verdict', () => {
-  const report = (operations: OperationFigure[]): BenchReport => ({ cores: 2, loadBefore: [1, 1, 1], durationMs: 1_000, budgetPer5Min: 900, timeScale: { value: 10, given: true }, operations, notes: [] });
+  const report = (operations: OperationFigure[]): BenchReport => ({
+    cores: 2,
+    loadBefore: [1, 1, 1],
+    durationMs: 1_000,
+    budgetPer5Min: 900,
+    timeScale: { value: 10, given: true },
+    operations,
+    notes: [],
+  });
 
   it('passes when every judged figure is met; information never fails it', () => {
-    expect(passed([{ label: 'a', met: true, detail: '' }, { label: 'b', met: null, detail: '' }])).toBe(true);
-    expect(passed([{ label: 'a', met: true, detail: '' }, { label: 'b', met: false, detail: '' }])).toBe(false);
+    expect(
+      passed([
+        { label: 'a', met: true, detail: '' },
+        { label: 'b', met: null, detail: '' },
+      ]),
+    ).toBe(true);
+    expect(
+      passed([
+        { label: 'a', met: true, detail: '' },
+        { label: 'b', met: false, detail: '' },
+      ]),
+    ).toBe(false);
     expect(passed(benchChecks(report([op(7, 7)])))).toBe(true);
   });
 

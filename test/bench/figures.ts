@@ -81,9 +81,15 @@ export interface OperationFigure {
 }
 
 export function operationCheck(op: OperationFigure): Check {
-  if (op.measured === null) return { label: op.name, met: false, detail: `not measured: ${op.problem ?? 'the run did not complete'}` };
+  if (op.measured === null)
+    return { label: op.name, met: false, detail: `not measured: ${op.problem ?? 'the run did not complete'}` };
   const met = op.measured === op.minimum;
-  const how = op.measured > op.minimum ? `${op.measured - op.minimum} more than` : op.measured < op.minimum ? `${op.minimum - op.measured} fewer than` : 'equal to';
+  const how =
+    op.measured > op.minimum
+      ? `${op.measured - op.minimum} more than`
+      : op.measured < op.minimum
+        ? `${op.minimum - op.measured} fewer than`
+        : 'equal to';
   return { label: op.name, met, detail: `${op.measured} requests, ${how} the minimum ${op.minimum} (${op.formula})` };
 }
 
@@ -151,7 +157,11 @@ const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
 export function fleetChecks(f: FleetFigures, budgetPer5Min: number, rotations: RotationTally): Check[] {
   const busiestMet = f.busiestShare >= BOUNDS.busiestMin && f.busiestShare <= BOUNDS.busiestMax;
   return [
-    { label: "Cloudflare's 429", met: f.rateLimited === 0, detail: `${f.rateLimited} of ${f.requests} requests answered 429 (must be 0)` },
+    {
+      label: "Cloudflare's 429",
+      met: f.rateLimited === 0,
+      detail: `${f.rateLimited} of ${f.requests} requests answered 429 (must be 0)`,
+    },
     {
       label: 'busiest 5-minute window',
       met: busiestMet,
@@ -164,13 +174,18 @@ export function fleetChecks(f: FleetFigures, budgetPer5Min: number, rotations: R
     },
     {
       label: 'rotations',
-      met: rotations.rotated === rotations.tokens && rotations.compensated === 0 && rotations.failed === 0 && rotations.unfinished === 0,
+      met:
+        rotations.rotated === rotations.tokens &&
+        rotations.compensated === 0 &&
+        rotations.failed === 0 &&
+        rotations.unfinished === 0,
       detail: `${rotations.rotated} of ${rotations.tokens} tokens rotated; runs: ${rotations.completed} completed, ${rotations.compensated} compensated, ${rotations.failed} failed, ${rotations.unfinished} unfinished (must be every token, 0, 0, 0)`,
     },
   ];
 }
 
-export const minutes = (ms: number) => (ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
+export const minutes = (ms: number) =>
+  ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`;
 
 // ---- Latencies ------------------------------------------------------------------------------
 
@@ -186,16 +201,27 @@ export interface LatencyFigures {
 /** Null stands for a sample that never arrived: it counts as slower than any that did. */
 export function latencyFigures(values: readonly (number | null)[]): LatencyFigures {
   const all = values.map((v) => v ?? Infinity);
-  return { samples: values.length, missing: values.filter((v) => v === null).length, p50: percentile(all, 50), p90: percentile(all, 90), max: all.length ? Math.max(...all) : null };
+  return {
+    samples: values.length,
+    missing: values.filter((v) => v === null).length,
+    p50: percentile(all, 50),
+    p90: percentile(all, 90),
+    max: all.length ? Math.max(...all) : null,
+  };
 }
 
 const ms = (value: number | null) => (value === null ? '–' : value === Infinity ? 'never' : `${Math.round(value)} ms`);
 
 export function emergencyCheck(revoke: LatencyFigures, floor: LatencyFigures): Check {
   const detail = `revoke → rotate p50 ${ms(revoke.p50)}, p90 ${ms(revoke.p90)} (${revoke.samples} revokes${revoke.missing ? `, ${revoke.missing} never reached Cloudflare` : ''}); bare floor p50 ${ms(floor.p50)}, p90 ${ms(floor.p90)} (${floor.samples}${floor.missing ? `, ${floor.missing} missing` : ''}); must be ≤ ${BOUNDS.revokeOverFloorMax} × the floor's p90`;
-  if (revoke.p90 === null || floor.p90 === null || floor.p90 === Infinity) return { label: 'emergency revoke', met: false, detail: `${detail}: not enough samples` };
+  if (revoke.p90 === null || floor.p90 === null || floor.p90 === Infinity)
+    return { label: 'emergency revoke', met: false, detail: `${detail}: not enough samples` };
   const ratio = revoke.p90 / floor.p90;
-  return { label: 'emergency revoke', met: ratio <= BOUNDS.revokeOverFloorMax, detail: `${detail}: ${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'} ×` };
+  return {
+    label: 'emergency revoke',
+    met: ratio <= BOUNDS.revokeOverFloorMax,
+    detail: `${detail}: ${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'} ×`,
+  };
 }
 
 export interface RevokeSample {
@@ -211,7 +237,8 @@ export interface RevokeSample {
 /** A revoke's timeline, ms after its POST. */
 export function describeRevoke(r: RevokeSample): string {
   const h = r.history;
-  const step = (label: string, ms: number | null | undefined) => (ms === null || ms === undefined ? '' : `, ${label} ${Math.round(ms)}`);
+  const step = (label: string, ms: number | null | undefined) =>
+    ms === null || ms === undefined ? '' : `, ${label} ${Math.round(ms)}`;
   return `202 at ${r.answeredMs}${step('first workflow task', h?.workflowTaskStarted)}${step('activity scheduled', h?.activityScheduled)}${step('activity started', h?.activityStarted)}, ${r.ms === null ? 'no rotate came' : `rotate at ${r.ms} ms`}`;
 }
 
@@ -238,14 +265,27 @@ export interface StatusFigures {
 export function statusFigures(samples: readonly StatusSample[], durationMs: number, clients: number): StatusFigures {
   const ok = samples.filter((s) => s.status === 200);
   const errors: Record<string, number> = {};
-  for (const s of samples) if (s.status !== 200) errors[s.status === null ? 'no answer' : String(s.status)] = (errors[s.status === null ? 'no answer' : String(s.status)] ?? 0) + 1;
+  for (const s of samples)
+    if (s.status !== 200)
+      errors[s.status === null ? 'no answer' : String(s.status)] =
+        (errors[s.status === null ? 'no answer' : String(s.status)] ?? 0) + 1;
   const times = samples.map((s) => s.ms);
-  return { clients, requests: samples.length, answers: ok.length, errors, perSecond: durationMs > 0 ? (ok.length * 1000) / durationMs : 0, p50: percentile(times, 50), p99: percentile(times, 99) };
+  return {
+    clients,
+    requests: samples.length,
+    answers: ok.length,
+    errors,
+    perSecond: durationMs > 0 ? (ok.length * 1000) / durationMs : 0,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
 }
 
 /** Shown, not judged (issue 10 sets no bound), but an error answer is reported. */
 export function statusCheck(s: StatusFigures, intervalMs: number): Check {
-  const errors = Object.entries(s.errors).map(([status, n]) => `${n} × ${status}`).join(', ');
+  const errors = Object.entries(s.errors)
+    .map(([status, n]) => `${n} × ${status}`)
+    .join(', ');
   return {
     label: '/tokens/status',
     met: null,
@@ -282,7 +322,12 @@ export interface OutsideFigures {
   busiestOurs: number;
 }
 
-export function outsideFigures(events: readonly SeenRequest[], userKey: string, windowMs: number, headers: boolean): OutsideFigures {
+export function outsideFigures(
+  events: readonly SeenRequest[],
+  userKey: string,
+  windowMs: number,
+  headers: boolean,
+): OutsideFigures {
   const user = events.filter((e) => e.key === userKey);
   const ours = user.filter((e) => !e.outside);
   const outside = user.filter((e) => e.outside);
@@ -293,14 +338,27 @@ export function outsideFigures(events: readonly SeenRequest[], userKey: string, 
     outsideSent: outside.length,
     outsideRefused: outside.filter((e) => e.rateLimited).length,
     lockouts: lockouts(user),
-    busiestCombined: busiestWindow(user.filter((e) => !e.rateLimited).map((e) => e.at), windowMs)?.count ?? 0,
-    busiestOurs: busiestWindow(ours.filter((e) => !e.rateLimited).map((e) => e.at), windowMs)?.count ?? 0,
+    busiestCombined:
+      busiestWindow(
+        user.filter((e) => !e.rateLimited).map((e) => e.at),
+        windowMs,
+      )?.count ?? 0,
+    busiestOurs:
+      busiestWindow(
+        ours.filter((e) => !e.rateLimited).map((e) => e.at),
+        windowMs,
+      )?.count ?? 0,
   };
 }
 
 export function outsideCheck(o: OutsideFigures): Check {
   const detail = `token-warden sent ${o.ours} (${o.our429} × 429), the outside client ${o.outsideSent} (${o.outsideRefused} refused); ${o.lockouts} lockouts; busiest sliding window ${o.busiestCombined} (token-warden ${o.busiestOurs}) against Cloudflare's ${CLOUDFLARE_ALLOWANCE} per fixed window`;
-  if (o.headers) return { label: 'outside client, headers on', met: o.lockouts === 0 && o.our429 === 0 && o.outsideRefused === 0, detail: `${detail} (must be 0 lockouts)` };
+  if (o.headers)
+    return {
+      label: 'outside client, headers on',
+      met: o.lockouts === 0 && o.our429 === 0 && o.outsideRefused === 0,
+      detail: `${detail} (must be 0 lockouts)`,
+    };
   return {
     label: 'outside client, headers off',
     met: null,

@@ -8,7 +8,10 @@ import type { FloorActivities } from './floor';
  */
 export const floorSignal = defineSignal<[]>('floor');
 
-const { callSimulator } = proxyActivities<FloorActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+const { callSimulator } = proxyActivities<FloorActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3 },
+});
 
 export async function benchFloor(input: { url: string }): Promise<number> {
   setHandler(floorSignal, () => undefined);

@@ -36,7 +36,14 @@ export interface FloorWorker {
  * token path that names the measurement, without credentials: the simulator counts it against the
  * client address, never against the user's allowance, and answers 400.
  */
-export async function startFloorWorker(options: { address: string; client: Client; keys: EncryptionKeys; baseURL: string; accountId: string; requests: RequestLog }): Promise<FloorWorker> {
+export async function startFloorWorker(options: {
+  address: string;
+  client: Client;
+  keys: EncryptionKeys;
+  baseURL: string;
+  accountId: string;
+  requests: RequestLog;
+}): Promise<FloorWorker> {
   const taskQueue = `tw-bench-floor-${randomBytes(4).toString('hex')}`;
   const connection = await NativeConnection.connect({ address: options.address });
   const worker = await Worker.create({

@@ -44,11 +44,20 @@ function ours(stack: BenchStack, from: number, to?: number): CountedApiRequest[]
   return stack.requests.since(from, to).filter((e) => e.key === stack.world.userKey && !e.outside);
 }
 
-async function apiCall(stack: BenchStack, method: 'POST' | 'GET', path: string, body?: unknown, bearer?: string): Promise<{ status: number; json: unknown }> {
+async function apiCall(
+  stack: BenchStack,
+  method: 'POST' | 'GET',
+  path: string,
+  body?: unknown,
+  bearer?: string,
+): Promise<{ status: number; json: unknown }> {
   if (!stack.api) throw new Error('this stack has no API process');
   const response = await fetch(`${stack.api.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${bearer ?? stack.api.operator}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${bearer ?? stack.api.operator}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(60_000),
   });
@@ -64,10 +73,18 @@ async function apiCall(stack: BenchStack, method: 'POST' | 'GET', path: string, 
 
 /** The run a 202 answer of the API names. */
 function startedRun(stack: BenchStack, answer: { status: number; json: unknown }, what: string): WorkflowHandle {
-  const data = typeof answer.json === 'object' && answer.json !== null && 'data' in answer.json ? answer.json.data : undefined;
-  const workflowId = typeof data === 'object' && data !== null && 'workflow_id' in data && typeof data.workflow_id === 'string' ? data.workflow_id : undefined;
-  const runId = typeof data === 'object' && data !== null && 'run_id' in data && typeof data.run_id === 'string' ? data.run_id : undefined;
-  if (answer.status !== 202 || !workflowId) throw new Error(`${what} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 300)}`);
+  const data =
+    typeof answer.json === 'object' && answer.json !== null && 'data' in answer.json ? answer.json.data : undefined;
+  const workflowId =
+    typeof data === 'object' && data !== null && 'workflow_id' in data && typeof data.workflow_id === 'string'
+      ? data.workflow_id
+      : undefined;
+  const runId =
+    typeof data === 'object' && data !== null && 'run_id' in data && typeof data.run_id === 'string'
+      ? data.run_id
+      : undefined;
+  if (answer.status !== 202 || !workflowId)
+    throw new Error(`${what} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 300)}`);
   return stack.client.workflow.getHandle(workflowId, runId);
 }
 
@@ -105,7 +122,11 @@ interface Measured {
 }
 
 /** The lists of the policy index's full scan: reusable policies, apps, each app's policies. */
-const SCAN_OPERATIONS = ['access-policies-list-access-reusable-policies', 'access-applications-list-access-applications', 'access-policies-list-access-app-policies'];
+const SCAN_OPERATIONS = [
+  'access-policies-list-access-reusable-policies',
+  'access-applications-list-access-applications',
+  'access-policies-list-access-app-policies',
+];
 
 /** The requests one operation sent, alone on the stack: from its start until its run ended. */
 async function measure(stack: BenchStack, work: () => Promise<unknown>): Promise<Measured> {
@@ -118,7 +139,13 @@ async function measure(stack: BenchStack, work: () => Promise<unknown>): Promise
   }
 }
 
-const figure = (name: string, formula: string, min: number, run: Measured, oneOff: OperationFigure['oneOff'] = []): OperationFigure => ({
+const figure = (
+  name: string,
+  formula: string,
+  min: number,
+  run: Measured,
+  oneOff: OperationFigure['oneOff'] = [],
+): OperationFigure => ({
   name,
   formula,
   minimum: min,
@@ -138,29 +165,52 @@ export async function measureOperations(stack: BenchStack, log: (line: string) =
   const { operations, apps, apiTokenNames } = stack.world;
   const stores = operations.cloudflareStores;
   const rotate = async (name: string) => {
-    const handle = startedRun(stack, await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(name)}/rotate`, { reason: 'bench: requests per operation' }), `rotate ${name}`);
+    const handle = startedRun(
+      stack,
+      await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(name)}/rotate`, {
+        reason: 'bench: requests per operation',
+      }),
+      `rotate ${name}`,
+    );
     await handle.result();
   };
   const figures: OperationFigure[] = [];
 
   const rotateSecret = await measure(stack, () => rotate(operations.rotateSecret));
-  figures.push(figure('rotate-secret rotation, Workers secret + Secrets Store', `list + rotate + expiry update + ${stores} × (1 write + 1 read-back)`, minimum.rotateSecret(stores), rotateSecret));
-  log(`operations: rotate-secret rotation sent ${rotateSecret.requests.length} requests${rotateSecret.problem ? ` (${rotateSecret.problem})` : ''}`);
+  figures.push(
+    figure(
+      'rotate-secret rotation, Workers secret + Secrets Store',
+      `list + rotate + expiry update + ${stores} × (1 write + 1 read-back)`,
+      minimum.rotateSecret(stores),
+      rotateSecret,
+    ),
+  );
+  log(
+    `operations: rotate-secret rotation sent ${rotateSecret.requests.length} requests${rotateSecret.problem ? ` (${rotateSecret.problem})` : ''}`,
+  );
 
   const k = operations.replacePolicies;
   const firstReplace = await measure(stack, () => rotate(operations.replace));
   const replace = await measure(stack, () => rotate(operations.replace));
   const scanOf = (run: Measured) => run.requests.filter((e) => SCAN_OPERATIONS.includes(e.operationId)).length;
   figures.push(
-    figure(`replace rotation, ${k} policies, same targets`, `list + create + ${k} × (GET + PUT) bind + ${k} × (GET + PUT) unbind + delete + ${stores} × (2 writes + 1 read-back)`, minimum.replace(k, stores), replace, [
-      {
-        label: `policy index scan: the first replace (the account's first edit) sent ${firstReplace.requests.length} requests, ${scanOf(firstReplace)} of them scan lists; the measured (second) one ${scanOf(replace)} scan lists`,
-        requests: firstReplace.requests.length - replace.requests.length,
-        expected: minimum.policyScan(apps),
-      },
-    ]),
+    figure(
+      `replace rotation, ${k} policies, same targets`,
+      `list + create + ${k} × (GET + PUT) bind + ${k} × (GET + PUT) unbind + delete + ${stores} × (2 writes + 1 read-back)`,
+      minimum.replace(k, stores),
+      replace,
+      [
+        {
+          label: `policy index scan: the first replace (the account's first edit) sent ${firstReplace.requests.length} requests, ${scanOf(firstReplace)} of them scan lists; the measured (second) one ${scanOf(replace)} scan lists`,
+          requests: firstReplace.requests.length - replace.requests.length,
+          expected: minimum.policyScan(apps),
+        },
+      ],
+    ),
   );
-  log(`operations: replace rotation sent ${firstReplace.requests.length} requests the first time (${scanOf(firstReplace)} scan lists), ${replace.requests.length} the second (${scanOf(replace)})`);
+  log(
+    `operations: replace rotation sent ${firstReplace.requests.length} requests the first time (${scanOf(firstReplace)} scan lists), ${replace.requests.length} the second (${scanOf(replace)})`,
+  );
 
   if (apiTokenNames.length) {
     const health = async () => (await startHealthCheck(stack)).result();
@@ -168,19 +218,46 @@ export async function measureOperations(stack: BenchStack, log: (line: string) =
     const secondHealth = await measure(stack, health);
     const n = apiTokenNames.length;
     figures.push(
-      figure(`health check of ${n} API tokens (token-warden's own among them)`, `${n} × GET + 1 permission-group list`, minimum.health(n), secondHealth, [
-        { label: `first run, token ids not yet known (it sent ${firstHealth.requests.length})`, requests: firstHealth.requests.length - secondHealth.requests.length, expected: n },
-      ]),
+      figure(
+        `health check of ${n} API tokens (token-warden's own among them)`,
+        `${n} × GET + 1 permission-group list`,
+        minimum.health(n),
+        secondHealth,
+        [
+          {
+            label: `first run, token ids not yet known (it sent ${firstHealth.requests.length})`,
+            requests: firstHealth.requests.length - secondHealth.requests.length,
+            expected: n,
+          },
+        ],
+      ),
     );
-    log(`operations: health check sent ${firstHealth.requests.length} requests the first time, ${secondHealth.requests.length} the second`);
+    log(
+      `operations: health check sent ${firstHealth.requests.length} requests the first time, ${secondHealth.requests.length} the second`,
+    );
   }
 
   const revoke = await measure(stack, async () => {
-    const handle = startedRun(stack, await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(operations.revoke)}/revoke`, { reason: 'bench: requests per operation' }), `revoke ${operations.revoke}`);
+    const handle = startedRun(
+      stack,
+      await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(operations.revoke)}/revoke`, {
+        reason: 'bench: requests per operation',
+      }),
+      `revoke ${operations.revoke}`,
+    );
     await handle.result();
   });
-  figures.push(figure('emergency revoke, same targets, no rotation running', `list + rotate (ends the old secret) + ${stores} × (1 write + 1 read-back)`, minimum.revoke(stores), revoke));
-  log(`operations: emergency revoke sent ${revoke.requests.length} requests${revoke.problem ? ` (${revoke.problem})` : ''}`);
+  figures.push(
+    figure(
+      'emergency revoke, same targets, no rotation running',
+      `list + rotate (ends the old secret) + ${stores} × (1 write + 1 read-back)`,
+      minimum.revoke(stores),
+      revoke,
+    ),
+  );
+  log(
+    `operations: emergency revoke sent ${revoke.requests.length} requests${revoke.problem ? ` (${revoke.problem})` : ''}`,
+  );
   return figures;
 }
 
@@ -212,7 +289,14 @@ export interface FleetResult {
 
 /** The least the fleet can send (each token's minimum, one health run): what the deadline is sized on. */
 export function expectedRequests(stack: BenchStack): number {
-  const rotations = stack.world.tokens.reduce((sum, t) => sum + (t.strategy === 'replace' ? minimum.replace(t.policies, t.cloudflareStores) : minimum.rotateSecret(t.cloudflareStores)), 0);
+  const rotations = stack.world.tokens.reduce(
+    (sum, t) =>
+      sum +
+      (t.strategy === 'replace'
+        ? minimum.replace(t.policies, t.cloudflareStores)
+        : minimum.rotateSecret(t.cloudflareStores)),
+    0,
+  );
   return rotations + (stack.world.apiTokenNames.length ? minimum.health(stack.world.apiTokenNames.length) : 0);
 }
 
@@ -222,12 +306,16 @@ async function dbNow(stack: BenchStack): Promise<Date> {
 }
 
 async function tallyRotations(stack: BenchStack, since: Date): Promise<RotationTally & { finished: number }> {
-  const { rows } = await stack.pool.query<{ token_name: string; status: string }>('SELECT token_name, status FROM rotations WHERE account_id = $1 AND started_at >= $2', [stack.world.accountId, since]);
+  const { rows } = await stack.pool.query<{ token_name: string; status: string }>(
+    'SELECT token_name, status FROM rotations WHERE account_id = $1 AND started_at >= $2',
+    [stack.world.accountId, since],
+  );
   const names = new Set(stack.world.tokens.map((t) => t.name));
   const count = (status: string) => rows.filter((r) => r.status === status).length;
   return {
     tokens: names.size,
-    rotated: new Set(rows.filter((r) => r.status === 'completed' && names.has(r.token_name)).map((r) => r.token_name)).size,
+    rotated: new Set(rows.filter((r) => r.status === 'completed' && names.has(r.token_name)).map((r) => r.token_name))
+      .size,
     completed: count('completed'),
     compensated: count('compensated'),
     failed: count('failed'),
@@ -259,7 +347,9 @@ async function stuckRuns(stack: BenchStack, since: Date, limit = 5): Promise<str
         return `${a.activityType?.name ?? '?'} attempt ${a.attempt ?? '?'}${failure ? ` (last failure: ${failure.message.slice(0, 160)})` : ''}`;
       }),
     );
-    lines.push(`still running: ${row.token_name}: ${pending.join('; ') || 'no activity pending (waiting in the workflow)'}`);
+    lines.push(
+      `still running: ${row.token_name}: ${pending.join('; ') || 'no activity pending (waiting in the workflow)'}`,
+    );
   }
   // What the workers' connections to the stack's database were doing (a lock convoy, an exhausted pool).
   const { rows: sessions } = await stack.pool.query<{ state: string; wait: string; n: number; longest: number }>(
@@ -268,12 +358,18 @@ async function stuckRuns(stack: BenchStack, since: Date, limit = 5): Promise<str
        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
       GROUP BY 1, 2 ORDER BY 3 DESC`,
   );
-  if (sessions.length) lines.push(`database sessions then: ${sessions.map((r) => `${r.n} ${r.state}${r.wait ? ` (${r.wait})` : ''}, longest transaction ${r.longest ?? 0} s`).join('; ')}`);
+  if (sessions.length)
+    lines.push(
+      `database sessions then: ${sessions.map((r) => `${r.n} ${r.state}${r.wait ? ` (${r.wait})` : ''}, longest transaction ${r.longest ?? 0} s`).join('; ')}`,
+    );
   return lines;
 }
 
 /** Clients polling GET /tokens/status, each again `intervalMs` after its answer, until stopped. */
-function startPollers(stack: BenchStack, intervalMs: number): { stop(): Promise<{ samples: StatusSample[]; durationMs: number }> } {
+function startPollers(
+  stack: BenchStack,
+  intervalMs: number,
+): { stop(): Promise<{ samples: StatusSample[]; durationMs: number }> } {
   const samples: StatusSample[] = [];
   let running = true;
   const began = Date.now();
@@ -312,13 +408,18 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   const budgetPerWallSecond = (options.budgetPer5Min * options.timeScale) / (CLOUDFLARE_WINDOW_MS / 1000);
   const idealWallMs = (expected / budgetPerWallSecond) * 1000;
   const deadlineMs = Math.round(2.5 * idealWallMs + 180_000);
-  log(`fleet: at least ${expected} requests, ${minutes(idealWallMs)} of wall time at the budget's rate (${minutes(idealWallMs * options.timeScale)} in production time); giving up after ${minutes(deadlineMs)}`);
+  log(
+    `fleet: at least ${expected} requests, ${minutes(idealWallMs)} of wall time at the budget's rate (${minutes(idealWallMs * options.timeScale)} in production time); giving up after ${minutes(deadlineMs)}`,
+  );
 
   const since = await dbNow(stack);
   const from = stack.requests.mark();
   const pollers = startPollers(stack, options.pollIntervalMs);
   const began = Date.now();
-  const [fanOut, health] = await Promise.all([startFleetRotation(stack), stack.world.apiTokenNames.length ? startHealthCheck(stack) : null]);
+  const [fanOut, health] = await Promise.all([
+    startFleetRotation(stack),
+    stack.world.apiTokenNames.length ? startHealthCheck(stack) : null,
+  ]);
   const ended = (handle: WorkflowHandle | null, what: string) =>
     handle
       ? handle.result().then(
@@ -342,7 +443,9 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
       finished = (await tallyRotations(stack, since).catch(() => ({ finished }))).finished;
       if (Date.now() - lastLog >= 15_000) {
         lastLog = Date.now();
-        log(`fleet: ${Math.round((Date.now() - began) / 1000)} s, ${finished} rotations finished, ${ours(stack, from).length} requests${healthEnd ? '' : ', health check running'}${await fanOutProgress(fanOut)}`);
+        log(
+          `fleet: ${Math.round((Date.now() - began) / 1000)} s, ${finished} rotations finished, ${ours(stack, from).length} requests${healthEnd ? '' : ', health check running'}${await fanOutProgress(fanOut)}`,
+        );
       }
       await sleep(1_000);
     }
@@ -362,7 +465,9 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
       while (finished < due && fanOutEnd === null && !over) await sleep(250);
       if (over) return;
       if (fanOutEnd !== null) {
-        notes.push(`the fleet finished before revoke ${i + 1} of ${options.revokes}: ${revokes.length} revokes measured`);
+        notes.push(
+          `the fleet finished before revoke ${i + 1} of ${options.revokes}: ${revokes.length} revokes measured`,
+        );
         return;
       }
       const token = await unrotated(stack, revoked);
@@ -377,12 +482,20 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
       revokes.push(revoke.ms);
       samples.push(revoke);
       if (i % 2 === 0) floors.push(await options.floor.measure(120_000));
-      log(`fleet: revoke ${i + 1} of ${options.revokes} (${token.name}): ${describeRevoke(revoke)}; floor ${floors.at(-1) ?? 'missing'} ms`);
+      log(
+        `fleet: revoke ${i + 1} of ${options.revokes} (${token.name}): ${describeRevoke(revoke)}; floor ${floors.at(-1) ?? 'missing'} ms`,
+      );
     }
   })();
 
-  const timedOut = await Promise.race([Promise.all([fanOutDone, healthDone, driver]).then(() => false), sleep(deadlineMs).then(() => true)]);
-  if (timedOut) notes.push(`the fleet did not finish within ${minutes(deadlineMs)} (2.5 × its least time + 3 min): stopped waiting; runs still going count as unfinished`);
+  const timedOut = await Promise.race([
+    Promise.all([fanOutDone, healthDone, driver]).then(() => false),
+    sleep(deadlineMs).then(() => true),
+  ]);
+  if (timedOut)
+    notes.push(
+      `the fleet did not finish within ${minutes(deadlineMs)} (2.5 × its least time + 3 min): stopped waiting; runs still going count as unfinished`,
+    );
   const stopped = Date.now();
   over = true;
   await driver;
@@ -394,7 +507,12 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   const requests = ours(stack, from);
   const end = timedOut ? stopped : Math.max(fanOutEnd ?? stopped, healthEnd ?? 0);
   return {
-    figures: fleetFigures({ requests, timeScale: options.timeScale, budgetPer5Min: options.budgetPer5Min, wallMs: end - began }),
+    figures: fleetFigures({
+      requests,
+      timeScale: options.timeScale,
+      budgetPer5Min: options.budgetPer5Min,
+      wallMs: end - began,
+    }),
     byOperation: countByOperation(requests),
     rotations,
     revokes,
@@ -411,7 +529,8 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
 async function fanOutProgress(handle: WorkflowHandle): Promise<string> {
   const progress: unknown = await handle.query('fanOutProgress').catch(() => undefined);
   if (typeof progress !== 'object' || progress === null) return '';
-  const field = (name: string): unknown => (name in progress ? Object.getOwnPropertyDescriptor(progress, name)?.value : undefined);
+  const field = (name: string): unknown =>
+    name in progress ? Object.getOwnPropertyDescriptor(progress, name)?.value : undefined;
   const use = field('budgetUse');
   return `; fan-out: ${String(field('running'))} running (concurrency ${String(field('concurrency'))}), ${String(field('waiting'))} waiting${typeof use === 'number' ? `, budget use ${Math.round(use * 100)} %` : ''}`;
 }
@@ -426,8 +545,14 @@ const BEFORE_ISSUE = new Set(['plan', 'resolve']);
  * may still issue between this look and the revoke: then its rotate is not the revoke's, a race
  * the revoke's own run settles (and the bench cannot tell apart).
  */
-async function unrotated(stack: BenchStack, taken: ReadonlySet<string>): Promise<BenchStack['world']['tokens'][number] | undefined> {
-  const candidates = stack.world.tokens.slice(3).reverse().filter((t) => !taken.has(t.name));
+async function unrotated(
+  stack: BenchStack,
+  taken: ReadonlySet<string>,
+): Promise<BenchStack['world']['tokens'][number] | undefined> {
+  const candidates = stack.world.tokens
+    .slice(3)
+    .reverse()
+    .filter((t) => !taken.has(t.name));
   let early: BenchStack['world']['tokens'][number] | undefined;
   for (const token of candidates.slice(0, 100)) {
     const handle = stack.client.workflow.getHandle(rotationWorkflowId(stack.world.accountId, token.name));
@@ -435,7 +560,8 @@ async function unrotated(stack: BenchStack, taken: ReadonlySet<string>): Promise
       const { status } = await handle.describe();
       if (early || status.name !== 'RUNNING') continue;
       const progress: unknown = await handle.query('progress').catch(() => undefined);
-      const phase = typeof progress === 'object' && progress !== null && 'phase' in progress ? progress.phase : undefined;
+      const phase =
+        typeof progress === 'object' && progress !== null && 'phase' in progress ? progress.phase : undefined;
       if (typeof phase === 'string' && BEFORE_ISSUE.has(phase)) early = token;
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return token;
@@ -446,13 +572,20 @@ async function unrotated(stack: BenchStack, taken: ReadonlySet<string>): Promise
 }
 
 /** POST …/revoke → Cloudflare's `rotate` of that token arriving at the simulator, and what the run's history says of the time between. */
-async function revokeLatency(stack: BenchStack, token: { name: string; tokenId: string }, notes: string[]): Promise<RevokeSample> {
+async function revokeLatency(
+  stack: BenchStack,
+  token: { name: string; tokenId: string },
+  notes: string[],
+): Promise<RevokeSample> {
   const path = `/accounts/${stack.world.accountId}/access/service_tokens/${token.tokenId}/rotate`;
   const arrived = stack.requests.next((event) => event.method === 'POST' && event.path === path, 120_000);
   const began = Date.now();
-  const answer = await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(token.name)}/revoke`, { reason: 'bench: credential reported leaked' }).catch((error: unknown) => ({ status: 0, json: String(error) }));
+  const answer = await apiCall(stack, 'POST', `/service-tokens/${encodeURIComponent(token.name)}/revoke`, {
+    reason: 'bench: credential reported leaked',
+  }).catch((error: unknown) => ({ status: 0, json: String(error) }));
   const answeredMs = Date.now() - began;
-  if (answer.status !== 202) notes.push(`revoke of ${token.name} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 200)}`);
+  if (answer.status !== 202)
+    notes.push(`revoke of ${token.name} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 200)}`);
   const event = await arrived;
   if (!event) notes.push(`revoke of ${token.name}: no rotate of its token reached Cloudflare within 120 s`);
   const sample: RevokeSample = { token: token.name, ms: event ? event.at - began : null, answeredMs };
@@ -462,8 +595,14 @@ async function revokeLatency(stack: BenchStack, token: { name: string; tokenId: 
       .catch(() => undefined);
     // From the revoke's signal on (a run already going has earlier events of its own).
     const all = history?.events ?? [];
-    const events = all.slice(Math.max(0, all.findIndex((e) => e.workflowExecutionSignaledEventAttributes)));
-    const at = (found: (typeof events)[number] | undefined) => (found?.eventTime ? tsToMs(found.eventTime) - began : null);
+    const events = all.slice(
+      Math.max(
+        0,
+        all.findIndex((e) => e.workflowExecutionSignaledEventAttributes),
+      ),
+    );
+    const at = (found: (typeof events)[number] | undefined) =>
+      found?.eventTime ? tsToMs(found.eventTime) - began : null;
     sample.history = {
       workflowTaskStarted: at(events.find((e) => e.workflowTaskStartedEventAttributes)),
       activityScheduled: at(events.find((e) => e.activityTaskScheduledEventAttributes)),
@@ -520,8 +659,12 @@ export async function runOutside(stack: BenchStack, options: OutsideOptions): Pr
   })();
   await sleep(windowMs / 10);
   const began = Date.now();
-  const deadlineMs = Math.round(2.5 * ((expectedRequests(stack) * windowMs) / (CLOUDFLARE_ALLOWANCE * (1 - options.share))) + 180_000);
-  options.log(`outside (${options.headers ? 'headers on' : 'headers off'}): ${world.tokens.length} rotations while another client spends ${Math.round(options.share * CLOUDFLARE_ALLOWANCE)} requests per window; giving up after ${minutes(deadlineMs)}`);
+  const deadlineMs = Math.round(
+    2.5 * ((expectedRequests(stack) * windowMs) / (CLOUDFLARE_ALLOWANCE * (1 - options.share))) + 180_000,
+  );
+  options.log(
+    `outside (${options.headers ? 'headers on' : 'headers off'}): ${world.tokens.length} rotations while another client spends ${Math.round(options.share * CLOUDFLARE_ALLOWANCE)} requests per window; giving up after ${minutes(deadlineMs)}`,
+  );
   const fanOut = await startFleetRotation(stack);
   const done = fanOut.result().then(
     () => false,
@@ -533,16 +676,23 @@ export async function runOutside(stack: BenchStack, options: OutsideOptions): Pr
   const progress = setInterval(() => {
     const user = stack.requests.since(from).filter((e) => e.key === world.userKey);
     const refused = user.filter((e) => e.rateLimited).length;
-    options.log(`outside: ${Math.round((Date.now() - began) / 1000)} s, ${user.filter((e) => !e.outside).length} requests of token-warden, ${user.filter((e) => e.outside).length} outside, ${refused} refused`);
+    options.log(
+      `outside: ${Math.round((Date.now() - began) / 1000)} s, ${user.filter((e) => !e.outside).length} requests of token-warden, ${user.filter((e) => e.outside).length} outside, ${refused} refused`,
+    );
   }, 15_000);
-  const timedOut = await Promise.race([done, sleep(deadlineMs).then(() => true)]).finally(() => clearInterval(progress));
+  const timedOut = await Promise.race([done, sleep(deadlineMs).then(() => true)]).finally(() =>
+    clearInterval(progress),
+  );
   if (timedOut) notes.push(`the rotations did not finish within ${minutes(deadlineMs)}`);
   const wallMs = Date.now() - began;
   spending = false;
   await spender;
   const figures = outsideFigures(stack.requests.since(from), world.userKey, windowMs, options.headers);
   // The two clients together exceed Cloudflare's allowance only once token-warden has kept its pace for a whole window.
-  if (figures.ours < 1.5 * options.budgetPer5Min) notes.push(`token-warden sent ${figures.ours} requests, less than 1.5 windows of its budget: too few to press Cloudflare's allowance (raise --outside-tokens)`);
+  if (figures.ours < 1.5 * options.budgetPer5Min)
+    notes.push(
+      `token-warden sent ${figures.ours} requests, less than 1.5 windows of its budget: too few to press Cloudflare's allowance (raise --outside-tokens)`,
+    );
   const rotations = await tallyRotations(stack, since);
   if (rotations.unfinished) notes.push(...(await stuckRuns(stack, since)));
   return { figures, rotations, wallMs, notes };
@@ -555,7 +705,10 @@ export async function runOutside(stack: BenchStack, options: OutsideOptions): Pr
  * the stack rotated at once (rotations started directly, as a fan-out that the budget never slows
  * would), Cloudflare's limit off and the workers' budget unlimited.
  */
-export async function measureMachineRate(stack: BenchStack, log: (line: string) => void): Promise<{ requestsPerSecond: number; requests: number; ms: number }> {
+export async function measureMachineRate(
+  stack: BenchStack,
+  log: (line: string) => void,
+): Promise<{ requestsPerSecond: number; requests: number; ms: number }> {
   const from = stack.requests.mark();
   const began = Date.now();
   const handles = await Promise.all(
@@ -563,7 +716,14 @@ export async function measureMachineRate(stack: BenchStack, log: (line: string) 
       stack.client.workflow.start('rotateServiceToken', {
         taskQueue: stack.taskQueue,
         workflowId: rotationWorkflowId(stack.world.accountId, t.name),
-        args: [{ accountId: stack.world.accountId, tokenName: t.name, mode: 'scheduled', trigger: { actor: 'schedule:bench-calibration' } }],
+        args: [
+          {
+            accountId: stack.world.accountId,
+            tokenName: t.name,
+            mode: 'scheduled',
+            trigger: { actor: 'schedule:bench-calibration' },
+          },
+        ],
         typedSearchAttributes: [
           { key: TokenName, value: t.name },
           { key: CloudflareAccountId, value: stack.world.accountId },
@@ -574,10 +734,14 @@ export async function measureMachineRate(stack: BenchStack, log: (line: string) 
     ),
   );
   const failures: string[] = [];
-  const all = Promise.all(handles.map((h) => h.result().catch((error: unknown) => void failures.push(describe(error)))));
+  const all = Promise.all(
+    handles.map((h) => h.result().catch((error: unknown) => void failures.push(describe(error)))),
+  );
   const timedOut = await Promise.race([all.then(() => false), sleep(10 * 60_000).then(() => true)]);
   const requests = ours(stack, from);
   const rate = steadyRate(requests.map((e) => e.at));
-  log(`calibration: ${handles.length} rotations at once sent ${requests.length} requests in ${minutes(Date.now() - began)}: ${rate.toFixed(1)} requests/s in the steady middle${failures.length ? `; ${failures.length} failed (${failures[0]})` : ''}${timedOut ? '; stopped waiting after 10 min' : ''}`);
+  log(
+    `calibration: ${handles.length} rotations at once sent ${requests.length} requests in ${minutes(Date.now() - began)}: ${rate.toFixed(1)} requests/s in the steady middle${failures.length ? `; ${failures.length} failed (${failures[0]})` : ''}${timedOut ? '; stopped waiting after 10 min' : ''}`,
+  );
   return { requestsPerSecond: rate, requests: requests.length, ms: Date.now() - began };
 }

@@ -55,7 +55,13 @@ export interface BenchReport {
   loadBefore: number[];
   durationMs: number;
   budgetPer5Min: number;
-  timeScale: { value: number; given: boolean; machineRequestsPerSecond?: number; share?: number; calibrationTokens?: number };
+  timeScale: {
+    value: number;
+    given: boolean;
+    machineRequestsPerSecond?: number;
+    share?: number;
+    calibrationTokens?: number;
+  };
   operations?: OperationFigure[];
   fleet?: FleetSection;
   outside?: OutsideSection[];
@@ -88,7 +94,8 @@ const mark = (met: boolean | null) => (met === null ? 'info' : met ? 'ok' : 'MIS
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`;
+  const line = (cells: string[]) =>
+    `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`;
   return [line(header), ...rows.map(line)];
 }
 
@@ -103,22 +110,41 @@ export function formatBenchReport(report: BenchReport): string {
   const ts = report.timeScale;
   const perSecond = (report.budgetPer5Min / 300) * ts.value;
   lines.push("token-warden bench: the Cloudflare request budget (issue 10's figures)");
-  lines.push(`  ${report.cores} cores, load average ${report.loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start; the bench took ${minutes(report.durationMs)}.`);
+  lines.push(
+    `  ${report.cores} cores, load average ${report.loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start; the bench took ${minutes(report.durationMs)}.`,
+  );
   lines.push(
     `  Time scale T = ${ts.value}: Cloudflare's 5-minute window (simulator) and the budget's (CLOUDFLARE_BUDGET_WINDOW_SECONDS = ${(300 / ts.value).toFixed(1)}) run T × faster; ` +
       (ts.given
         ? 'given by --time-scale.'
         : `calibrated: ${ts.calibrationTokens} rotations at once, unthrottled, sent ${ts.machineRequestsPerSecond?.toFixed(1)} requests/s on this machine, and the budget asks for ${Math.round((ts.share ?? 0) * 100)} % of that.`),
   );
-  lines.push(`  Budget: CLOUDFLARE_REQUESTS_PER_5_MIN unset (default ${report.budgetPer5Min}), ${perSecond.toFixed(1)} requests per wall second at T. Durations below are production time (wall × T) unless marked wall.`);
+  lines.push(
+    `  Budget: CLOUDFLARE_REQUESTS_PER_5_MIN unset (default ${report.budgetPer5Min}), ${perSecond.toFixed(1)} requests per wall second at T. Durations below are production time (wall × T) unless marked wall.`,
+  );
   lines.push('');
 
   if (report.operations?.length) {
     lines.push('Requests per operation, each alone on the fleet stack before the fleet:');
-    lines.push(...table(['operation', 'measured', 'minimum', ''], report.operations.map((op) => [op.name, op.measured === null ? '–' : String(op.measured), String(op.minimum), mark(operationCheck(op).met)])));
+    lines.push(
+      ...table(
+        ['operation', 'measured', 'minimum', ''],
+        report.operations.map((op) => [
+          op.name,
+          op.measured === null ? '–' : String(op.measured),
+          String(op.minimum),
+          mark(operationCheck(op).met),
+        ]),
+      ),
+    );
     for (const op of report.operations) {
-      lines.push(`    ${op.name}: ${op.formula}; sent ${top(op.byOperation, 12) || 'nothing'}${op.problem ? `; FAILED: ${op.problem}` : ''}`);
-      for (const extra of op.oneOff) lines.push(`      one-off, not counted above: ${extra.label}: ${extra.requests} more${extra.expected !== undefined ? ` (expected ${extra.expected})` : ''}`);
+      lines.push(
+        `    ${op.name}: ${op.formula}; sent ${top(op.byOperation, 12) || 'nothing'}${op.problem ? `; FAILED: ${op.problem}` : ''}`,
+      );
+      for (const extra of op.oneOff)
+        lines.push(
+          `      one-off, not counted above: ${extra.label}: ${extra.requests} more${extra.expected !== undefined ? ` (expected ${extra.expected})` : ''}`,
+        );
     }
     lines.push('');
   }
@@ -126,32 +152,55 @@ export function formatBenchReport(report: BenchReport): string {
   const fleet = report.fleet;
   if (fleet) {
     const f = fleet.figures;
-    const strategies = Object.entries(fleet.strategies).map(([s, n]) => `${n} ${s}`).join(', ');
-    lines.push(`The fleet: ${fleet.tokens} service tokens (${strategies}; ${fleet.apps} Access apps, ${fleet.policies} policies, 1–3 per token; a file store each, ${fleet.cloudflareTargets.workersSecret} with a Workers secret, ${fleet.cloudflareTargets.secretsStore} with a Secrets Store secret)`);
-    lines.push(`  rotated by rotateAllServiceTokens while checkTokenHealth checked ${fleet.apiTokens} API tokens of the same user, on ${fleet.workers} worker processes (src/worker.ts).`);
+    const strategies = Object.entries(fleet.strategies)
+      .map(([s, n]) => `${n} ${s}`)
+      .join(', ');
+    lines.push(
+      `The fleet: ${fleet.tokens} service tokens (${strategies}; ${fleet.apps} Access apps, ${fleet.policies} policies, 1–3 per token; a file store each, ${fleet.cloudflareTargets.workersSecret} with a Workers secret, ${fleet.cloudflareTargets.secretsStore} with a Secrets Store secret)`,
+    );
+    lines.push(
+      `  rotated by rotateAllServiceTokens while checkTokenHealth checked ${fleet.apiTokens} API tokens of the same user, on ${fleet.workers} worker processes (src/worker.ts).`,
+    );
     lines.push(`  requests sent: ${f.requests} (${top(fleet.byOperation)})`);
     lines.push(`  Cloudflare's 429: ${f.rateLimited}`);
-    lines.push(`  busiest 5-minute window (sliding): ${f.busiest} requests = ${((f.busiestShare) * 100).toFixed(1)} % of ${report.budgetPer5Min} (${((f.busiest / CLOUDFLARE_ALLOWANCE) * 100).toFixed(1)} % of Cloudflare's ${CLOUDFLARE_ALLOWANCE})`);
-    lines.push(`  wall time: ${minutes(f.productionWallMs)} (wall ${minutes(f.productionWallMs / ts.value)}); requests ÷ budget rate: ${minutes(f.idealMs)}; ratio ${f.wallRatio.toFixed(2)} × (bound ${BOUNDS.wallRatioMax})`);
-    lines.push(`  fan-out finished after ${fleet.fanOutMs === null ? '–' : minutes(fleet.fanOutMs * ts.value)}, health check after ${fleet.healthMs === null ? '–' : minutes(fleet.healthMs * ts.value)}`);
+    lines.push(
+      `  busiest 5-minute window (sliding): ${f.busiest} requests = ${(f.busiestShare * 100).toFixed(1)} % of ${report.budgetPer5Min} (${((f.busiest / CLOUDFLARE_ALLOWANCE) * 100).toFixed(1)} % of Cloudflare's ${CLOUDFLARE_ALLOWANCE})`,
+    );
+    lines.push(
+      `  wall time: ${minutes(f.productionWallMs)} (wall ${minutes(f.productionWallMs / ts.value)}); requests ÷ budget rate: ${minutes(f.idealMs)}; ratio ${f.wallRatio.toFixed(2)} × (bound ${BOUNDS.wallRatioMax})`,
+    );
+    lines.push(
+      `  fan-out finished after ${fleet.fanOutMs === null ? '–' : minutes(fleet.fanOutMs * ts.value)}, health check after ${fleet.healthMs === null ? '–' : minutes(fleet.healthMs * ts.value)}`,
+    );
     const r = fleet.rotations;
-    lines.push(`  rotations: ${r.rotated} of ${r.tokens} tokens rotated; runs ${r.completed} completed, ${r.compensated} compensated, ${r.failed} failed, ${r.unfinished} unfinished`);
+    lines.push(
+      `  rotations: ${r.rotated} of ${r.tokens} tokens rotated; runs ${r.completed} completed, ${r.compensated} compensated, ${r.failed} failed, ${r.unfinished} unfinished`,
+    );
     const revoke = latencyFigures(fleet.revokes);
     const floor = latencyFigures(fleet.floors);
     const ms = (v: number | null) => (v === null ? '–' : v === Infinity ? 'never' : `${Math.round(v)} ms`);
-    lines.push(`  during it (wall time): emergency revoke → Cloudflare rotate p50 ${ms(revoke.p50)}, p90 ${ms(revoke.p90)}, max ${ms(revoke.max)} (${revoke.samples}); bare floor p50 ${ms(floor.p50)}, p90 ${ms(floor.p90)} (${floor.samples})`);
-    for (const sample of fleet.revokeSamples) lines.push(`    revoke ${sample.token} (ms after the POST): ${describeRevoke(sample)}`);
+    lines.push(
+      `  during it (wall time): emergency revoke → Cloudflare rotate p50 ${ms(revoke.p50)}, p90 ${ms(revoke.p90)}, max ${ms(revoke.max)} (${revoke.samples}); bare floor p50 ${ms(floor.p50)}, p90 ${ms(floor.p90)} (${floor.samples})`,
+    );
+    for (const sample of fleet.revokeSamples)
+      lines.push(`    revoke ${sample.token} (ms after the POST): ${describeRevoke(sample)}`);
     lines.push(`    floors: ${fleet.floors.map(ms).join(', ') || '–'}`);
     const s = fleet.status;
-    lines.push(`  GET /tokens/status, ${s.clients} clients: ${s.answers} answers of ${s.requests}, ${s.perSecond.toFixed(1)}/s, p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (wall time)`);
+    lines.push(
+      `  GET /tokens/status, ${s.clients} clients: ${s.answers} answers of ${s.requests}, ${s.perSecond.toFixed(1)}/s, p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (wall time)`,
+    );
     for (const note of fleet.notes) lines.push(`  note: ${note}`);
     lines.push('');
   }
 
   for (const outside of report.outside ?? []) {
     const o = outside.figures;
-    lines.push(`Outside client, rate-limit headers ${o.headers ? 'on' : 'OFF'}: ${outside.tokens} rotations while another client of the same user spends 30 % of Cloudflare's allowance, evenly`);
-    lines.push(`  token-warden: ${o.ours} requests, ${o.our429} × 429; outside: ${o.outsideSent} requests, ${o.outsideRefused} refused; lockouts ${o.lockouts}; busiest sliding window ${o.busiestCombined} (token-warden ${o.busiestOurs}; Cloudflare allows ${CLOUDFLARE_ALLOWANCE} per fixed window)`);
+    lines.push(
+      `Outside client, rate-limit headers ${o.headers ? 'on' : 'OFF'}: ${outside.tokens} rotations while another client of the same user spends 30 % of Cloudflare's allowance, evenly`,
+    );
+    lines.push(
+      `  token-warden: ${o.ours} requests, ${o.our429} × 429; outside: ${o.outsideSent} requests, ${o.outsideRefused} refused; lockouts ${o.lockouts}; busiest sliding window ${o.busiestCombined} (token-warden ${o.busiestOurs}; Cloudflare allows ${CLOUDFLARE_ALLOWANCE} per fixed window)`,
+    );
     for (const note of outside.notes) lines.push(`  note: ${note}`);
     lines.push('');
   }

@@ -99,11 +99,19 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
     const dir = path.join(options.workDir, options.name);
     const logsDir = path.join(dir, 'logs');
     mkdirSync(logsDir, { recursive: true, mode: 0o700 });
-    const databaseUrl = await createDatabase(options.databaseUrl, `bench_${options.name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`);
+    const databaseUrl = await createDatabase(
+      options.databaseUrl,
+      `bench_${options.name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`,
+    );
     const pool = createPool(databaseUrl);
     cleanups.push(() => pool.end());
 
-    const sim = await startSimulator({ port: 0, seed: 'none', timeScale: options.timeScale, rateLimit: { enabled: false } });
+    const sim = await startSimulator({
+      port: 0,
+      seed: 'none',
+      timeScale: options.timeScale,
+      rateLimit: { enabled: false },
+    });
     cleanups.push(() => sim.close());
     const { world, initial } = buildBenchWorld(sim, { ...options.world, dir, memo: createStoreMemo(pool) });
     const key = randomBytes(32);
@@ -117,7 +125,9 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
     sim.calls.reset();
     const requests = new RequestLog(sim);
     cleanups.push(async () => requests.close());
-    log(`${options.name}: ${world.tokens.length} service tokens, ${world.apiTokenNames.length} API tokens, ${world.apps} Access apps, ${world.policies} policies; simulator at ${sim.baseURL} (time scale ${options.timeScale})`);
+    log(
+      `${options.name}: ${world.tokens.length} service tokens, ${world.apiTokenNames.length} API tokens, ${world.apps} Access apps, ${world.policies} policies; simulator at ${sim.baseURL} (time scale ${options.timeScale})`,
+    );
 
     const connection = await Connection.connect({ address: options.temporalAddress });
     cleanups.push(() => connection.close());
@@ -142,7 +152,16 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
       TOKEN_WARDEN_ENCRYPTION_KEY: key.toString('base64'),
       TOKEN_WARDEN_ENCRYPTION_KEY_ID: 'bench',
     };
-    const workers = Array.from({ length: options.workers }, (_, i) => new RestartableChild({ name: `worker-${i + 1}`, entry: 'src/worker.ts', logFile: path.join(logsDir, `worker-${i + 1}.log`), env: { ...baseEnv, ...options.workerEnv } }));
+    const workers = Array.from(
+      { length: options.workers },
+      (_, i) =>
+        new RestartableChild({
+          name: `worker-${i + 1}`,
+          entry: 'src/worker.ts',
+          logFile: path.join(logsDir, `worker-${i + 1}.log`),
+          env: { ...baseEnv, ...options.workerEnv },
+        }),
+    );
     const children: RestartableChild[] = [...workers];
     const killChildren = () => children.forEach((c) => c.killNow());
     process.once('exit', killChildren);
@@ -161,7 +180,13 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
         name: 'api',
         entry: 'src/api/server.ts',
         logFile: path.join(logsDir, 'api.log'),
-        env: { ...baseEnv, HOST: '127.0.0.1', PORT: String(port), CLIENT_AUTH_TOKEN: operator, API_CLIENT_TOKENS: pollers.map((t, i) => `poller-${i}:${t}`).join(',') },
+        env: {
+          ...baseEnv,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          CLIENT_AUTH_TOKEN: operator,
+          API_CLIENT_TOKENS: pollers.map((t, i) => `poller-${i}:${t}`).join(','),
+        },
       });
       children.push(child);
       child.start();
@@ -170,13 +195,34 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
 
     const began = Date.now();
     for (const worker of workers) {
-      if (!(await workerReady(connection, taskQueue, worker, 180_000))) throw new Error(`${options.name}: a worker did not start; see ${logsDir}`);
+      if (!(await workerReady(connection, taskQueue, worker, 180_000)))
+        throw new Error(`${options.name}: a worker did not start; see ${logsDir}`);
     }
-    if (api && !(await apiReady(api.url, children.at(-1)!, 120_000))) throw new Error(`${options.name}: the API did not start; see ${path.join(logsDir, 'api.log')}`);
-    for (const schedule of SCHEDULES) await client.schedule.getHandle(schedule.id).delete().catch(() => undefined);
-    log(`${options.name}: ${workers.length} worker processes${api ? ' and the API process' : ''} up after ${Math.round((Date.now() - began) / 1000)} s (task queue ${taskQueue})`);
+    if (api && !(await apiReady(api.url, children.at(-1)!, 120_000)))
+      throw new Error(`${options.name}: the API did not start; see ${path.join(logsDir, 'api.log')}`);
+    for (const schedule of SCHEDULES)
+      await client.schedule
+        .getHandle(schedule.id)
+        .delete()
+        .catch(() => undefined);
+    log(
+      `${options.name}: ${workers.length} worker processes${api ? ' and the API process' : ''} up after ${Math.round((Date.now() - began) / 1000)} s (task queue ${taskQueue})`,
+    );
 
-    return { sim, world, requests, pool, connection, client, keys, taskQueue, workers, api, logsDir, close: () => runCleanups(cleanups, log) };
+    return {
+      sim,
+      world,
+      requests,
+      pool,
+      connection,
+      client,
+      keys,
+      taskQueue,
+      workers,
+      api,
+      logsDir,
+      close: () => runCleanups(cleanups, log),
+    };
   } catch (error) {
     await runCleanups(cleanups, log);
     throw error;
@@ -184,17 +230,29 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
 }
 
 /** This start of the worker polls the main queue's workflows and every lane's Cloudflare activities. */
-async function workerReady(connection: Connection, taskQueue: string, worker: RestartableChild, timeoutMs: number): Promise<boolean> {
+async function workerReady(
+  connection: Connection,
+  taskQueue: string,
+  worker: RestartableChild,
+  timeoutMs: number,
+): Promise<boolean> {
   const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
   const polledBy = async (name: string, type: temporal.api.enums.v1.TaskQueueType, pid: number) => {
-    const { pollers } = await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type });
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name },
+      taskQueueType: type,
+    });
     return (pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
   };
   const deadline = Date.now() + timeoutMs;
   while (worker.running() && Date.now() < deadline) {
     const pid = worker.pid;
     if (pid !== undefined) {
-      const queues = [polledBy(taskQueue, TASK_QUEUE_TYPE_WORKFLOW, pid), ...LANES.map((lane) => polledBy(cloudflareTaskQueue(taskQueue, lane), TASK_QUEUE_TYPE_ACTIVITY, pid))];
+      const queues = [
+        polledBy(taskQueue, TASK_QUEUE_TYPE_WORKFLOW, pid),
+        ...LANES.map((lane) => polledBy(cloudflareTaskQueue(taskQueue, lane), TASK_QUEUE_TYPE_ACTIVITY, pid)),
+      ];
       if ((await Promise.all(queues)).every(Boolean)) return true;
     }
     await sleep(500);

@@ -2,7 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import { WARDEN_ACCOUNT_PERMISSIONS, WARDEN_USER_PERMISSIONS, type RunningSimulator } from '../../src/cloudflare/simulator';
+import {
+  WARDEN_ACCOUNT_PERMISSIONS,
+  WARDEN_USER_PERMISSIONS,
+  type RunningSimulator,
+} from '../../src/cloudflare/simulator';
 import { inventorySchema } from '../../src/config';
 import type { ServiceTokenCredential, StoreDeps, StoreMemo } from '../../src/stores';
 import { ChaosRandom } from '../chaos/random';
@@ -65,13 +69,22 @@ const bindingName = (name: string, half: 'id' | 'secret') => `${name.replace(/[^
  * spends one GET on it once it knows its id), token-warden's own the first. The inventory is
  * written as YAML for the worker processes, the API tokens' values as files beside it.
  */
-export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOptions): { world: BenchWorld; initial: Map<string, ServiceTokenCredential> } {
-  if (options.tokens < 3) throw new Error('the bench world needs at least 3 service tokens (the measured operations use the first three)');
+export function buildBenchWorld(
+  sim: RunningSimulator,
+  options: BenchWorldOptions,
+): { world: BenchWorld; initial: Map<string, ServiceTokenCredential> } {
+  if (options.tokens < 3)
+    throw new Error('the bench world needs at least 3 service tokens (the measured operations use the first three)');
   const random = new ChaosRandom(options.seed);
   const state = sim.state;
   const account = state.createAccount({ name: 'token-warden bench' });
   const accountId = account.id;
-  const warden = state.createApiToken({ owner: 'user', name: 'token-warden', accountId, permissions: [...WARDEN_ACCOUNT_PERMISSIONS, ...WARDEN_USER_PERMISSIONS] });
+  const warden = state.createApiToken({
+    owner: 'user',
+    name: 'token-warden',
+    accountId,
+    permissions: [...WARDEN_ACCOUNT_PERMISSIONS, ...WARDEN_USER_PERMISSIONS],
+  });
   const userKey = sim.rateLimit.keyOf(warden.value);
   if (!userKey) throw new Error('the simulator does not know token-warden’s own token');
   const script = state.createWorkerScript({ accountId, name: 'bench-worker' });
@@ -85,7 +98,9 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
   const secretsDir = path.join(options.dir, 'api-token-values');
   mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
 
-  const apps = Array.from({ length: options.apps }, (_, i) => state.createAccessApp({ accountId, name: `bench app ${i}`, domain: `app-${i}.bench.token-warden.example` }));
+  const apps = Array.from({ length: options.apps }, (_, i) =>
+    state.createAccessApp({ accountId, name: `bench app ${i}`, domain: `app-${i}.bench.token-warden.example` }),
+  );
   const policyApp = (p: number) => apps[Math.floor((p * apps.length) / options.policies)]!;
 
   const tokens: BenchWorld['tokens'] = [];
@@ -100,7 +115,8 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
     const created = state.createServiceToken({ accountId, name, duration: '8760h' });
     initial.set(name, { clientId: created.clientId, clientSecret: created.clientSecret });
     // The measured operations: the replace token (1) in 3 policies, the other two in one.
-    const count = i === 1 ? Math.min(3, options.policies) : i < 3 ? 1 : random.between(1, Math.min(3, options.policies));
+    const count =
+      i === 1 ? Math.min(3, options.policies) : i < 3 ? 1 : random.between(1, Math.min(3, options.policies));
     const chosen = new Set<number>();
     while (chosen.size < count) chosen.add(random.between(0, options.policies - 1));
     for (const p of chosen) {
@@ -112,7 +128,13 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
     const every = options.cloudflareStoreEvery;
     const workers = i < 3 || (every > 0 && i % every === 3 % every);
     const secrets = i < 3 || (every > 0 && i % every === 7 % every);
-    const token: ChaosToken = { name, strategy, initialTokenId: created.id, files: [{ path: file, realPath: file, flaky: false }], targets: [{ kind: 'file', path: file }] };
+    const token: ChaosToken = {
+      name,
+      strategy,
+      initialTokenId: created.id,
+      files: [{ path: file, realPath: file, flaky: false }],
+      targets: [{ kind: 'file', path: file }],
+    };
     if (workers) {
       token.workersSecret = { script: script.name, names };
       token.targets.push({ kind: 'workers-secret', script: script.name, names });
@@ -122,7 +144,13 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
       token.targets.push({ kind: 'secrets-store', storeId: secretsStore.id, names });
     }
     chaosTokens.push(token);
-    tokens.push({ name, strategy, tokenId: created.id, policies: count, cloudflareStores: Number(workers) + Number(secrets) });
+    tokens.push({
+      name,
+      strategy,
+      tokenId: created.id,
+      policies: count,
+      cloudflareStores: Number(workers) + Number(secrets),
+    });
   }
 
   const policies: ChaosPolicy[] = members.map((m, p) => {
@@ -131,7 +159,10 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
     const name = `bench policy ${p}`;
     // A policy naming nobody still exists (and is scanned); Cloudflare wants at least one rule.
     const rules = include.length ? include : [{ any_valid_service_token: {} }];
-    const created = p % 2 === 0 ? state.createAccessPolicy({ accountId, name, include: rules, attachTo: [app.id] }) : state.createAccessPolicy({ accountId, appId: app.id, name, include: rules });
+    const created =
+      p % 2 === 0
+        ? state.createAccessPolicy({ accountId, name, include: rules, attachTo: [app.id] })
+        : state.createAccessPolicy({ accountId, appId: app.id, name, include: rules });
     return { id: created.id, name, tokens: m.names };
   });
   /** The probe app of a token: the app of the first policy naming it. */
@@ -145,7 +176,9 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
   for (let i = 0; i < options.apiTokens; i++) {
     const own = i === 0;
     const name = own ? 'token-warden' : `api-token-${String(i).padStart(3, '0')}`;
-    const value = own ? warden.value : state.createApiToken({ owner: 'user', name, accountId, permissions: ['API Tokens Read'] }).value;
+    const value = own
+      ? warden.value
+      : state.createApiToken({ owner: 'user', name, accountId, permissions: ['API Tokens Read'] }).value;
     const file = path.join(secretsDir, name);
     writeFileSync(file, `${value}\n`, { mode: 0o600 });
     apiTokenNames.push(name);
@@ -174,8 +207,16 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
   writeFileSync(inventoryFile, `# generated by npm run bench\n${stringify(document)}`, { mode: 0o600 });
   const inventory = inventorySchema.parse(document);
   const wardenClient = createCloudflareClient({ apiToken: warden.value, baseURL: sim.baseURL, purpose: 'mutations' });
-  const storeDeps: StoreDeps = { cloudflare: () => wardenClient, env: {}, ...(options.memo ? { memo: options.memo } : {}) };
-  const flaky = new FlakyDirectory(path.join(storesDir, 'unused-flaky'), path.join(storesDir, 'unused-flaky-real'), path.join(storesDir, 'unused-flaky-blocker'));
+  const storeDeps: StoreDeps = {
+    cloudflare: () => wardenClient,
+    env: {},
+    ...(options.memo ? { memo: options.memo } : {}),
+  };
+  const flaky = new FlakyDirectory(
+    path.join(storesDir, 'unused-flaky'),
+    path.join(storesDir, 'unused-flaky-real'),
+    path.join(storesDir, 'unused-flaky-blocker'),
+  );
   const chaos: ChaosWorld = {
     accountId,
     appId: apps[0]!.id,
@@ -197,7 +238,13 @@ export function buildBenchWorld(sim: RunningSimulator, options: BenchWorldOption
     apiTokenNames,
     apps: apps.length,
     policies: policies.length,
-    operations: { rotateSecret: tokens[0]!.name, replace: tokens[1]!.name, replacePolicies: tokens[1]!.policies, revoke: tokens[2]!.name, cloudflareStores: 2 },
+    operations: {
+      rotateSecret: tokens[0]!.name,
+      replace: tokens[1]!.name,
+      replacePolicies: tokens[1]!.policies,
+      revoke: tokens[2]!.name,
+      cloudflareStores: 2,
+    },
   };
   return { world, initial };
 }

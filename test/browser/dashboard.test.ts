@@ -31,7 +31,15 @@ describe('dashboard in a real browser', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -62,7 +70,9 @@ describe('dashboard in a real browser', () => {
     await row.locator('button', { hasText: 'Rotate' }).click();
     await page.locator('#notice', { hasText: 'Rotation of web-app started' }).waitFor();
     await page.locator('#rotations tr', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
-    expect(await page.locator('#rotations tr', { hasText: 'web-app' }).first().textContent()).toContain('resolve → issue → propagate → verify → wait → retire → finish');
+    expect(await page.locator('#rotations tr', { hasText: 'web-app' }).first().textContent()).toContain(
+      'resolve → issue → propagate → verify → wait → retire → finish',
+    );
     expect(await f.probe(f.fileCredential('web-app'))).toBe(200);
     await page.screenshot({ path: path.join(os.tmpdir(), 'token-warden-dashboard.png'), fullPage: true });
     // The CSP allows exactly the page's own script and style: no violations, no script errors.
@@ -78,7 +88,11 @@ describe('dashboard in a real browser', () => {
     try {
       // web-app finishes; slow-app waits an hour for its consumers.
       // The query answers once the fan-out has read the inventory.
-      const completed = () => fanOut.query(fanOutProgressQuery).then((p) => p.completed, () => 0);
+      const completed = () =>
+        fanOut.query(fanOutProgressQuery).then(
+          (p) => p.completed,
+          () => 0,
+        );
       while ((await completed()) < 1) await new Promise((r) => setTimeout(r, 200));
       const page = await browser.newPage();
       await page.goto(url);
@@ -91,7 +105,10 @@ describe('dashboard in a real browser', () => {
       expect(cells[7]).toMatch(/^\d+ min$/);
     } finally {
       await fanOut.terminate('test over');
-      await f.stack.client.workflow.getHandle(rotationWorkflowId(f.accountId, 'slow-app')).terminate('test over').catch(() => undefined);
+      await f.stack.client.workflow
+        .getHandle(rotationWorkflowId(f.accountId, 'slow-app'))
+        .terminate('test over')
+        .catch(() => undefined);
     }
   });
 });

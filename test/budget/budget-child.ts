@@ -21,7 +21,12 @@ async function main(): Promise<void> {
     store: createPostgresBudgetStore(pool),
     settings: { requestsPerWindow: Number(env('REQUESTS')), windowMs: Number(env('WINDOW_MS')) },
   });
-  const send = budgetedFetch({ budget, owner: env('OWNER'), lane: z.enum(LANES).parse(env('LANE')), sendTimeoutMs: 5_000 });
+  const send = budgetedFetch({
+    budget,
+    owner: env('OWNER'),
+    lane: z.enum(LANES).parse(env('LANE')),
+    sendTimeoutMs: 5_000,
+  });
   const statuses: number[] = [];
   let next = 0;
   const count = Number(env('COUNT'));

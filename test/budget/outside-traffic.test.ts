@@ -16,7 +16,10 @@ describe('the request budget with outside traffic on the same Cloudflare user', 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, seed: 'demo', timeScale: 100, rateLimit: { limit: 120 } });
     db = await createTestDatabase();
-    budget = createRequestBudget({ store: createPostgresBudgetStore(db.pool), settings: { requestsPerWindow: 100, windowMs: 3_000 } });
+    budget = createRequestBudget({
+      store: createPostgresBudgetStore(db.pool),
+      settings: { requestsPerWindow: 100, windowMs: 3_000 },
+    });
   });
   afterAll(async () => {
     budget?.close();
@@ -28,13 +31,17 @@ describe('the request budget with outside traffic on the same Cloudflare user', 
     const warden = sim.demo!.apiTokens.warden.value!;
     const seen: CountedApiRequest[] = [];
     sim.calls.onRequest((event) => seen.push(event));
-    const client = createBudgetedClients({ budget, warden: { apiToken: warden, baseURL: sim.baseURL, owner: 'ops' } })('scheduled').warden('reads');
+    const client = createBudgetedClients({ budget, warden: { apiToken: warden, baseURL: sim.baseURL, owner: 'ops' } })(
+      'scheduled',
+    ).warden('reads');
     const until = Date.now() + 9_000;
     const outside = setInterval(() => sim.rateLimit.spend({ tokenValue: warden }, 3), 250); // 36 per window
     try {
-      await Promise.all(Array.from({ length: 4 }, async () => {
-        while (Date.now() < until) await client.user.tokens.verify();
-      }));
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (Date.now() < until) await client.user.tokens.verify();
+        }),
+      );
     } finally {
       clearInterval(outside);
     }

@@ -24,7 +24,10 @@ describe('the request budget', () => {
     db = await createTestDatabase();
     server = await startLoopbackServer((request) => {
       arrivals.push({ at: Date.now(), path: request.path });
-      return { status: 200, body: { success: true, errors: [], messages: [], result: { id: 'token-id', status: 'active' } } };
+      return {
+        status: 200,
+        body: { success: true, errors: [], messages: [], result: { id: 'token-id', status: 'active' } },
+      };
     });
   });
   afterEach(() => {
@@ -65,12 +68,19 @@ describe('the request budget', () => {
 
     // What each revoke waited behind: scheduled requests arriving between its ask and its arrival.
     const overtaken: number[] = [];
-    for (const [name, budget] of [['same', worker], ['other', otherWorker], ['same', worker], ['other', otherWorker]] as const) {
+    for (const [name, budget] of [
+      ['same', worker],
+      ['other', otherWorker],
+      ['same', worker],
+      ['other', otherWorker],
+    ] as const) {
       const path = `emergency-${name}-${overtaken.length}`;
       const askedAt = Date.now();
       expect(await sender(budget, 'emergency')(path)).toBe(200);
       const arrivedAt = arrivals.find((a) => a.path === `/${path}`)!.at;
-      overtaken.push(arrivals.filter((a) => a.path.startsWith('/scheduled') && a.at >= askedAt && a.at <= arrivedAt).length);
+      overtaken.push(
+        arrivals.filter((a) => a.path.startsWith('/scheduled') && a.at >= askedAt && a.at <= arrivedAt).length,
+      );
       await sleep(shape.emissionMs / 3);
     }
     // 24 scheduled requests were queued; a revoke waits at most for the one in flight ahead of it.
@@ -82,25 +92,38 @@ describe('the request budget', () => {
   it('sends nothing while its store is unreachable, except an emergency within its own reserve', async () => {
     const deadPool = createPool('postgres://nobody@127.0.0.1:1/none');
     pools.push(deadPool);
-    const budget = track(createRequestBudget({ store: createPostgresBudgetStore(deadPool), settings, emergencyStoreTimeoutMs: 200 }));
+    const budget = track(
+      createRequestBudget({ store: createPostgresBudgetStore(deadPool), settings, emergencyStoreTimeoutMs: 200 }),
+    );
     // Refused when the budget closes at the end of the test.
     const routine = sender(budget, 'scheduled')('scheduled').catch(() => 'never sent');
-    const emergencies = Array.from({ length: shape.burst.emergency }, (_, i) => sender(budget, 'emergency')(`emergency-${i}`).catch(() => 'never sent'));
+    const emergencies = Array.from({ length: shape.burst.emergency }, (_, i) =>
+      sender(budget, 'emergency')(`emergency-${i}`).catch(() => 'never sent'),
+    );
     await sleep(2_000);
     const reserve = shape.burst.emergency - shape.burst.interactive;
     expect(arrivals.filter((a) => a.path.startsWith('/emergency'))).toHaveLength(reserve);
     expect(arrivals.filter((a) => a.path === '/scheduled')).toHaveLength(0);
     budget.close();
     expect(await routine).toBe('never sent');
-    expect((await Promise.all(emergencies)).filter((r) => r === 'never sent')).toHaveLength(shape.burst.emergency - reserve);
+    expect((await Promise.all(emergencies)).filter((r) => r === 'never sent')).toHaveLength(
+      shape.burst.emergency - reserve,
+    );
   });
 
   it("counts each token's requests against its own Cloudflare user", async () => {
-    const clients = createBudgetedClients({ budget: processBudget(), warden: { apiToken: 'warden-token', baseURL: server.url, owner: 'alice' } })('scheduled');
+    const clients = createBudgetedClients({
+      budget: processBudget(),
+      warden: { apiToken: 'warden-token', baseURL: server.url, owner: 'alice' },
+    })('scheduled');
     await clients.warden('reads').user.tokens.verify();
-    await clients.factory({ apiToken: 'bobs-token', baseURL: server.url, purpose: 'reads', budgetOwner: 'bob' }).user.tokens.verify();
+    await clients
+      .factory({ apiToken: 'bobs-token', baseURL: server.url, purpose: 'reads', budgetOwner: 'bob' })
+      .user.tokens.verify();
     await clients.factory({ apiToken: 'another-of-alice', baseURL: server.url, purpose: 'reads' }).user.tokens.verify();
-    const { rows } = await db.pool.query<{ owner: string; granted: string }>('SELECT owner, granted FROM cloudflare_budget ORDER BY owner');
+    const { rows } = await db.pool.query<{ owner: string; granted: string }>(
+      'SELECT owner, granted FROM cloudflare_budget ORDER BY owner',
+    );
     expect(rows).toEqual([
       { owner: 'alice', granted: '2' },
       { owner: 'bob', granted: '1' },

@@ -14,14 +14,28 @@ function runChild(db: TestDatabase, target: string, env: Record<string, string>)
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'budget-child.ts')], {
       cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, TARGET_URL: target, REQUESTS: String(REQUESTS), WINDOW_MS: String(WINDOW_MS), OWNER: 'alice', LANE: 'scheduled', CONCURRENCY: '4', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: db.url,
+        TARGET_URL: target,
+        REQUESTS: String(REQUESTS),
+        WINDOW_MS: String(WINDOW_MS),
+        OWNER: 'alice',
+        LANE: 'scheduled',
+        CONCURRENCY: '4',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim()) as { statuses: number[] }) : reject(new Error(`child exited ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim()) as { statuses: number[] })
+        : reject(new Error(`child exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -51,7 +65,10 @@ describe('one Cloudflare request budget shared by worker processes', () => {
   });
 
   it('keeps two processes together within the budget in every window, at close to its pace', async () => {
-    const results = await Promise.all([runChild(db, server.url, { COUNT: '45' }), runChild(db, server.url, { COUNT: '45' })]);
+    const results = await Promise.all([
+      runChild(db, server.url, { COUNT: '45' }),
+      runChild(db, server.url, { COUNT: '45' }),
+    ]);
     expect(results.flatMap((r) => r.statuses)).toEqual(Array(90).fill(200));
     expect(arrivals).toHaveLength(90);
     // Cloudflare counts per user over its window: the two processes together stay inside it.
@@ -75,7 +92,10 @@ describe('one Cloudflare request budget shared by worker processes', () => {
       }
       return { status: 200 };
     };
-    const results = await Promise.all([runChild(db, server.url, { COUNT: '12', CONCURRENCY: '1' }), runChild(db, server.url, { COUNT: '12', CONCURRENCY: '1' })]);
+    const results = await Promise.all([
+      runChild(db, server.url, { COUNT: '12', CONCURRENCY: '1' }),
+      runChild(db, server.url, { COUNT: '12', CONCURRENCY: '1' }),
+    ]);
     // Nobody saw the 429: the refused request was sent again once the block was over.
     expect(results.flatMap((r) => r.statuses)).toEqual(Array(24).fill(200));
     expect(refusedAt).toBeGreaterThan(0);

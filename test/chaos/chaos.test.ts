@@ -41,7 +41,13 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
         // The servers are shared with the other suites.
         infrastructureFaults: false,
         // Short outages only: a long one costs a minute of retries, beyond this run's budget.
-        storeOutages: { minGapMs: 3_000, maxGapMs: 8_000, shortMs: [1_000, 4_000], longMs: [1_000, 4_000], longShare: 0 },
+        storeOutages: {
+          minGapMs: 3_000,
+          maxGapMs: 8_000,
+          shortMs: [1_000, 4_000],
+          longMs: [1_000, 4_000],
+          longShare: 0,
+        },
         latencyStorms: false,
         rateLimitSqueezes: false,
         emergencyShare: 0.1,

@@ -14,7 +14,11 @@ export interface ConsumerStats {
  * Starts the consumer (test/chaos/consumer.ts) as a process of its own; what it reports lands in
  * `failures` and `stats` as it comes.
  */
-export function startConsumer(config: ConsumerConfig, logFile: string, home: string): { child: RestartableChild; failures: ConsumerFailure[]; stats: () => ConsumerStats } {
+export function startConsumer(
+  config: ConsumerConfig,
+  logFile: string,
+  home: string,
+): { child: RestartableChild; failures: ConsumerFailure[]; stats: () => ConsumerStats } {
   const failures: ConsumerFailure[] = [];
   let stats: ConsumerStats = { probes: 0, accepted: 0, staleReads: 0, probeErrors: 0 };
   const child = new RestartableChild({
@@ -31,7 +35,13 @@ export function startConsumer(config: ConsumerConfig, logFile: string, home: str
         return;
       }
       if (event.type === 'failure') failures.push(event);
-      else stats = { probes: event.probes, accepted: event.accepted, staleReads: event.staleReads, probeErrors: event.probeErrors };
+      else
+        stats = {
+          probes: event.probes,
+          accepted: event.accepted,
+          staleReads: event.staleReads,
+          probeErrors: event.probeErrors,
+        };
     },
   });
   child.start();

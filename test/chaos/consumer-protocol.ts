@@ -25,6 +25,12 @@ export const consumerEventSchema = z.discriminatedUnion('type', [
     reason: z.string().nullable(),
     fingerprint: z.string().nullable(),
   }),
-  z.object({ type: z.literal('stats'), probes: z.number(), accepted: z.number(), staleReads: z.number(), probeErrors: z.number() }),
+  z.object({
+    type: z.literal('stats'),
+    probes: z.number(),
+    accepted: z.number(),
+    staleReads: z.number(),
+    probeErrors: z.number(),
+  }),
 ]);
 export type ConsumerEvent = z.infer<typeof consumerEventSchema>;

@@ -24,14 +24,20 @@ const emit = (event: ConsumerEvent) => process.stdout.write(`${JSON.stringify(ev
 
 async function readStore(file: string): Promise<Credential | null> {
   try {
-    const halves = parseCredentialFile(await readFile(file, 'utf8'), 'env', { clientId: 'CF_ACCESS_CLIENT_ID', clientSecret: 'CF_ACCESS_CLIENT_SECRET' });
-    return halves.clientId && halves.clientSecret ? { clientId: halves.clientId, clientSecret: halves.clientSecret } : null;
+    const halves = parseCredentialFile(await readFile(file, 'utf8'), 'env', {
+      clientId: 'CF_ACCESS_CLIENT_ID',
+      clientSecret: 'CF_ACCESS_CLIENT_SECRET',
+    });
+    return halves.clientId && halves.clientSecret
+      ? { clientId: halves.clientId, clientSecret: halves.clientSecret }
+      : null;
   } catch {
     return null;
   }
 }
 
-const same = (a: Credential | null, b: Credential | null) => a !== null && b !== null && a.clientId === b.clientId && a.clientSecret === b.clientSecret;
+const same = (a: Credential | null, b: Credential | null) =>
+  a !== null && b !== null && a.clientId === b.clientId && a.clientSecret === b.clientSecret;
 
 async function main(): Promise<void> {
   const config = consumerConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
@@ -67,7 +73,17 @@ async function main(): Promise<void> {
     const first = await readStore(store.file);
     if (!first) {
       // A rename is atomic, so a reader never sees a half-written file; look once more.
-      if (!(await readStore(store.file))) emit({ type: 'failure', kind: 'unreadable', token: store.token, file: store.file, at: Date.now(), status: null, reason: null, fingerprint: null });
+      if (!(await readStore(store.file)))
+        emit({
+          type: 'failure',
+          kind: 'unreadable',
+          token: store.token,
+          file: store.file,
+          at: Date.now(),
+          status: null,
+          reason: null,
+          fingerprint: null,
+        });
       return;
     }
     const answer = await probe(first);
@@ -77,14 +93,32 @@ async function main(): Promise<void> {
     // held a credential Cloudflare refused.
     const again = await readStore(store.file);
     if (same(first, again)) {
-      emit({ type: 'failure', kind: 'rejected', token: store.token, file: store.file, at: Date.now(), status: answer.status, reason: answer.reason, fingerprint: fingerprintCredential(first) });
+      emit({
+        type: 'failure',
+        kind: 'rejected',
+        token: store.token,
+        file: store.file,
+        at: Date.now(),
+        status: answer.status,
+        reason: answer.reason,
+        fingerprint: fingerprintCredential(first),
+      });
       return;
     }
     stats.staleReads += 1;
     if (!again) return;
     const retry = await probe(again);
     if (retry && retry.status !== 200 && same(again, await readStore(store.file))) {
-      emit({ type: 'failure', kind: 'rejected', token: store.token, file: store.file, at: Date.now(), status: retry.status, reason: retry.reason, fingerprint: fingerprintCredential(again) });
+      emit({
+        type: 'failure',
+        kind: 'rejected',
+        token: store.token,
+        file: store.file,
+        at: Date.now(),
+        status: retry.status,
+        reason: retry.reason,
+        fingerprint: fingerprintCredential(again),
+      });
     }
   }
 

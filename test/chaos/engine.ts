@@ -14,13 +14,24 @@ import { AesGcmPayloadCodec, type EncryptionKeys } from '../../src/temporal/code
 import { createTemporalClient } from '../../src/temporal/connection';
 import { ensureSearchAttributes } from '../../src/temporal/ensure-search-attributes';
 import { SCHEDULES } from '../../src/schedules';
-import { runFinalChecks, scanForPlaintextSecrets, type EmergencyWindow, type FinalChecks, type RunRecord } from './checks';
+import {
+  runFinalChecks,
+  scanForPlaintextSecrets,
+  type EmergencyWindow,
+  type FinalChecks,
+  type RunRecord,
+} from './checks';
 import { startConsumer, type ConsumerStats } from './consumer-process';
 import { dumpEvidence } from './evidence';
 import { breakStoresNowAndThen, squeezeTheRateLimit, stormNowAndThen } from './fault-agents';
 import { cloudflareFaultRules, faultFigures, type FaultFigures } from './faults';
 import { runCleanups, type RestartableServices } from './infrastructure';
-import { DEFAULT_INFRASTRUCTURE_FAULTS, planRestarts, runInfrastructureFaults, type InfrastructureFaultOptions } from './infrastructure-faults';
+import {
+  DEFAULT_INFRASTRUCTURE_FAULTS,
+  planRestarts,
+  runInfrastructureFaults,
+  type InfrastructureFaultOptions,
+} from './infrastructure-faults';
 import { OutageLog, type Outage } from './outages';
 import { ChaosRandom, sleep } from './random';
 import { RunDriver } from './run-driver';
@@ -54,7 +65,9 @@ export interface ChaosOptions {
   /** How long after an outage a failure may still be its doing (clients reconnecting, a worker noticing late). */
   outageGraceMs: number;
   /** The flaky file-store directory breaks after a gap in [minGapMs, maxGapMs], for short or long outages. */
-  storeOutages: false | { minGapMs: number; maxGapMs: number; shortMs: [number, number]; longMs: [number, number]; longShare: number };
+  storeOutages:
+    | false
+    | { minGapMs: number; maxGapMs: number; shortMs: [number, number]; longMs: [number, number]; longShare: number };
   /** Reads hanging past the SDK timeout, for a moment every so often. */
   latencyStorms: false | { everyMs: [number, number]; lastMs: [number, number] };
   /** Every so often, one rate-limit window in which Cloudflare allows only `limit` requests. */
@@ -81,7 +94,9 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOptions, 'temporalAddress' | 'databaseUrl' | 'workDir'>): ChaosOptions {
+export function chaosOptions(
+  overrides: Partial<ChaosOptions> & Pick<ChaosOptions, 'temporalAddress' | 'databaseUrl' | 'workDir'>,
+): ChaosOptions {
   return {
     rotations: 200,
     tokens: 12,
@@ -92,7 +107,13 @@ export function chaosOptions(overrides: Partial<ChaosOptions> & Pick<ChaosOption
     kills: { minUptimeMs: 50_000, maxUptimeMs: 100_000, startupShare: 0.1, aimedShare: 0.35, maxKills: 1_000 },
     infrastructureFaults: DEFAULT_INFRASTRUCTURE_FAULTS,
     outageGraceMs: 30_000,
-    storeOutages: { minGapMs: 10_000, maxGapMs: 40_000, shortMs: [1_500, 8_000], longMs: [40_000, 80_000], longShare: 0.25 },
+    storeOutages: {
+      minGapMs: 10_000,
+      maxGapMs: 40_000,
+      shortMs: [1_500, 8_000],
+      longMs: [40_000, 80_000],
+      longShare: 0.25,
+    },
     latencyStorms: { everyMs: [30_000, 70_000], lastMs: [300, 1_200] },
     rateLimitSqueezes: { everyMs: [80_000, 140_000], limit: 150 },
     emergencyShare: 0.05,
@@ -119,7 +140,10 @@ export interface InfrastructureFigures {
 }
 
 export interface ChaosReport {
-  options: Pick<ChaosOptions, 'rotations' | 'tokens' | 'concurrency' | 'seed' | 'faultRate' | 'overlap' | 'propagationWait'>;
+  options: Pick<
+    ChaosOptions,
+    'rotations' | 'tokens' | 'concurrency' | 'seed' | 'faultRate' | 'overlap' | 'propagationWait'
+  >;
   durationMs: number;
   chaosPhaseMs: number;
   runs: RunRecord[];
@@ -128,7 +152,13 @@ export interface ChaosReport {
   /** Every exit of a worker that nobody asked for, blamed on an outage or not. */
   workerExits: WorkerExit[];
   infrastructure: InfrastructureFigures;
-  faults: FaultFigures & { storeOutages: number; longestStoreOutageMs: number; storeBrokenMs: number; latencyStorms: number; rateLimitSqueezes: number };
+  faults: FaultFigures & {
+    storeOutages: number;
+    longestStoreOutageMs: number;
+    storeBrokenMs: number;
+    latencyStorms: number;
+    rateLimitSqueezes: number;
+  };
   consumer: ConsumerStats;
   /** Invariant 4: how many secrets were looked for, in how many logs, tables and histories. */
   secretScan: { secrets: number; places: number };
@@ -156,9 +186,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   try {
     // ---- The world: simulator, tokens, stores, inventory, database, Temporal, API -------------
-    const sim = await startSimulator({ port: 0, seed: 'demo', faultSeed: options.seed, timeScale: options.cloudflareSpeedup });
+    const sim = await startSimulator({
+      port: 0,
+      seed: 'demo',
+      faultSeed: options.seed,
+      timeScale: options.cloudflareSpeedup,
+    });
     cleanups.push(() => sim.close());
-    const { world, initial } = buildChaosWorld(sim, { count: options.tokens, dir: options.workDir, overlap: options.overlap, propagationWait: options.propagationWait });
+    const { world, initial } = buildChaosWorld(sim, {
+      count: options.tokens,
+      dir: options.workDir,
+      overlap: options.overlap,
+      propagationWait: options.propagationWait,
+    });
     cleanups.push(async () => world.flaky.repair());
 
     const key = randomBytes(32);
@@ -166,7 +206,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const pool = createPool(options.databaseUrl);
     cleanups.push(() => pool.end());
     // A backend whose worker was SIGKILLed mid-statement gives up instead of finishing it later.
-    await pool.query(`ALTER DATABASE "${new URL(options.databaseUrl).pathname.slice(1)}" SET client_connection_check_interval = 250`);
+    await pool.query(
+      `ALTER DATABASE "${new URL(options.databaseUrl).pathname.slice(1)}" SET client_connection_check_interval = 250`,
+    );
     await installStagingGate(pool);
     const pending = createPendingSecretStore(pool, createSecretBox(keys));
     // Every secret the run sees, to look for in places it must never be (invariant 4).
@@ -180,7 +222,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const client = createTemporalClient(connection, 'default', keys);
     const taskQueue = `tw-chaos-${randomBytes(5).toString('hex')}`;
     // Least privilege: the chaos client may read, rotate and revoke (scopes where the API has them).
-    const apiClient = { name: 'chaos', token: randomBytes(24).toString('base64url'), scopes: ['read', 'rotate', 'revoke'] as const };
+    const apiClient = {
+      name: 'chaos',
+      token: randomBytes(24).toString('base64url'),
+      scopes: ['read', 'rotate', 'revoke'] as const,
+    };
     const app = await buildApp({
       clients: [apiClient],
       logger: false,
@@ -196,7 +242,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     cleanups.push(() => app.close());
     if (options.deleteSchedules) cleanups.push(() => deleteWorkerSchedules(client));
     const outages = new OutageLog(options.outageGraceMs);
-    const driver = new RunDriver({ app, auth: { authorization: `Bearer ${apiClient.token}` }, client, taskQueue, outages });
+    const driver = new RunDriver({
+      app,
+      auth: { authorization: `Bearer ${apiClient.token}` },
+      client,
+      taskQueue,
+      outages,
+    });
     const { runs, windows, lanes } = driver;
 
     // ---- The workers: production entry point, configured by environment ----------------------
@@ -267,9 +319,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     sim.faults.set(cloudflareFaultRules(options.faultRate));
     const kills = options.kills;
-    if (kills) for (const worker of fleet.workers) agents.push(fleet.killAtRandom(worker, kills, random.fork(), pool, isCalm));
+    if (kills)
+      for (const worker of fleet.workers) agents.push(fleet.killAtRandom(worker, kills, random.fork(), pool, isCalm));
     let serverLost: unknown;
-    const infrastructure = options.infrastructureFaults && options.services ? { faults: options.infrastructureFaults, services: options.services } : undefined;
+    const infrastructure =
+      options.infrastructureFaults && options.services
+        ? { faults: options.infrastructureFaults, services: options.services }
+        : undefined;
     const plan = infrastructure ? planRestarts(infrastructure.faults, random.fork()) : [];
     if (infrastructure && plan.length) {
       agents.push(
@@ -292,8 +348,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     const context = { random, calm: isCalm };
     if (options.storeOutages) agents.push(breakStoresNowAndThen(world.flaky, options.storeOutages, context));
-    if (options.rateLimitSqueezes) agents.push(squeezeTheRateLimit(sim, options.rateLimitSqueezes, context).then((n) => void (agentFigures.squeezes = n)));
-    if (options.latencyStorms) agents.push(stormNowAndThen(sim, options.latencyStorms, context).then((n) => void (agentFigures.storms = n)));
+    if (options.rateLimitSqueezes)
+      agents.push(
+        squeezeTheRateLimit(sim, options.rateLimitSqueezes, context).then((n) => void (agentFigures.squeezes = n)),
+      );
+    if (options.latencyStorms)
+      agents.push(stormNowAndThen(sim, options.latencyStorms, context).then((n) => void (agentFigures.storms = n)));
 
     // The secrets the stores receive along the way (a bounded loop: it ends with the run).
     let sampling = true;
@@ -332,10 +392,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         lastReport = Date.now();
         const done = runs.filter((r) => r.outcome).length;
         const workerKills = fleet.figures().reduce((sum, w) => sum + w.kills, 0);
-        log(`${Math.round((Date.now() - chaosBegan) / 1000)} s: ${started} started, ${done} finished, ${workerKills} worker kills, ${outages.outages.length} server restarts, ${consumer.failures.length} consumer failures`);
+        log(
+          `${Math.round((Date.now() - chaosBegan) / 1000)} s: ${started} started, ${done} finished, ${workerKills} worker kills, ${outages.outages.length} server restarts, ${consumer.failures.length} consumer failures`,
+        );
       }
     }
-    if (started < options.rotations) violations.push(`only ${started} of ${options.rotations} rotations started before the chaos phase ended (${options.chaosPhaseMs} ms)`);
+    if (started < options.rotations)
+      violations.push(
+        `only ${started} of ${options.rotations} rotations started before the chaos phase ended (${options.chaosPhaseMs} ms)`,
+      );
     // The last runs go on under the same chaos for a while, then finish in calm.
     const tailDeadline = Math.min(chaosDeadline, Date.now() + options.chaosTailMs);
     while (lanes.size && Date.now() < tailDeadline) await Promise.race([...lanes.values(), sleep(1_000)]);
@@ -349,8 +414,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(resumeChecks);
     sim.faults.clear();
     world.flaky.repair();
-    for (const name of await fleet.start(120_000)) violations.push(`${name} did not poll its task queues again within 2 minutes of the calm`);
-    log(`chaos phase over after ${Math.round(chaosPhaseMs / 1000)} s${lanes.size ? `; waiting for ${lanes.size} running rotations` : ''}`);
+    for (const name of await fleet.start(120_000))
+      violations.push(`${name} did not poll its task queues again within 2 minutes of the calm`);
+    log(
+      `chaos phase over after ${Math.round(chaosPhaseMs / 1000)} s${lanes.size ? `; waiting for ${lanes.size} running rotations` : ''}`,
+    );
     const settleDeadline = Date.now() + options.settleMs;
     const untilSettled = async () => {
       while (lanes.size && Date.now() < settleDeadline) await Promise.race([...lanes.values(), sleep(1_000)]);
@@ -364,16 +432,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // shows in more than one piece (several tokens of its name, a previous secret still alive) is
     // rotated again, as an operator (or the next schedule) would.
     const untidy = (name: string) => {
-      const namesakes = sim.state.serviceTokens.list({ kind: 'account', accountId: world.accountId }).filter((t) => t.name === name);
+      const namesakes = sim.state.serviceTokens
+        .list({ kind: 'account', accountId: world.accountId })
+        .filter((t) => t.name === name);
       const now = sim.clock.now();
-      return namesakes.length !== 1 || namesakes.some((t) => t.previous_client_secret_expires_at !== null && Date.parse(t.previous_client_secret_expires_at) > now);
+      return (
+        namesakes.length !== 1 ||
+        namesakes.some(
+          (t) => t.previous_client_secret_expires_at !== null && Date.parse(t.previous_client_secret_expires_at) > now,
+        )
+      );
     };
     for (let round = 1; round <= 3 && Date.now() < settleDeadline; round++) {
       const unsettled = world.tokens
         .map((t) => t.name)
         .filter((name) => {
           const last = runs.filter((r) => r.token === name).at(-1);
-          return (last && last.outcome !== 'completed') || windows.some((w) => w.token === name && w.to === null) || untidy(name);
+          return (
+            (last && last.outcome !== 'completed') ||
+            windows.some((w) => w.token === name && w.to === null) ||
+            untidy(name)
+          );
         });
       if (!unsettled.length) break;
       log(`settle round ${round}: rotating ${unsettled.join(', ')} once more`);
@@ -387,17 +466,51 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await consumer.child.stop('SIGTERM');
 
     const failures = consumer.failures;
-    const checks = await runFinalChecks({ sim, world, pool, pending, client, taskQueue, runs, failures, windows, graceMs: 1_500 });
+    const checks = await runFinalChecks({
+      sim,
+      world,
+      pool,
+      pending,
+      client,
+      taskQueue,
+      runs,
+      failures,
+      windows,
+      graceMs: 1_500,
+    });
     sampling = false;
     await sampler;
     const workerLogs = fleet.figures().map((w) => w.logFile);
-    const scan = await scanForPlaintextSecrets({ client, pool, accountId: world.accountId, runs, logs: [...workerLogs, consumerLog], secrets });
+    const scan = await scanForPlaintextSecrets({
+      client,
+      pool,
+      accountId: world.accountId,
+      runs,
+      logs: [...workerLogs, consumerLog],
+      secrets,
+    });
     violations.push(...scan.violations);
-    await dumpEvidence(path.join(options.workDir, 'evidence.json'), { runs, windows, failures, outages: outages.outages, workerExits: fleet.exits, pool, accountId: world.accountId });
+    await dumpEvidence(path.join(options.workDir, 'evidence.json'), {
+      runs,
+      windows,
+      failures,
+      outages: outages.outages,
+      workerExits: fleet.exits,
+      pool,
+      accountId: world.accountId,
+    });
     violations.push(...driver.apiErrors, ...checks.violations, ...fleet.crashes(), ...fleet.hangs);
 
     return {
-      options: { rotations: options.rotations, tokens: options.tokens, concurrency: options.concurrency, seed: options.seed, faultRate: options.faultRate, overlap: options.overlap, propagationWait: options.propagationWait },
+      options: {
+        rotations: options.rotations,
+        tokens: options.tokens,
+        concurrency: options.concurrency,
+        seed: options.seed,
+        faultRate: options.faultRate,
+        overlap: options.overlap,
+        propagationWait: options.propagationWait,
+      },
       durationMs: Date.now() - began,
       chaosPhaseMs,
       runs,
@@ -405,7 +518,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       workers: fleet.figures(),
       workerExits: fleet.exits,
       infrastructure: {
-        planned: { temporal: plan.filter((r) => r.service === 'temporal').length, postgres: plan.filter((r) => r.service === 'postgres').length },
+        planned: {
+          temporal: plan.filter((r) => r.service === 'temporal').length,
+          postgres: plan.filter((r) => r.service === 'postgres').length,
+        },
         outages: outages.outages,
         answersLost: runs.filter((r) => r.answerLost).length,
       },
@@ -431,7 +547,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
 /** src/worker.ts upserts the production schedules; a shared Temporal server should not keep them. */
 async function deleteWorkerSchedules(client: Client): Promise<void> {
-  for (const schedule of SCHEDULES) await client.schedule.getHandle(schedule.id).delete().catch(() => undefined);
+  for (const schedule of SCHEDULES)
+    await client.schedule
+      .getHandle(schedule.id)
+      .delete()
+      .catch(() => undefined);
 }
 
 export type { ChaosWorld, RunRecord };

@@ -16,8 +16,18 @@ export interface Evidence {
 
 /** What a failed run needs looked at: runs, windows, outages, exits, consumer failures and the history rows (fingerprints only). */
 export async function dumpEvidence(file: string, input: Evidence): Promise<void> {
-  const rows = (await input.pool.query(`SELECT run_id, token_name, strategy, mode, status, started_at, finished_at, outcome FROM rotations WHERE account_id = $1 ORDER BY started_at`, [input.accountId])).rows;
-  const steps = (await input.pool.query(`SELECT s.run_id, s.seq, s.step, s.outcome, s.started_at, s.finished_at, s.details FROM rotation_steps s JOIN rotations r USING (run_id) WHERE r.account_id = $1 ORDER BY s.run_id, s.seq`, [input.accountId])).rows;
+  const rows = (
+    await input.pool.query(
+      `SELECT run_id, token_name, strategy, mode, status, started_at, finished_at, outcome FROM rotations WHERE account_id = $1 ORDER BY started_at`,
+      [input.accountId],
+    )
+  ).rows;
+  const steps = (
+    await input.pool.query(
+      `SELECT s.run_id, s.seq, s.step, s.outcome, s.started_at, s.finished_at, s.details FROM rotation_steps s JOIN rotations r USING (run_id) WHERE r.account_id = $1 ORDER BY s.run_id, s.seq`,
+      [input.accountId],
+    )
+  ).rows;
   const evidence = {
     runs: input.runs,
     emergencyWindows: input.windows,

@@ -15,7 +15,13 @@ export interface AgentContext {
 /** The flaky file-store directory breaks after a gap in [minGapMs, maxGapMs], for a short or a long outage. */
 export async function breakStoresNowAndThen(
   flaky: FlakyDirectory,
-  options: { minGapMs: number; maxGapMs: number; shortMs: [number, number]; longMs: [number, number]; longShare: number },
+  options: {
+    minGapMs: number;
+    maxGapMs: number;
+    shortMs: [number, number];
+    longMs: [number, number];
+    longShare: number;
+  },
   { random, calm }: AgentContext,
 ): Promise<void> {
   while (!calm()) {
@@ -32,7 +38,11 @@ export async function breakStoresNowAndThen(
  * Every so often, one window of Cloudflare's own limiter (not an injected fault) allows only
  * `limit` requests: past it, 429 with Retry-After until the window ends. Returns how many.
  */
-export async function squeezeTheRateLimit(sim: RunningSimulator, options: { everyMs: [number, number]; limit: number }, { random, calm }: AgentContext): Promise<number> {
+export async function squeezeTheRateLimit(
+  sim: RunningSimulator,
+  options: { everyMs: [number, number]; limit: number },
+  { random, calm }: AgentContext,
+): Promise<number> {
   const normal = sim.faults.rateLimit();
   const windowMs = (normal.windowSeconds * 1000) / normal.timeScale;
   let squeezes = 0;
@@ -50,7 +60,11 @@ export async function squeezeTheRateLimit(sim: RunningSimulator, options: { ever
 }
 
 /** Reads hanging past the SDK timeout, for a moment every so often. Returns how many storms. */
-export async function stormNowAndThen(sim: RunningSimulator, options: { everyMs: [number, number]; lastMs: [number, number] }, { random, calm }: AgentContext): Promise<number> {
+export async function stormNowAndThen(
+  sim: RunningSimulator,
+  options: { everyMs: [number, number]; lastMs: [number, number] },
+  { random, calm }: AgentContext,
+): Promise<number> {
   let storms = 0;
   while (!calm()) {
     await sleepUnless(random.between(...options.everyMs), calm);

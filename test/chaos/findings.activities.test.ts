@@ -17,10 +17,39 @@ describe('service-token activities: findings of the chaos suite', () => {
     const accountId = sim.demo!.accountId;
     const staged = new Map<string, { clientId: string; clientSecret: string }>();
     const deps = {
-      inventory: { accounts: [{ id: accountId, apiTokens: [], serviceTokens: [{ name: 'api', strategy: 'replace' as const, overlap: '1h', duration: '8760h', renewBefore: '720h', renewAction: 'rotate' as const, propagationWait: '30s', targets: [] }] }] },
-      wardenClient: (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose }),
+      inventory: {
+        accounts: [
+          {
+            id: accountId,
+            apiTokens: [],
+            serviceTokens: [
+              {
+                name: 'api',
+                strategy: 'replace' as const,
+                overlap: '1h',
+                duration: '8760h',
+                renewBefore: '720h',
+                renewAction: 'rotate' as const,
+                propagationWait: '30s',
+                targets: [],
+              },
+            ],
+          },
+        ],
+      },
+      wardenClient: (purpose: 'reads' | 'mutations') =>
+        createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose }),
       pending: {
-        find: async (ref: string) => (staged.has(ref) ? { ref, fingerprint: fingerprintCredential(staged.get(ref)!), stage: 'pending' as const, accountId, tokenName: 'api' } : undefined),
+        find: async (ref: string) =>
+          staged.has(ref)
+            ? {
+                ref,
+                fingerprint: fingerprintCredential(staged.get(ref)!),
+                stage: 'pending' as const,
+                accountId,
+                tokenName: 'api',
+              }
+            : undefined,
         stagePending: async (_token: unknown, ref: string, credential: { clientId: string; clientSecret: string }) => {
           staged.set(ref, credential);
           return { ref, fingerprint: fingerprintCredential(credential), stage: 'pending' as const };
@@ -51,7 +80,10 @@ describe('service-token activities: findings of the chaos suite', () => {
     const old = sim.state.createServiceToken({ accountId, name: 'api' });
     sim.clock.advance(1_000);
     const stray = sim.state.createServiceToken({ accountId, name: 'api' });
-    const resolved = await new MockActivityEnvironment().run(service.resolveServiceToken, { accountId, tokenName: 'api' });
+    const resolved = await new MockActivityEnvironment().run(service.resolveServiceToken, {
+      accountId,
+      tokenName: 'api',
+    });
     expect(resolved).toMatchObject({ tokenId: old.id, strays: [stray.id] });
     for (const id of [old.id, stray.id]) sim.state.serviceTokens.delete({ kind: 'account', accountId }, id);
   });
@@ -65,10 +97,20 @@ describe('service-token activities: findings of the chaos suite', () => {
     const stray = sim.state.createServiceToken({ accountId, name: 'api' });
     const notBefore = new Date(sim.clock.now() - 60_000).toISOString();
     const retry = new MockActivityEnvironment({ attempt: 2 });
-    const issued = await retry.run(service.createReplacementToken, { accountId, tokenName: 'api', oldTokenId: old.id, strays: [stray.id], ref: 'ref-1', notBefore, duration: '8760h' });
+    const issued = await retry.run(service.createReplacementToken, {
+      accountId,
+      tokenName: 'api',
+      oldTokenId: old.id,
+      strays: [stray.id],
+      ref: 'ref-1',
+      notBefore,
+      duration: '8760h',
+    });
     expect(issued).toMatchObject({ ref: 'ref-1' });
     expect(sim.state.getServiceToken(stray.id)).toBeDefined();
     expect(sim.state.getServiceToken(old.id)).toBeDefined();
-    expect(sim.state.serviceTokens.list({ kind: 'account', accountId }).filter((t) => t.name === 'api')).toHaveLength(3);
+    expect(sim.state.serviceTokens.list({ kind: 'account', accountId }).filter((t) => t.name === 'api')).toHaveLength(
+      3,
+    );
   });
 });

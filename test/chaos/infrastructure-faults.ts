@@ -36,7 +36,10 @@ export interface PlannedRestart {
 /** Where in the chaos phase each server goes down, how and for how long: the run's seed decides. */
 export function planRestarts(options: InfrastructureFaultOptions, random: ChaosRandom): PlannedRestart[] {
   const plan: PlannedRestart[] = [];
-  for (const [service, count] of [['temporal', options.temporalRestarts], ['postgres', options.postgresRestarts]] as const) {
+  for (const [service, count] of [
+    ['temporal', options.temporalRestarts],
+    ['postgres', options.postgresRestarts],
+  ] as const) {
     const crashes = Math.round(count * options.crashShare);
     // `crashes` of the `count` restarts crash the server, in an order the seed picks.
     const kinds = Array.from({ length: count }, (_, i) => i < crashes);
@@ -46,13 +49,19 @@ export function planRestarts(options: InfrastructureFaultOptions, random: ChaosR
     }
     for (const crash of kinds) {
       const [from, to] = options.progressWindow;
-      plan.push({ service, atProgress: from + random.next() * (to - from), crash, downMs: random.between(...options.downMs) });
+      plan.push({
+        service,
+        atProgress: from + random.next() * (to - from),
+        crash,
+        downMs: random.between(...options.downMs),
+      });
     }
   }
   return plan.sort((a, b) => a.atProgress - b.atProgress);
 }
 
-const how = (restart: PlannedRestart) => (restart.service === 'temporal' ? (restart.crash ? 'SIGKILL' : 'SIGTERM') : restart.crash ? 'immediate' : 'fast');
+const how = (restart: PlannedRestart) =>
+  restart.service === 'temporal' ? (restart.crash ? 'SIGKILL' : 'SIGTERM') : restart.crash ? 'immediate' : 'fast';
 
 export interface InfrastructureFaultInputs {
   services: RestartableServices;
@@ -76,7 +85,8 @@ export interface InfrastructureFaultInputs {
 export async function runInfrastructureFaults(input: InfrastructureFaultInputs): Promise<void> {
   let lastUp = 0;
   for (const restart of input.plan) {
-    while (!input.calm() && (input.progress() < restart.atProgress || Date.now() - lastUp < input.minGapMs)) await sleep(250);
+    while (!input.calm() && (input.progress() < restart.atProgress || Date.now() - lastUp < input.minGapMs))
+      await sleep(250);
     if (input.calm()) break;
     const outage = input.outages.begin(restart.service, how(restart));
     input.log(`${describeOutage(outage)}: down for ${(restart.downMs / 1000).toFixed(1)} s`);
@@ -112,5 +122,7 @@ async function bringUp(services: RestartableServices, service: Service, outage: 
       await sleep(2_000);
     }
   }
-  throw new Error(`${describeOutage(outage)}: the server did not come back: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  throw new Error(
+    `${describeOutage(outage)}: the server did not come back: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
+  );
 }

@@ -9,7 +9,11 @@ describe('chaos infrastructure: restartable servers', () => {
   afterAll(async () => infrastructure?.stop());
 
   it('brings Temporal back on its port with its workflows, and Postgres with its rows, after a crash of each', async () => {
-    infrastructure = await startStandaloneInfrastructure({ temporalCliPath: process.env.TEMPORAL_CLI_PATH, restartable: true, log: () => undefined });
+    infrastructure = await startStandaloneInfrastructure({
+      temporalCliPath: process.env.TEMPORAL_CLI_PATH,
+      restartable: true,
+      log: () => undefined,
+    });
     const services = infrastructure.services;
     if (!services) throw new Error('a restartable infrastructure has services');
 
@@ -21,11 +25,16 @@ describe('chaos infrastructure: restartable servers', () => {
       const temporal = new TemporalClient({ connection });
       const workflowId = `restart-${randomUUID()}`;
       // No worker polls this queue: the run just waits, in the server's SQLite file.
-      const handle = await temporal.workflow.start('nobodyRunsThis', { taskQueue: `nobody-${randomUUID()}`, workflowId });
+      const handle = await temporal.workflow.start('nobodyRunsThis', {
+        taskQueue: `nobody-${randomUUID()}`,
+        workflowId,
+      });
       await services.temporal.stop('SIGKILL');
       await services.temporal.start();
       // The same connection, the same address: the client reconnects on its own.
-      expect((await temporal.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe()).status.name).toBe('RUNNING');
+      expect((await temporal.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe()).status.name).toBe(
+        'RUNNING',
+      );
 
       await db.connect();
       await db.query('CREATE TABLE restart_probe (id text)');

@@ -27,7 +27,11 @@ export interface RestartableServices {
  * `postgres` user when root) and a Temporal dev server, both on loopback. The dev server keeps
  * its state in memory, or, `restartable`, in a SQLite file so it can be stopped and started again.
  */
-export async function startStandaloneInfrastructure(options: { temporalCliPath?: string; restartable?: boolean; log: (line: string) => void }): Promise<StandaloneInfrastructure> {
+export async function startStandaloneInfrastructure(options: {
+  temporalCliPath?: string;
+  restartable?: boolean;
+  log: (line: string) => void;
+}): Promise<StandaloneInfrastructure> {
   const stops: Array<() => Promise<void> | void> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s();
@@ -68,7 +72,12 @@ export async function startStandaloneInfrastructure(options: { temporalCliPath?:
       },
       postgres: { stop: (mode) => postgres.shutdown(mode), start: () => postgres.start() },
     };
-    return { temporalAddress: server.address, databaseUrl: url.toString(), services: options.restartable ? services : undefined, stop };
+    return {
+      temporalAddress: server.address,
+      databaseUrl: url.toString(),
+      services: options.restartable ? services : undefined,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -76,7 +85,10 @@ export async function startStandaloneInfrastructure(options: { temporalCliPath?:
 }
 
 /** Ctrl-C or SIGTERM stops the run's Postgres and Temporal children, then exits 130. */
-export function stopOnInterrupt(current: () => StandaloneInfrastructure | undefined, log: (line: string) => void): void {
+export function stopOnInterrupt(
+  current: () => StandaloneInfrastructure | undefined,
+  log: (line: string) => void,
+): void {
   const interrupted = () => {
     log('interrupted: stopping');
     void (current()?.stop() ?? Promise.resolve()).finally(() => process.exit(130));

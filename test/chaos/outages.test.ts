@@ -15,7 +15,7 @@ describe('chaos outages: what a failure may be blamed on', () => {
     expect(outages.explaining(Date.now())).toBe(next); // the latest, not one still in its grace
   });
 
-  it('numbers each server\'s outages and wakes waiters when the last server is back', async () => {
+  it("numbers each server's outages and wakes waiters when the last server is back", async () => {
     const outages = new OutageLog(1_000);
     const temporal = outages.begin('temporal', 'SIGKILL');
     const postgres = outages.begin('postgres', 'immediate');
@@ -56,9 +56,21 @@ describe('chaos outages: what a failure may be blamed on', () => {
     await expect(result).resolves.toBe('answered');
     expect(attempts).toBe(2);
 
-    await expect(rideOutOutages(outages, () => Promise.reject(new Error('a real failure')), () => false)).rejects.toThrow('a real failure');
+    await expect(
+      rideOutOutages(
+        outages,
+        () => Promise.reject(new Error('a real failure')),
+        () => false,
+      ),
+    ).rejects.toThrow('a real failure');
     const calm = new OutageLog(5_000);
-    await expect(rideOutOutages(calm, () => Promise.reject(new Error('UNAVAILABLE')), () => true)).rejects.toThrow('UNAVAILABLE');
+    await expect(
+      rideOutOutages(
+        calm,
+        () => Promise.reject(new Error('UNAVAILABLE')),
+        () => true,
+      ),
+    ).rejects.toThrow('UNAVAILABLE');
   });
 });
 

@@ -13,7 +13,8 @@ export interface Outage {
   to: number | null;
 }
 
-export const describeOutage = (outage: Outage) => `${outage.service === 'temporal' ? 'Temporal' : 'Postgres'} restart #${outage.number} (${outage.how})`;
+export const describeOutage = (outage: Outage) =>
+  `${outage.service === 'temporal' ? 'Temporal' : 'Postgres'} restart #${outage.number} (${outage.how})`;
 
 /**
  * The infrastructure outages of a chaos run, as they happen. What fails during one, or shortly
@@ -31,7 +32,13 @@ export class OutageLog {
   ) {}
 
   begin(service: Service, how: string): Outage {
-    const outage: Outage = { service, how, number: this.outages.filter((o) => o.service === service).length + 1, from: Date.now(), to: null };
+    const outage: Outage = {
+      service,
+      how,
+      number: this.outages.filter((o) => o.service === service).length + 1,
+      from: Date.now(),
+      to: null,
+    };
     this.outages.push(outage);
     return outage;
   }
@@ -59,7 +66,9 @@ export class OutageLog {
 
   /** The outage a failure at `at` may be blamed on: the latest one going on, or over for less than the grace. */
   explaining(at: number): Outage | undefined {
-    return [...this.outages].reverse().find((o) => o.from <= at && at <= (o.to ?? Number.POSITIVE_INFINITY) + this.graceMs);
+    return [...this.outages]
+      .reverse()
+      .find((o) => o.from <= at && at <= (o.to ?? Number.POSITIVE_INFINITY) + this.graceMs);
   }
 
   count(service: Service): number {
@@ -72,7 +81,11 @@ export class OutageLog {
  * until it succeeds or fails with nothing to blame; that failure is thrown for the caller to
  * report. `retryable` says which failures an outage can cause at all.
  */
-export async function rideOutOutages<T>(outages: OutageLog, attempt: () => Promise<T>, retryable: (error: unknown) => boolean): Promise<T> {
+export async function rideOutOutages<T>(
+  outages: OutageLog,
+  attempt: () => Promise<T>,
+  retryable: (error: unknown) => boolean,
+): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();

@@ -39,16 +39,31 @@ describe('Access policy edits of concurrent rotations', () => {
     indexes: [PolicyIndex, PolicyIndex] = processIndex(),
   ): Promise<{ named: string[]; expected: string[] }> {
     const accountId = sim.demo!.accountId;
-    const token = (n: string) => sim.state.createServiceToken({ accountId, name: `race-${n}-${Math.random().toString(36).slice(2, 8)}` }).id;
+    const token = (n: string) =>
+      sim.state.createServiceToken({ accountId, name: `race-${n}-${Math.random().toString(36).slice(2, 8)}` }).id;
     const [a, b, a2, b2] = [token('a'), token('b'), token('a2'), token('b2')];
-    const policy = sim.state.createAccessPolicy({ accountId, name: `race ${a}`, decision: 'non_identity', include: [{ service_token: { token_id: a } }, { service_token: { token_id: b } }] });
-    const wardenClient = (purpose: 'reads' | 'mutations') => createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose });
+    const policy = sim.state.createAccessPolicy({
+      accountId,
+      name: `race ${a}`,
+      decision: 'non_identity',
+      include: [{ service_token: { token_id: a } }, { service_token: { token_id: b } }],
+    });
+    const wardenClient = (purpose: 'reads' | 'mutations') =>
+      createCloudflareClient({ apiToken: sim.demo!.apiTokens.warden.value!, baseURL: sim.baseURL, purpose });
     // Slow reads widen the window between each edit's read and its write.
     const slow = sim.faults.add({ match: { method: 'GET', path: '/accounts/:account/access/**' }, latencyMs: 150 });
     try {
       await Promise.all([
-        createAccessPolicyActivities({ wardenClient, policyLock: locks[0], policyIndex: indexes[0] }).bindTokenToPolicies({ accountId, besideTokenId: a, newTokenId: a2 }),
-        createAccessPolicyActivities({ wardenClient, policyLock: locks[1], policyIndex: indexes[1] }).bindTokenToPolicies({ accountId, besideTokenId: b, newTokenId: b2 }),
+        createAccessPolicyActivities({
+          wardenClient,
+          policyLock: locks[0],
+          policyIndex: indexes[0],
+        }).bindTokenToPolicies({ accountId, besideTokenId: a, newTokenId: a2 }),
+        createAccessPolicyActivities({
+          wardenClient,
+          policyLock: locks[1],
+          policyIndex: indexes[1],
+        }).bindTokenToPolicies({ accountId, besideTokenId: b, newTokenId: b2 }),
       ]);
     } finally {
       sim.faults.remove(slow);
@@ -73,7 +88,10 @@ describe('Access policy edits of concurrent rotations', () => {
     // Two pools stand for two workers of a fleet: the in-process lock cannot see across them.
     const pools = [createPool(db.url), createPool(db.url)];
     try {
-      const { named, expected } = await bindConcurrently([createAdvisoryLock(pools[0]!), createAdvisoryLock(pools[1]!)], [createInMemoryPolicyIndex(), createInMemoryPolicyIndex()]);
+      const { named, expected } = await bindConcurrently(
+        [createAdvisoryLock(pools[0]!), createAdvisoryLock(pools[1]!)],
+        [createInMemoryPolicyIndex(), createInMemoryPolicyIndex()],
+      );
       expect(named).toEqual(expected);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));

@@ -2,7 +2,8 @@ import type { ChaosReport } from './engine';
 import type { Outage, Service } from './outages';
 
 const n = (value: number) => value.toLocaleString('en-US');
-const seconds = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
+const seconds = (ms: number) =>
+  ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 const percent = (part: number, whole: number) => (whole ? `${((100 * part) / whole).toFixed(1)}%` : '0%');
 
 /** Failure messages grouped: ids and fingerprints vary, the reason does not. */
@@ -34,38 +35,114 @@ export function formatChaosReport(report: ChaosReport): string {
   const chaos = runs.filter((r) => r.trigger !== 'settle');
   const settle = runs.filter((r) => r.trigger === 'settle');
   const count = (list: typeof runs, outcome: string) => list.filter((r) => r.outcome === outcome).length;
-  const strategies = report.checks.tokens.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.strategy]: (acc[t.strategy] ?? 0) + 1 }), {});
+  const strategies = report.checks.tokens.reduce<Record<string, number>>(
+    (acc, t) => ({ ...acc, [t.strategy]: (acc[t.strategy] ?? 0) + 1 }),
+    {},
+  );
 
-  lines.push(`token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} tokens (${Object.entries(strategies).map(([s, c]) => `${c} ${s}`).join(', ')}), ${options.concurrency} at a time, overlap ${options.overlap}`);
+  lines.push(
+    `token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} tokens (${Object.entries(
+      strategies,
+    )
+      .map(([s, c]) => `${c} ${s}`)
+      .join(', ')}), ${options.concurrency} at a time, overlap ${options.overlap}`,
+  );
   out('duration', `${seconds(report.durationMs)} (chaos phase ${seconds(report.chaosPhaseMs)})`);
-  out('rotations', `${n(report.started)} started: ${count(chaos, 'completed')} completed, ${count(chaos, 'compensated')} compensated, ${count(chaos, 'failed')} failed, ${count(chaos, 'stuck')} stuck`);
-  out('', `by trigger: ${chaos.filter((r) => r.trigger === 'rotate').length} rotate, ${chaos.filter((r) => r.trigger === 'revoke').length} emergency revoke (+ revokes of running rotations: ${report.emergencyWindows.length - chaos.filter((r) => r.trigger === 'revoke').length})`);
-  out('', `lost rotate answers finished blue/green: ${runs.filter((r) => r.recoveredLostSecret).length}; emergencies completed: ${runs.filter((r) => r.emergency).length}`);
-  for (const line of groupReasons(runs.filter((r) => r.outcome === 'compensated').map((r) => `${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}]`))) out('', `compensated: ${line}`);
-  for (const line of groupReasons(runs.filter((r) => r.outcome === 'failed').map((r) => `${r.failureType}: ${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}; kept valid: ${(r.keptValid ?? []).join(', ') || 'nothing'}; failed: ${(r.failedCompensations ?? []).join(', ') || 'nothing'}]`))) out('', `failed: ${line}`);
-  out('settle', settle.length ? `${settle.length} more rotations after the chaos: ${count(settle, 'completed')} completed, ${count(settle, 'compensated')} compensated, ${count(settle, 'failed')} failed` : 'nothing to settle');
+  out(
+    'rotations',
+    `${n(report.started)} started: ${count(chaos, 'completed')} completed, ${count(chaos, 'compensated')} compensated, ${count(chaos, 'failed')} failed, ${count(chaos, 'stuck')} stuck`,
+  );
+  out(
+    '',
+    `by trigger: ${chaos.filter((r) => r.trigger === 'rotate').length} rotate, ${chaos.filter((r) => r.trigger === 'revoke').length} emergency revoke (+ revokes of running rotations: ${report.emergencyWindows.length - chaos.filter((r) => r.trigger === 'revoke').length})`,
+  );
+  out(
+    '',
+    `lost rotate answers finished blue/green: ${runs.filter((r) => r.recoveredLostSecret).length}; emergencies completed: ${runs.filter((r) => r.emergency).length}`,
+  );
+  for (const line of groupReasons(
+    runs
+      .filter((r) => r.outcome === 'compensated')
+      .map((r) => `${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}]`),
+  ))
+    out('', `compensated: ${line}`);
+  for (const line of groupReasons(
+    runs
+      .filter((r) => r.outcome === 'failed')
+      .map(
+        (r) =>
+          `${r.failureType}: ${r.reason ?? ''} [undid: ${(r.compensated ?? []).join(', ') || 'nothing'}; kept valid: ${(r.keptValid ?? []).join(', ') || 'nothing'}; failed: ${(r.failedCompensations ?? []).join(', ') || 'nothing'}]`,
+      ),
+  ))
+    out('', `failed: ${line}`);
+  out(
+    'settle',
+    settle.length
+      ? `${settle.length} more rotations after the chaos: ${count(settle, 'completed')} completed, ${count(settle, 'compensated')} compensated, ${count(settle, 'failed')} failed`
+      : 'nothing to settle',
+  );
   if (infrastructure.planned.temporal + infrastructure.planned.postgres === 0) {
     out('infrastructure', 'no restarts of Temporal or Postgres');
   } else {
-    out('infrastructure', `Temporal restarts: ${restarts(infrastructure.outages, 'temporal', infrastructure.planned.temporal)}`);
+    out(
+      'infrastructure',
+      `Temporal restarts: ${restarts(infrastructure.outages, 'temporal', infrastructure.planned.temporal)}`,
+    );
     out('', `Postgres restarts: ${restarts(infrastructure.outages, 'postgres', infrastructure.planned.postgres)}`);
-    out('', `runs started by a request whose answer an outage lost (found by its retry, or among Temporal's runs at the end): ${infrastructure.answersLost}`);
+    out(
+      '',
+      `runs started by a request whose answer an outage lost (found by its retry, or among Temporal's runs at the end): ${infrastructure.answersLost}`,
+    );
   }
   for (const [i, w] of workers.entries()) {
-    out(i === 0 ? 'workers' : '', `${w.name}: ${w.starts} starts, ${w.kills} SIGKILLs (${w.startupKills} during start-up, ${w.aimedKills} between Cloudflare's answer and the staging write, ${w.aimedMissed} aimed but no issue came), ${w.exitsInOutages + w.crashes} exits of its own (${w.exitsInOutages} the orderly way in outages, ${w.crashes} crashes)`);
+    out(
+      i === 0 ? 'workers' : '',
+      `${w.name}: ${w.starts} starts, ${w.kills} SIGKILLs (${w.startupKills} during start-up, ${w.aimedKills} between Cloudflare's answer and the staging write, ${w.aimedMissed} aimed but no issue came), ${w.exitsInOutages + w.crashes} exits of its own (${w.exitsInOutages} the orderly way in outages, ${w.crashes} crashes)`,
+    );
   }
   for (const e of report.workerExits) {
-    out('', `exit: ${e.worker} at ${new Date(e.at).toISOString().slice(11, 19)} (${e.signal ?? `code ${e.code}`}) ${e.outage ? `in ${e.outage}` : 'WITH EVERY SERVER UP'}${e.orderly ? '' : ', NOT THE ORDERLY WAY'}: ${e.lastWords || 'said nothing'}`);
+    out(
+      '',
+      `exit: ${e.worker} at ${new Date(e.at).toISOString().slice(11, 19)} (${e.signal ?? `code ${e.code}`}) ${e.outage ? `in ${e.outage}` : 'WITH EVERY SERVER UP'}${e.orderly ? '' : ', NOT THE ORDERLY WAY'}: ${e.lastWords || 'said nothing'}`,
+    );
   }
-  out('Cloudflare', `${n(faults.requests)} API requests, ${n(faults.failed)} failed or dropped (${percent(faults.failed, faults.requests)}): 5xx ${n(faults.status5xx)}, 429 ${n(faults.status429)} (injected ${n(faults.fired['429'] ?? 0)}, the rest the rate limit), dropped after applying ${n(faults.dropped)}`);
-  out('', `apply-then-drop: ${Object.entries(faults.fired).filter(([id]) => id.startsWith('drop: ')).map(([id, fired]) => `${id.slice(6)} ${fired}`).join(', ')}`);
-  out('', `latency storms (reads past the SDK timeout): ${faults.latencyStorms}; rate-limit squeezes (one window of the limiter allowing a fraction of its requests): ${faults.rateLimitSqueezes}`);
-  out('store outages', `${faults.storeOutages} (longest ${seconds(faults.longestStoreOutageMs)}, ${seconds(faults.storeBrokenMs)} in all)`);
-  out('consumer', `${n(consumer.probes)} probes, ${n(consumer.accepted)} accepted, ${n(consumer.staleReads)} stale reads, ${n(consumer.probeErrors)} unreachable; failures: ${checks.consumerFailures} (${checks.excusedFailures} inside emergency windows, ${checks.consumerFailures - checks.excusedFailures} outside)`);
+  out(
+    'Cloudflare',
+    `${n(faults.requests)} API requests, ${n(faults.failed)} failed or dropped (${percent(faults.failed, faults.requests)}): 5xx ${n(faults.status5xx)}, 429 ${n(faults.status429)} (injected ${n(faults.fired['429'] ?? 0)}, the rest the rate limit), dropped after applying ${n(faults.dropped)}`,
+  );
+  out(
+    '',
+    `apply-then-drop: ${Object.entries(faults.fired)
+      .filter(([id]) => id.startsWith('drop: '))
+      .map(([id, fired]) => `${id.slice(6)} ${fired}`)
+      .join(', ')}`,
+  );
+  out(
+    '',
+    `latency storms (reads past the SDK timeout): ${faults.latencyStorms}; rate-limit squeezes (one window of the limiter allowing a fraction of its requests): ${faults.rateLimitSqueezes}`,
+  );
+  out(
+    'store outages',
+    `${faults.storeOutages} (longest ${seconds(faults.longestStoreOutageMs)}, ${seconds(faults.storeBrokenMs)} in all)`,
+  );
+  out(
+    'consumer',
+    `${n(consumer.probes)} probes, ${n(consumer.accepted)} accepted, ${n(consumer.staleReads)} stale reads, ${n(consumer.probeErrors)} unreachable; failures: ${checks.consumerFailures} (${checks.excusedFailures} inside emergency windows, ${checks.consumerFailures - checks.excusedFailures} outside)`,
+  );
   out('tokens', 'name        strategy       tokens  live credentials  stores agreeing  leftover pending');
-  for (const t of checks.tokens) out('', `${t.name.padEnd(12)}${t.strategy.padEnd(15)}${String(t.tokens).padEnd(8)}${String(t.liveCredentials).padEnd(18)}${`${t.storesAgreeing}/${t.stores}`.padEnd(17)}${t.pendingLeftovers}`);
-  out('history', `${checks.history.temporalRuns} Temporal runs, ${checks.history.rows} rotation rows, ${checks.history.stepRows} step rows, ${checks.history.auditRows} audit rows`);
-  out('plaintext', `${n(report.secretScan.secrets)} secrets looked for in ${n(report.secretScan.places)} places (worker and consumer logs, history and audit rows, every run's raw Temporal history)`);
+  for (const t of checks.tokens)
+    out(
+      '',
+      `${t.name.padEnd(12)}${t.strategy.padEnd(15)}${String(t.tokens).padEnd(8)}${String(t.liveCredentials).padEnd(18)}${`${t.storesAgreeing}/${t.stores}`.padEnd(17)}${t.pendingLeftovers}`,
+    );
+  out(
+    'history',
+    `${checks.history.temporalRuns} Temporal runs, ${checks.history.rows} rotation rows, ${checks.history.stepRows} step rows, ${checks.history.auditRows} audit rows`,
+  );
+  out(
+    'plaintext',
+    `${n(report.secretScan.secrets)} secrets looked for in ${n(report.secretScan.places)} places (worker and consumer logs, history and audit rows, every run's raw Temporal history)`,
+  );
   out('logs', [...report.logs.workers, report.logs.consumer].join(', '));
   if (report.violations.length) {
     out('RESULT', `FAIL: ${report.violations.length} violations`);

@@ -49,7 +49,11 @@ export class RunDriver {
   ) {}
 
   /** A rotate or revoke through the API; the run it started (or signalled, for a revoke of an idle token), or nothing. */
-  async request(token: string, action: 'rotate' | 'revoke', trigger: RunRecord['trigger']): Promise<RunRecord | undefined> {
+  async request(
+    token: string,
+    action: 'rotate' | 'revoke',
+    trigger: RunRecord['trigger'],
+  ): Promise<RunRecord | undefined> {
     const at = Date.now();
     if (action === 'revoke') this.windows.push({ token, from: at, to: null, runId: null });
     let attempts = 0;
@@ -79,10 +83,19 @@ export class RunDriver {
       // run in the way is that attempt's.
       const conflict = attempts > 1 ? conflictSchema.safeParse(response.json()).data?.error : undefined;
       if (!conflict?.run_id || this.followed.has(conflict.run_id)) return undefined;
-      return this.track({ token, workflowId: conflict.workflow_id, runId: conflict.run_id, trigger, startedAt: at, answerLost: true });
+      return this.track({
+        token,
+        workflowId: conflict.workflow_id,
+        runId: conflict.run_id,
+        trigger,
+        startedAt: at,
+        answerLost: true,
+      });
     }
     if (response.statusCode !== 202) {
-      this.apiErrors.push(`POST /service-tokens/${token}/${action} answered ${response.statusCode}: ${response.body.slice(0, 200)}`);
+      this.apiErrors.push(
+        `POST /service-tokens/${token}/${action} answered ${response.statusCode}: ${response.body.slice(0, 200)}`,
+      );
       return undefined;
     }
     const { workflow_id: workflowId, run_id: runId } = startedSchema.parse(response.json()).data;
@@ -103,12 +116,24 @@ export class RunDriver {
   async followUnanswered(): Promise<number> {
     const queues = `(TaskQueue = '${this.deps.taskQueue}' OR TaskQueue = '${emergencyTaskQueue(this.deps.taskQueue)}')`;
     let found = 0;
-    for await (const execution of this.deps.client.workflow.list({ query: `${queues} AND WorkflowType = 'rotateServiceToken'` })) {
+    for await (const execution of this.deps.client.workflow.list({
+      query: `${queues} AND WorkflowType = 'rotateServiceToken'`,
+    })) {
       if (this.followed.has(execution.runId)) continue;
       found += 1;
-      const token = this.runs.find((r) => r.workflowId === execution.workflowId)?.token ?? execution.workflowId.split('/').at(-1) ?? '?';
+      const token =
+        this.runs.find((r) => r.workflowId === execution.workflowId)?.token ??
+        execution.workflowId.split('/').at(-1) ??
+        '?';
       const trigger = execution.taskQueue === this.deps.taskQueue ? 'rotate' : 'revoke';
-      this.track({ token, workflowId: execution.workflowId, runId: execution.runId, trigger, startedAt: execution.startTime.getTime(), answerLost: true });
+      this.track({
+        token,
+        workflowId: execution.workflowId,
+        runId: execution.runId,
+        trigger,
+        startedAt: execution.startTime.getTime(),
+        answerLost: true,
+      });
     }
     return found;
   }
@@ -129,12 +154,23 @@ export class RunDriver {
     const handle = this.deps.client.workflow.getHandle<typeof rotateServiceToken>(run.workflowId, run.runId);
     try {
       // Only the run's own failure is its outcome; losing sight of it in an outage is not.
-      const result = await rideOutOutages(this.deps.outages, () => handle.result(), (error) => !(error instanceof WorkflowFailedError));
-      Object.assign(run, { outcome: 'completed', strategy: result.strategy, recoveredLostSecret: result.recoveredLostSecret, emergency: result.emergency });
+      const result = await rideOutOutages(
+        this.deps.outages,
+        () => handle.result(),
+        (error) => !(error instanceof WorkflowFailedError),
+      );
+      Object.assign(run, {
+        outcome: 'completed',
+        strategy: result.strategy,
+        recoveredLostSecret: result.recoveredLostSecret,
+        emergency: result.emergency,
+      });
     } catch (error) {
       const cause = error instanceof WorkflowFailedError ? error.cause : error;
       const type = cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-      const details = failureDetailsSchema.safeParse(cause instanceof ApplicationFailure ? cause.details?.[0] : undefined).data;
+      const details = failureDetailsSchema.safeParse(
+        cause instanceof ApplicationFailure ? cause.details?.[0] : undefined,
+      ).data;
       Object.assign(run, {
         outcome: type === 'RotationCompensated' ? 'compensated' : 'failed',
         failureType: type ?? (cause instanceof Error ? cause.name : 'unknown'),

@@ -25,12 +25,22 @@ describe('chaos staging gate', () => {
     const other = createPool(workerUrl('chaos-worker-2'));
     try {
       const stage = (pool: typeof aimedAt, ref: string) =>
-        createPendingSecretStore(pool, box).stagePending({ accountId: 'a', tokenName: 't' }, ref, { clientId: 'id', clientSecret: randomBytes(16).toString('hex') });
+        createPendingSecretStore(pool, box).stagePending({ accountId: 'a', tokenName: 't' }, ref, {
+          clientId: 'id',
+          clientSecret: randomBytes(16).toString('hex'),
+        });
       let killedWhileWaiting: boolean | undefined;
-      const waiting = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'chaos-worker-1' AND wait_event = 'advisory'`)).rows[0]?.n === 1;
+      const waiting = async () =>
+        (
+          await db.pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'chaos-worker-1' AND wait_event = 'advisory'`,
+          )
+        ).rows[0]?.n === 1;
       const kill = async () => {
         killedWhileWaiting ??= await waiting();
-        await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chaos-worker-1'`);
+        await db.pool.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chaos-worker-1'`,
+        );
       };
       const attempt = killBetweenAnswerAndStaging(db.pool, { applicationName: 'chaos-worker-1', kill }, () => false);
       await new Promise((resolve) => setTimeout(resolve, 300));

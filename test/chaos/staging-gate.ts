@@ -13,7 +13,9 @@ export async function installStagingGate(pool: Pool): Promise<void> {
   await pool.query(`CREATE OR REPLACE FUNCTION chaos_staging_gate() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_advisory_xact_lock_shared(${STAGING_GATE[0]}, ${STAGING_GATE[1]}); RETURN NEW; END $$`);
   await pool.query('DROP TRIGGER IF EXISTS chaos_staging_gate ON pending_secrets');
-  await pool.query('CREATE TRIGGER chaos_staging_gate BEFORE INSERT ON pending_secrets FOR EACH ROW EXECUTE FUNCTION chaos_staging_gate()');
+  await pool.query(
+    'CREATE TRIGGER chaos_staging_gate BEFORE INSERT ON pending_secrets FOR EACH ROW EXECUTE FUNCTION chaos_staging_gate()',
+  );
 }
 
 /** A staging write of the worker whose connections carry this application_name, waiting at the gate. */
@@ -27,7 +29,11 @@ const WAITING_AT_THE_GATE = `SELECT 1 FROM pg_stat_activity
  * gate opens after it (the waiting INSERT dies with its connection). Returns false when no issue
  * of this worker came within 45 s, or an outage broke the attempt: the worker is killed all the same.
  */
-export async function killBetweenAnswerAndStaging(pool: Pool, worker: { applicationName: string; kill: () => Promise<void> }, calm: () => boolean): Promise<boolean> {
+export async function killBetweenAnswerAndStaging(
+  pool: Pool,
+  worker: { applicationName: string; kill: () => Promise<void> },
+  calm: () => boolean,
+): Promise<boolean> {
   let aimed = false;
   try {
     const connection = await pool.connect();

@@ -105,13 +105,16 @@ class ChaosWorker {
     const pinoError = (line: string) => {
       try {
         const entry = JSON.parse(line) as { msg?: unknown; level?: unknown };
-        return typeof entry.level === 'number' && entry.level >= 50 && typeof entry.msg === 'string' ? entry.msg : undefined;
+        return typeof entry.level === 'number' && entry.level >= 50 && typeof entry.msg === 'string'
+          ? entry.msg
+          : undefined;
       } catch {
         return undefined;
       }
     };
     const last = [...lines].reverse();
-    const words = last.find((l) => EXCEPTION.test(l)) ?? last.map(pinoError).find((m) => m !== undefined) ?? last[0] ?? '';
+    const words =
+      last.find((l) => EXCEPTION.test(l)) ?? last.map(pinoError).find((m) => m !== undefined) ?? last[0] ?? '';
     return { orderly: false, lastWords: words.trim().slice(0, 300) };
   }
 }
@@ -142,7 +145,13 @@ export class WorkerFleet {
   ) {
     this.workers = Array.from({ length: options.count }, (_, i) => {
       const name = `worker-${i + 1}`;
-      return new ChaosWorker(name, path.join(options.logsDir, `${name}.log`), options.env, options.databaseUrl, (worker, exit) => this.exited(worker, exit));
+      return new ChaosWorker(
+        name,
+        path.join(options.logsDir, `${name}.log`),
+        options.env,
+        options.databaseUrl,
+        (worker, exit) => this.exited(worker, exit),
+      );
     });
   }
 
@@ -157,14 +166,23 @@ export class WorkerFleet {
   async ready(worker: ChaosWorker, timeoutMs: number): Promise<boolean> {
     const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
     const polledBy = async (name: string, type: temporal.api.enums.v1.TaskQueueType, pid: number) => {
-      const { pollers } = await this.options.connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: type });
+      const { pollers } = await this.options.connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name },
+        taskQueueType: type,
+      });
       return (pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
     };
     const deadline = Date.now() + timeoutMs;
     while (worker.child.running() && Date.now() < deadline) {
       const pid = worker.child.pid;
       try {
-        if (pid !== undefined && (await polledBy(this.options.taskQueue, TASK_QUEUE_TYPE_WORKFLOW, pid)) && (await polledBy(cloudflareTaskQueue(this.options.taskQueue), TASK_QUEUE_TYPE_ACTIVITY, pid))) return true;
+        if (
+          pid !== undefined &&
+          (await polledBy(this.options.taskQueue, TASK_QUEUE_TYPE_WORKFLOW, pid)) &&
+          (await polledBy(cloudflareTaskQueue(this.options.taskQueue), TASK_QUEUE_TYPE_ACTIVITY, pid))
+        )
+          return true;
       } catch {
         // Temporal is away: ask again.
       }
@@ -184,14 +202,22 @@ export class WorkerFleet {
         const pid = worker.child.pid;
         if (pid === undefined || !worker.child.running()) return;
         if (!(await this.ready(worker, withinMs)) && worker.child.running() && worker.child.pid === pid) {
-          this.hangs.push(`${worker.name} (pid ${pid}) kept running without polling its task queues for ${withinMs / 1000} s after ${describeOutage(outage)}`);
+          this.hangs.push(
+            `${worker.name} (pid ${pid}) kept running without polling its task queues for ${withinMs / 1000} s after ${describeOutage(outage)}`,
+          );
         }
       }),
     );
   }
 
   /** Kills `worker` at random, then starts it again, until `calm`. */
-  async killAtRandom(worker: ChaosWorker, kills: KillOptions, random: ChaosRandom, pool: Pool, calm: () => boolean): Promise<void> {
+  async killAtRandom(
+    worker: ChaosWorker,
+    kills: KillOptions,
+    random: ChaosRandom,
+    pool: Pool,
+    calm: () => boolean,
+  ): Promise<void> {
     while (!calm() && worker.child.kills < kills.maxKills) {
       const mode = random.chance(kills.startupShare) ? 'startup' : random.chance(kills.aimedShare) ? 'aimed' : 'uptime';
       if (mode === 'startup') {
@@ -215,13 +241,22 @@ export class WorkerFleet {
   private exited(worker: ChaosWorker, exit: ChildExit): void {
     if (exit.expected) return;
     const outage = this.options.outages.explaining(exit.at);
-    const record: WorkerExit = { worker: worker.name, at: exit.at, code: exit.code, signal: exit.signal, outage: outage ? describeOutage(outage) : null, ...worker.lastWords(exit) };
+    const record: WorkerExit = {
+      worker: worker.name,
+      at: exit.at,
+      code: exit.code,
+      signal: exit.signal,
+      outage: outage ? describeOutage(outage) : null,
+      ...worker.lastWords(exit),
+    };
     this.exits.push(record);
     // Kubernetes' restart backoff, shortened: 1 s, 2 s, 4 s, then every 8 s; a start that lived 30 s resets it.
     if (exit.at - worker.startedAt > 30_000) worker.restartsInARow = 0;
     const delayMs = Math.min(8_000, 1_000 * 2 ** worker.restartsInARow);
     worker.restartsInARow += 1;
-    this.options.log(`${worker.name} exited on its own (code ${exit.code}, signal ${exit.signal}) ${record.outage ? `during ${record.outage}` : 'WITH EVERY SERVER UP'}${record.orderly ? '' : ', NOT THE ORDERLY WAY'}: ${record.lastWords}; restarting in ${delayMs / 1000} s`);
+    this.options.log(
+      `${worker.name} exited on its own (code ${exit.code}, signal ${exit.signal}) ${record.outage ? `during ${record.outage}` : 'WITH EVERY SERVER UP'}${record.orderly ? '' : ', NOT THE ORDERLY WAY'}: ${record.lastWords}; restarting in ${delayMs / 1000} s`,
+    );
     setTimeout(() => {
       if (!this.closed) worker.start();
     }, delayMs).unref();
@@ -243,7 +278,10 @@ export class WorkerFleet {
   crashes(): string[] {
     return this.exits
       .filter((e) => !(e.outage && e.orderly))
-      .map((e) => `${e.worker} exited on its own at ${new Date(e.at).toISOString()} ${e.outage ? `in ${e.outage} without the orderly exit` : 'with every server up'} (code ${e.code}, signal ${e.signal}): ${e.lastWords}`);
+      .map(
+        (e) =>
+          `${e.worker} exited on its own at ${new Date(e.at).toISOString()} ${e.outage ? `in ${e.outage} without the orderly exit` : 'with every server up'} (code ${e.code}, signal ${e.signal}): ${e.lastWords}`,
+      );
   }
 
   killNow(): void {

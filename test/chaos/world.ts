@@ -117,10 +117,18 @@ export function buildChaosWorld(
   const accountId = demo.accountId;
   const storesDir = path.join(options.dir, 'stores');
   mkdirSync(storesDir, { recursive: true, mode: 0o700 });
-  const flaky = new FlakyDirectory(path.join(storesDir, 'flaky'), path.join(storesDir, 'flaky-real'), path.join(storesDir, 'flaky-blocker'));
+  const flaky = new FlakyDirectory(
+    path.join(storesDir, 'flaky'),
+    path.join(storesDir, 'flaky-real'),
+    path.join(storesDir, 'flaky-blocker'),
+  );
 
   const app = sim.state.createAccessApp({ accountId, name: 'chaos probe', domain: 'chaos.token-warden.example' });
-  const backOffice = sim.state.createAccessApp({ accountId, name: 'chaos back office', domain: 'back-office.token-warden.example' });
+  const backOffice = sim.state.createAccessApp({
+    accountId,
+    name: 'chaos back office',
+    domain: 'back-office.token-warden.example',
+  });
   const probeUrl = sim.probeUrl(app.id);
 
   const tokens: ChaosToken[] = [];
@@ -133,9 +141,20 @@ export function buildChaosWorld(
     initial.set(name, { clientId: created.clientId, clientSecret: created.clientSecret });
     const stable = path.join(storesDir, `${name}.env`);
     const files: ChaosFile[] = [{ path: stable, realPath: stable, flaky: false }];
-    if (i % 3 !== 1) files.push({ path: path.join(flaky.link, `${name}.env`), realPath: path.join(flaky.real, `${name}.env`), flaky: true });
+    if (i % 3 !== 1)
+      files.push({
+        path: path.join(flaky.link, `${name}.env`),
+        realPath: path.join(flaky.real, `${name}.env`),
+        flaky: true,
+      });
     const names = { clientId: bindingName(name, 'id'), clientSecret: bindingName(name, 'secret') };
-    const token: ChaosToken = { name, strategy, initialTokenId: created.id, files, targets: files.map((f) => ({ kind: 'file', path: f.path })) };
+    const token: ChaosToken = {
+      name,
+      strategy,
+      initialTokenId: created.id,
+      files,
+      targets: files.map((f) => ({ kind: 'file', path: f.path })),
+    };
     if (i % 3 === 1) {
       token.workersSecret = { script: demo.workerScript.name, names };
       token.targets.push({ kind: 'workers-secret', script: demo.workerScript.name, names });
@@ -148,9 +167,21 @@ export function buildChaosWorld(
   }
 
   const rule = (t: ChaosToken) => ({ service_token: { token_id: t.initialTokenId } });
-  const probePolicy = sim.state.createAccessPolicy({ accountId, name: 'chaos consumers', decision: 'non_identity', include: tokens.map(rule), attachTo: [app.id] });
+  const probePolicy = sim.state.createAccessPolicy({
+    accountId,
+    name: 'chaos consumers',
+    decision: 'non_identity',
+    include: tokens.map(rule),
+    attachTo: [app.id],
+  });
   const replaced = tokens.filter((t) => t.strategy === 'replace');
-  const backOfficePolicy = sim.state.createAccessPolicy({ accountId, appId: backOffice.id, name: 'chaos back office', decision: 'non_identity', include: replaced.map(rule) });
+  const backOfficePolicy = sim.state.createAccessPolicy({
+    accountId,
+    appId: backOffice.id,
+    name: 'chaos back office',
+    decision: 'non_identity',
+    include: replaced.map(rule),
+  });
   const policies: ChaosPolicy[] = [
     { id: probePolicy.id, name: 'chaos consumers', tokens: tokens.map((t) => t.name) },
     { id: backOfficePolicy.id, name: 'chaos back office', tokens: replaced.map((t) => t.name) },
@@ -179,7 +210,18 @@ export function buildChaosWorld(
   const wardenClient = createCloudflareClient({ apiToken: wardenToken, baseURL: sim.baseURL, purpose: 'mutations' });
   const storeDeps: StoreDeps = { cloudflare: () => wardenClient, env: {} };
 
-  const world = { accountId, appId: app.id, probeUrl, wardenToken, tokens, policies, inventory, inventoryFile, flaky, storeDeps };
+  const world = {
+    accountId,
+    appId: app.id,
+    probeUrl,
+    wardenToken,
+    tokens,
+    policies,
+    inventory,
+    inventoryFile,
+    flaky,
+    storeDeps,
+  };
   return { world, initial };
 }
 
@@ -187,11 +229,18 @@ export function buildChaosWorld(
  * Adoption, as an operator would do it: every store receives the token's current credential and
  * token-warden records it as current (what compensation restores).
  */
-export async function adoptCredentials(world: ChaosWorld, credentials: Map<string, ServiceTokenCredential>, pending: Pick<PendingSecretStore, 'setCurrent'>): Promise<void> {
+export async function adoptCredentials(
+  world: ChaosWorld,
+  credentials: Map<string, ServiceTokenCredential>,
+  pending: Pick<PendingSecretStore, 'setCurrent'>,
+): Promise<void> {
   for (const token of world.tokens) {
     const credential = credentials.get(token.name);
     if (!credential) throw new Error(`no initial credential for ${token.name}`);
-    for (const target of token.targets) await createStore(propagationTargetSchema.parse(target), world.storeDeps, { accountId: world.accountId }).write(credential);
+    for (const target of token.targets)
+      await createStore(propagationTargetSchema.parse(target), world.storeDeps, { accountId: world.accountId }).write(
+        credential,
+      );
     await pending.setCurrent({ accountId: world.accountId, tokenName: token.name }, credential);
   }
 }
@@ -199,8 +248,13 @@ export async function adoptCredentials(world: ChaosWorld, credentials: Map<strin
 /** What a file store holds, or null when it holds no complete credential. */
 export function readFileCredential(file: string): ServiceTokenCredential | null {
   try {
-    const halves = parseCredentialFile(readFileSync(file, 'utf8'), 'env', { clientId: 'CF_ACCESS_CLIENT_ID', clientSecret: 'CF_ACCESS_CLIENT_SECRET' });
-    return halves.clientId && halves.clientSecret ? { clientId: halves.clientId, clientSecret: halves.clientSecret } : null;
+    const halves = parseCredentialFile(readFileSync(file, 'utf8'), 'env', {
+      clientId: 'CF_ACCESS_CLIENT_ID',
+      clientSecret: 'CF_ACCESS_CLIENT_SECRET',
+    });
+    return halves.clientId && halves.clientSecret
+      ? { clientId: halves.clientId, clientSecret: halves.clientSecret }
+      : null;
   } catch {
     return null;
   }

@@ -35,7 +35,13 @@ describe('inventory file', () => {
     const inventory = parseInventory(valid, 'inv.yaml', { ACCOUNT: 'acc123' });
     const account = inventory.accounts[0]!;
     expect(account.id).toBe('acc123');
-    expect(account.serviceTokens[0]).toMatchObject({ name: 'ci', strategy: 'replace', overlap: '10m', renewBefore: '720h', propagationWait: '30s' });
+    expect(account.serviceTokens[0]).toMatchObject({
+      name: 'ci',
+      strategy: 'replace',
+      overlap: '10m',
+      renewBefore: '720h',
+      propagationWait: '30s',
+    });
     expect(Object.isFrozen(account.serviceTokens[0])).toBe(true);
   });
 
@@ -67,30 +73,45 @@ accounts:
   });
 
   it('says which variable is missing and which YAML is broken', () => {
-    expect(problems(() => parseInventory(`# \${IN_A_COMMENT} is fine\n${valid}`, 'inv.yaml', {}))).toEqual(['inv.yaml: accounts.0.id: environment variable ACCOUNT is not set']);
+    expect(problems(() => parseInventory(`# \${IN_A_COMMENT} is fine\n${valid}`, 'inv.yaml', {}))).toEqual([
+      'inv.yaml: accounts.0.id: environment variable ACCOUNT is not set',
+    ]);
     expect(problems(() => parseInventory('accounts: [\n', 'inv.yaml'))[0]).toMatch(/^inv\.yaml: not valid YAML: /);
   });
 
   it('rejects two service tokens of one name in one account', () => {
     const twice = `accounts:\n  - id: a\n    serviceTokens:\n      - { name: ci }\n      - { name: ci }\n`;
-    expect(problems(() => parseInventory(twice, 'inv.yaml'))).toEqual(['inv.yaml: accounts.0.serviceTokens.1.name: duplicate service token "ci" in account a']);
+    expect(problems(() => parseInventory(twice, 'inv.yaml'))).toEqual([
+      'inv.yaml: accounts.0.serviceTokens.1.name: duplicate service token "ci" in account a',
+    ]);
   });
 });
 
 describe('environment', () => {
   it('applies defaults and rejects a bad port', () => {
-    expect(parseEnvironment({})).toMatchObject({ PORT: 3000, TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'token-warden' });
-    expect(problems(() => parseEnvironment({ PORT: 'eighty' }))).toEqual([expect.stringMatching(/^environment: PORT: /)]);
+    expect(parseEnvironment({})).toMatchObject({
+      PORT: 3000,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'token-warden',
+    });
+    expect(problems(() => parseEnvironment({ PORT: 'eighty' }))).toEqual([
+      expect.stringMatching(/^environment: PORT: /),
+    ]);
   });
 
   it('budgets Cloudflare requests, leaving a quarter of the allowance to the people sharing the user', () => {
-    expect(parseEnvironment({})).toMatchObject({ CLOUDFLARE_REQUESTS_PER_5_MIN: 900, CLOUDFLARE_BUDGET_WINDOW_SECONDS: 300 });
+    expect(parseEnvironment({})).toMatchObject({
+      CLOUDFLARE_REQUESTS_PER_5_MIN: 900,
+      CLOUDFLARE_BUDGET_WINDOW_SECONDS: 300,
+    });
     expect(parseEnvironment({ CLOUDFLARE_REQUESTS_PER_5_MIN: '1100' }).CLOUDFLARE_REQUESTS_PER_5_MIN).toBe(1100);
   });
 
   it('refuses to start on the old activity budget, naming its replacement', () => {
     expect(problems(() => parseEnvironment({ CLOUDFLARE_ACTIVITIES_PER_SECOND: '3' }))).toEqual([
-      expect.stringMatching(/^environment: CLOUDFLARE_ACTIVITIES_PER_SECOND: replaced by CLOUDFLARE_REQUESTS_PER_5_MIN/),
+      expect.stringMatching(
+        /^environment: CLOUDFLARE_ACTIVITIES_PER_SECOND: replaced by CLOUDFLARE_REQUESTS_PER_5_MIN/,
+      ),
     ]);
   });
 });
@@ -100,20 +121,41 @@ describe('shipped inventories', () => {
 
   it('token-warden.example.yaml is valid and validates every target kind', () => {
     const text = readFileSync(path.join(root, 'token-warden.example.yaml'), 'utf8');
-    const inventory = parseInventory(text, 'token-warden.example.yaml', { CLOUDFLARE_ACCOUNT_ID: 'acc', SECRETS_STORE_ID: 'store' });
-    const kinds = inventory.accounts.flatMap((a) => a.serviceTokens.flatMap((t) => t.targets.map((target) => target.kind)));
+    const inventory = parseInventory(text, 'token-warden.example.yaml', {
+      CLOUDFLARE_ACCOUNT_ID: 'acc',
+      SECRETS_STORE_ID: 'store',
+    });
+    const kinds = inventory.accounts.flatMap((a) =>
+      a.serviceTokens.flatMap((t) => t.targets.map((target) => target.kind)),
+    );
     expect(new Set(kinds)).toEqual(new Set(['file', 'kubernetes', 'github', 'workers-secret', 'secrets-store']));
   });
 
   it('the demo inventory of simulation mode is valid', () => {
     const text = readFileSync(path.join(root, 'config/demo.inventory.yaml'), 'utf8');
-    const vars = { CLOUDFLARE_ACCOUNT_ID: 'a', DEMO_ZONE_ID: 'z', DEMO_SECRETS_STORE_ID: 's', DEMO_WORKER_SCRIPT: 'w', DEMO_PROBE_URL: 'http://127.0.0.1:1/probe', DATA_DIR: '/tmp/x' };
-    expect(parseInventory(text, 'demo', vars).accounts[0]!.serviceTokens.map((t) => t.name)).toEqual(['ci-deploy', 'backup-job', 'legacy-zone-probe']);
+    const vars = {
+      CLOUDFLARE_ACCOUNT_ID: 'a',
+      DEMO_ZONE_ID: 'z',
+      DEMO_SECRETS_STORE_ID: 's',
+      DEMO_WORKER_SCRIPT: 'w',
+      DEMO_PROBE_URL: 'http://127.0.0.1:1/probe',
+      DATA_DIR: '/tmp/x',
+    };
+    expect(parseInventory(text, 'demo', vars).accounts[0]!.serviceTokens.map((t) => t.name)).toEqual([
+      'ci-deploy',
+      'backup-job',
+      'legacy-zone-probe',
+    ]);
   });
 
   it('rejects a zone-scoped token with rotate-secret, and a github target with two scopes', () => {
     const bad = `accounts:\n  - id: a\n    serviceTokens:\n      - name: z\n        zoneId: zone1\n        targets:\n          - { kind: github, owner: o, repo: r, org: o }\n`;
     const lines = problems(() => parseInventory(bad, 'inv.yaml'));
-    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/serviceTokens\.0\.strategy: zone-scoped/), expect.stringMatching(/serviceTokens\.0\.targets\.0/)]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/serviceTokens\.0\.strategy: zone-scoped/),
+        expect.stringMatching(/serviceTokens\.0\.targets\.0/),
+      ]),
+    );
   });
 });

@@ -4,7 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { createInMemoryPolicyIndex, createPostgresPolicyIndex, type IndexedPolicy, type PolicyIndex } from '../../src/db/access-policy-index';
+import {
+  createInMemoryPolicyIndex,
+  createPostgresPolicyIndex,
+  type IndexedPolicy,
+  type PolicyIndex,
+} from '../../src/db/access-policy-index';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { migrate } from '../../src/db/migrate';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -20,7 +25,11 @@ function scanner(policies: IndexedPolicy[] | (() => Promise<IndexedPolicy[]>)) {
   return { scan, refresh: (maxAgeMs = HOUR) => ({ maxAgeMs, scan }) };
 }
 
-const reusable = (policyId: string, tokenIds: string[]): IndexedPolicy => ({ policyId, name: `policy ${policyId}`, tokenIds });
+const reusable = (policyId: string, tokenIds: string[]): IndexedPolicy => ({
+  policyId,
+  name: `policy ${policyId}`,
+  tokenIds,
+});
 const ids = (refs: Array<{ policyId: string }>) => refs.map((r) => r.policyId).sort();
 
 /** The rules every implementation follows. */
@@ -28,7 +37,11 @@ function behavesAsAnIndex(make: () => PolicyIndex) {
   it('scans once when the account has no index, then answers from it', async () => {
     const index = make();
     const accountId = newAccount();
-    const { scan, refresh } = scanner([reusable('p1', ['a', 'b']), reusable('p2', ['b']), { policyId: 'p3', name: 'app one', appId: 'app-1', tokenIds: ['a'] }]);
+    const { scan, refresh } = scanner([
+      reusable('p1', ['a', 'b']),
+      reusable('p2', ['b']),
+      { policyId: 'p3', name: 'app one', appId: 'app-1', tokenIds: ['a'] },
+    ]);
     expect(await index.policiesNaming(accountId, 'a', refresh())).toEqual([
       { policyId: 'p1', name: 'policy p1' },
       { policyId: 'p3', name: 'app one', appId: 'app-1' },
@@ -80,7 +93,9 @@ function behavesAsAnIndex(make: () => PolicyIndex) {
     const { refresh } = scanner([]);
     await index.policiesNaming(accountId, 'a', refresh());
     await index.record(accountId, { policyId: 'p9', name: 'late', appId: 'app-9', tokenIds: ['a'] });
-    expect(await index.policiesNaming(accountId, 'a', refresh())).toEqual([{ policyId: 'p9', name: 'late', appId: 'app-9' }]);
+    expect(await index.policiesNaming(accountId, 'a', refresh())).toEqual([
+      { policyId: 'p9', name: 'late', appId: 'app-9' },
+    ]);
     await index.forget(accountId, 'p9');
     expect(await index.policiesNaming(accountId, 'a', refresh())).toEqual([]);
   });
@@ -187,9 +202,14 @@ describe('the Access policy index', () => {
       const accountId = newAccount();
       const index = createPostgresPolicyIndex(db.pool);
       await index.policiesNaming(accountId, 'a', scanner([reusable('p1', ['b', 'a', 'a'])]).refresh());
-      const { rows } = await db.pool.query('SELECT policy_id, app_id, token_ids FROM access_policy_index WHERE account_id = $1', [accountId]);
+      const { rows } = await db.pool.query(
+        'SELECT policy_id, app_id, token_ids FROM access_policy_index WHERE account_id = $1',
+        [accountId],
+      );
       expect(rows).toEqual([{ policy_id: 'p1', app_id: null, token_ids: ['a', 'b'] }]);
-      const scans = await db.pool.query('SELECT count(*)::int AS n FROM access_policy_scans WHERE account_id = $1', [accountId]);
+      const scans = await db.pool.query('SELECT count(*)::int AS n FROM access_policy_scans WHERE account_id = $1', [
+        accountId,
+      ]);
       expect(scans.rows[0].n).toBe(1);
     });
   });
@@ -218,7 +238,10 @@ describe('the Access policy index', () => {
         await sleep(50);
         return [reusable('p1', ['a'])];
       });
-      const indexes = [createPostgresPolicyIndex(pool, { pollMs: 20 }), createPostgresPolicyIndex(pool, { pollMs: 20 })];
+      const indexes = [
+        createPostgresPolicyIndex(pool, { pollMs: 20 }),
+        createPostgresPolicyIndex(pool, { pollMs: 20 }),
+      ];
       await Promise.all(indexes.map((index) => index.policiesNaming(accountId, 'a', refresh())));
       expect(scan).toHaveBeenCalledTimes(1);
     });

@@ -48,13 +48,19 @@ describe('history queries on a real PostgreSQL server', () => {
   async function statementsOf(call: () => Promise<unknown>): Promise<Array<{ text: string; values: unknown[] }>> {
     const spy = jest.spyOn(pool, 'query');
     await call();
-    const sent = spy.mock.calls.map(([text, values]) => ({ text: String(text), values: Array.isArray(values) ? values : [] }));
+    const sent = spy.mock.calls.map(([text, values]) => ({
+      text: String(text),
+      values: Array.isArray(values) ? values : [],
+    }));
     spy.mockRestore();
     return sent;
   }
 
   async function planOf(statement: { text: string; values: unknown[] }): Promise<PlanNode[]> {
-    const { rows } = await pool.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values);
+    const { rows } = await pool.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `EXPLAIN (FORMAT JSON) ${statement.text}`,
+      statement.values,
+    );
     return flatten(rows[0]!['QUERY PLAN'][0]!.Plan);
   }
 
@@ -62,15 +68,22 @@ describe('history queries on a real PostgreSQL server', () => {
   async function expectServedBy(indexes: string[], call: () => Promise<unknown>): Promise<void> {
     const [list] = await statementsOf(call);
     const nodes = await planOf(list!);
-    const summary = nodes.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+    const summary = nodes.map(
+      (n) =>
+        `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`,
+    );
     const served = new RegExp(`^Index (Only )?Scan using (${indexes.join('|')}) `);
-    expect({ statement: list!.text, plan: summary }).toEqual({ statement: list!.text, plan: expect.arrayContaining([expect.stringMatching(served)]) });
+    expect({ statement: list!.text, plan: summary }).toEqual({
+      statement: list!.text,
+      plan: expect.arrayContaining([expect.stringMatching(served)]),
+    });
     expect(summary.filter((s) => /Seq Scan|Sort/.test(s))).toEqual([]);
   }
 
   const rotations = () => createRotationRepository(pool);
   const history = () => createHistoryRepository(pool);
-  const someRotation = async (filter: Omit<RotationFilter, 'limit'>): Promise<ListPosition> => (await rotations().listRotationPage({ ...filter, limit: 30 })).next!;
+  const someRotation = async (filter: Omit<RotationFilter, 'limit'>): Promise<ListPosition> =>
+    (await rotations().listRotationPage({ ...filter, limit: 30 })).next!;
   // With three accounts, a third of the rows match an account: reading them off the time index and filtering is as good.
   const filters: Array<[string, Omit<RotationFilter, 'limit'>, string[]]> = [
     ['no filter', {}, ['rotations_started_idx']],
@@ -79,17 +92,30 @@ describe('history queries on a real PostgreSQL server', () => {
     ['an account and a token name', { accountId: 'acct-1', tokenName: 'token-7' }, ['rotations_token_started_idx']],
   ];
 
-  it.each(filters)('serves /rotations with %s from an index in its order, first page and later ones', async (_name, filter, indexes) => {
-    await expectServedBy(indexes, () => rotations().listRotationPage({ ...filter, limit: 50 }));
-    const before = await someRotation(filter);
-    await expectServedBy(indexes, () => rotations().listRotationPage({ ...filter, limit: 50, before }));
-  });
+  it.each(filters)(
+    'serves /rotations with %s from an index in its order, first page and later ones',
+    async (_name, filter, indexes) => {
+      await expectServedBy(indexes, () => rotations().listRotationPage({ ...filter, limit: 50 }));
+      const before = await someRotation(filter);
+      await expectServedBy(indexes, () => rotations().listRotationPage({ ...filter, limit: 50, before }));
+    },
+  );
 
   it('reads a rare account off its own index', async () => {
-    await rotations().startRotation({ runId: 'rare-account-run', workflowId: 'rotate/w', accountId: 'acct-rare', tokenName: 'token-1', strategy: 'replace', mode: 'manual', triggeredBy: 'api:test' });
+    await rotations().startRotation({
+      runId: 'rare-account-run',
+      workflowId: 'rotate/w',
+      accountId: 'acct-rare',
+      tokenName: 'token-1',
+      strategy: 'replace',
+      mode: 'manual',
+      triggeredBy: 'api:test',
+    });
     await pool.query('ANALYZE rotations');
     try {
-      await expectServedBy(['rotations_account_started_idx'], () => rotations().listRotationPage({ accountId: 'acct-rare', limit: 50 }));
+      await expectServedBy(['rotations_account_started_idx'], () =>
+        rotations().listRotationPage({ accountId: 'acct-rare', limit: 50 }),
+      );
     } finally {
       await pool.query(`DELETE FROM rotations WHERE run_id = 'rare-account-run'`);
     }
@@ -113,7 +139,10 @@ describe('history queries on a real PostgreSQL server', () => {
   it('answers /tokens/history without the report: a few hundred bytes a row, not the results column', async () => {
     const page = await history().listHealthHistory({ limit: 100 });
     expect(page.rows).toHaveLength(100);
-    expect(page.rows[0]!.summary).toEqual({ timestamp: expect.any(String), summary: { account_token: null, user_token: null } });
+    expect(page.rows[0]!.summary).toEqual({
+      timestamp: expect.any(String),
+      summary: { account_token: null, user_token: null },
+    });
     const [list] = await statementsOf(() => history().listHealthHistory({ limit: 100 }));
     expect(list!.text).not.toMatch(/\bresults\b/);
   });
@@ -126,7 +155,9 @@ describe('history queries on a real PostgreSQL server', () => {
         [filter.accountId ?? null, filter.tokenName ?? null],
       );
       // Ordered here, not by the database: newest first, ties by run id, descending.
-      return rows.sort((a, b) => (a.at === b.at ? (a.run_id < b.run_id ? 1 : -1) : a.at < b.at ? 1 : -1)).map((r) => r.run_id);
+      return rows
+        .sort((a, b) => (a.at === b.at ? (a.run_id < b.run_id ? 1 : -1) : a.at < b.at ? 1 : -1))
+        .map((r) => r.run_id);
     }
 
     async function pageThrough(filter: Omit<RotationFilter, 'limit'>, limit: number): Promise<string[]> {
@@ -151,21 +182,37 @@ describe('history queries on a real PostgreSQL server', () => {
     });
 
     it('keeps each rotation page its steps', async () => {
-      const page = await rotations().listRotationPage({ tokenName: 'token-3', limit: 5, before: await someRotation({ tokenName: 'token-3' }) });
+      const page = await rotations().listRotationPage({
+        tokenName: 'token-3',
+        limit: 5,
+        before: await someRotation({ tokenName: 'token-3' }),
+      });
       for (const row of page.rows) expect(row.steps.map((s) => s.seq)).toEqual([1, 2, 3]);
     });
 
     it('is not shifted by rows written between two pages', async () => {
       const first = await rotations().listRotationPage({ tokenName: 'token-11', limit: 10 });
-      await rotations().startRotation({ runId: 'newest-run', workflowId: 'rotate/w', accountId: 'acct-0', tokenName: 'token-11', strategy: 'replace', mode: 'manual', triggeredBy: 'api:test' });
+      await rotations().startRotation({
+        runId: 'newest-run',
+        workflowId: 'rotate/w',
+        accountId: 'acct-0',
+        tokenName: 'token-11',
+        strategy: 'replace',
+        mode: 'manual',
+        triggeredBy: 'api:test',
+      });
       const second = await rotations().listRotationPage({ tokenName: 'token-11', limit: 10, before: first.next! });
       const all = await expectedRunIds({ tokenName: 'token-11' });
-      expect([...first.rows, ...second.rows].map((r) => r.runId)).toEqual(all.filter((id) => id !== 'newest-run').slice(0, 20));
+      expect([...first.rows, ...second.rows].map((r) => r.runId)).toEqual(
+        all.filter((id) => id !== 'newest-run').slice(0, 20),
+      );
       await pool.query(`DELETE FROM rotations WHERE run_id = 'newest-run'`);
     });
 
     it('returns every health check exactly once, in order, across pages, and no verify run', async () => {
-      const { rows } = await pool.query<{ run_id: string }>(`SELECT run_id FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC`);
+      const { rows } = await pool.query<{ run_id: string }>(
+        `SELECT run_id FROM api_token_checks WHERE kind = 'health' ORDER BY checked_at DESC, id DESC`,
+      );
       const seen: string[] = [];
       let before: ListPosition | undefined;
       for (;;) {

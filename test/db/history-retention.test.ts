@@ -19,7 +19,10 @@ describe('history retention', () => {
        VALUES ($1, 'rotate/a/' || $2, 'a', $2, 'rotate-secret', 'scheduled', 'schedule:x', $3, $4, $5)`,
       [runId, token, status, daysAgo(startedDaysAgo), finishedAt],
     );
-    await db.pool.query(`INSERT INTO rotation_steps (run_id, seq, step, outcome, started_at) VALUES ($1, 1, 'resolve', 'ok', $2)`, [runId, daysAgo(startedDaysAgo)]);
+    await db.pool.query(
+      `INSERT INTO rotation_steps (run_id, seq, step, outcome, started_at) VALUES ($1, 1, 'resolve', 'ok', $2)`,
+      [runId, daysAgo(startedDaysAgo)],
+    );
   }
   async function check(runId: string, kind: string, checkedDaysAgo: number, autoHeal = false): Promise<void> {
     await db.pool.query(
@@ -29,7 +32,10 @@ describe('history retention', () => {
     );
   }
   async function audit(runId: string | null, occurredDaysAgo: number): Promise<void> {
-    await db.pool.query(`INSERT INTO audit_events (actor, action, run_id, occurred_at) VALUES ('schedule:x', 'start', $1, $2)`, [runId, daysAgo(occurredDaysAgo)]);
+    await db.pool.query(
+      `INSERT INTO audit_events (actor, action, run_id, occurred_at) VALUES ('schedule:x', 'start', $1, $2)`,
+      [runId, daysAgo(occurredDaysAgo)],
+    );
   }
   const column = async (sql: string) => (await db.pool.query<{ id: string }>(sql)).rows.map((r) => r.id).sort();
 
@@ -54,10 +60,28 @@ describe('history retention', () => {
 
     const pruned = await pruneHistory(db.pool, { retentionDays: 365, batchSize: 1 });
 
-    expect(await column('SELECT run_id AS id FROM rotations')).toEqual(['lonely-last-done', 'newer-but-open', 'old-open', 'recent']);
-    expect(await column('SELECT DISTINCT run_id AS id FROM rotation_steps')).toEqual(['lonely-last-done', 'newer-but-open', 'old-open', 'recent']);
-    expect(await column('SELECT run_id AS id FROM api_token_checks')).toEqual(['newest-health', 'newest-verify', 'old-heal']);
-    expect(await column(`SELECT coalesce(run_id, 'none:' || (occurred_at > now() - interval '2 days')) AS id FROM audit_events`)).toEqual(['lonely-last-done', 'none:true', 'old-open']);
+    expect(await column('SELECT run_id AS id FROM rotations')).toEqual([
+      'lonely-last-done',
+      'newer-but-open',
+      'old-open',
+      'recent',
+    ]);
+    expect(await column('SELECT DISTINCT run_id AS id FROM rotation_steps')).toEqual([
+      'lonely-last-done',
+      'newer-but-open',
+      'old-open',
+      'recent',
+    ]);
+    expect(await column('SELECT run_id AS id FROM api_token_checks')).toEqual([
+      'newest-health',
+      'newest-verify',
+      'old-heal',
+    ]);
+    expect(
+      await column(
+        `SELECT coalesce(run_id, 'none:' || (occurred_at > now() - interval '2 days')) AS id FROM audit_events`,
+      ),
+    ).toEqual(['lonely-last-done', 'none:true', 'old-open']);
     expect(pruned).toEqual({ rotations: 2, apiTokenChecks: 2, auditEvents: 3 });
   });
 
@@ -65,7 +89,11 @@ describe('history retention', () => {
     await rotation('ancient', 'ci', 'completed', 4000);
     await rotation('old', 'ci', 'completed', 3000);
     await audit(null, 4000);
-    expect(await pruneHistory(db.pool, { retentionDays: 0 })).toEqual({ rotations: 0, apiTokenChecks: 0, auditEvents: 0 });
+    expect(await pruneHistory(db.pool, { retentionDays: 0 })).toEqual({
+      rotations: 0,
+      apiTokenChecks: 0,
+      auditEvents: 0,
+    });
     expect(await column('SELECT run_id AS id FROM rotations')).toEqual(['ancient', 'old']);
   });
 
@@ -73,8 +101,17 @@ describe('history retention', () => {
     await rotation('old', 'ci', 'completed', 40);
     await rotation('new', 'ci', 'completed', 1);
     const logged: unknown[] = [];
-    const logger = { info: (fields: unknown) => void logged.push(fields), warn: (fields: unknown) => void logged.push(fields) };
-    const pruner = startHistoryPruner({ pool: db.pool, retentionDays: 30, logger, firstAfterMs: 0, intervalMs: 60_000 });
+    const logger = {
+      info: (fields: unknown) => void logged.push(fields),
+      warn: (fields: unknown) => void logged.push(fields),
+    };
+    const pruner = startHistoryPruner({
+      pool: db.pool,
+      retentionDays: 30,
+      logger,
+      firstAfterMs: 0,
+      intervalMs: 60_000,
+    });
     try {
       for (let i = 0; i < 100 && !logged.length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {

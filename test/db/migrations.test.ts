@@ -16,7 +16,18 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
 import { budgetShape } from '../../src/cloudflare/budget/shape';
 
-const TABLES = ['access_policy_index', 'access_policy_scans', 'api_token_checks', 'api_token_identities', 'audit_events', 'cloudflare_budget', 'pending_secrets', 'rotation_steps', 'rotations', 'store_memo'];
+const TABLES = [
+  'access_policy_index',
+  'access_policy_scans',
+  'api_token_checks',
+  'api_token_identities',
+  'audit_events',
+  'cloudflare_budget',
+  'pending_secrets',
+  'rotation_steps',
+  'rotations',
+  'store_memo',
+];
 const MIGRATION_COUNT = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
 
 async function tables(pool: Pool): Promise<string[]> {
@@ -32,21 +43,65 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   await history.recordAudit({ actor: 'api:ops', action: 'rotate.manual', subject: 'ci', workflowId: 'w', runId: 'r1' });
   await history.recordAudit({ actor: 'api:ops', action: 'rotate.manual', subject: 'ci', workflowId: 'w', runId: 'r1' }); // retried: once
   expect((await history.listAudit(10, 'ci')).map((a) => a.actor)).toEqual(['api:ops']);
-  await history.recordApiTokenCheck({ runId: 'r1', workflowId: 'w', kind: 'verify', triggeredBy: 'schedule:x', overallHealth: 'healthy', autoHealAttempted: false, autoHealSuccess: null, results: [{ name: 't' }] });
-  expect(await history.listApiTokenChecks(5, 'verify')).toEqual([expect.objectContaining({ runId: 'r1', results: [{ name: 't' }] })]);
+  await history.recordApiTokenCheck({
+    runId: 'r1',
+    workflowId: 'w',
+    kind: 'verify',
+    triggeredBy: 'schedule:x',
+    overallHealth: 'healthy',
+    autoHealAttempted: false,
+    autoHealSuccess: null,
+    results: [{ name: 't' }],
+  });
+  expect(await history.listApiTokenChecks(5, 'verify')).toEqual([
+    expect.objectContaining({ runId: 'r1', results: [{ name: 't' }] }),
+  ]);
 
   const rotations = createRotationRepository(pool);
-  await rotations.startRotation({ runId: 'r2', workflowId: 'rotate/a/ci', accountId: 'a', tokenName: 'ci', strategy: 'replace', mode: 'manual', triggeredBy: 'api:ops' });
-  await rotations.recordStep({ runId: 'r2', seq: 1, step: 'resolve', outcome: 'ok', startedAt: new Date().toISOString(), details: { tokenId: 't1' } });
+  await rotations.startRotation({
+    runId: 'r2',
+    workflowId: 'rotate/a/ci',
+    accountId: 'a',
+    tokenName: 'ci',
+    strategy: 'replace',
+    mode: 'manual',
+    triggeredBy: 'api:ops',
+  });
+  await rotations.recordStep({
+    runId: 'r2',
+    seq: 1,
+    step: 'resolve',
+    outcome: 'ok',
+    startedAt: new Date().toISOString(),
+    details: { tokenId: 't1' },
+  });
   await rotations.finishRotation('r2', 'completed', { fingerprint: 'sha256:x' });
-  expect(await rotations.lastRotation('a', 'ci')).toMatchObject({ status: 'completed', steps: [{ step: 'resolve', details: { tokenId: 't1' } }] });
+  expect(await rotations.lastRotation('a', 'ci')).toMatchObject({
+    status: 'completed',
+    steps: [{ step: 'resolve', details: { tokenId: 't1' } }],
+  });
   const later = { at: '2100-01-01T00:00:00.000000Z', key: 'z' };
-  expect(await rotations.listRotationPage({ accountId: 'a', tokenName: 'ci', limit: 1, before: later })).toEqual({ rows: [expect.objectContaining({ runId: 'r2' })], next: null });
+  expect(await rotations.listRotationPage({ accountId: 'a', tokenName: 'ci', limit: 1, before: later })).toEqual({
+    rows: [expect.objectContaining({ runId: 'r2' })],
+    next: null,
+  });
 
   // A health row's history entry is its results without the report (a generated column).
   const summary = { account_token: { valid: true, has_all_perms: true, missing_perms: 0 }, user_token: null };
-  await history.recordApiTokenCheck({ runId: 'r3', workflowId: 'w', kind: 'health', triggeredBy: 'schedule:x', overallHealth: 'healthy', autoHealAttempted: false, autoHealSuccess: null, results: { version: 1, timestamp: 't', summary, report: { tokens: [] } } });
-  expect(await history.listHealthHistory({ limit: 5, before: { at: later.at, key: '9223372036854775807' } })).toEqual({ rows: [expect.objectContaining({ runId: 'r3', summary: { version: 1, timestamp: 't', summary } })], next: null });
+  await history.recordApiTokenCheck({
+    runId: 'r3',
+    workflowId: 'w',
+    kind: 'health',
+    triggeredBy: 'schedule:x',
+    overallHealth: 'healthy',
+    autoHealAttempted: false,
+    autoHealSuccess: null,
+    results: { version: 1, timestamp: 't', summary, report: { tokens: [] } },
+  });
+  expect(await history.listHealthHistory({ limit: 5, before: { at: later.at, key: '9223372036854775807' } })).toEqual({
+    rows: [expect.objectContaining({ runId: 'r3', summary: { version: 1, timestamp: 't', summary } })],
+    next: null,
+  });
   expect(await pruneHistory(pool, { retentionDays: 30 })).toEqual({ rotations: 0, apiTokenChecks: 0, auditEvents: 0 });
 
   const key = randomBytes(32);
@@ -56,7 +111,10 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   const next = { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') };
   await pending.setCurrent(token, old);
   const abandoned = '00000000-0000-4000-8000-000000000000'; // staged by a run that failed
-  await pending.stagePending(token, abandoned, { clientId: 'id.access', clientSecret: randomBytes(16).toString('hex') });
+  await pending.stagePending(token, abandoned, {
+    clientId: 'id.access',
+    clientSecret: randomBytes(16).toString('hex'),
+  });
   const ref = '00000000-0000-4000-8000-000000000001';
   await pending.stagePending(token, ref, next);
   expect(await pending.open(ref)).toEqual(next);
@@ -65,7 +123,9 @@ async function exerciseRepositories(pool: Pool): Promise<void> {
   await pending.promote(ref);
   expect(await pending.current(token)).toMatchObject({ ref, fingerprint: fingerprintCredential(next) });
   expect(await pending.find(abandoned)).toBeUndefined();
-  const left = await pool.query<{ stage: string }>(`SELECT stage FROM pending_secrets WHERE account_id = 'a' AND token_name = 'ci'`);
+  const left = await pool.query<{ stage: string }>(
+    `SELECT stage FROM pending_secrets WHERE account_id = 'a' AND token_name = 'ci'`,
+  );
   expect(left.rows.map((r) => r.stage)).toEqual(['current']);
 
   // The Cloudflare request budget: a burst, then a wait; headers and a 429 block on record.
@@ -118,7 +178,9 @@ describe('migrations', () => {
     it('applies the same migrations and serves concurrent pooled queries', async () => {
       expect(await migrate(embedded.url)).toHaveLength(MIGRATION_COUNT);
       expect(await tables(pool)).toEqual(TABLES);
-      const counts = await Promise.all(Array.from({ length: 5 }, () => pool.query('SELECT count(*)::int AS n FROM audit_events')));
+      const counts = await Promise.all(
+        Array.from({ length: 5 }, () => pool.query('SELECT count(*)::int AS n FROM audit_events')),
+      );
       expect(counts.map((r) => r.rows[0].n)).toEqual([0, 0, 0, 0, 0]);
     });
 

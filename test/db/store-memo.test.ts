@@ -13,7 +13,8 @@ async function exerciseMemo(pool: Pool): Promise<void> {
   const key = 'secrets-store:acct/store/CF_ACCESS_CLIENT_ID';
   expect(await memo.get(key)).toBeUndefined();
 
-  const version = async () => (await pool.query<{ xmin: string }>('SELECT xmin::text FROM store_memo WHERE key = $1', [key])).rows[0]?.xmin;
+  const version = async () =>
+    (await pool.query<{ xmin: string }>('SELECT xmin::text FROM store_memo WHERE key = $1', [key])).rows[0]?.xmin;
   await memo.set(key, 'id-1');
   const written = await version();
   await memo.set(key, 'id-1'); // unchanged: the row is left alone

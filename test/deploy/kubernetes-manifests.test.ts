@@ -21,7 +21,11 @@ const metadataSchema = z.looseObject({
   namespace: z.string().min(1).optional(),
   labels: z.record(z.string(), z.string()).optional(),
 });
-const manifestSchema = z.looseObject({ apiVersion: z.string().min(1), kind: z.string().min(1), metadata: metadataSchema });
+const manifestSchema = z.looseObject({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  metadata: metadataSchema,
+});
 
 const envVarSchema = z.strictObject({
   name: z.string(),
@@ -29,11 +33,15 @@ const envVarSchema = z.strictObject({
   valueFrom: z
     .strictObject({
       secretKeyRef: z.strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() }).optional(),
-      configMapKeyRef: z.strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() }).optional(),
+      configMapKeyRef: z
+        .strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() })
+        .optional(),
     })
     .optional(),
 });
-const probeSchema = z.looseObject({ httpGet: z.looseObject({ path: z.string(), port: z.union([z.string(), z.number()]) }) });
+const probeSchema = z.looseObject({
+  httpGet: z.looseObject({ path: z.string(), port: z.union([z.string(), z.number()]) }),
+});
 const containerSecuritySchema = z.looseObject({
   allowPrivilegeEscalation: z.boolean().optional(),
   readOnlyRootFilesystem: z.boolean().optional(),
@@ -53,11 +61,15 @@ const containerSchema = z.looseObject({
   startupProbe: probeSchema.optional(),
   resources: z.strictObject({ requests: quantitiesSchema, limits: quantitiesSchema }),
   securityContext: containerSecuritySchema.default({}),
-  volumeMounts: z.array(z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() })).default([]),
+  volumeMounts: z
+    .array(z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() }))
+    .default([]),
 });
 const volumeSchema = z.looseObject({
   name: z.string(),
-  configMap: z.looseObject({ name: z.string(), items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional() }).optional(),
+  configMap: z
+    .looseObject({ name: z.string(), items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional() })
+    .optional(),
   emptyDir: z.looseObject({}).optional(),
 });
 const deploymentSchema = z.looseObject({
@@ -79,7 +91,11 @@ const deploymentSchema = z.looseObject({
     }),
   }),
 });
-const configMapSchema = z.looseObject({ kind: z.literal('ConfigMap'), metadata: metadataSchema, data: z.record(z.string(), z.string()) });
+const configMapSchema = z.looseObject({
+  kind: z.literal('ConfigMap'),
+  metadata: metadataSchema,
+  data: z.record(z.string(), z.string()),
+});
 const serviceSchema = z.looseObject({
   kind: z.literal('Service'),
   metadata: metadataSchema,
@@ -92,7 +108,14 @@ const serviceSchema = z.looseObject({
 const roleSchema = z.looseObject({
   kind: z.literal('Role'),
   metadata: metadataSchema,
-  rules: z.array(z.strictObject({ apiGroups: z.array(z.string()), resources: z.array(z.string()), resourceNames: z.array(z.string()).optional(), verbs: z.array(z.string()) })),
+  rules: z.array(
+    z.strictObject({
+      apiGroups: z.array(z.string()),
+      resources: z.array(z.string()),
+      resourceNames: z.array(z.string()).optional(),
+      verbs: z.array(z.string()),
+    }),
+  ),
 });
 const roleBindingSchema = z.looseObject({
   kind: z.literal('RoleBinding'),
@@ -114,7 +137,13 @@ const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding'
 /** Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`. */
 const REQUIRED_SECRETS = ['CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
 const OPTIONAL_SECRETS = ['CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN', 'TEMPORAL_API_KEY'];
-const SECRET_NAMES = [...REQUIRED_SECRETS, ...OPTIONAL_SECRETS, 'CLIENT_AUTH_TOKEN', 'TOKEN_WARDEN_PREVIOUS_KEYS', 'API_CLIENT_TOKENS'];
+const SECRET_NAMES = [
+  ...REQUIRED_SECRETS,
+  ...OPTIONAL_SECRETS,
+  'CLIENT_AUTH_TOKEN',
+  'TOKEN_WARDEN_PREVIOUS_KEYS',
+  'API_CLIENT_TOKENS',
+];
 
 const kustomization = kustomizationSchema.parse(parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')));
 const documents: Array<{ file: string; doc: Manifest }> = kustomization.resources.flatMap((file) => {
@@ -127,7 +156,8 @@ const documents: Array<{ file: string; doc: Manifest }> = kustomization.resource
 
 function find<S extends z.ZodType>(schema: S, kind: string, name: string): z.infer<S> {
   const matches = documents.filter(({ doc }) => doc.kind === kind && doc.metadata.name === name);
-  if (matches.length !== 1) throw new Error(`expected one ${kind} ${name} in deploy/kubernetes, found ${matches.length}`);
+  if (matches.length !== 1)
+    throw new Error(`expected one ${kind} ${name} in deploy/kubernetes, found ${matches.length}`);
   return schema.parse(matches[0]!.doc);
 }
 function all<S extends z.ZodType>(schema: S, kind: string): Array<z.infer<S>> {
@@ -138,22 +168,31 @@ function all<S extends z.ZodType>(schema: S, kind: string): Array<z.infer<S>> {
 function secretLiterals(value: unknown, at: string): string[] {
   if (Array.isArray(value)) return value.flatMap((item, i) => secretLiterals(item, `${at}.${i}`));
   if (!value || typeof value !== 'object') return [];
-  const named = 'name' in value && typeof value.name === 'string' && SECRET_NAMES.includes(value.name) && 'value' in value ? [`${at}: ${value.name}`] : [];
+  const named =
+    'name' in value && typeof value.name === 'string' && SECRET_NAMES.includes(value.name) && 'value' in value
+      ? [`${at}: ${value.name}`]
+      : [];
   return [
     ...named,
-    ...Object.entries(value).flatMap(([key, item]) => (SECRET_NAMES.includes(key) && typeof item !== 'object' ? [`${at}.${key}`] : secretLiterals(item, `${at}.${key}`))),
+    ...Object.entries(value).flatMap(([key, item]) =>
+      SECRET_NAMES.includes(key) && typeof item !== 'object' ? [`${at}.${key}`] : secretLiterals(item, `${at}.${key}`),
+    ),
   ];
 }
 
 const worker = find(deploymentSchema, 'Deployment', 'token-warden-worker');
 const api = find(deploymentSchema, 'Deployment', 'token-warden-api');
 const containerOf = (deployment: Deployment): Container => deployment.spec.template.spec.containers[0]!;
-const envConfigMaps = (container: Container) => container.envFrom.map(({ configMapRef }) => find(configMapSchema, 'ConfigMap', configMapRef.name));
+const envConfigMaps = (container: Container) =>
+  container.envFrom.map(({ configMapRef }) => find(configMapSchema, 'ConfigMap', configMapRef.name));
 
 /** Every variable a container gets: its `env` and the keys of the ConfigMaps in its `envFrom`. */
 function envNames(deployment: Deployment): string[] {
   const container = containerOf(deployment);
-  return [...container.env.map((entry) => entry.name), ...envConfigMaps(container).flatMap((configMap) => Object.keys(configMap.data))];
+  return [
+    ...container.env.map((entry) => entry.name),
+    ...envConfigMaps(container).flatMap((configMap) => Object.keys(configMap.data)),
+  ];
 }
 function literalEnv(deployment: Deployment, name: string): string | undefined {
   const container = containerOf(deployment);
@@ -162,13 +201,19 @@ function literalEnv(deployment: Deployment, name: string): string | undefined {
   return envConfigMaps(container).find((configMap) => name in configMap.data)?.data[name];
 }
 function containerPort(deployment: Deployment, port: string | number): number | undefined {
-  return typeof port === 'number' ? port : containerOf(deployment).ports.find((candidate) => candidate.name === port)?.containerPort;
+  return typeof port === 'number'
+    ? port
+    : containerOf(deployment).ports.find((candidate) => candidate.name === port)?.containerPort;
 }
 
 const inventoryText = find(configMapSchema, 'ConfigMap', 'token-warden-inventory').data['token-warden.yaml'] ?? '';
 /** The inventory as a pod parses it, every variable the pod gets set to a stand-in (throws ConfigError). */
 const podInventory = (deployment: Deployment = worker) =>
-  parseInventory(inventoryText, 'deploy/kubernetes/inventory.yaml', Object.fromEntries(envNames(deployment).map((name) => [name, 'stand-in'])));
+  parseInventory(
+    inventoryText,
+    'deploy/kubernetes/inventory.yaml',
+    Object.fromEntries(envNames(deployment).map((name) => [name, 'stand-in'])),
+  );
 
 describe('deploy/kubernetes', () => {
   it('lists every manifest of the folder in kustomization.yaml, and nothing else', () => {
@@ -180,14 +225,27 @@ describe('deploy/kubernetes', () => {
   });
 
   it('names every object and keeps it in the token-warden namespace, except RBAC for target namespaces', () => {
-    expect(documents.map(({ doc }) => doc.kind)).toEqual(expect.arrayContaining(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service']));
+    expect(documents.map(({ doc }) => doc.kind)).toEqual(
+      expect.arrayContaining([
+        'Namespace',
+        'ServiceAccount',
+        'Role',
+        'RoleBinding',
+        'ConfigMap',
+        'Deployment',
+        'Service',
+      ]),
+    );
     expect(find(manifestSchema, 'Namespace', NAMESPACE).metadata.namespace).toBeUndefined();
     const ids = documents.map(({ doc }) => `${doc.kind}/${doc.metadata.namespace ?? ''}/${doc.metadata.name}`);
     expect(new Set(ids).size).toBe(ids.length);
     for (const { file, doc } of documents) {
       if (CLUSTER_SCOPED.has(doc.kind)) continue;
       if (doc.kind === 'Role' || doc.kind === 'RoleBinding') expect(doc.metadata.namespace).toBeDefined();
-      else expect(`${file}: ${doc.kind}/${doc.metadata.name} in ${doc.metadata.namespace}`).toBe(`${file}: ${doc.kind}/${doc.metadata.name} in ${NAMESPACE}`);
+      else
+        expect(`${file}: ${doc.kind}/${doc.metadata.name} in ${doc.metadata.namespace}`).toBe(
+          `${file}: ${doc.kind}/${doc.metadata.name} in ${NAMESPACE}`,
+        );
     }
     // No wider grant than a namespace's Secrets.
     expect(documents.filter(({ doc }) => doc.kind.startsWith('Cluster'))).toEqual([]);
@@ -205,15 +263,34 @@ describe('deploy/kubernetes', () => {
     }
     // Each Deployment's selector picks its own pods and not the other's.
     const selects = (selector: Deployment, pods: Deployment) =>
-      Object.entries(selector.spec.selector.matchLabels).every(([key, value]) => pods.spec.template.metadata.labels[key] === value);
-    expect([selects(worker, worker), selects(api, api), selects(worker, api), selects(api, worker)]).toEqual([true, true, false, false]);
+      Object.entries(selector.spec.selector.matchLabels).every(
+        ([key, value]) => pods.spec.template.metadata.labels[key] === value,
+      );
+    expect([selects(worker, worker), selects(api, api), selects(worker, api), selects(api, worker)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   it('gives both processes what production requires, with names the config knows', () => {
-    const known = new Set([...Object.keys(environmentSchema.shape), 'CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN']);
+    const known = new Set([
+      ...Object.keys(environmentSchema.shape),
+      'CLOUDFLARE_ACCOUNT_TOKEN',
+      'CLOUDFLARE_USER_TOKEN',
+    ]);
     for (const deployment of [worker, api]) {
       const names = envNames(deployment);
-      expect(names).toEqual(expect.arrayContaining(['TEMPORAL_ADDRESS', 'DATABASE_URL', 'CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'TOKEN_WARDEN_INVENTORY']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'TEMPORAL_ADDRESS',
+          'DATABASE_URL',
+          'CLOUDFLARE_API_TOKEN',
+          'TOKEN_WARDEN_ENCRYPTION_KEY',
+          'TOKEN_WARDEN_INVENTORY',
+        ]),
+      );
       for (const name of names) expect(known).toContain(name);
       expect(new Set(names).size).toBe(names.length); // no variable set twice, once shadowing the other
       expect(literalEnv(deployment, 'TEMPORAL_ADDRESS')).toMatch(/^[a-z0-9.-]+:\d+$/);
@@ -229,10 +306,15 @@ describe('deploy/kubernetes', () => {
     for (const deployment of [worker, api]) {
       for (const entry of containerOf(deployment).env.filter((variable) => SECRET_NAMES.includes(variable.name))) {
         expect(entry.value).toBeUndefined();
-        expect(entry.valueFrom?.secretKeyRef).toEqual({ name: 'token-warden', key: entry.name, ...(OPTIONAL_SECRETS.includes(entry.name) ? { optional: true } : {}) });
+        expect(entry.valueFrom?.secretKeyRef).toEqual({
+          name: 'token-warden',
+          key: entry.name,
+          ...(OPTIONAL_SECRETS.includes(entry.name) ? { optional: true } : {}),
+        });
       }
     }
-    for (const configMap of all(configMapSchema, 'ConfigMap')) for (const key of Object.keys(configMap.data)) expect(SECRET_NAMES).not.toContain(key);
+    for (const configMap of all(configMapSchema, 'ConfigMap'))
+      for (const key of Object.keys(configMap.data)) expect(SECRET_NAMES).not.toContain(key);
     // The Secret itself is created by the operator (README), never shipped with values.
     expect(documents.filter(({ doc }) => doc.kind === 'Secret')).toEqual([]);
     // Nor anywhere else in any object: no `{name: SECRET, value: ...}`, no `SECRET: value`.
@@ -256,7 +338,9 @@ describe('deploy/kubernetes', () => {
     const service = find(serviceSchema, 'Service', 'token-warden-api');
     expect(service.spec.type).toBe('ClusterIP');
     expect(service.spec.selector).toEqual(api.spec.selector.matchLabels);
-    expect(service.spec.ports.map((port) => [port.port, containerPort(api, port.targetPort)])).toEqual([[80, listening]]);
+    expect(service.spec.ports.map((port) => [port.port, containerPort(api, port.targetPort)])).toEqual([
+      [80, listening],
+    ]);
   });
 
   it('mounts an inventory the config accepts, read-only where TOKEN_WARDEN_INVENTORY points', () => {
@@ -269,7 +353,9 @@ describe('deploy/kubernetes', () => {
       const file = literalEnv(deployment, 'TOKEN_WARDEN_INVENTORY')!;
       expect(file).toBe('/config/token-warden.yaml');
       const { volumes } = deployment.spec.template.spec;
-      const mount = containerOf(deployment).volumeMounts.find((candidate) => candidate.mountPath === path.posix.dirname(file));
+      const mount = containerOf(deployment).volumeMounts.find(
+        (candidate) => candidate.mountPath === path.posix.dirname(file),
+      );
       expect(mount?.readOnly).toBe(true);
       expect(volumes.find((volume) => volume.name === mount?.name)?.configMap).toEqual({
         name: 'token-warden-inventory',
@@ -287,7 +373,9 @@ describe('deploy/kubernetes', () => {
       ...targets.flatMap((target) => (target.kind === 'github' ? [target.tokenEnv] : [])),
     ];
     expect(fromEnv.length).toBeGreaterThan(0);
-    const secretRefs = containerOf(worker).env.filter((entry) => entry.valueFrom?.secretKeyRef).map((entry) => entry.name);
+    const secretRefs = containerOf(worker)
+      .env.filter((entry) => entry.valueFrom?.secretKeyRef)
+      .map((entry) => entry.name);
     expect(secretRefs).toEqual(expect.arrayContaining(fromEnv));
     // A file target would write into the worker's read-only container.
     expect(targets.filter((target) => target.kind === 'file')).toEqual([]);
@@ -298,7 +386,14 @@ describe('deploy/kubernetes', () => {
     const store = read('src/stores/kubernetes-store.ts');
     const picked = /Pick<\s*CoreV1Api,([^>]*)>/.exec(store)?.[1] ?? '';
     const methods = [...picked.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
-    const verbOf: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete' };
+    const verbOf: Record<string, string> = {
+      read: 'get',
+      list: 'list',
+      create: 'create',
+      replace: 'update',
+      patch: 'patch',
+      delete: 'delete',
+    };
     const storeVerbs = methods.map((method) => verbOf[/^[a-z]+/.exec(method)![0]]).sort();
     expect(storeVerbs).toEqual(['create', 'get', 'update']);
 
@@ -316,19 +411,34 @@ describe('deploy/kubernetes', () => {
       }
       expect([...new Set(role.rules.flatMap((rule) => rule.verbs))].sort()).toEqual(storeVerbs);
     }
-    const kubernetesTargets = podInventory().accounts.flatMap((account) => account.serviceTokens.flatMap((token) => token.targets.flatMap((target) => (target.kind === 'kubernetes' ? [target] : []))));
+    const kubernetesTargets = podInventory().accounts.flatMap((account) =>
+      account.serviceTokens.flatMap((token) =>
+        token.targets.flatMap((target) => (target.kind === 'kubernetes' ? [target] : [])),
+      ),
+    );
     expect(kubernetesTargets.length).toBeGreaterThan(0);
     const bindings = all(roleBindingSchema, 'RoleBinding');
     for (const target of kubernetesTargets) {
       const bound = bindings.filter(
         (binding) =>
           binding.metadata.namespace === target.namespace &&
-          binding.subjects.some((subject) => subject.kind === 'ServiceAccount' && subject.name === 'token-warden' && subject.namespace === NAMESPACE),
+          binding.subjects.some(
+            (subject) =>
+              subject.kind === 'ServiceAccount' && subject.name === 'token-warden' && subject.namespace === NAMESPACE,
+          ),
       );
       const granted = roles
-        .filter((role) => role.metadata.namespace === target.namespace && bound.some((binding) => binding.roleRef.kind === 'Role' && binding.roleRef.name === role.metadata.name))
-        .flatMap((role) => role.rules.filter((rule) => rule.resourceNames?.includes(target.name)).flatMap((rule) => rule.verbs));
-      expect(`${target.namespace}/${target.name}: ${[...new Set(granted)].sort().join(',')}`).toBe(`${target.namespace}/${target.name}: get,update`);
+        .filter(
+          (role) =>
+            role.metadata.namespace === target.namespace &&
+            bound.some((binding) => binding.roleRef.kind === 'Role' && binding.roleRef.name === role.metadata.name),
+        )
+        .flatMap((role) =>
+          role.rules.filter((rule) => rule.resourceNames?.includes(target.name)).flatMap((rule) => rule.verbs),
+        );
+      expect(`${target.namespace}/${target.name}: ${[...new Set(granted)].sort().join(',')}`).toBe(
+        `${target.namespace}/${target.name}: get,update`,
+      );
     }
   });
 
@@ -345,7 +455,10 @@ describe('deploy/kubernetes', () => {
       // The image's USER is `node` by name: runAsNonRoot needs a numeric uid to be enforceable.
       expect(pod.securityContext.runAsNonRoot ?? container.securityContext.runAsNonRoot).toBe(true);
       expect(container.securityContext.runAsUser ?? pod.securityContext.runAsUser).toBeGreaterThan(0);
-      expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(container.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
       const tmp = container.volumeMounts.find((mount) => mount.mountPath === '/tmp');
       expect(pod.volumes.find((volume) => volume.name === tmp?.name)?.emptyDir).toBeDefined();
     }
@@ -353,9 +466,17 @@ describe('deploy/kubernetes', () => {
 
   it('gives the worker time to drain (longer than its longest activity timeout) and keeps one running through disruptions', () => {
     const workflows = readdirSync(path.join(root, 'src/workflows')).filter((file) => file.endsWith('.ts'));
-    const timeouts = workflows.flatMap((file) => [...read(`src/workflows/${file}`).matchAll(/startToCloseTimeout: '([^']+)'/g)].map((match) => msToNumber(match[1] as Parameters<typeof msToNumber>[0])));
+    const timeouts = workflows.flatMap((file) =>
+      [...read(`src/workflows/${file}`).matchAll(/startToCloseTimeout: '([^']+)'/g)].map((match) =>
+        msToNumber(match[1] as Parameters<typeof msToNumber>[0]),
+      ),
+    );
     expect(timeouts.length).toBeGreaterThan(0);
-    expect((worker.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(Math.max(...timeouts));
-    expect(find(manifestSchema, 'PodDisruptionBudget', 'token-warden-worker')).toMatchObject({ spec: { minAvailable: 1, selector: { matchLabels: worker.spec.selector.matchLabels } } });
+    expect((worker.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(
+      Math.max(...timeouts),
+    );
+    expect(find(manifestSchema, 'PodDisruptionBudget', 'token-warden-worker')).toMatchObject({
+      spec: { minAvailable: 1, selector: { matchLabels: worker.spec.selector.matchLabels } },
+    });
   });
 });

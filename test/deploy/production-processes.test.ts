@@ -41,20 +41,43 @@ describe('the worker and API processes', () => {
     const token = sim.state.createServiceToken({ accountId, name: 'deploy-check', duration: '8760h' });
     initialSecret = token.clientSecret;
     const app = sim.state.createAccessApp({ accountId, name: 'deploy probe', domain: 'deploy.token-warden.example' });
-    sim.state.createAccessPolicy({ accountId, name: 'deploy consumers', decision: 'non_identity', include: [{ service_token: { token_id: token.id } }], attachTo: [app.id] });
+    sim.state.createAccessPolicy({
+      accountId,
+      name: 'deploy consumers',
+      decision: 'non_identity',
+      include: [{ service_token: { token_id: token.id } }],
+      attachTo: [app.id],
+    });
 
     // Adoption as an operator does it: the store holds the current credential, recorded as current.
     credentialFile = path.join(dir, 'deploy-check.env');
-    writeFileSync(credentialFile, `CF_ACCESS_CLIENT_ID=${token.clientId}\nCF_ACCESS_CLIENT_SECRET=${token.clientSecret}\n`, { mode: 0o600 });
+    writeFileSync(
+      credentialFile,
+      `CF_ACCESS_CLIENT_ID=${token.clientId}\nCF_ACCESS_CLIENT_SECRET=${token.clientSecret}\n`,
+      { mode: 0o600 },
+    );
     const keys = { currentKeyId: 'deploy', keys: new Map([['deploy', key]]) };
-    await createPendingSecretStore(db.pool, createSecretBox(keys)).setCurrent({ accountId, tokenName: 'deploy-check' }, { clientId: token.clientId, clientSecret: token.clientSecret });
+    await createPendingSecretStore(db.pool, createSecretBox(keys)).setCurrent(
+      { accountId, tokenName: 'deploy-check' },
+      { clientId: token.clientId, clientSecret: token.clientSecret },
+    );
     probeUrl = sim.probeUrl(app.id);
     const inventory = {
       accounts: [
         {
           id: accountId,
           name: 'deploy',
-          serviceTokens: [{ name: 'deploy-check', strategy: 'rotate-secret', overlap: '2s', propagationWait: '1s', duration: '8760h', probeUrl, targets: [{ kind: 'file', path: credentialFile }] }],
+          serviceTokens: [
+            {
+              name: 'deploy-check',
+              strategy: 'rotate-secret',
+              overlap: '2s',
+              propagationWait: '1s',
+              duration: '8760h',
+              probeUrl,
+              targets: [{ kind: 'file', path: credentialFile }],
+            },
+          ],
         },
       ],
     };
@@ -75,7 +98,13 @@ describe('the worker and API processes', () => {
       TOKEN_WARDEN_ENCRYPTION_KEY: key.toString('base64'),
       TOKEN_WARDEN_ENCRYPTION_KEY_ID: 'deploy',
     };
-    worker = new RestartableChild({ name: 'worker', entry: 'src/worker.ts', env, logFile: path.join(dir, 'worker.log'), onOutputLine: (line) => output.worker.push(line) });
+    worker = new RestartableChild({
+      name: 'worker',
+      entry: 'src/worker.ts',
+      env,
+      logFile: path.join(dir, 'worker.log'),
+      onOutputLine: (line) => output.worker.push(line),
+    });
     let listening: (url: string) => void;
     apiUrl = new Promise((resolve) => (listening = resolve));
     api = new RestartableChild({
@@ -98,8 +127,15 @@ describe('the worker and API processes', () => {
     api?.killNow();
     // The worker creates the production schedules on start; they point at this suite's task queue.
     const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-    const client = createTemporalClient(connection, 'default', { currentKeyId: 'deploy', keys: new Map([['deploy', key]]) });
-    for (const schedule of SCHEDULES) await client.schedule.getHandle(schedule.id).delete().catch(() => undefined);
+    const client = createTemporalClient(connection, 'default', {
+      currentKeyId: 'deploy',
+      keys: new Map([['deploy', key]]),
+    });
+    for (const schedule of SCHEDULES)
+      await client.schedule
+        .getHandle(schedule.id)
+        .delete()
+        .catch(() => undefined);
     await connection.close();
     await sim?.close();
     await db?.drop();
@@ -122,20 +158,30 @@ describe('the worker and API processes', () => {
     let status = '';
     for (let i = 0; i < 120 && status !== 'COMPLETED'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      if (!worker.running()) throw new Error(`the worker exited (${JSON.stringify(worker.lastExit)}):\n${output.worker.slice(-20).join('\n')}`);
+      if (!worker.running())
+        throw new Error(
+          `the worker exited (${JSON.stringify(worker.lastExit)}):\n${output.worker.slice(-20).join('\n')}`,
+        );
       const run = await call('GET', `/workflows/${encodeURIComponent(workflowId)}`);
       status = (run.body.data as { status: string }).status;
       expect(['RUNNING', 'COMPLETED']).toContain(status);
     }
     expect(status).toBe('COMPLETED');
 
-    const held = parseCredentialFile(readFileSync(credentialFile, 'utf8'), 'env', { clientId: 'CF_ACCESS_CLIENT_ID', clientSecret: 'CF_ACCESS_CLIENT_SECRET' });
+    const held = parseCredentialFile(readFileSync(credentialFile, 'utf8'), 'env', {
+      clientId: 'CF_ACCESS_CLIENT_ID',
+      clientSecret: 'CF_ACCESS_CLIENT_SECRET',
+    });
     expect(held.clientSecret).toEqual(expect.any(String));
     expect(held.clientSecret).not.toBe(initialSecret);
-    const probe = await fetch(probeUrl, { headers: { 'cf-access-client-id': held.clientId!, 'cf-access-client-secret': held.clientSecret! } });
+    const probe = await fetch(probeUrl, {
+      headers: { 'cf-access-client-id': held.clientId!, 'cf-access-client-secret': held.clientSecret! },
+    });
     expect(probe.status).toBe(200);
     const rotations = await call('GET', '/rotations?token=deploy-check');
-    expect((rotations.body.data as { rotations: Array<{ status: string }> }).rotations.map((r) => r.status)).toEqual(['completed']);
+    expect((rotations.body.data as { rotations: Array<{ status: string }> }).rotations.map((r) => r.status)).toEqual([
+      'completed',
+    ]);
   }, 90_000);
 
   it('both stop cleanly on SIGTERM: exit 0, nothing closed twice, no errors', async () => {

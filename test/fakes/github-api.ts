@@ -58,7 +58,9 @@ export async function startGithubFake(): Promise<GithubFake> {
   const requests: Array<{ method: string; path: string; status: number }> = [];
   const failures: Array<{ method: string; status: number; remaining: number }> = [];
   const scopeKey = (scope: ScopeRef) =>
-    scope.org !== undefined ? `org:${scope.org}` : `repo:${scope.owner}/${scope.repo}${scope.environment === undefined ? '' : `@${scope.environment}`}`;
+    scope.org !== undefined
+      ? `org:${scope.org}`
+      : `repo:${scope.owner}/${scope.repo}${scope.environment === undefined ? '' : `@${scope.environment}`}`;
   const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'); // GitHub's resolution: seconds
 
   function add(scope: ScopeRef): void {
@@ -85,7 +87,8 @@ export async function startGithubFake(): Promise<GithubFake> {
     const template = `${collection}/{secret_name}`;
     const problems = contract.requestProblems('PUT', template, body);
     violations.push(...problems);
-    if (!isRecord(body) || problems.length > 0) return { status: 422, body: { message: 'Invalid request', status: '422' } };
+    if (!isRecord(body) || problems.length > 0)
+      return { status: 422, body: { message: 'Invalid request', status: '422' } };
     if (body.key_id !== scope.keyId) {
       violations.push(`PUT ${template}: key_id ${String(body.key_id)} is not the scope's key ${scope.keyId}`);
       return { status: 422, body: { message: 'Bad request: key_id does not match', status: '422' } };
@@ -104,8 +107,12 @@ export async function startGithubFake(): Promise<GithubFake> {
       plaintext,
       created_at: existing?.created_at ?? at,
       updated_at: at,
-      ...(organization && typeof body.visibility === 'string' && isVisibility(body.visibility) ? { visibility: body.visibility } : {}),
-      ...(organization && Array.isArray(body.selected_repository_ids) ? { selected_repository_ids: body.selected_repository_ids } : {}),
+      ...(organization && typeof body.visibility === 'string' && isVisibility(body.visibility)
+        ? { visibility: body.visibility }
+        : {}),
+      ...(organization && Array.isArray(body.selected_repository_ids)
+        ? { selected_repository_ids: body.selected_repository_ids }
+        : {}),
     });
     return existing ? respond('PUT', template, 204) : respond('PUT', template, 201, {});
   }
@@ -116,7 +123,9 @@ export async function startGithubFake(): Promise<GithubFake> {
     return {
       ...base,
       visibility: secret.visibility ?? 'private',
-      ...(secret.visibility === 'selected' ? { selected_repositories_url: `https://api.github.com/orgs/${orgName}/actions/secrets/${name}/repositories` } : {}),
+      ...(secret.visibility === 'selected'
+        ? { selected_repositories_url: `https://api.github.com/orgs/${orgName}/actions/secrets/${name}/repositories` }
+        : {}),
     };
   }
 
@@ -124,11 +133,17 @@ export async function startGithubFake(): Promise<GithubFake> {
     const failure = failures.find((candidate) => candidate.method === request.method && candidate.remaining > 0);
     if (failure) {
       failure.remaining -= 1;
-      return { status: failure.status, body: { message: `injected ${failure.status}`, status: String(failure.status) } };
+      return {
+        status: failure.status,
+        body: { message: `injected ${failure.status}`, status: String(failure.status) },
+      };
     }
     const authorization = request.headers.authorization ?? '';
     if (!/^(token|bearer) /i.test(authorization) || authorization.split(' ')[1] !== token) {
-      return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
+      return {
+        status: 401,
+        body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' },
+      };
     }
     const parsed = parsePath(request.path);
     if (parsed === undefined) return notFound();
@@ -137,10 +152,15 @@ export async function startGithubFake(): Promise<GithubFake> {
     const organization = parsed.scope.org !== undefined;
     const { template, rest } = parsed;
     if (rest === 'public-key' && request.method === 'GET') {
-      return respond('GET', `${template}/public-key`, 200, { key_id: scope.keyId, key: sodium.to_base64(scope.publicKey, sodium.base64_variants.ORIGINAL) });
+      return respond('GET', `${template}/public-key`, 200, {
+        key_id: scope.keyId,
+        key: sodium.to_base64(scope.publicKey, sodium.base64_variants.ORIGINAL),
+      });
     }
     if (rest === undefined && request.method === 'GET') {
-      const secrets = [...scope.secrets].map(([name, secret]) => describe(name, secret, organization, parsed.scope.org ?? ''));
+      const secrets = [...scope.secrets].map(([name, secret]) =>
+        describe(name, secret, organization, parsed.scope.org ?? ''),
+      );
       return respond('GET', template, 200, { total_count: secrets.length, secrets });
     }
     if (rest === undefined || rest === 'public-key') return { status: 404, body: { message: 'Not Found' } };
@@ -148,7 +168,12 @@ export async function startGithubFake(): Promise<GithubFake> {
     switch (request.method) {
       case 'GET':
         return existing
-          ? respond('GET', `${template}/{secret_name}`, 200, describe(rest, existing, organization, parsed.scope.org ?? ''))
+          ? respond(
+              'GET',
+              `${template}/{secret_name}`,
+              200,
+              describe(rest, existing, organization, parsed.scope.org ?? ''),
+            )
           : respond('GET', `${template}/{secret_name}`, 404, notFound().body);
       case 'PUT':
         return put(template, scope, rest, request.body, organization);
@@ -188,7 +213,8 @@ function parsePath(path: string): { scope: ScopeRef; template: string; rest: str
     return { scope: { org: a }, template: ORG, rest: d };
   }
   if (first !== 'repos' || a === undefined || b === undefined) return undefined;
-  if (c === 'actions' && d === 'secrets' && parts.length <= 6) return { scope: { owner: a, repo: b }, template: REPO, rest: e };
+  if (c === 'actions' && d === 'secrets' && parts.length <= 6)
+    return { scope: { owner: a, repo: b }, template: REPO, rest: e };
   if (c === 'environments' && d !== undefined && e === 'secrets' && parts.length <= 7) {
     return { scope: { owner: a, repo: b, environment: d }, template: ENVIRONMENT, rest: f };
   }

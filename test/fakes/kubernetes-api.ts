@@ -49,12 +49,23 @@ export interface KubernetesFake {
   /** Decoded value of one key, for assertions. */
   value(namespace: string, name: string, key: string): string | undefined;
   /** Stores a Secret as if someone else had created it. */
-  seed(namespace: string, name: string, values: Record<string, string>, options?: { immutable?: boolean }): StoredSecret;
+  seed(
+    namespace: string,
+    name: string,
+    values: Record<string, string>,
+    options?: { immutable?: boolean },
+  ): StoredSecret;
   /**
    * Before each of the next `times` requests with `method`, another writer changes the Secret
    * (new resourceVersion), so the request carries a stale one.
    */
-  concurrentWriteBefore(method: 'PUT' | 'PATCH', namespace: string, name: string, values: Record<string, string>, times?: number): void;
+  concurrentWriteBefore(
+    method: 'PUT' | 'PATCH',
+    namespace: string,
+    name: string,
+    values: Record<string, string>,
+    times?: number,
+  ): void;
   /**
    * The next `times` requests with `method` answer a Status error with this code. With
    * `echoRequest` the message quotes the request body, as a real 422 quotes invalid values.
@@ -74,7 +85,16 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
   const key = (namespace: string, name: string) => `${namespace}/${name}`;
   const nextVersion = () => String((resourceVersion += 1));
 
-  function store(namespace: string, name: string, fields: Pick<StoredSecret, 'type' | 'data'> & { immutable?: boolean | undefined; labels?: Record<string, string> | undefined; annotations?: Record<string, string> | undefined }, previous?: StoredSecret): StoredSecret {
+  function store(
+    namespace: string,
+    name: string,
+    fields: Pick<StoredSecret, 'type' | 'data'> & {
+      immutable?: boolean | undefined;
+      labels?: Record<string, string> | undefined;
+      annotations?: Record<string, string> | undefined;
+    },
+    previous?: StoredSecret,
+  ): StoredSecret {
     const secret: StoredSecret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -100,7 +120,14 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
     return { status, body };
   }
 
-  function status(method: string, template: string, code: number, reason: string, message: string, name?: string): FakeResponse {
+  function status(
+    method: string,
+    template: string,
+    code: number,
+    reason: string,
+    message: string,
+    name?: string,
+  ): FakeResponse {
     return respond(method, template, code, {
       kind: 'Status',
       apiVersion: 'v1',
@@ -114,8 +141,16 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
   }
 
   const conflict = (method: string, name: string) =>
-    status(method, ITEM, 409, 'Conflict', `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`, name);
-  const notFound = (method: string, name: string) => status(method, ITEM, 404, 'NotFound', `secrets "${name}" not found`, name);
+    status(
+      method,
+      ITEM,
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      name,
+    );
+  const notFound = (method: string, name: string) =>
+    status(method, ITEM, 404, 'NotFound', `secrets "${name}" not found`, name);
   const invalid = (method: string, template: string, name: string, message: string) =>
     status(method, template, 422, 'Invalid', `Secret "${name}" is invalid: ${message}`, name);
 
@@ -133,11 +168,18 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
     if (!isRecord(body) || problems.length > 0) return invalid('POST', COLLECTION, '', problems.join('; '));
     const metadata = isRecord(body.metadata) ? body.metadata : {};
     const name = typeof metadata.name === 'string' ? metadata.name : '';
-    if (name === '') return invalid('POST', COLLECTION, name, 'metadata.name: Required value: name or generateName is required');
+    if (name === '')
+      return invalid('POST', COLLECTION, name, 'metadata.name: Required value: name or generateName is required');
     if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
-      return invalid('POST', COLLECTION, name, 'metadata.namespace: Invalid value: does not match the namespace of the request');
+      return invalid(
+        'POST',
+        COLLECTION,
+        name,
+        'metadata.namespace: Invalid value: does not match the namespace of the request',
+      );
     }
-    if (secrets.has(key(namespace, name))) return status('POST', COLLECTION, 409, 'AlreadyExists', `secrets "${name}" already exists`, name);
+    if (secrets.has(key(namespace, name)))
+      return status('POST', COLLECTION, 409, 'AlreadyExists', `secrets "${name}" already exists`, name);
     const created = store(namespace, name, {
       type: typeof body.type === 'string' ? body.type : 'Opaque',
       data: dataOf(body),
@@ -153,9 +195,15 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
     const { name, namespace } = current.metadata;
     const metadata = isRecord(next.metadata) ? next.metadata : {};
     const wanted = metadata.resourceVersion;
-    if (typeof wanted === 'string' && wanted !== '' && wanted !== current.metadata.resourceVersion) return conflict(method, name);
+    if (typeof wanted === 'string' && wanted !== '' && wanted !== current.metadata.resourceVersion)
+      return conflict(method, name);
     if (metadata.name !== undefined && metadata.name !== name) {
-      return invalid(method, ITEM, name, `metadata.name: Invalid value: "${String(metadata.name)}": field is immutable`);
+      return invalid(
+        method,
+        ITEM,
+        name,
+        `metadata.name: Invalid value: "${String(metadata.name)}": field is immutable`,
+      );
     }
     const data = dataOf(next);
     const type = typeof next.type === 'string' ? next.type : current.type;
@@ -163,13 +211,18 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
     if (current.immutable === true && JSON.stringify(sorted(data)) !== JSON.stringify(sorted(current.data))) {
       return invalid(method, ITEM, name, 'data: Forbidden: field is immutable when `immutable` is set');
     }
-    const updated = store(namespace, name, {
-      type,
-      data,
-      immutable: typeof next.immutable === 'boolean' ? next.immutable : current.immutable,
-      labels: isRecord(metadata.labels) ? stringValues(metadata.labels) : undefined,
-      annotations: isRecord(metadata.annotations) ? stringValues(metadata.annotations) : undefined,
-    }, current);
+    const updated = store(
+      namespace,
+      name,
+      {
+        type,
+        data,
+        immutable: typeof next.immutable === 'boolean' ? next.immutable : current.immutable,
+        labels: isRecord(metadata.labels) ? stringValues(metadata.labels) : undefined,
+        annotations: isRecord(metadata.annotations) ? stringValues(metadata.annotations) : undefined,
+      },
+      current,
+    );
     return respond(method, ITEM, 200, updated);
   }
 
@@ -184,11 +237,20 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
   function patch(current: StoredSecret | undefined, name: string, contentType: string, body: unknown): FakeResponse {
     const mediaType = contentType.split(';')[0]?.trim() ?? '';
     if (mediaType !== JSON_PATCH_TYPE && !MERGE_PATCH_TYPES.includes(mediaType)) {
-      return status('PATCH', ITEM, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${[JSON_PATCH_TYPE, ...MERGE_PATCH_TYPES].join(', ')}`);
+      return status(
+        'PATCH',
+        ITEM,
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${[JSON_PATCH_TYPE, ...MERGE_PATCH_TYPES].join(', ')}`,
+      );
     }
     // The contract's Patch schema says `object`, which cannot describe an RFC 6902 array, so a
     // JSON Patch is checked for its own shape instead.
-    const problems = mediaType === JSON_PATCH_TYPE ? jsonPatchProblems(body) : contract.requestProblems('PATCH', ITEM, body, mediaType);
+    const problems =
+      mediaType === JSON_PATCH_TYPE
+        ? jsonPatchProblems(body)
+        : contract.requestProblems('PATCH', ITEM, body, mediaType);
     violations.push(...problems);
     if (current === undefined) return notFound('PATCH', name);
     if (problems.length > 0) return invalid('PATCH', ITEM, name, problems.join('; '));
@@ -208,13 +270,29 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
       if (answer) return answer;
     }
     const match = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(request.path);
-    if (!match?.[1]) return { status: 404, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' } };
+    if (!match?.[1])
+      return {
+        status: 404,
+        body: {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'NotFound',
+          code: 404,
+          message: 'the server could not find the requested resource',
+        },
+      };
     const namespace = decodeURIComponent(match[1]);
     if (match[2] === undefined) {
       if (request.method === 'POST') return create(namespace, request.body);
       if (request.method === 'GET') {
         const items = [...secrets.values()].filter((secret) => secret.metadata.namespace === namespace);
-        return respond('GET', COLLECTION, 200, { apiVersion: 'v1', kind: 'SecretList', metadata: { resourceVersion: String(resourceVersion) }, items });
+        return respond('GET', COLLECTION, 200, {
+          apiVersion: 'v1',
+          kind: 'SecretList',
+          metadata: { resourceVersion: String(resourceVersion) },
+          items,
+        });
       }
       return { status: 405 };
     }
@@ -251,7 +329,8 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
         remaining: times,
         apply: () => {
           const current = secrets.get(key(namespace, name));
-          if (current) store(namespace, name, { ...current, data: { ...current.data, ...encodeValues(values) } }, current);
+          if (current)
+            store(namespace, name, { ...current, data: { ...current.data, ...encodeValues(values) } }, current);
           return undefined;
         },
       });
@@ -263,7 +342,18 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
         remaining: times,
         apply: (request) => {
           const message = echoRequest ? `Invalid value: ${JSON.stringify(request.body)}` : `injected ${reasons[code]}`;
-          return { status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: reasons[code], message, code } };
+          return {
+            status: code,
+            body: {
+              kind: 'Status',
+              apiVersion: 'v1',
+              metadata: {},
+              status: 'Failure',
+              reason: reasons[code],
+              message,
+              code,
+            },
+          };
         },
       });
     },
@@ -272,11 +362,15 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
 }
 
 function encodeValues(values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, Buffer.from(value, 'utf8').toString('base64')]));
+  return Object.fromEntries(
+    Object.entries(values).map(([name, value]) => [name, Buffer.from(value, 'utf8').toString('base64')]),
+  );
 }
 
 function stringValues(record: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
 }
 
 function sorted(record: Record<string, string>): Array<[string, string]> {
@@ -302,17 +396,25 @@ function mergePatch(target: unknown, patchValue: unknown): Record<string, unknow
 function jsonPatchProblems(body: unknown): string[] {
   if (!Array.isArray(body)) return ['PATCH json-patch: the body must be an array of operations'];
   return body.flatMap((operation, index) =>
-    isRecord(operation) && ['add', 'replace', 'remove', 'test'].includes(String(operation.op)) && typeof operation.path === 'string'
+    isRecord(operation) &&
+    ['add', 'replace', 'remove', 'test'].includes(String(operation.op)) &&
+    typeof operation.path === 'string'
       ? []
       : [`PATCH json-patch: operation ${index} is not an add, replace, remove or test with a path`],
   );
 }
 
 /** RFC 6902 add/replace/remove/test on object paths, enough for Secrets. */
-function applyJsonPatch(document: Record<string, unknown>, operations: unknown[]): Record<string, unknown> | 'test failed' {
+function applyJsonPatch(
+  document: Record<string, unknown>,
+  operations: unknown[],
+): Record<string, unknown> | 'test failed' {
   for (const operation of operations) {
     if (!isRecord(operation) || typeof operation.path !== 'string') continue;
-    const segments = operation.path.split('/').slice(1).map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = operation.path
+      .split('/')
+      .slice(1)
+      .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = segments.pop();
     let parent: unknown = document;
     for (const segment of segments) {
@@ -321,7 +423,8 @@ function applyJsonPatch(document: Record<string, unknown>, operations: unknown[]
       parent = parent[segment];
     }
     if (!isRecord(parent) || last === undefined) return 'test failed';
-    if (operation.op === 'test' && JSON.stringify(parent[last]) !== JSON.stringify(operation.value)) return 'test failed';
+    if (operation.op === 'test' && JSON.stringify(parent[last]) !== JSON.stringify(operation.value))
+      return 'test failed';
     if (operation.op === 'add' || operation.op === 'replace') parent[last] = operation.value;
     if (operation.op === 'remove') delete parent[last];
   }

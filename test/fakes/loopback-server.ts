@@ -24,7 +24,9 @@ export interface LoopbackServer {
 }
 
 /** An HTTP server on 127.0.0.1 with a free port; one async handler answers every request in JSON. */
-export async function startLoopbackServer(handle: (request: FakeRequest) => Promise<FakeResponse> | FakeResponse): Promise<LoopbackServer> {
+export async function startLoopbackServer(
+  handle: (request: FakeRequest) => Promise<FakeResponse> | FakeResponse,
+): Promise<LoopbackServer> {
   const server = createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -41,7 +43,16 @@ export async function startLoopbackServer(handle: (request: FakeRequest) => Prom
         }
       }
       Promise.resolve()
-        .then(() => handle({ method: incoming.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: incoming.headers, contentType, body }))
+        .then(() =>
+          handle({
+            method: incoming.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            headers: incoming.headers,
+            contentType,
+            body,
+          }),
+        )
         .then(
           (response) => {
             const payload = response.body === undefined ? '' : JSON.stringify(response.body);

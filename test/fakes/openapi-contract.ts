@@ -44,7 +44,9 @@ export class OpenApiContract {
   responseProblems(method: string, pathTemplate: string, status: number, body: Json): string[] {
     const operation = this.operation(method, pathTemplate);
     const responses = this.resolve([...operation, 'responses']);
-    const key = [String(status), `${String(status)[0]}XX`, 'default'].find((candidate) => isRecord(responses) && candidate in responses);
+    const key = [String(status), `${String(status)[0]}XX`, 'default'].find(
+      (candidate) => isRecord(responses) && candidate in responses,
+    );
     const where = `${method.toUpperCase()} ${pathTemplate} ${status}`;
     if (key === undefined) return [`${where}: status not declared`];
     const response = this.deref([...operation, 'responses', key]);
@@ -75,7 +77,9 @@ export class OpenApiContract {
       this.compiled.set(ref, validate);
     }
     if (validate(body)) return [];
-    return (validate.errors ?? []).map((error) => `${where}: ${error.instancePath || '(body)'} ${error.message ?? 'is invalid'}`);
+    return (validate.errors ?? []).map(
+      (error) => `${where}: ${error.instancePath || '(body)'} ${error.message ?? 'is invalid'}`,
+    );
   }
 
   /** Follows `$ref`s of non-schema objects (responses, request bodies) to where they point. */
@@ -83,7 +87,10 @@ export class OpenApiContract {
     let current = pointer;
     let node = this.resolve(current);
     while (isRecord(node) && typeof node.$ref === 'string' && node.$ref.startsWith('#/')) {
-      current = node.$ref.slice(2).split('/').map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+      current = node.$ref
+        .slice(2)
+        .split('/')
+        .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
       node = this.resolve(current);
     }
     return { node, pointer: current };
@@ -102,7 +109,9 @@ export class OpenApiContract {
 function rewriteNullable(node: Json): Json {
   if (Array.isArray(node)) return node.map(rewriteNullable);
   if (!isRecord(node)) return node;
-  const { nullable, ...rest } = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, rewriteNullable(value)]));
+  const { nullable, ...rest } = Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, rewriteNullable(value)]),
+  );
   return nullable === true ? { anyOf: [rest, { type: 'null' }] } : rest;
 }
 

@@ -6,7 +6,11 @@ const ZONE = ['com.cloudflare.api.account.zone'];
 const USER = ['com.cloudflare.api.user'];
 
 let next = 0;
-const group = (name: string, scopes: string[]): PermissionGroupInfo => ({ id: (next++).toString(16).padStart(32, '0'), name, scopes });
+const group = (name: string, scopes: string[]): PermissionGroupInfo => ({
+  id: (next++).toString(16).padStart(32, '0'),
+  name,
+  scopes,
+});
 
 /** A small permission-group listing with every scope shape heal must handle. */
 export const TEST_GROUPS: readonly PermissionGroupInfo[] = [

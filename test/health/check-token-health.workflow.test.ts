@@ -24,7 +24,17 @@ const observation = (policies: TokenPolicy[]): TokenObservation => ({
   accepted: true,
   verified: null,
   refusal: null,
-  snapshot: { id: 'a'.repeat(32), name: 'acct', status: 'active', issuedOn: null, modifiedOn: null, notBefore: null, expiresOn: null, policies, condition: null },
+  snapshot: {
+    id: 'a'.repeat(32),
+    name: 'acct',
+    status: 'active',
+    issuedOn: null,
+    modifiedOn: null,
+    notBefore: null,
+    expiresOn: null,
+    policies,
+    condition: null,
+  },
   readVia: 'self',
   readProblem: null,
   kind: 'account',
@@ -45,7 +55,10 @@ describe('checkTokenHealth with stub activities', () => {
   beforeAll(async () => {
     const address = process.env.TEST_TEMPORAL_ADDRESS;
     if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run through jest');
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+    bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+    });
     connection = await NativeConnection.connect({ address });
     clientConnection = await Connection.connect({ address });
     client = new Client({ connection: clientConnection });
@@ -56,12 +69,24 @@ describe('checkTokenHealth with stub activities', () => {
   });
 
   /** Runs one workflow on its own task queues with these stubs. */
-  async function runWith(stubs: Stubs, input: Parameters<typeof checkTokenHealth>[0], keepRunningUntil: () => boolean = () => true): Promise<TokenHealthReport> {
+  async function runWith(
+    stubs: Stubs,
+    input: Parameters<typeof checkTokenHealth>[0],
+    keepRunningUntil: () => boolean = () => true,
+  ): Promise<TokenHealthReport> {
     const taskQueue = `tw-health-wf-${randomBytes(4).toString('hex')}`;
     const local: Stubs = {
       recordAudit: async () => undefined,
       prepareTokenHealthRun: async () => ({
-        tokens: [{ accountId: HOME, name: 'acct', kind: 'account', configuredId: null, requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit'] }],
+        tokens: [
+          {
+            accountId: HOME,
+            name: 'acct',
+            kind: 'account',
+            configuredId: null,
+            requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit'],
+          },
+        ],
         wardenNeeds: [{ permission: 'Account API Tokens Write', purpose: 'heal', accountId: HOME }],
         identities: [],
         baseURL: 'https://api.cloudflare.com/client/v4',
@@ -70,17 +95,24 @@ describe('checkTokenHealth with stub activities', () => {
       }),
       rememberTokenIdentities: async () => undefined,
       recordTokenHealth: async (report: TokenHealthReport) => void recorded.push(report),
-      notifyTokenHealth: async (sent: { channel: string; reasons: string[] }) => void notified.push({ channel: sent.channel, reasons: sent.reasons }),
+      notifyTokenHealth: async (sent: { channel: string; reasons: string[] }) =>
+        void notified.push({ channel: sent.channel, reasons: sent.reasons }),
       ...stubs,
     };
     const [main, ...lanes] = await Promise.all([
       Worker.create({ connection, taskQueue, workflowBundle: bundle, activities: local }),
-      ...LANES.map((lane) => Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities: stubs })),
+      ...LANES.map((lane) =>
+        Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities: stubs }),
+      ),
     ]);
     if (!main) throw new Error('workers');
     // The notification runs in a child that outlives the run: keep the workers up until it is seen.
     const run = async () => {
-      const report = await client.workflow.execute(checkTokenHealth, { taskQueue, workflowId: `health-wf-${randomBytes(6).toString('hex')}`, args: [input] });
+      const report = await client.workflow.execute(checkTokenHealth, {
+        taskQueue,
+        workflowId: `health-wf-${randomBytes(6).toString('hex')}`,
+        args: [input],
+      });
       const deadline = Date.now() + 10_000;
       while (!keepRunningUntil() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       return report;
@@ -92,12 +124,18 @@ describe('checkTokenHealth with stub activities', () => {
     recorded.length = 0;
     notified.length = 0;
     const report = await runWith(
-      { listPermissionGroups: broken('connection to Cloudflare failed'), observeApiToken: broken('connection to Cloudflare failed') },
+      {
+        listPermissionGroups: broken('connection to Cloudflare failed'),
+        observeApiToken: broken('connection to Cloudflare failed'),
+      },
       { trigger: { actor: 'test' } },
       () => notified.length > 0,
     );
     expect(report.overallHealth).toBe('unhealthy');
-    expect(report.tokens[0]).toMatchObject({ isValid: false, problem: expect.stringContaining('could not be checked') });
+    expect(report.tokens[0]).toMatchObject({
+      isValid: false,
+      problem: expect.stringContaining('could not be checked'),
+    });
     expect(report.catalogueProblem).toContain('connection to Cloudflare failed');
     expect(report.recommendations[0]).toMatch(/^❌ Account token could not be checked/);
     expect(recorded).toHaveLength(1);
@@ -110,14 +148,23 @@ describe('checkTokenHealth with stub activities', () => {
       {
         listPermissionGroups: async () => ({ groups: [...TEST_GROUPS], problem: null }),
         // the token may edit itself: it holds Account API Tokens Write on its account
-        observeApiToken: async () => observation([{ effect: 'allow', permission_groups: [{ id: groupNamed('Account API Tokens Write').id }], resources: { [`com.cloudflare.api.account.${HOME}`]: '*' } }]),
+        observeApiToken: async () =>
+          observation([
+            {
+              effect: 'allow',
+              permission_groups: [{ id: groupNamed('Account API Tokens Write').id }],
+              resources: { [`com.cloudflare.api.account.${HOME}`]: '*' },
+            },
+          ]),
         healApiToken: broken('update acct: connection to Cloudflare failed'),
         readApiToken,
       },
       { trigger: { actor: 'test' }, autoHeal: true },
     );
     expect(report.heal?.[0]).toMatchObject({ success: false, updated: false, permissionsAdded: [] });
-    expect(report.heal?.[0]?.message).toMatch(/^The update failed: .*connection to Cloudflare failed\. Add Workers Scripts: Edit, D1: Edit in the Cloudflare dashboard/);
+    expect(report.heal?.[0]?.message).toMatch(
+      /^The update failed: .*connection to Cloudflare failed\. Add Workers Scripts: Edit, D1: Edit in the Cloudflare dashboard/,
+    );
     expect(report.overallHealth).toBe('degraded');
     expect(readApiToken).not.toHaveBeenCalled();
   });
@@ -127,22 +174,53 @@ describe('checkTokenHealth with stub activities', () => {
     const report = await runWith(
       {
         listPermissionGroups: async () => ({ groups: [...TEST_GROUPS], problem: null }),
-        observeApiToken: async () => observation([{ effect: 'allow', permission_groups: [{ id: groupNamed('Workers Scripts Write').id }], resources: { [`com.cloudflare.api.account.${HOME}`]: '*' } }]),
+        observeApiToken: async () =>
+          observation([
+            {
+              effect: 'allow',
+              permission_groups: [{ id: groupNamed('Workers Scripts Write').id }],
+              resources: { [`com.cloudflare.api.account.${HOME}`]: '*' },
+            },
+          ]),
         healApiToken,
       },
       { trigger: { actor: 'test' }, autoHeal: true, dryRun: true },
     );
-    expect(report.heal?.[0]).toMatchObject({ dryRun: true, wouldAdd: ['com.cloudflare.api.account.d1:edit'], updated: false });
+    expect(report.heal?.[0]).toMatchObject({
+      dryRun: true,
+      wouldAdd: ['com.cloudflare.api.account.d1:edit'],
+      updated: false,
+    });
     expect(healApiToken).not.toHaveBeenCalled();
   });
 
   describe('one observation per distinct token value', () => {
     const FINGERPRINT = 'sha256:1111111111111111';
-    const readsItself = [{ effect: 'allow' as const, permission_groups: [{ id: groupNamed('Account API Tokens Write').id }], resources: { [`com.cloudflare.api.account.${HOME}`]: '*' } }];
+    const readsItself = [
+      {
+        effect: 'allow' as const,
+        permission_groups: [{ id: groupNamed('Account API Tokens Write').id }],
+        resources: { [`com.cloudflare.api.account.${HOME}`]: '*' },
+      },
+    ];
     const planFor = (fingerprints: { tokens: Array<string | null>; warden: string | null }) => async () => ({
-      tokens: ['acct', 'acct-again'].map((name) => ({ accountId: HOME, name, kind: 'account' as const, configuredId: null, requiredPermissions: ['Account API Tokens: Edit'] })),
+      tokens: ['acct', 'acct-again'].map((name) => ({
+        accountId: HOME,
+        name,
+        kind: 'account' as const,
+        configuredId: null,
+        requiredPermissions: ['Account API Tokens: Edit'],
+      })),
       wardenNeeds: [{ permission: 'Account API Tokens Write', purpose: 'heal' as const, accountId: HOME }],
-      identities: [{ subject: 'token-warden', fingerprint: FINGERPRINT, tokenId: 'a'.repeat(32), kind: 'account' as const, selfReadable: true }],
+      identities: [
+        {
+          subject: 'token-warden',
+          fingerprint: FINGERPRINT,
+          tokenId: 'a'.repeat(32),
+          kind: 'account' as const,
+          selfReadable: true,
+        },
+      ],
       baseURL: 'https://api.cloudflare.com/client/v4',
       firstAccountId: HOME,
       notifyChannels: [],
@@ -152,9 +230,18 @@ describe('checkTokenHealth with stub activities', () => {
     it("reads a value held by two entries and token-warden's own token once, and lists groups where the warden's kind can", async () => {
       const observeApiToken = jest.fn(async () => observation(readsItself));
       const listPermissionGroups = jest.fn(async () => ({ groups: [...TEST_GROUPS], problem: null }));
-      const report = await runWith({ prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, FINGERPRINT], warden: FINGERPRINT }), observeApiToken, listPermissionGroups }, { trigger: { actor: 'test' } });
+      const report = await runWith(
+        {
+          prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, FINGERPRINT], warden: FINGERPRINT }),
+          observeApiToken,
+          listPermissionGroups,
+        },
+        { trigger: { actor: 'test' } },
+      );
       expect(observeApiToken).toHaveBeenCalledTimes(1);
-      expect(observeApiToken).toHaveBeenCalledWith(expect.objectContaining({ subject: { source: 'inventory', accountId: HOME, name: 'acct' } }));
+      expect(observeApiToken).toHaveBeenCalledWith(
+        expect.objectContaining({ subject: { source: 'inventory', accountId: HOME, name: 'acct' } }),
+      );
       expect(listPermissionGroups).toHaveBeenCalledWith({ accountId: HOME, wardenKind: 'account' });
       expect(report.tokens.map((t) => t.state)).toEqual(['healthy', 'healthy']);
       expect(report.selfAudit).toMatchObject({ tokenId: 'a'.repeat(32), isValid: true, missing: [] });
@@ -162,13 +249,23 @@ describe('checkTokenHealth with stub activities', () => {
 
     it("reads token-warden's own token after all when the shared value changed between plan and read", async () => {
       const observeApiToken = jest.fn(async (input: { subject: { source: string } }) =>
-        input.subject.source === 'warden' ? observation(readsItself) : { ...observation(readsItself), fingerprint: 'sha256:2222222222222222' },
+        input.subject.source === 'warden'
+          ? observation(readsItself)
+          : { ...observation(readsItself), fingerprint: 'sha256:2222222222222222' },
       );
       const report = await runWith(
-        { prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, null], warden: FINGERPRINT }), observeApiToken, listPermissionGroups: async () => ({ groups: [...TEST_GROUPS], problem: null }) },
+        {
+          prepareTokenHealthRun: planFor({ tokens: [FINGERPRINT, null], warden: FINGERPRINT }),
+          observeApiToken,
+          listPermissionGroups: async () => ({ groups: [...TEST_GROUPS], problem: null }),
+        },
         { trigger: { actor: 'test' } },
       );
-      expect(observeApiToken.mock.calls.map(([input]) => input.subject.source)).toEqual(['inventory', 'inventory', 'warden']);
+      expect(observeApiToken.mock.calls.map(([input]) => input.subject.source)).toEqual([
+        'inventory',
+        'inventory',
+        'warden',
+      ]);
       expect(report.selfAudit).toMatchObject({ isValid: true });
     });
   });

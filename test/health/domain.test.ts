@@ -12,10 +12,26 @@ const NOW = Date.parse('2025-11-13T19:00:00.000Z');
 const BASE = 'https://api.cloudflare.com/client/v4';
 const HEALTHY_LINE = '✅ All tokens are healthy and have required permissions.';
 
-const accountRef: InventoryTokenRef = { accountId: HOME, name: 'account', kind: 'account', configuredId: null, requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit', 'Workers Tail: Read'] };
-const userRef: InventoryTokenRef = { accountId: HOME, name: 'user', kind: 'user', configuredId: null, requiredPermissions: ['API Tokens: Edit'] };
+const accountRef: InventoryTokenRef = {
+  accountId: HOME,
+  name: 'account',
+  kind: 'account',
+  configuredId: null,
+  requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit', 'Workers Tail: Read'],
+};
+const userRef: InventoryTokenRef = {
+  accountId: HOME,
+  name: 'user',
+  kind: 'user',
+  configuredId: null,
+  requiredPermissions: ['API Tokens: Edit'],
+};
 
-const allow = (names: string[], resources: TokenPolicy['resources']): TokenPolicy => ({ effect: 'allow', permission_groups: names.map((n) => ({ id: groupNamed(n).id })), resources });
+const allow = (names: string[], resources: TokenPolicy['resources']): TokenPolicy => ({
+  effect: 'allow',
+  permission_groups: names.map((n) => ({ id: groupNamed(n).id })),
+  resources,
+});
 
 function observation(policies: TokenPolicy[] | null, overrides: Partial<TokenObservation> = {}): TokenObservation {
   return {
@@ -26,7 +42,17 @@ function observation(policies: TokenPolicy[] | null, overrides: Partial<TokenObs
     accepted: true,
     verified: null,
     refusal: null,
-    snapshot: policies && { id: 'f'.repeat(32), name: 't', status: 'active', issuedOn: null, modifiedOn: null, notBefore: null, expiresOn: null, policies, condition: null },
+    snapshot: policies && {
+      id: 'f'.repeat(32),
+      name: 't',
+      status: 'active',
+      issuedOn: null,
+      modifiedOn: null,
+      notBefore: null,
+      expiresOn: null,
+      policies,
+      condition: null,
+    },
     readVia: 'self',
     readProblem: null,
     kind: null,
@@ -34,12 +60,36 @@ function observation(policies: TokenPolicy[] | null, overrides: Partial<TokenObs
   };
 }
 
-const evaluate = (ref: InventoryTokenRef, obs: TokenObservation): TokenHealth => evaluateToken(ref, obs, { catalogue, now: NOW, baseURL: BASE });
-const healthyAccount = () => evaluate(accountRef, observation([allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
-const healthyUser = () => evaluate(userRef, observation([allow(['API Tokens Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })]));
+const evaluate = (ref: InventoryTokenRef, obs: TokenObservation): TokenHealth =>
+  evaluateToken(ref, obs, { catalogue, now: NOW, baseURL: BASE });
+const healthyAccount = () =>
+  evaluate(
+    accountRef,
+    observation([
+      allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], {
+        [`com.cloudflare.api.account.${HOME}`]: '*',
+      }),
+    ]),
+  );
+const healthyUser = () =>
+  evaluate(userRef, observation([allow(['API Tokens Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })]));
 
 function body(tokens: TokenHealth[], extra: Partial<ReportBody> = {}): ReportBody {
-  return { workflowId: 'wf', runId: 'run', timestamp: '2025-11-13T19:00:00.000Z', triggeredBy: 'api:test', autoHeal: false, dryRun: false, checkedHealth: overallHealth(tokens), overallHealth: overallHealth(tokens), tokens, heal: null, selfAudit: null, catalogueProblem: null, ...extra };
+  return {
+    workflowId: 'wf',
+    runId: 'run',
+    timestamp: '2025-11-13T19:00:00.000Z',
+    triggeredBy: 'api:test',
+    autoHeal: false,
+    dryRun: false,
+    checkedHealth: overallHealth(tokens),
+    overallHealth: overallHealth(tokens),
+    tokens,
+    heal: null,
+    selfAudit: null,
+    catalogueProblem: null,
+    ...extra,
+  };
 }
 
 describe('permission names and keys', () => {
@@ -56,7 +106,9 @@ describe('permission names and keys', () => {
     expect(permissionKey(groupNamed('D1 Write'))).toBe('com.cloudflare.api.account.d1:edit');
     expect(permissionKey(groupNamed('Workers Tail Read'))).toBe('com.cloudflare.api.account.workers.tail:read');
     expect(permissionKey(groupNamed('API Tokens Write'))).toBe('com.cloudflare.api.user.tokens:edit');
-    expect(permissionKey(groupNamed('Access: Service Tokens Write'))).toBe('com.cloudflare.api.account.access.service_tokens:edit');
+    expect(permissionKey(groupNamed('Access: Service Tokens Write'))).toBe(
+      'com.cloudflare.api.account.access.service_tokens:edit',
+    );
     expect(permissionKey(groupNamed('DNS Write'))).toBe('com.cloudflare.api.account.zone.dns:edit');
   });
 
@@ -64,31 +116,76 @@ describe('permission names and keys', () => {
     const reader = [allow(['Account API Tokens Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })];
     expect(mayManageTokens(reader, 'read', { kind: 'account', accountId: HOME }, 'account', catalogue)).toBe(true);
     expect(mayManageTokens(reader, 'write', { kind: 'account', accountId: HOME }, 'account', catalogue)).toBe(false);
-    expect(mayManageTokens([allow(['API Tokens Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })], 'write', { kind: 'user', accountId: HOME }, 'account', catalogue)).toBe(false);
+    expect(
+      mayManageTokens(
+        [allow(['API Tokens Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })],
+        'write',
+        { kind: 'user', accountId: HOME },
+        'account',
+        catalogue,
+      ),
+    ).toBe(false);
   });
 });
 
 describe('token health', () => {
   it('is healthy with every required permission on its own account', () => {
     const token = healthyAccount();
-    expect(token).toMatchObject({ state: 'healthy', isValid: true, isActive: true, hasAllPermissions: true, missingPermissions: [] });
+    expect(token).toMatchObject({
+      state: 'healthy',
+      isValid: true,
+      isActive: true,
+      hasAllPermissions: true,
+      missingPermissions: [],
+    });
     expect(token.verificationUrl).toBe(`${BASE}/accounts/${HOME}/tokens/verify`);
   });
 
   it('is degraded when a permission is granted only on another account', () => {
-    const token = evaluate(accountRef, observation([allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${'b'.repeat(32)}`]: '*' })]));
+    const token = evaluate(
+      accountRef,
+      observation([
+        allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], {
+          [`com.cloudflare.api.account.${'b'.repeat(32)}`]: '*',
+        }),
+      ]),
+    );
     expect(token.state).toBe('degraded');
     expect(token.missingPermissions).toEqual(['Workers Scripts: Edit', 'D1: Edit', 'Workers Tail: Read']);
   });
 
   it('is unhealthy when expired, refused or without a value', () => {
-    const expired = evaluate(accountRef, observation([], { accepted: false, snapshot: { id: 'x', name: 't', status: 'expired', issuedOn: null, modifiedOn: null, notBefore: null, expiresOn: '2025-01-01T00:00:00Z', policies: [], condition: null } }));
-    expect(expired).toMatchObject({ state: 'unhealthy', isValid: false, isActive: false, expiresOn: '2025-01-01T00:00:00Z' });
+    const expired = evaluate(
+      accountRef,
+      observation([], {
+        accepted: false,
+        snapshot: {
+          id: 'x',
+          name: 't',
+          status: 'expired',
+          issuedOn: null,
+          modifiedOn: null,
+          notBefore: null,
+          expiresOn: '2025-01-01T00:00:00Z',
+          policies: [],
+          condition: null,
+        },
+      }),
+    );
+    expect(expired).toMatchObject({
+      state: 'unhealthy',
+      isValid: false,
+      isActive: false,
+      expiresOn: '2025-01-01T00:00:00Z',
+    });
     expect(evaluate(userRef, observation(null, { secret: 'missing', accepted: null })).state).toBe('unhealthy');
   });
 
   it('flags permissions beyond the required list', () => {
-    const token = evaluate(userRef, observation([allow(['API Tokens Write', 'Memberships Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })]));
+    const token = evaluate(
+      userRef,
+      observation([allow(['API Tokens Write', 'Memberships Write'], { [`com.cloudflare.api.user.${USER_ID}`]: '*' })]),
+    );
     expect(token.extraPermissions).toEqual(['Memberships Write']);
   });
 });
@@ -98,7 +195,19 @@ describe('recommendations, cron output and the REST shapes', () => {
     const report = body([healthyAccount(), healthyUser()]);
     const lines = recommendations(report);
     expect(lines).toEqual(['✅ All tokens are healthy and have required permissions.']);
-    expect([...runStartLines({ timestamp: report.timestamp, cron: '0 */6 * * *', autoHeal: true, dryRun: false, triggeredBy: 'schedule:x' }), ...checkLines('healthy', report.tokens), ...recommendationLines(lines)].join('\n')).toBe(
+    expect(
+      [
+        ...runStartLines({
+          timestamp: report.timestamp,
+          cron: '0 */6 * * *',
+          autoHeal: true,
+          dryRun: false,
+          triggeredBy: 'schedule:x',
+        }),
+        ...checkLines('healthy', report.tokens),
+        ...recommendationLines(lines),
+      ].join('\n'),
+    ).toBe(
       [
         "Scheduled task started at 2025-11-13T19:00:00.000Z for cron '0 */6 * * *'",
         'Running token health check and auto-heal...',
@@ -112,12 +221,47 @@ describe('recommendations, cron output and the REST shapes', () => {
   });
 
   it('prints a heal like the seed', () => {
-    const degraded = evaluate(accountRef, observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
+    const degraded = evaluate(
+      accountRef,
+      observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]),
+    );
     const heal: HealOutcome[] = [
-      { accountId: HOME, name: 'account', kind: 'account', tokenId: 'x', success: true, dryRun: false, updated: true, via: 'warden', permissionsAdded: ['com.cloudflare.api.account.workers.script:edit', 'com.cloudflare.api.account.d1:edit'], permissionsAlreadyPresent: [], wouldAdd: [], notAdded: [], message: 'Successfully added 2 missing permissions' },
-      { accountId: HOME, name: 'user', kind: 'user', tokenId: 'y', success: true, dryRun: false, updated: false, via: null, permissionsAdded: [], permissionsAlreadyPresent: [], wouldAdd: [], notAdded: [], message: 'Successfully added 0 missing permissions' },
+      {
+        accountId: HOME,
+        name: 'account',
+        kind: 'account',
+        tokenId: 'x',
+        success: true,
+        dryRun: false,
+        updated: true,
+        via: 'warden',
+        permissionsAdded: ['com.cloudflare.api.account.workers.script:edit', 'com.cloudflare.api.account.d1:edit'],
+        permissionsAlreadyPresent: [],
+        wouldAdd: [],
+        notAdded: [],
+        message: 'Successfully added 2 missing permissions',
+      },
+      {
+        accountId: HOME,
+        name: 'user',
+        kind: 'user',
+        tokenId: 'y',
+        success: true,
+        dryRun: false,
+        updated: false,
+        via: null,
+        permissionsAdded: [],
+        permissionsAlreadyPresent: [],
+        wouldAdd: [],
+        notAdded: [],
+        message: 'Successfully added 0 missing permissions',
+      },
     ];
-    expect(checkLines('degraded', [degraded, healthyUser()])).toEqual(['Token health check completed. Overall: degraded', 'Account token: ✅ valid, ⚠️ all permissions', 'User token: ✅ valid, ✅ all permissions']);
+    expect(checkLines('degraded', [degraded, healthyUser()])).toEqual([
+      'Token health check completed. Overall: degraded',
+      'Account token: ✅ valid, ⚠️ all permissions',
+      'User token: ✅ valid, ✅ all permissions',
+    ]);
     expect(healLines([degraded, healthyUser()], heal)).toEqual([
       'Account token heal: ✅ Successfully added 2 missing permissions',
       '  Added permissions: com.cloudflare.api.account.workers.script:edit, com.cloudflare.api.account.d1:edit',
@@ -127,10 +271,29 @@ describe('recommendations, cron output and the REST shapes', () => {
   });
 
   it('builds the seed health, status and history shapes in the seed order', () => {
-    const report = { ...body([healthyAccount(), healthyUser()]), recommendations: ['✅ All tokens are healthy and have required permissions.'] };
+    const report = {
+      ...body([healthyAccount(), healthyUser()]),
+      recommendations: ['✅ All tokens are healthy and have required permissions.'],
+    };
     const data = healthDataSchema.parse(healthData(report));
-    expect(Object.keys(data).slice(0, 6)).toEqual(['timestamp', 'account_token', 'user_token', 'overall_health', 'recommendations', 'auto_heal_attempted']);
-    expect(Object.keys(data.account_token ?? {})).toEqual(['token_type', 'token_id', 'is_valid', 'is_active', 'expires_on', 'missing_permissions', 'has_all_permissions', 'verification_url']);
+    expect(Object.keys(data).slice(0, 6)).toEqual([
+      'timestamp',
+      'account_token',
+      'user_token',
+      'overall_health',
+      'recommendations',
+      'auto_heal_attempted',
+    ]);
+    expect(Object.keys(data.account_token ?? {})).toEqual([
+      'token_type',
+      'token_id',
+      'is_valid',
+      'is_active',
+      'expires_on',
+      'missing_permissions',
+      'has_all_permissions',
+      'verification_url',
+    ]);
     expect(data).not.toHaveProperty('auto_heal_results');
     expect(statusData(report)).toEqual({
       overall_health: 'healthy',
@@ -145,7 +308,13 @@ describe('recommendations, cron output and the REST shapes', () => {
       autoHealSuccess: true,
       triggeredBy: 'schedule:x',
       workflowId: 'wf',
-      results: { timestamp: '2025-11-13T19:00:00.000Z', summary: { account_token: { valid: true, has_all_perms: true, missing_perms: 0 }, user_token: { valid: true, has_all_perms: true, missing_perms: 0 } } },
+      results: {
+        timestamp: '2025-11-13T19:00:00.000Z',
+        summary: {
+          account_token: { valid: true, has_all_perms: true, missing_perms: 0 },
+          user_token: { valid: true, has_all_perms: true, missing_perms: 0 },
+        },
+      },
     });
     expect(Object.keys(entry).slice(0, 10)).toEqual([
       'timestamp',
@@ -164,39 +333,107 @@ describe('recommendations, cron output and the REST shapes', () => {
 
 describe('more tokens than the seed pair', () => {
   it('keeps the seed pair in place and lists the others under additional_tokens', () => {
-    const second = evaluate({ ...accountRef, name: 'second-account-token' }, observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
+    const second = evaluate(
+      { ...accountRef, name: 'second-account-token' },
+      observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]),
+    );
     const report = { ...body([healthyAccount(), second, healthyUser()]), recommendations: [] };
     const data = healthData(report);
     expect(data.account_token?.token_type).toBe('account');
     expect(data.user_token?.token_type).toBe('user');
     expect(data.overall_health).toBe('degraded');
-    expect(data.additional_tokens).toEqual([{ name: 'second-account-token', account_id: HOME, token: expect.objectContaining({ missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] }) }]);
-    expect(statusData(report).additional_tokens).toEqual([{ is_valid: true, is_active: true, has_all_permissions: false, missing_permissions_count: 2, name: 'second-account-token', account_id: HOME }]);
-    expect(recommendations(report)).toEqual([expect.stringMatching(/^⚠️ Account token "second-account-token" is missing 2 permissions: Workers Scripts: Edit, D1: Edit\./)]);
+    expect(data.additional_tokens).toEqual([
+      {
+        name: 'second-account-token',
+        account_id: HOME,
+        token: expect.objectContaining({ missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] }),
+      },
+    ]);
+    expect(statusData(report).additional_tokens).toEqual([
+      {
+        is_valid: true,
+        is_active: true,
+        has_all_permissions: false,
+        missing_permissions_count: 2,
+        name: 'second-account-token',
+        account_id: HOME,
+      },
+    ]);
+    expect(recommendations(report)).toEqual([
+      expect.stringMatching(
+        /^⚠️ Account token "second-account-token" is missing 2 permissions: Workers Scripts: Edit, D1: Edit\./,
+      ),
+    ]);
   });
 });
 
 describe('expiry and notifications', () => {
   const expiringIn = (days: number) => {
     const expiresOn = new Date(NOW + days * 86_400_000 + 3_600_000).toISOString();
-    return evaluate(accountRef, observation([allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })], { snapshot: { id: 'x', name: 't', status: 'active', issuedOn: null, modifiedOn: null, notBefore: null, expiresOn, policies: [allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })], condition: null } }));
+    return evaluate(
+      accountRef,
+      observation(
+        [
+          allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], {
+            [`com.cloudflare.api.account.${HOME}`]: '*',
+          }),
+        ],
+        {
+          snapshot: {
+            id: 'x',
+            name: 't',
+            status: 'active',
+            issuedOn: null,
+            modifiedOn: null,
+            notBefore: null,
+            expiresOn,
+            policies: [
+              allow(['Workers Scripts Write', 'D1 Write', 'Workers Tail Read'], {
+                [`com.cloudflare.api.account.${HOME}`]: '*',
+              }),
+            ],
+            condition: null,
+          },
+        },
+      ),
+    );
   };
 
   it('warns under 30 days and predicts expiry further out, without changing the seed health state', () => {
     const soon = expiringIn(12);
     expect(soon).toMatchObject({ state: 'healthy', daysUntilExpiry: 12 });
     const report = body([soon, healthyUser()]);
-    expect(recommendations(report)).toEqual([expect.stringMatching(/^⚠️ Account token expires in 12 days \(.+\)\. Roll or replace it before then: auto-heal cannot extend expiry\.$/)]);
+    expect(recommendations(report)).toEqual([
+      expect.stringMatching(
+        /^⚠️ Account token expires in 12 days \(.+\)\. Roll or replace it before then: auto-heal cannot extend expiry\.$/,
+      ),
+    ]);
     expect(notificationReasons({ ...report, recommendations: [] })).toEqual(['expiring']);
     const later = body([expiringIn(45), healthyUser()]);
-    expect(recommendations(later)).toEqual([HEALTHY_LINE, expect.stringMatching(/^📅 Account token is predicted to expire on \d{4}-\d{2}-\d{2} \(in 45 days\); expiry warnings start \d{4}-\d{2}-\d{2}\.$/)]);
+    expect(recommendations(later)).toEqual([
+      HEALTHY_LINE,
+      expect.stringMatching(
+        /^📅 Account token is predicted to expire on \d{4}-\d{2}-\d{2} \(in 45 days\); expiry warnings start \d{4}-\d{2}-\d{2}\.$/,
+      ),
+    ]);
     expect(notificationReasons({ ...later, recommendations: [] })).toEqual([]);
   });
 
   it('builds a generic webhook body and a Slack {text} body', () => {
-    const degraded = evaluate(accountRef, observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]));
+    const degraded = evaluate(
+      accountRef,
+      observation([allow(['Workers Tail Read'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]),
+    );
     const report = { ...body([degraded, healthyUser()]), recommendations: ['⚠️ something'] };
-    expect(webhookPayload(report, ['degraded'])).toMatchObject({ event: 'token_health', reasons: ['degraded'], overall_health: 'degraded', tokens: [{ name: 'account', health: 'degraded', missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] }, { name: 'user', health: 'healthy' }] });
+    expect(webhookPayload(report, ['degraded'])).toMatchObject({
+      event: 'token_health',
+      reasons: ['degraded'],
+      overall_health: 'degraded',
+      tokens: [
+        { name: 'account', health: 'degraded', missing_permissions: ['Workers Scripts: Edit', 'D1: Edit'] },
+        { name: 'user', health: 'healthy' },
+      ],
+    });
     const slack = slackPayload(report, ['degraded']);
     expect(Object.keys(slack)).toEqual(['text']);
     expect(slack.text).toContain('⚠️ *token-warden*: Cloudflare API tokens are *degraded* (degraded)');

@@ -20,14 +20,24 @@ const resourceEntry = fc.oneof(
     [USER_KEY, '*'],
     ['com.cloudflare.api.user.*', '*'],
   ),
-  fc.tuple(fc.constantFrom(ACCOUNT_KEY(HOME), ACCOUNT_KEY(OTHER)), fc.constantFrom({ [`com.cloudflare.api.account.zone.${ZONE_ID}`]: '*' }, { 'com.cloudflare.api.account.zone.*': '*' })),
+  fc.tuple(
+    fc.constantFrom(ACCOUNT_KEY(HOME), ACCOUNT_KEY(OTHER)),
+    fc.constantFrom(
+      { [`com.cloudflare.api.account.zone.${ZONE_ID}`]: '*' },
+      { 'com.cloudflare.api.account.zone.*': '*' },
+    ),
+  ),
 );
 
 const policy: fc.Arbitrary<TokenPolicy> = fc.record({
   id: fc.uuid().map((u) => u.replace(/-/g, '')),
   effect: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'allow', 'deny'),
-  permission_groups: fc.uniqueArray(fc.constantFrom(...TEST_GROUPS), { minLength: 1, maxLength: 4, selector: (g) => g.id }).map((groups) => groups.map((g) => ({ id: g.id, name: g.name }))),
-  resources: fc.uniqueArray(resourceEntry, { minLength: 1, maxLength: 3, selector: ([key]) => key }).map((entries) => Object.fromEntries(entries)),
+  permission_groups: fc
+    .uniqueArray(fc.constantFrom(...TEST_GROUPS), { minLength: 1, maxLength: 4, selector: (g) => g.id })
+    .map((groups) => groups.map((g) => ({ id: g.id, name: g.name }))),
+  resources: fc
+    .uniqueArray(resourceEntry, { minLength: 1, maxLength: 3, selector: ([key]) => key })
+    .map((entries) => Object.fromEntries(entries)),
 });
 
 const scenario = fc.record({
@@ -38,13 +48,21 @@ const scenario = fc.record({
 });
 
 /** (effect, group, resource key, value) facts a policy list grants or denies. */
-function facts(policies: readonly { effect: string; permission_groups: readonly { id: string }[]; resources: TokenResources }[]): Set<string> {
+function facts(
+  policies: readonly { effect: string; permission_groups: readonly { id: string }[]; resources: TokenResources }[],
+): Set<string> {
   const out = new Set<string>();
-  for (const p of policies) for (const g of p.permission_groups) for (const [key, value] of Object.entries(p.resources)) out.add(JSON.stringify([p.effect, g.id, key, value]));
+  for (const p of policies)
+    for (const g of p.permission_groups)
+      for (const [key, value] of Object.entries(p.resources)) out.add(JSON.stringify([p.effect, g.id, key, value]));
   return out;
 }
 
-function missingGroups(s: { kind: TokenKind; policies: readonly TokenPolicy[]; required: readonly string[] }): PermissionGroupInfo[] {
+function missingGroups(s: {
+  kind: TokenKind;
+  policies: readonly TokenPolicy[];
+  required: readonly string[];
+}): PermissionGroupInfo[] {
   return evaluateRequirements(s.required, s.policies, { kind: s.kind, accountId: HOME, catalogue })
     .filter((r) => r.state === 'missing')
     .flatMap((r) => (r.group ? [r.group] : []));
@@ -55,7 +73,11 @@ describe('heal plan (property)', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const policies = deepFreeze(structuredClone(s.policies));
-        const plan = planHeal(policies, missingGroups(s), { kind: s.kind, accountId: HOME, userResourceKey: s.userResourceKey });
+        const plan = planHeal(policies, missingGroups(s), {
+          kind: s.kind,
+          accountId: HOME,
+          userResourceKey: s.userResourceKey,
+        });
         expect(plan.policies.length).toBeGreaterThanOrEqual(policies.length);
         policies.forEach((p, i) => {
           const sent = plan.policies[i];
@@ -72,7 +94,11 @@ describe('heal plan (property)', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const missing = missingGroups(s);
-        const plan = planHeal(s.policies, missing, { kind: s.kind, accountId: HOME, userResourceKey: s.userResourceKey });
+        const plan = planHeal(s.policies, missing, {
+          kind: s.kind,
+          accountId: HOME,
+          userResourceKey: s.userResourceKey,
+        });
         const before = facts(s.policies);
         const after = facts(plan.policies);
         for (const fact of before) expect(after.has(fact)).toBe(true);
@@ -87,13 +113,19 @@ describe('heal plan (property)', () => {
           if (!group) throw new Error('unknown group');
           const target = grantTarget(group, HOME);
           if (target.kind === 'account') expect([key, value]).toEqual([ACCOUNT_KEY(HOME), '*']);
-          if (target.kind === 'zones') expect([key, value]).toEqual([ACCOUNT_KEY(HOME), { 'com.cloudflare.api.account.zone.*': '*' }]);
+          if (target.kind === 'zones')
+            expect([key, value]).toEqual([ACCOUNT_KEY(HOME), { 'com.cloudflare.api.account.zone.*': '*' }]);
           if (target.kind === 'user') {
             expect(s.kind).toBe('user');
             expect([key, value]).toEqual([s.userResourceKey, '*']);
           }
         }
-        expect(lostPolicies(s.policies, plan.policies.map((p) => ({ ...p })))).toEqual([]);
+        expect(
+          lostPolicies(
+            s.policies,
+            plan.policies.map((p) => ({ ...p })),
+          ),
+        ).toEqual([]);
       }),
       { numRuns: 400 },
     );
@@ -104,17 +136,27 @@ describe('heal plan (property)', () => {
       fc.property(scenario, (s) => {
         const context = { kind: s.kind, accountId: HOME, catalogue };
         const before = evaluateRequirements(s.required, s.policies, context);
-        const plan = planHeal(s.policies, missingGroups(s), { kind: s.kind, accountId: HOME, userResourceKey: s.userResourceKey });
+        const plan = planHeal(s.policies, missingGroups(s), {
+          kind: s.kind,
+          accountId: HOME,
+          userResourceKey: s.userResourceKey,
+        });
         const healed: TokenPolicy[] = plan.policies.map((p) => ({ ...p }));
         const after = evaluateRequirements(s.required, healed, context);
         const added = new Set(plan.added.map((g) => g.id));
         before.forEach((requirement, i) => {
           const now = after[i]?.state;
           if (requirement.state === 'present') expect(now).toBe('present');
-          if (requirement.state === 'denied' || requirement.state === 'unavailable' || requirement.state === 'unknown') expect(now).toBe(requirement.state);
-          if (requirement.state === 'missing' && requirement.group && added.has(requirement.group.id)) expect(now).toBe('present');
+          if (requirement.state === 'denied' || requirement.state === 'unavailable' || requirement.state === 'unknown')
+            expect(now).toBe(requirement.state);
+          if (requirement.state === 'missing' && requirement.group && added.has(requirement.group.id))
+            expect(now).toBe('present');
         });
-        const again = planHeal(healed, missingGroups({ ...s, policies: healed }), { kind: s.kind, accountId: HOME, userResourceKey: s.userResourceKey });
+        const again = planHeal(healed, missingGroups({ ...s, policies: healed }), {
+          kind: s.kind,
+          accountId: HOME,
+          userResourceKey: s.userResourceKey,
+        });
         expect(again.added).toEqual([]);
         expect(again.policies.length).toBe(healed.length);
       }),

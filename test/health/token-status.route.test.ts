@@ -10,7 +10,15 @@ import type { StoredApiTokenCheck } from '../../src/db/history-repository';
 function healthRow(ageMs: number): StoredApiTokenCheck {
   const runId = randomUUID();
   const timestamp = new Date(Date.now() - ageMs).toISOString();
-  const token = (name: string, kind: 'account' | 'user') => ({ accountId: 'a'.repeat(32), name, kind, isValid: true, isActive: true, hasAllPermissions: true, missingPermissions: [] });
+  const token = (name: string, kind: 'account' | 'user') => ({
+    accountId: 'a'.repeat(32),
+    name,
+    kind,
+    isValid: true,
+    isActive: true,
+    hasAllPermissions: true,
+    missingPermissions: [],
+  });
   return {
     runId,
     workflowId: `token-health/${runId}`,
@@ -20,7 +28,19 @@ function healthRow(ageMs: number): StoredApiTokenCheck {
     autoHealAttempted: false,
     autoHealSuccess: null,
     checkedAt: new Date(timestamp),
-    results: { version: 1, timestamp, summary: {}, report: { workflowId: `token-health/${runId}`, runId, timestamp, overallHealth: 'healthy', recommendations: ['ok'], tokens: [token('a', 'account'), token('u', 'user')] } },
+    results: {
+      version: 1,
+      timestamp,
+      summary: {},
+      report: {
+        workflowId: `token-health/${runId}`,
+        runId,
+        timestamp,
+        overallHealth: 'healthy',
+        recommendations: ['ok'],
+        tokens: [token('a', 'account'), token('u', 'user')],
+      },
+    },
   };
 }
 
@@ -53,10 +73,20 @@ describe('GET /tokens/status when its check does not finish within the request',
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
     await app.register(errorHandlerPlugin);
-    await app.register(tokenRoutes, { temporal: client, taskQueue, history, statusMaxAgeMs: 60_000, statusRefreshWaitMs: 500 });
+    await app.register(tokenRoutes, {
+      temporal: client,
+      taskQueue,
+      history,
+      statusMaxAgeMs: 60_000,
+      statusRefreshWaitMs: 500,
+    });
   });
   afterAll(async () => {
-    for (const workflowId of started) await client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+    for (const workflowId of started)
+      await client.workflow
+        .getHandle(workflowId)
+        .terminate('test over')
+        .catch(() => undefined);
     await app?.close();
     await connection?.close();
   });
@@ -71,7 +101,10 @@ describe('GET /tokens/status when its check does not finish within the request',
     for (const response of [first, second]) {
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('1');
-      expect(response.json()).toEqual({ success: false, error: { code: 'health_check_pending', message: expect.stringContaining(workflowId) } });
+      expect(response.json()).toEqual({
+        success: false,
+        error: { code: 'health_check_pending', message: expect.stringContaining(workflowId) },
+      });
     }
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe();
@@ -99,15 +132,27 @@ describe('GET /tokens/status when its check does not finish within the request',
     });
     expect(first.json().data.age_seconds).toBeGreaterThanOrEqual(300);
     const second = await status();
-    expect(second.json().data).toMatchObject({ run_id: old.runId, stale: true, refresh_started: false, refresh: { workflow_id: workflowId, state: 'running' } });
+    expect(second.json().data).toMatchObject({
+      run_id: old.runId,
+      stale: true,
+      refresh_started: false,
+      refresh: { workflow_id: workflowId, state: 'running' },
+    });
   });
 
   it('answers a record within the bound without starting anything', async () => {
     const fresh = healthRow(1_000);
     rows = [fresh];
     const response = await status();
-    expect(response.json().data).toMatchObject({ run_id: fresh.runId, stale: false, refresh_started: false, refresh: null });
-    await expect(client.workflow.getHandle(`token-health/status-refresh/${taskQueue}/${fresh.runId}`).describe()).rejects.toThrow();
+    expect(response.json().data).toMatchObject({
+      run_id: fresh.runId,
+      stale: false,
+      refresh_started: false,
+      refresh: null,
+    });
+    await expect(
+      client.workflow.getHandle(`token-health/status-refresh/${taskQueue}/${fresh.runId}`).describe(),
+    ).rejects.toThrow();
   });
 
   it('answers 503, not 500, when the recorded state cannot be read', async () => {
@@ -115,7 +160,10 @@ describe('GET /tokens/status when its check does not finish within the request',
     try {
       const response = await status();
       expect(response.statusCode).toBe(503);
-      expect(response.json()).toEqual({ success: false, error: { code: 'history_unavailable', message: expect.any(String) } });
+      expect(response.json()).toEqual({
+        success: false,
+        error: { code: 'history_unavailable', message: expect.any(String) },
+      });
     } finally {
       readsFail = false;
     }

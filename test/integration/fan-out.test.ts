@@ -12,8 +12,21 @@ describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
 
   beforeAll(async () => {
     f = await startRotationFixture([
-      { name: 'soon-rotate', strategy: 'rotate-secret', stores: 'file', expiresAt: new Date(Date.now() + 10 * DAY), renewBefore: '720h' },
-      { name: 'soon-refresh', strategy: 'rotate-secret', stores: 'file', expiresAt: new Date(Date.now() + 5 * DAY), renewBefore: '720h', renewAction: 'refresh' },
+      {
+        name: 'soon-rotate',
+        strategy: 'rotate-secret',
+        stores: 'file',
+        expiresAt: new Date(Date.now() + 10 * DAY),
+        renewBefore: '720h',
+      },
+      {
+        name: 'soon-refresh',
+        strategy: 'rotate-secret',
+        stores: 'file',
+        expiresAt: new Date(Date.now() + 5 * DAY),
+        renewBefore: '720h',
+        renewAction: 'refresh',
+      },
       { name: 'far-away', strategy: 'replace', stores: 'file' },
       { name: 'long-wait', strategy: 'rotate-secret', stores: 'file', propagationWait: '1 hour' },
     ]);
@@ -21,12 +34,15 @@ describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
   afterAll(async () => f?.close());
 
   it('sweeps: rotates what its inventory says to rotate, refreshes the others, leaves the rest alone', async () => {
-    const before = { refresh: f.stack.sim.state.getServiceToken(f.tokens['soon-refresh']!.id) as { expires_at: string }, far: f.fileCredential('far-away') };
-    const result = await f.stack.client.workflow.execute('sweepExpiry', {
+    const before = {
+      refresh: f.stack.sim.state.getServiceToken(f.tokens['soon-refresh']!.id) as { expires_at: string },
+      far: f.fileCredential('far-away'),
+    };
+    const result = (await f.stack.client.workflow.execute('sweepExpiry', {
       taskQueue: f.stack.taskQueue,
       workflowId: `test/sweep/${randomBytes(4).toString('hex')}`,
       args: [{ trigger: { actor: 'schedule:test-sweep' } }],
-    }) as SweepResult;
+    })) as SweepResult;
     expect(result.rotated).toEqual([{ accountId: f.accountId, tokenName: 'soon-rotate', outcome: 'completed' }]);
     expect(result.refreshed.map((r) => r.tokenName)).toEqual(['soon-refresh']);
     const refreshed = f.stack.sim.state.getServiceToken(f.tokens['soon-refresh']!.id) as { expires_at: string };
@@ -51,10 +67,24 @@ describe('monthly fan-out and daily expiry sweep, on the real stack', () => {
       args: [{ trigger: { actor: 'schedule:test-monthly' } }],
     });
     const outcomes = (await fanOut.result()) as FanOutOutcome[];
-    expect(Object.fromEntries(outcomes.map((o) => [o.tokenName, o.outcome]))).toEqual({ 'soon-rotate': 'completed', 'soon-refresh': 'completed', 'far-away': 'completed', 'long-wait': 'joined-running' });
-    for (const name of ['soon-rotate', 'soon-refresh', 'far-away']) expect(await f.probe(f.fileCredential(name))).toBe(200);
+    expect(Object.fromEntries(outcomes.map((o) => [o.tokenName, o.outcome]))).toEqual({
+      'soon-rotate': 'completed',
+      'soon-refresh': 'completed',
+      'far-away': 'completed',
+      'long-wait': 'joined-running',
+    });
+    for (const name of ['soon-rotate', 'soon-refresh', 'far-away'])
+      expect(await f.probe(f.fileCredential(name))).toBe(200);
     // What the API and the dashboard show of a fan-out: its progress, here at the end.
-    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({ total: 4, completed: 3, joined: 1, failed: 0, running: 0, waiting: 0, etaSeconds: 0 });
+    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({
+      total: 4,
+      completed: 3,
+      joined: 1,
+      failed: 0,
+      running: 0,
+      waiting: 0,
+      etaSeconds: 0,
+    });
     await running.terminate('test over');
   });
 });
@@ -64,7 +94,9 @@ describe('a fleet rotation whose history grows long, on the real stack', () => {
   let f: RotationFixture;
 
   beforeAll(async () => {
-    f = await startRotationFixture(names.map((name) => ({ name, strategy: 'rotate-secret' as const, stores: 'file' as const })));
+    f = await startRotationFixture(
+      names.map((name) => ({ name, strategy: 'rotate-secret' as const, stores: 'file' as const })),
+    );
   });
   afterAll(async () => f?.close());
 
@@ -77,15 +109,26 @@ describe('a fleet rotation whose history grows long, on the real stack', () => {
       args: [{ trigger: { actor: 'schedule:test-monthly' }, eventsPerRun: 12 }],
     });
     const outcomes = (await fanOut.result()) as FanOutOutcome[];
-    expect(outcomes.map((o) => `${o.tokenName}: ${o.outcome}`).sort()).toEqual(names.map((name) => `${name}: completed`).sort());
+    expect(outcomes.map((o) => `${o.tokenName}: ${o.outcome}`).sort()).toEqual(
+      names.map((name) => `${name}: completed`).sort(),
+    );
     for (const name of names) expect(await f.probe(f.fileCredential(name))).toBe(200);
 
     const first = await f.stack.client.workflow.getHandle(workflowId, fanOut.firstExecutionRunId).describe();
     const last = await f.stack.client.workflow.getHandle(workflowId).describe();
     expect([first.status.name, last.status.name]).toEqual(['CONTINUED_AS_NEW', 'COMPLETED']);
     // The last run answers for the whole fan-out; the audit row is the first run's only.
-    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({ total: 9, completed: 9, failed: 0, running: 0, waiting: 0 });
-    const audit = await f.stack.db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE action = 'rotate-all' AND workflow_id = $1`, [workflowId]);
+    expect(await fanOut.query(fanOutProgressQuery)).toMatchObject({
+      total: 9,
+      completed: 9,
+      failed: 0,
+      running: 0,
+      waiting: 0,
+    });
+    const audit = await f.stack.db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM audit_events WHERE action = 'rotate-all' AND workflow_id = $1`,
+      [workflowId],
+    );
     expect(Number(audit.rows[0]!.n)).toBe(1);
   });
 });

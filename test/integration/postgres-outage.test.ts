@@ -15,7 +15,11 @@ describe('history survives a Postgres outage', () => {
         const accountId = sim.state.createAccount({}).id;
         const token = sim.state.createApiToken({ owner: 'user', name: 'u', permissions: ['API Tokens Read'] });
         tokenValue = token.value;
-        return { accounts: [{ id: accountId, apiTokens: [{ name: 'user-token', kind: 'user', secretFrom: { env: 'USER_TOKEN' } }] }] };
+        return {
+          accounts: [
+            { id: accountId, apiTokens: [{ name: 'user-token', kind: 'user', secretFrom: { env: 'USER_TOKEN' } }] },
+          ],
+        };
       },
       secretEnv: () => ({ USER_TOKEN: tokenValue }),
     });
@@ -32,7 +36,10 @@ describe('history survives a Postgres outage', () => {
 
   it('keeps the run waiting while the database refuses connections, then writes its row', async () => {
     await admin.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
     const handle = await stack.client.workflow.start('verifyApiTokens', {
       taskQueue: stack.taskQueue,
       workflowId: `test/outage/${randomBytes(4).toString('hex')}`,
@@ -46,6 +53,8 @@ describe('history survives a Postgres outage', () => {
     const rows = await stack.history.listApiTokenChecks(10, 'verify');
     expect(rows.filter((r) => r.runId === handle.firstExecutionRunId)).toHaveLength(1);
     const audit = await stack.history.listAudit(10);
-    expect(audit.filter((a) => a.runId === handle.firstExecutionRunId && a.actor === 'api:outage-test')).toHaveLength(1);
+    expect(audit.filter((a) => a.runId === handle.firstExecutionRunId && a.actor === 'api:outage-test')).toHaveLength(
+      1,
+    );
   });
 });

@@ -38,7 +38,12 @@ describe("rotations through Cloudflare's 429 block, on the real stack", () => {
       // Cloudflare did refuse them, once per worker before the block was shared.
       expect(refused.length).toBeGreaterThan(0);
       const rows = await f.stack.rotations.listRotations({ limit: 10 });
-      expect(rows.filter((r) => r.tokenName.startsWith('blocked-')).map((r) => r.status).sort()).toEqual(['completed', 'completed']);
+      expect(
+        rows
+          .filter((r) => r.tokenName.startsWith('blocked-'))
+          .map((r) => r.status)
+          .sort(),
+      ).toEqual(['completed', 'completed']);
       for (const name of ['blocked-secret', 'blocked-replace']) expect(await f.probe(f.fileCredential(name))).toBe(200);
     } finally {
       stop();

@@ -1,6 +1,10 @@
 import { Client } from 'pg';
 import { rotationWorkflowId } from '../../src/inventory';
-import { emergencyRevokeSignal, rotateServiceToken, type RotationResult } from '../../src/workflows/rotate-service-token';
+import {
+  emergencyRevokeSignal,
+  rotateServiceToken,
+  type RotationResult,
+} from '../../src/workflows/rotate-service-token';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 /** How soon a revoke must kill the compromised secret, Postgres up or down. */
@@ -35,7 +39,10 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
   const postgres = {
     async stop() {
       await admin.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [database],
+      );
     },
     async start() {
       await admin.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`);
@@ -46,7 +53,9 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
     f.stack.client.workflow.signalWithStart(rotateServiceToken, {
       taskQueue: f.stack.taskQueue,
       workflowId: rotationWorkflowId(f.accountId, name),
-      args: [{ accountId: f.accountId, tokenName: name, mode: 'emergency', trigger: { actor: 'api:security', reason } }],
+      args: [
+        { accountId: f.accountId, tokenName: name, mode: 'emergency', trigger: { actor: 'api:security', reason } },
+      ],
       signal: emergencyRevokeSignal,
       signalArgs: [{ actor: 'api:security', reason }],
     });
@@ -67,7 +76,10 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
   it('kills the compromised secret within the same bound with Postgres down and a rotation stuck on it as with Postgres up, and writes the rows once it is back', async () => {
     const withPostgres = await timeToKill('control', () => revoke('control', 'bound with Postgres up'));
     expect(withPostgres).toBeLessThan(REVOKE_BOUND_MS);
-    await expect(f.waitForRotation(rotationWorkflowId(f.accountId, 'control'))).resolves.toMatchObject({ status: 'completed', emergency: true });
+    await expect(f.waitForRotation(rotationWorkflowId(f.accountId, 'control'))).resolves.toMatchObject({
+      status: 'completed',
+      emergency: true,
+    });
 
     await postgres.stop();
     let restarted = false;
@@ -75,7 +87,14 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
       const stuck = await f.stack.client.workflow.start(rotateServiceToken, {
         taskQueue: f.stack.taskQueue,
         workflowId: rotationWorkflowId(f.accountId, 'stuck'),
-        args: [{ accountId: f.accountId, tokenName: 'stuck', mode: 'manual', trigger: { actor: 'api:operator', reason: 'monthly' } }],
+        args: [
+          {
+            accountId: f.accountId,
+            tokenName: 'stuck',
+            mode: 'manual',
+            trigger: { actor: 'api:operator', reason: 'monthly' },
+          },
+        ],
       });
       // The run waits for Postgres (its plan and history), as it must.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -90,9 +109,16 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
       expect(result).toMatchObject({ status: 'completed', emergency: true, strategy: 'rotate-secret' });
       // Every trigger's audit row and the run's history, written once Postgres was back.
       const audit = (await f.stack.history.listAudit(50, 'stuck')).filter((a) => a.runId === stuck.firstExecutionRunId);
-      expect(audit.map((a) => [a.action, a.actor]).sort()).toEqual([['revoke.signal', 'api:security'], ['rotate.manual', 'api:operator']]);
+      expect(audit.map((a) => [a.action, a.actor]).sort()).toEqual([
+        ['revoke.signal', 'api:security'],
+        ['rotate.manual', 'api:operator'],
+      ]);
       const [row] = await f.stack.rotations.listRotations({ tokenName: 'stuck', limit: 1 });
-      expect(row).toMatchObject({ runId: stuck.firstExecutionRunId, status: 'completed', outcome: expect.objectContaining({ revokedBy: 'api:security' }) });
+      expect(row).toMatchObject({
+        runId: stuck.firstExecutionRunId,
+        status: 'completed',
+        outcome: expect.objectContaining({ revokedBy: 'api:security' }),
+      });
       expect(row?.steps.map((s) => s.step).slice(0, 2)).toEqual(['resolve', 'issue']);
       // The stores hold the new credential, which works; the one they held before is dead.
       expect(await f.probe(f.fileCredential('stuck'))).toBe(200);
@@ -106,16 +132,29 @@ describe('emergency revoke while Postgres is down or refuses a row, on the real 
     const handle = await f.stack.client.workflow.start(rotateServiceToken, {
       taskQueue: f.stack.taskQueue,
       workflowId: rotationWorkflowId(f.accountId, 'nul-reason'),
-      args: [{ accountId: f.accountId, tokenName: 'nul-reason', mode: 'manual', trigger: { actor: 'api:operator', reason } }],
+      args: [
+        { accountId: f.accountId, tokenName: 'nul-reason', mode: 'manual', trigger: { actor: 'api:operator', reason } },
+      ],
     });
     await expect(handle.result()).resolves.toMatchObject({ status: 'completed' });
-    const [audit] = (await f.stack.history.listAudit(50, 'nul-reason')).filter((a) => a.runId === handle.firstExecutionRunId);
+    const [audit] = (await f.stack.history.listAudit(50, 'nul-reason')).filter(
+      (a) => a.runId === handle.firstExecutionRunId,
+    );
     expect(audit?.details).toMatchObject({ reason: 'pasted \uFFFD in a ticket' });
 
     const killed = await timeToKill('nul-reason', () => revoke('nul-reason', reason));
     expect(killed).toBeLessThan(REVOKE_BOUND_MS);
-    await expect(f.waitForRotation(rotationWorkflowId(f.accountId, 'nul-reason'))).resolves.toMatchObject({ status: 'completed', emergency: true });
+    await expect(f.waitForRotation(rotationWorkflowId(f.accountId, 'nul-reason'))).resolves.toMatchObject({
+      status: 'completed',
+      emergency: true,
+    });
     const [row] = await f.stack.rotations.listRotations({ tokenName: 'nul-reason', limit: 1 });
-    expect(row).toMatchObject({ status: 'completed', outcome: expect.objectContaining({ revokeReason: 'pasted \uFFFD in a ticket', historyProblems: expect.any(Array) }) });
+    expect(row).toMatchObject({
+      status: 'completed',
+      outcome: expect.objectContaining({
+        revokeReason: 'pasted \uFFFD in a ticket',
+        historyProblems: expect.any(Array),
+      }),
+    });
   }, 120_000);
 });

@@ -23,7 +23,9 @@ describe('rotation under Cloudflare and store failures, on the real stack', () =
 
   it('finishes blue/green when Cloudflare applied a rotate but its answer was lost, never cutting the stores off', async () => {
     const old = f.tokens['lost-answer']!;
-    f.stack.sim.faults.set([{ match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 }]);
+    f.stack.sim.faults.set([
+      { match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 },
+    ]);
     const handle = await start('lost-answer');
     // While the run recovers, the credential the stores hold keeps working.
     let storeFailures = 0;
@@ -42,12 +44,23 @@ describe('rotation under Cloudflare and store failures, on the real stack', () =
     expect(result).toMatchObject({ status: 'completed', strategy: 'replace', recoveredLostSecret: true });
     expect(storeFailures).toBe(0);
     expect(f.stack.sim.calls.count('access-service-tokens-rotate-a-service-token', 'dropped')).toBe(1);
-    expect((f.stack.sim.state.getServiceToken(old.id))).toBeUndefined(); // the token with the unseen secret is gone
+    expect(f.stack.sim.state.getServiceToken(old.id)).toBeUndefined(); // the token with the unseen secret is gone
     const now = f.fileCredential('lost-answer');
     expect(now.clientId).toBe(result.clientId);
     expect(await f.probe(now)).toBe(200);
     const [row] = await f.stack.rotations.listRotations({ tokenName: 'lost-answer', limit: 1 });
-    expect(row?.steps.map((s) => `${s.step}:${s.outcome}`)).toEqual(['resolve:ok', 'issue:failed', 'extend previous secret:ok', 'issue:ok', 'bind:ok', 'propagate:ok', 'verify:ok', 'wait:ok', 'retire:ok', 'finish:ok']);
+    expect(row?.steps.map((s) => `${s.step}:${s.outcome}`)).toEqual([
+      'resolve:ok',
+      'issue:failed',
+      'extend previous secret:ok',
+      'issue:ok',
+      'bind:ok',
+      'propagate:ok',
+      'verify:ok',
+      'wait:ok',
+      'retire:ok',
+      'finish:ok',
+    ]);
   });
 
   it('compensates a replace whose store refuses the write: stores restored, new token unbound and deleted', async () => {

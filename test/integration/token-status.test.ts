@@ -22,9 +22,22 @@ describe('token status from recorded state, and the request count of a health ru
     if (accountId) return tokens;
     accountId = sim.state.createAccount({ name: 'status' }).id;
     tokens = {
-      warden: sim.state.createApiToken({ owner: 'user', name: 'token-warden', accountId, permissions: ['API Tokens Write', 'Account API Tokens Write'] }),
-      account: sim.state.createApiToken({ owner: { accountId }, name: 'CLOUDFLARE_ACCOUNT_TOKEN', permissions: ['Workers Scripts Write', 'D1 Write', 'Account API Tokens Read'] }),
-      user: sim.state.createApiToken({ owner: 'user', name: 'CLOUDFLARE_USER_TOKEN', permissions: ['API Tokens Write'] }),
+      warden: sim.state.createApiToken({
+        owner: 'user',
+        name: 'token-warden',
+        accountId,
+        permissions: ['API Tokens Write', 'Account API Tokens Write'],
+      }),
+      account: sim.state.createApiToken({
+        owner: { accountId },
+        name: 'CLOUDFLARE_ACCOUNT_TOKEN',
+        permissions: ['Workers Scripts Write', 'D1 Write', 'Account API Tokens Read'],
+      }),
+      user: sim.state.createApiToken({
+        owner: 'user',
+        name: 'CLOUDFLARE_USER_TOKEN',
+        permissions: ['API Tokens Write'],
+      }),
     };
     return tokens;
   };
@@ -40,7 +53,10 @@ describe('token status from recorded state, and the request count of a health ru
     const [latest] = await healthRows();
     if (!latest) throw new Error('no recorded check to age');
     const timestamp = new Date(Date.now() - ms).toISOString();
-    await stack.db.pool.query(`UPDATE api_token_checks SET results = jsonb_set(results, '{report,timestamp}', to_jsonb($2::text)) WHERE run_id = $1`, [latest.runId, timestamp]);
+    await stack.db.pool.query(
+      `UPDATE api_token_checks SET results = jsonb_set(results, '{report,timestamp}', to_jsonb($2::text)) WHERE run_id = $1`,
+      [latest.runId, timestamp],
+    );
     return latest;
   };
 
@@ -48,7 +64,11 @@ describe('token status from recorded state, and the request count of a health ru
     stack = await startStack({
       secretEnv: (sim) => {
         const created = createTokens(sim);
-        return { CLOUDFLARE_API_TOKEN: created.warden.value, ACCOUNT_TOKEN: created.account.value, USER_TOKEN: created.user.value };
+        return {
+          CLOUDFLARE_API_TOKEN: created.warden.value,
+          ACCOUNT_TOKEN: created.account.value,
+          USER_TOKEN: created.user.value,
+        };
       },
       inventory: (sim) => {
         createTokens(sim);
@@ -57,8 +77,18 @@ describe('token status from recorded state, and the request count of a health ru
             {
               id: accountId,
               apiTokens: [
-                { name: 'account-token', kind: 'account', secretFrom: { env: 'ACCOUNT_TOKEN' }, requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit'] },
-                { name: 'user-token', kind: 'user', secretFrom: { env: 'USER_TOKEN' }, requiredPermissions: ['API Tokens: Edit'] },
+                {
+                  name: 'account-token',
+                  kind: 'account',
+                  secretFrom: { env: 'ACCOUNT_TOKEN' },
+                  requiredPermissions: ['Workers Scripts: Edit', 'D1: Edit'],
+                },
+                {
+                  name: 'user-token',
+                  kind: 'user',
+                  secretFrom: { env: 'USER_TOKEN' },
+                  requiredPermissions: ['API Tokens: Edit'],
+                },
               ],
             },
           ],
@@ -103,7 +133,14 @@ describe('token status from recorded state, and the request count of a health ru
     const answers = await Promise.all(Array.from({ length: 10 }, () => status()));
     for (const response of answers) {
       expect(response.statusCode).toBe(200);
-      expect(response.json().data).toMatchObject({ overall_health: 'healthy', workflow_id: recorded?.workflowId, run_id: recorded?.runId, stale: false, refresh_started: false, refresh: null });
+      expect(response.json().data).toMatchObject({
+        overall_health: 'healthy',
+        workflow_id: recorded?.workflowId,
+        run_id: recorded?.runId,
+        stale: false,
+        refresh_started: false,
+        refresh: null,
+      });
       expect(response.json().data.age_seconds).toBeGreaterThanOrEqual(0);
     }
     expect(stack.sim.calls.total()).toBe(0);
@@ -114,7 +151,10 @@ describe('token status from recorded state, and the request count of a health ru
     stack.sim.calls.reset();
     const response = await app.inject({ method: 'GET', url: '/tokens/health', headers: stack.auth });
     expect(response.statusCode).toBe(200);
-    expect(response.json().data).toMatchObject({ overall_health: 'healthy', self_audit: { token_id: tokens.warden.id, is_valid: true, has_all_needed_permissions: true } });
+    expect(response.json().data).toMatchObject({
+      overall_health: 'healthy',
+      self_audit: { token_id: tokens.warden.id, is_valid: true, has_all_needed_permissions: true },
+    });
     expect(stack.sim.calls.counts()).toEqual({
       'permission-groups-list-permission-groups': { '200': 1 },
       'account-api-tokens-token-details': { '200': 1 },
@@ -136,7 +176,12 @@ describe('token status from recorded state, and the request count of a health ru
     const refreshId = `token-health/status-refresh/${stack.taskQueue}/${stale.runId}`;
     expect(data.filter((d) => d.refresh_started)).toHaveLength(1);
     for (const d of data) {
-      expect(d).toMatchObject({ overall_health: 'healthy', stale: false, workflow_id: refreshId, refresh: { workflow_id: refreshId, state: 'completed' } });
+      expect(d).toMatchObject({
+        overall_health: 'healthy',
+        stale: false,
+        workflow_id: refreshId,
+        refresh: { workflow_id: refreshId, state: 'completed' },
+      });
       expect(d.run_id).toBe(data[0].run_id);
       expect(d.age_seconds).toBeLessThan(60);
     }
@@ -153,7 +198,12 @@ describe('token status from recorded state, and the request count of a health ru
     await stack.db.pool.query('DELETE FROM api_token_checks WHERE run_id = $1', [data[0].run_id]);
     stack.sim.calls.reset();
     const late = (await status()).json().data;
-    expect(late).toMatchObject({ run_id: data[0].run_id, stale: false, refresh_started: false, refresh: { workflow_id: refreshId, state: 'completed' } });
+    expect(late).toMatchObject({
+      run_id: data[0].run_id,
+      stale: false,
+      refresh_started: false,
+      refresh: { workflow_id: refreshId, state: 'completed' },
+    });
     expect(stack.sim.calls.total()).toBe(0);
   });
 
@@ -162,13 +212,26 @@ describe('token status from recorded state, and the request count of a health ru
     await age(2 * 3600_000);
     stack.sim.calls.reset();
     const tolerant = (await status('?max_age_seconds=86400')).json().data;
-    expect(tolerant).toMatchObject({ run_id: latest?.runId, stale: false, refresh_started: false, refresh: null, max_age_seconds: 86_400 });
+    expect(tolerant).toMatchObject({
+      run_id: latest?.runId,
+      stale: false,
+      refresh_started: false,
+      refresh: null,
+      max_age_seconds: 86_400,
+    });
     expect(tolerant.age_seconds).toBeGreaterThanOrEqual(7200);
-    expect((await status('?max_age_seconds=0')).json().data).toMatchObject({ max_age_seconds: 900, stale: false, refresh: { state: 'completed' } });
+    expect((await status('?max_age_seconds=0')).json().data).toMatchObject({
+      max_age_seconds: 900,
+      stale: false,
+      refresh: { state: 'completed' },
+    });
     for (const value of ['-1', 'abc', '2.5', '999999999']) {
       const bad = await status(`?max_age_seconds=${value}`);
       expect(bad.statusCode).toBe(400);
-      expect(bad.json()).toEqual({ success: false, error: { code: 'validation_error', message: expect.stringContaining('max_age_seconds') } });
+      expect(bad.json()).toEqual({
+        success: false,
+        error: { code: 'validation_error', message: expect.stringContaining('max_age_seconds') },
+      });
     }
     expect((await app.inject({ method: 'GET', url: '/tokens/status' })).statusCode).toBe(401);
   });

@@ -18,7 +18,11 @@ function everyByte(value: unknown): string {
  */
 describe('verifyApiTokens on the real stack', () => {
   let stack: Stack;
-  let tokens: { account: { id: string; value: string }; user: { id: string; value: string }; expired: { id: string; value: string } };
+  let tokens: {
+    account: { id: string; value: string };
+    user: { id: string; value: string };
+    expired: { id: string; value: string };
+  };
   let accountId: string;
 
   beforeAll(async () => {
@@ -26,9 +30,18 @@ describe('verifyApiTokens on the real stack', () => {
       inventory: (sim) => {
         accountId = sim.state.createAccount({ name: 'e2e' }).id;
         tokens = {
-          account: sim.state.createApiToken({ owner: { accountId }, name: 'acct', permissions: ['Workers Scripts Write'] }),
+          account: sim.state.createApiToken({
+            owner: { accountId },
+            name: 'acct',
+            permissions: ['Workers Scripts Write'],
+          }),
           user: sim.state.createApiToken({ owner: 'user', name: 'user', permissions: ['API Tokens Write'] }),
-          expired: sim.state.createApiToken({ owner: 'user', name: 'old', permissions: ['API Tokens Read'], expiresOn: new Date(Date.now() - 86_400_000) }),
+          expired: sim.state.createApiToken({
+            owner: 'user',
+            name: 'old',
+            permissions: ['API Tokens Read'],
+            expiresOn: new Date(Date.now() - 86_400_000),
+          }),
         };
         return {
           accounts: [
@@ -44,7 +57,11 @@ describe('verifyApiTokens on the real stack', () => {
           ],
         };
       },
-      secretEnv: () => ({ ACCOUNT_TOKEN: tokens.account.value, USER_TOKEN: tokens.user.value, EXPIRED_TOKEN: tokens.expired.value }),
+      secretEnv: () => ({
+        ACCOUNT_TOKEN: tokens.account.value,
+        USER_TOKEN: tokens.user.value,
+        EXPIRED_TOKEN: tokens.expired.value,
+      }),
     });
     await stack.startWorkers();
   });
@@ -53,7 +70,12 @@ describe('verifyApiTokens on the real stack', () => {
   it('verifies through the API, records the outcome and the actor, and keeps history encrypted', async () => {
     const app = await stack.app();
     const marker = `reason-${randomBytes(8).toString('hex')}`;
-    const response = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: stack.auth, payload: { reason: marker } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api-tokens/verify',
+      headers: stack.auth,
+      payload: { reason: marker },
+    });
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.data.overall_health).toBe('unhealthy');
@@ -61,13 +83,25 @@ describe('verifyApiTokens on the real stack', () => {
     expect(byName['account-token']).toMatchObject({ outcome: 'valid', status: 'active', token_id: tokens.account.id });
     expect(byName['user-token']).toMatchObject({ outcome: 'valid', token_id: tokens.user.id });
     expect(byName['expired-token'].outcome).toBe('invalid');
-    expect(byName['unset-token']).toMatchObject({ outcome: 'missing-secret', problem: 'no token value in environment variable NOT_SET' });
+    expect(byName['unset-token']).toMatchObject({
+      outcome: 'missing-secret',
+      problem: 'no token value in environment variable NOT_SET',
+    });
     expect(response.body).not.toContain(tokens.account.value);
 
     const [row] = await stack.history.listApiTokenChecks(1, 'verify');
-    expect(row).toMatchObject({ workflowId: body.data.workflow_id, runId: body.data.run_id, triggeredBy: 'api:test-client', overallHealth: 'unhealthy' });
+    expect(row).toMatchObject({
+      workflowId: body.data.workflow_id,
+      runId: body.data.run_id,
+      triggeredBy: 'api:test-client',
+      overallHealth: 'unhealthy',
+    });
     const audit = await stack.history.listAudit(10);
-    expect(audit).toEqual(expect.arrayContaining([expect.objectContaining({ actor: 'api:test-client', action: 'verify-api-tokens', runId: body.data.run_id })]));
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ actor: 'api:test-client', action: 'verify-api-tokens', runId: body.data.run_id }),
+      ]),
+    );
 
     // Read the run's raw history without the codec: no argument, result or token value in the clear.
     const raw = await stack.connection.workflowService.getWorkflowExecutionHistory({
@@ -77,7 +111,8 @@ describe('verifyApiTokens on the real stack', () => {
     const bytes = everyByte(raw.history);
     expect(raw.history?.events?.length).toBeGreaterThan(5);
     expect(bytes).toContain('verifyApiTokens'); // the search sees plaintext where there is some
-    for (const plaintext of [marker, 'account-token', tokens.account.id, tokens.user.value, 'missing-secret']) expect(bytes).not.toContain(plaintext);
+    for (const plaintext of [marker, 'account-token', tokens.account.id, tokens.user.value, 'missing-secret'])
+      expect(bytes).not.toContain(plaintext);
     const startPayload = raw.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
     expect(Buffer.from(startPayload?.metadata?.encoding ?? []).toString()).toBe('binary/encrypted');
   });
@@ -86,13 +121,27 @@ describe('verifyApiTokens on the real stack', () => {
     const app = await stack.app();
     const before = (await stack.history.listApiTokenChecks(100)).length;
     expect((await app.inject({ method: 'POST', url: '/api-tokens/verify' })).statusCode).toBe(401);
-    const wrong = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: { authorization: 'Bearer nope' } });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/api-tokens/verify',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual({ success: false, error: { code: 'unauthorized', message: 'invalid credentials' } });
-    const bad = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: { ...stack.auth, 'content-type': 'application/json' }, payload: '{"reason": 42}' });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/api-tokens/verify',
+      headers: { ...stack.auth, 'content-type': 'application/json' },
+      payload: '{"reason": 42}',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_error');
-    const notJson = await app.inject({ method: 'POST', url: '/api-tokens/verify', headers: { ...stack.auth, 'content-type': 'application/json' }, payload: '{"reason": ' });
+    const notJson = await app.inject({
+      method: 'POST',
+      url: '/api-tokens/verify',
+      headers: { ...stack.auth, 'content-type': 'application/json' },
+      payload: '{"reason": ',
+    });
     expect(notJson.statusCode).toBe(400);
     expect((await stack.history.listApiTokenChecks(100)).length).toBe(before);
   });
@@ -117,9 +166,15 @@ describe('verifyApiTokens on the real stack', () => {
         await new Promise((r) => setTimeout(r, 250));
         rows = await stack.history.listApiTokenChecks(50, 'verify');
       }
-      expect(rows.find((r) => r.triggeredBy === `schedule:${definition.id}`)).toMatchObject({ overallHealth: 'unhealthy' });
+      expect(rows.find((r) => r.triggeredBy === `schedule:${definition.id}`)).toMatchObject({
+        overallHealth: 'unhealthy',
+      });
       const description = await handle.describe();
-      expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'verifyApiTokens', taskQueue: stack.taskQueue });
+      expect(description.action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: 'verifyApiTokens',
+        taskQueue: stack.taskQueue,
+      });
     } finally {
       await handle.delete();
     }

@@ -38,7 +38,13 @@ function aProcess() {
   let closed = 0;
   const running = superviseWorkers(
     Object.entries(workers).map(([taskQueue, worker]) => ({ taskQueue, worker })),
-    { logger: { error: (details: { taskQueue: string }, message: string) => void lines.push({ taskQueue: details.taskQueue, message }) } as never, onStopped: async () => void closed++ },
+    {
+      logger: {
+        error: (details: { taskQueue: string }, message: string) =>
+          void lines.push({ taskQueue: details.taskQueue, message }),
+      } as never,
+      onStopped: async () => void closed++,
+    },
   );
   return { workers, lines, running, closed: () => closed };
 }
@@ -49,10 +55,15 @@ describe('the workers of one process, supervised together', () => {
     const { workers, lines, running, closed } = aProcess();
     workers.cloudflare.crash(new Error('poll failed: PermissionDenied'));
 
-    const failure = await running.done.then(() => undefined, (error: unknown) => error);
+    const failure = await running.done.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(WorkerFailedError);
     expect((failure as WorkerFailedError).taskQueue).toBe('cloudflare');
-    expect((failure as Error).message).toMatch(/task queue cloudflare failed: poll failed: PermissionDenied; every worker of this process has been stopped/);
+    expect((failure as Error).message).toMatch(
+      /task queue cloudflare failed: poll failed: PermissionDenied; every worker of this process has been stopped/,
+    );
     expect([workers.main.getState(), workers.emergency.getState()]).toEqual(['STOPPED', 'STOPPED']);
     expect(lines).toEqual([{ taskQueue: 'cloudflare', message: (failure as Error).message }]);
     expect(closed()).toBe(1);

@@ -35,7 +35,9 @@ describe('monitoring/token-warden-alerts.yaml', () => {
   });
 
   it('has a unit test for every rule, seeing it fire and seeing it stay silent', () => {
-    const evaluations = (parse(readFileSync(RULE_TESTS, 'utf8')) as RuleTestFile).tests.flatMap((test) => test.alert_rule_test);
+    const evaluations = (parse(readFileSync(RULE_TESTS, 'utf8')) as RuleTestFile).tests.flatMap(
+      (test) => test.alert_rule_test,
+    );
     const uncovered = alerts.filter((alert) => {
       const ofAlert = evaluations.filter((evaluation) => evaluation.alertname === alert);
       return !ofAlert.some((e) => e.exp_alerts.length > 0) || !ofAlert.some((e) => e.exp_alerts.length === 0);
@@ -45,7 +47,10 @@ describe('monitoring/token-warden-alerts.yaml', () => {
   });
 
   it('fails promtool check rules when an expression is broken', () => {
-    const broken = readFileSync(RULES, 'utf8').replace('(token_warden_service_token_expiration_timestamp_seconds) - time() < 7', '(token_warden_service_token_expiration_timestamp_seconds - time() < 7');
+    const broken = readFileSync(RULES, 'utf8').replace(
+      '(token_warden_service_token_expiration_timestamp_seconds) - time() < 7',
+      '(token_warden_service_token_expiration_timestamp_seconds - time() < 7',
+    );
     expect(broken).not.toBe(readFileSync(RULES, 'utf8'));
     const file = path.join(dir, 'broken-alerts.yaml');
     writeFileSync(file, broken);

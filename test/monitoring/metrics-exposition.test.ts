@@ -20,14 +20,21 @@ const ACCESS_CLIENT: ApiClient = {
 
 /** Every sample's metric name in an exposition (comments skipped). */
 function exposedNames(exposition: string): Set<string> {
-  return new Set(exposition.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]));
+  return new Set(
+    exposition
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]),
+  );
 }
 
 /** Every `expr` in a Grafana dashboard, panels nested in rows included. */
 function dashboardExpressions(node: unknown): string[] {
   if (Array.isArray(node)) return node.flatMap(dashboardExpressions);
   if (!node || typeof node !== 'object') return [];
-  return Object.entries(node).flatMap(([key, value]) => (key === 'expr' && typeof value === 'string' ? [value] : dashboardExpressions(value)));
+  return Object.entries(node).flatMap(([key, value]) =>
+    key === 'expr' && typeof value === 'string' ? [value] : dashboardExpressions(value),
+  );
 }
 
 describe('/metrics as the API serves it, against real Postgres and the simulator', () => {
@@ -44,16 +51,31 @@ describe('/metrics as the API serves it, against real Postgres and the simulator
     stack = await startStack({
       simulator: { seed: 'demo' },
       // The demo's backup-job expires in 20 days.
-      inventory: (sim) => ({ accounts: [{ id: sim.demo!.accountId, serviceTokens: [{ name: 'backup-job', targets: [{ kind: 'file', path: path.join(dir, 'backup-job.env') }] }] }] }),
+      inventory: (sim) => ({
+        accounts: [
+          {
+            id: sim.demo!.accountId,
+            serviceTokens: [
+              { name: 'backup-job', targets: [{ kind: 'file', path: path.join(dir, 'backup-job.env') }] },
+            ],
+          },
+        ],
+      }),
     });
     await recordMonitoringState(stack, 'backup-job');
     const app = await stack.app({ clients: [TEST_CLIENT, ACCESS_CLIENT] });
-    const access = { 'cf-access-client-id': ACCESS_CLIENT.access!.clientId, 'cf-access-client-secret': ACCESS_CLIENT.access!.clientSecret };
+    const access = {
+      'cf-access-client-id': ACCESS_CLIENT.access!.clientId,
+      'cf-access-client-secret': ACCESS_CLIENT.access!.clientSecret,
+    };
     const answers = [
       await app.inject({ url: '/service-tokens', headers: access }),
       await app.inject({ url: '/service-tokens', headers: access }),
       await app.inject({ url: '/service-tokens', headers: access }), // over its limit of 2
-      await app.inject({ url: '/service-tokens', headers: { ...access, 'cf-access-client-secret': 'stale-secret-from-before-a-rotation' } }),
+      await app.inject({
+        url: '/service-tokens',
+        headers: { ...access, 'cf-access-client-secret': 'stale-secret-from-before-a-rotation' },
+      }),
       await app.inject({ url: '/service-tokens', headers: { authorization: 'Bearer wrong' } }),
       await app.inject({ url: '/service-tokens' }),
     ];
@@ -71,13 +93,25 @@ describe('/metrics as the API serves it, against real Postgres and the simulator
   it('exposes service tokens, API tokens and the budget in cert-manager style, no day counts', () => {
     const accountId = stack!.inventory.accounts[0]!.id;
     const token = `account_id="${accountId}",token="backup-job"`;
-    const expiresIn = Number(new RegExp(`^token_warden_service_token_expiration_timestamp_seconds\\{${token}\\} (\\S+)$`, 'm').exec(exposition)?.[1]) - Date.now() / 1000;
+    const expiresIn =
+      Number(
+        new RegExp(`^token_warden_service_token_expiration_timestamp_seconds\\{${token}\\} (\\S+)$`, 'm').exec(
+          exposition,
+        )?.[1],
+      ) -
+      Date.now() / 1000;
     expect(expiresIn / 86_400).toBeCloseTo(20, 0);
     expect(exposition).toContain(`token_warden_service_token_last_rotation_status{${token},status="failed"} 1`);
     expect(exposition).toContain(`token_warden_service_token_ready_status{${token},condition="False"} 1`);
-    expect(exposition).toMatch(new RegExp(`^token_warden_service_token_last_rotation_timestamp_seconds\\{${token}\\} \\d+`, 'm'));
-    expect(exposition).toContain(`token_warden_api_token_health{account_id="${accountId}",token="CLOUDFLARE_ACCOUNT_TOKEN",kind="account",state="degraded"} 1`);
-    expect(exposition).toContain(`token_warden_api_token_last_heal_success{account_id="${accountId}",token="CLOUDFLARE_ACCOUNT_TOKEN"} 0`);
+    expect(exposition).toMatch(
+      new RegExp(`^token_warden_service_token_last_rotation_timestamp_seconds\\{${token}\\} \\d+`, 'm'),
+    );
+    expect(exposition).toContain(
+      `token_warden_api_token_health{account_id="${accountId}",token="CLOUDFLARE_ACCOUNT_TOKEN",kind="account",state="degraded"} 1`,
+    );
+    expect(exposition).toContain(
+      `token_warden_api_token_last_heal_success{account_id="${accountId}",token="CLOUDFLARE_ACCOUNT_TOKEN"} 0`,
+    );
     expect(exposition).toContain('token_warden_own_token_missing_permissions{token_id="tok-warden"} 1');
     expect(exposition).toContain('token_warden_cloudflare_budget_rate_limited_total{owner="monitoring-user"} 1');
     expect(exposition).toContain('token_warden_cloudflare_budget_remaining_requests{owner="monitoring-user"} 0');
@@ -88,15 +122,24 @@ describe('/metrics as the API serves it, against real Postgres and the simulator
     const request = 'client="backup-consumer",credential="cf-access",method="GET",route="/service-tokens"';
     expect(exposition).toContain(`token_warden_api_requests_total{${request},status="200"} 2`);
     expect(exposition).toContain(`token_warden_api_requests_total{${request},status="429"} 1`);
-    expect(exposition).toContain('token_warden_api_authentication_failures_total{credential="cf-access",reason="invalid"} 1');
-    expect(exposition).toContain('token_warden_api_authentication_failures_total{credential="bearer",reason="invalid"} 1');
-    expect(exposition).toContain('token_warden_api_authentication_failures_total{credential="none",reason="missing"} 1');
+    expect(exposition).toContain(
+      'token_warden_api_authentication_failures_total{credential="cf-access",reason="invalid"} 1',
+    );
+    expect(exposition).toContain(
+      'token_warden_api_authentication_failures_total{credential="bearer",reason="invalid"} 1',
+    );
+    expect(exposition).toContain(
+      'token_warden_api_authentication_failures_total{credential="none",reason="missing"} 1',
+    );
   });
 
   it('has every metric the alert rules and the Grafana dashboard use', () => {
     const rules = readFileSync(path.join(MONITORING, 'token-warden-alerts.yaml'), 'utf8');
     const dashboard: unknown = JSON.parse(readFileSync(path.join(MONITORING, 'token-warden-dashboard.json'), 'utf8'));
-    const used = new Set([...(rules.match(METRIC_NAME) ?? []), ...dashboardExpressions(dashboard).flatMap((expr) => expr.match(METRIC_NAME) ?? [])]);
+    const used = new Set([
+      ...(rules.match(METRIC_NAME) ?? []),
+      ...dashboardExpressions(dashboard).flatMap((expr) => expr.match(METRIC_NAME) ?? []),
+    ]);
     expect(used.size).toBeGreaterThan(15);
     const exposed = exposedNames(exposition);
     expect([...used].filter((name) => !exposed.has(name))).toEqual([]);

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** Built the way .ci/run builds it (and the Temporal CLI), cached outside the repository. */
-export const PROMTOOL_INSTALL = 'CGO_ENABLED=0 GOBIN=~/.cache/token-warden/bin go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0';
+export const PROMTOOL_INSTALL =
+  'CGO_ENABLED=0 GOBIN=~/.cache/token-warden/bin go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0';
 
 const CACHED = path.join(os.homedir(), '.cache', 'token-warden', 'bin', 'promtool');
 
@@ -22,8 +23,17 @@ function isExecutable(file: string): boolean {
  * command that builds it rather than skip: rules nobody tested are what this suite prevents.
  */
 export function resolvePromtool(searchPath = process.env.PATH ?? ''): string {
-  const found = [...searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'promtool')), CACHED].find(isExecutable);
-  if (!found) throw new Error(`promtool not found on PATH or at ${CACHED}; build it with:\n  ${PROMTOOL_INSTALL}\n(bash .ci/run does this when it is missing)`);
+  const found = [
+    ...searchPath
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'promtool')),
+    CACHED,
+  ].find(isExecutable);
+  if (!found)
+    throw new Error(
+      `promtool not found on PATH or at ${CACHED}; build it with:\n  ${PROMTOOL_INSTALL}\n(bash .ci/run does this when it is missing)`,
+    );
   return found;
 }
 
@@ -34,7 +44,12 @@ export interface PromtoolResult {
 
 /** Runs `promtool <args>`; `input` goes to its stdin (`check metrics` reads the exposition there). */
 export function promtool(args: readonly string[], options: { input?: string; cwd?: string } = {}): PromtoolResult {
-  const result = spawnSync(resolvePromtool(), args, { input: options.input, cwd: options.cwd, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(resolvePromtool(), args, {
+    input: options.input,
+    cwd: options.cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }

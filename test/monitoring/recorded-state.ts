@@ -8,7 +8,12 @@ import type { Stack } from '../support/stack';
 
 const DAY_MS = 86_400_000;
 
-function apiToken(accountId: string, name: string, kind: TokenHealth['kind'], state: TokenHealth['state']): TokenHealth {
+function apiToken(
+  accountId: string,
+  name: string,
+  kind: TokenHealth['kind'],
+  state: TokenHealth['state'],
+): TokenHealth {
   const missing = state === 'degraded' ? ['Workers Scripts Write'] : [];
   const expiresOn = new Date(Date.now() + 40 * DAY_MS).toISOString();
   return {
@@ -22,7 +27,13 @@ function apiToken(accountId: string, name: string, kind: TokenHealth['kind'], st
     expiresOn,
     daysUntilExpiry: 40,
     permissionsReadable: true,
-    requirements: missing.map((permission) => ({ permission, state: 'missing', groupId: 'g1', groupName: permission, key: null })),
+    requirements: missing.map((permission) => ({
+      permission,
+      state: 'missing',
+      groupId: 'g1',
+      groupName: permission,
+      key: null,
+    })),
     missingPermissions: missing,
     hasAllPermissions: missing.length === 0,
     extraPermissions: [],
@@ -61,7 +72,15 @@ export async function recordMonitoringState(stack: Stack, serviceToken: string):
   const accountId = stack.inventory.accounts[0]!.id;
   for (const status of ['completed', 'failed'] as const) {
     const runId = randomBytes(8).toString('hex');
-    await stack.rotations.startRotation({ runId, workflowId: `rotate/${accountId}/${serviceToken}`, accountId, tokenName: serviceToken, strategy: 'rotate-secret', mode: 'manual', triggeredBy: 'api:test' });
+    await stack.rotations.startRotation({
+      runId,
+      workflowId: `rotate/${accountId}/${serviceToken}`,
+      accountId,
+      tokenName: serviceToken,
+      strategy: 'rotate-secret',
+      mode: 'manual',
+      triggeredBy: 'api:test',
+    });
     await stack.rotations.finishRotation(runId, status, {});
   }
 

@@ -17,13 +17,25 @@ const workflowIds = JSON.parse(readFileSync(path.join(dir, 'workflow-ids.json'),
 const recorded = readdirSync(dir)
   .filter((file) => file.endsWith('.binpb'))
   .sort()
-  .map((file) => ({ file, workflowType: file.replace(/-[0-9a-f]+\.binpb$/, ''), history: temporal.api.history.v1.History.decode(readFileSync(path.join(dir, file))) }));
+  .map((file) => ({
+    file,
+    workflowType: file.replace(/-[0-9a-f]+\.binpb$/, ''),
+    history: temporal.api.history.v1.History.decode(readFileSync(path.join(dir, file))),
+  }));
 
 async function replay(workflowsPath: string, only?: string): Promise<ReplayResult[]> {
-  const histories = recorded.filter((r) => !only || r.workflowType === only).map((r) => ({ workflowId: workflowIds[r.file] ?? r.file, history: r.history }));
+  const histories = recorded
+    .filter((r) => !only || r.workflowType === only)
+    .map((r) => ({ workflowId: workflowIds[r.file] ?? r.file, history: r.history }));
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowsPath, dataConverter: createDataConverter(REPLAY_FIXTURE_KEYS) }, histories)) {
-    results.push({ ...result, workflowId: recorded.find((r) => workflowIds[r.file] === result.workflowId)?.file ?? result.workflowId });
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath, dataConverter: createDataConverter(REPLAY_FIXTURE_KEYS) },
+    histories,
+  )) {
+    results.push({
+      ...result,
+      workflowId: recorded.find((r) => workflowIds[r.file] === result.workflowId)?.file ?? result.workflowId,
+    });
   }
   return results;
 }
@@ -31,7 +43,10 @@ async function replay(workflowsPath: string, only?: string): Promise<ReplayResul
 describe('replaying recorded histories on the current workflow code', () => {
   beforeAll(() => {
     // Replay failures are the subject here; the SDK logging each one again is noise.
-    Runtime.install({ logger: new DefaultLogger('ERROR', () => undefined), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+    Runtime.install({
+      logger: new DefaultLogger('ERROR', () => undefined),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+    });
   });
 
   it('has a recorded history, and its workflow id, for every workflow the worker registers', () => {

@@ -25,13 +25,15 @@ async function policiesNaming(tokenId: string): Promise<Array<{ id: string; reus
   const reusable = new Set<string>();
   for await (const policy of access.policies.list({ account_id })) {
     reusable.add(required(policy.id));
-    if (names(policy.include) || names(policy.require) || names(policy.exclude)) found.set(required(policy.id), { id: required(policy.id), reusable: true });
+    if (names(policy.include) || names(policy.require) || names(policy.exclude))
+      found.set(required(policy.id), { id: required(policy.id), reusable: true });
   }
   for await (const app of access.applications.list({ account_id })) {
     const appId = required(app.id);
     for await (const policy of access.applications.policies.list(appId, { account_id })) {
       const id = required(policy.id);
-      if (!reusable.has(id) && (names(policy.include) || names(policy.require) || names(policy.exclude))) found.set(id, { id, reusable: false, appId });
+      if (!reusable.has(id) && (names(policy.include) || names(policy.require) || names(policy.exclude)))
+        found.set(id, { id, reusable: false, appId });
     }
   }
   return [...found.values()];
@@ -48,7 +50,9 @@ describe('Access policies and the probe', () => {
   });
 
   it('finds the policies naming a token through the API, reusable and app-scoped', async () => {
-    expect(await policiesNaming(demoToken('ci-deploy').id)).toEqual([{ id: f.demo.accessPolicies.reusable.id, reusable: true }]);
+    expect(await policiesNaming(demoToken('ci-deploy').id)).toEqual([
+      { id: f.demo.accessPolicies.reusable.id, reusable: true },
+    ]);
     expect(await policiesNaming(demoToken('backup-job').id)).toEqual([
       { id: f.demo.accessPolicies.appScoped.id, reusable: false, appId: f.demo.accessApp.id },
     ]);
@@ -72,8 +76,13 @@ describe('Access policies and the probe', () => {
     expect(await probe(f.sim, f.demo.accessApp.id, required(fresh.client_id), required(fresh.client_secret))).toBe(200);
     expect(await probe(f.sim, f.demo.accessApp.id, old.clientId, old.clientSecret)).toBe(200);
 
-    const without = required(policy.include).filter((r) => JSON.stringify(r) !== JSON.stringify({ service_token: { token_id: old.id } }));
-    await f.warden.zeroTrust.access.policies.update(policyId, { ...body, include: [...without, { service_token: { token_id: freshId } }] });
+    const without = required(policy.include).filter(
+      (r) => JSON.stringify(r) !== JSON.stringify({ service_token: { token_id: old.id } }),
+    );
+    await f.warden.zeroTrust.access.policies.update(policyId, {
+      ...body,
+      include: [...without, { service_token: { token_id: freshId } }],
+    });
     expect(await probe(f.sim, f.demo.accessApp.id, old.clientId, old.clientSecret)).toBe(403);
     expect(await policiesNaming(old.id)).toEqual([]);
   });
@@ -128,7 +137,9 @@ describe('Access policies and the probe', () => {
         include: [{ service_token: { token_id: '00000000-0000-4000-8000-000000000000' } }],
       }),
     ).rejects.toMatchObject({ status: 400 });
-    await expect(f.warden.zeroTrust.access.policies.delete(f.demo.accessPolicies.reusable.id, { account_id })).rejects.toMatchObject({
+    await expect(
+      f.warden.zeroTrust.access.policies.delete(f.demo.accessPolicies.reusable.id, { account_id }),
+    ).rejects.toMatchObject({
       status: 400,
     });
   });

@@ -47,7 +47,9 @@ describe('authentication errors', () => {
   });
 
   it('answers 403 code 9103 for global-key headers, which the simulator does not accept', async () => {
-    const response = await raw(f.sim, 'GET', '/user/tokens', { headers: { 'x-auth-email': 'a@b.c', 'x-auth-key': 'k' } });
+    const response = await raw(f.sim, 'GET', '/user/tokens', {
+      headers: { 'x-auth-email': 'a@b.c', 'x-auth-key': 'k' },
+    });
     expect([response.status, errorCode(response.body)]).toEqual([403, 9103]);
   });
 });
@@ -55,7 +57,12 @@ describe('authentication errors', () => {
 describe('verify', () => {
   it('reports an active token with its expiry and the valid-and-active message', async () => {
     const expiresOn = new Date(f.sim.clock.now() + 86_400_000).toISOString();
-    const { id, value } = f.sim.state.createApiToken({ owner: 'user', name: 'dated', permissions: ['API Tokens Read'], expiresOn });
+    const { id, value } = f.sim.state.createApiToken({
+      owner: 'user',
+      name: 'dated',
+      permissions: ['API Tokens Read'],
+      expiresOn,
+    });
     const response = await raw(f.sim, 'GET', '/user/tokens/verify', { token: value });
     expect(response.body).toEqual({
       success: true,
@@ -89,7 +96,12 @@ describe('verify', () => {
   });
 
   it('fails a disabled token and one that is not valid yet', async () => {
-    const disabled = f.sim.state.createApiToken({ owner: 'user', name: 'off', permissions: ['API Tokens Read'], status: 'disabled' });
+    const disabled = f.sim.state.createApiToken({
+      owner: 'user',
+      name: 'off',
+      permissions: ['API Tokens Read'],
+      status: 'disabled',
+    });
     const early = f.sim.state.createApiToken({
       owner: 'user',
       name: 'later',
@@ -104,9 +116,13 @@ describe('verify', () => {
   it('verifies each kind of token only at its own endpoint', async () => {
     const account = required(f.demo.apiTokens.account.value);
     const user = required(f.demo.apiTokens.user.value);
-    await expect(client(f.sim, account).accounts.tokens.verify({ account_id: f.demo.accountId })).resolves.toMatchObject({ status: 'active' });
+    await expect(
+      client(f.sim, account).accounts.tokens.verify({ account_id: f.demo.accountId }),
+    ).resolves.toMatchObject({ status: 'active' });
     await expect(client(f.sim, account).user.tokens.verify()).rejects.toMatchObject({ status: 401 });
-    await expect(client(f.sim, user).accounts.tokens.verify({ account_id: f.demo.accountId })).rejects.toMatchObject({ status: 401 });
+    await expect(client(f.sim, user).accounts.tokens.verify({ account_id: f.demo.accountId })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 });
 
@@ -122,16 +138,25 @@ describe('permissions', () => {
     await expect(sdk.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId })).resolves.toBeDefined();
     const denied = sdk.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'nope' });
     await expect(denied).rejects.toBeInstanceOf(PermissionDeniedError);
-    const response = await raw(f.sim, 'POST', `/accounts/${f.demo.accountId}/access/service_tokens`, { token: reader.value, body: { name: 'nope' } });
+    const response = await raw(f.sim, 'POST', `/accounts/${f.demo.accountId}/access/service_tokens`, {
+      token: reader.value,
+      body: { name: 'nope' },
+    });
     expect([response.status, errorCode(response.body)]).toEqual([403, 10000]);
   });
 
   it('keeps an account-owned token inside its account and away from user endpoints', async () => {
     const other = f.sim.state.createAccount({ name: 'elsewhere' });
-    const token = f.sim.state.createApiToken({ owner: { accountId: f.demo.accountId }, name: 'scoped', permissions: ['Access: Service Tokens Write'] });
+    const token = f.sim.state.createApiToken({
+      owner: { accountId: f.demo.accountId },
+      name: 'scoped',
+      permissions: ['Access: Service Tokens Write'],
+    });
     const sdk = client(f.sim, token.value);
     await expect(sdk.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId })).resolves.toBeDefined();
-    await expect(sdk.zeroTrust.access.serviceTokens.list({ account_id: other.id })).rejects.toMatchObject({ status: 403 });
+    await expect(sdk.zeroTrust.access.serviceTokens.list({ account_id: other.id })).rejects.toMatchObject({
+      status: 403,
+    });
     await expect(sdk.user.tokens.list()).rejects.toMatchObject({ status: 403 });
   });
 
@@ -140,7 +165,11 @@ describe('permissions', () => {
       owner: 'user',
       name: 'allow-then-deny',
       policies: [
-        { effect: 'allow', permission_groups: [{ id: groupId('Access: Service Tokens Read') }], resources: { 'com.cloudflare.api.account.*': '*' } },
+        {
+          effect: 'allow',
+          permission_groups: [{ id: groupId('Access: Service Tokens Read') }],
+          resources: { 'com.cloudflare.api.account.*': '*' },
+        },
         {
           effect: 'deny',
           permission_groups: [{ id: groupId('Access: Service Tokens Read') }],
@@ -148,7 +177,9 @@ describe('permissions', () => {
         },
       ],
     });
-    await expect(client(f.sim, token.value).zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId })).rejects.toMatchObject({
+    await expect(
+      client(f.sim, token.value).zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId }),
+    ).rejects.toMatchObject({
       status: 403,
     });
   });
@@ -162,25 +193,44 @@ describe('permissions', () => {
     });
     const response = await raw(f.sim, 'GET', '/user/tokens', { token: token.value });
     expect(response.status).toBe(403);
-    expect(response.body).toMatchObject({ errors: [{ code: 9109, message: 'Cannot use the access token from location: 127.0.0.1' }] });
-    const loopback = f.sim.state.createApiToken({ owner: 'user', name: 'here', permissions: ['API Tokens Read'], requestIp: { in: ['127.0.0.0/8'] } });
+    expect(response.body).toMatchObject({
+      errors: [{ code: 9109, message: 'Cannot use the access token from location: 127.0.0.1' }],
+    });
+    const loopback = f.sim.state.createApiToken({
+      owner: 'user',
+      name: 'here',
+      permissions: ['API Tokens Read'],
+      requestIp: { in: ['127.0.0.0/8'] },
+    });
     expect((await raw(f.sim, 'GET', '/user/tokens', { token: loopback.value })).status).toBe(200);
   });
 });
 
 describe('self-healing through the API', () => {
   it('lets a token holding API Tokens Write add permission groups to itself; PUT replaces the policies', async () => {
-    const self = f.sim.state.createApiToken({ owner: 'user', name: 'self-healer', accountId: f.demo.accountId, permissions: ['API Tokens Write'] });
+    const self = f.sim.state.createApiToken({
+      owner: 'user',
+      name: 'self-healer',
+      accountId: f.demo.accountId,
+      permissions: ['API Tokens Write'],
+    });
     const sdk = client(f.sim, self.value);
     const current = await sdk.user.tokens.get(self.id);
-    const kept = required(current.policies).map((p) => ({ effect: p.effect, permission_groups: p.permission_groups.map((g) => ({ id: g.id })), resources: p.resources }));
+    const kept = required(current.policies).map((p) => ({
+      effect: p.effect,
+      permission_groups: p.permission_groups.map((g) => ({ id: g.id })),
+      resources: p.resources,
+    }));
     const added = {
       effect: 'allow' as const,
       permission_groups: [{ id: groupId('Workers Scripts Write') }],
       resources: { [`com.cloudflare.api.account.${f.demo.accountId}`]: '*' },
     };
     const healed = await sdk.user.tokens.update(self.id, { name: required(current.name), policies: [...kept, added] });
-    expect(required(healed.policies).flatMap((p) => p.permission_groups.map((g) => g.name))).toEqual(['API Tokens Write', 'Workers Scripts Write']);
+    expect(required(healed.policies).flatMap((p) => p.permission_groups.map((g) => g.name))).toEqual([
+      'API Tokens Write',
+      'Workers Scripts Write',
+    ]);
 
     // A full replace drops whatever the body leaves out, with success:true (the real API's behaviour).
     const narrowed = await sdk.user.tokens.update(self.id, { name: 'self-healer', policies: [added, ...kept] });
@@ -193,7 +243,9 @@ describe('self-healing through the API', () => {
     const reader = f.sim.state.createApiToken({ owner: 'user', name: 'look-only', permissions: ['API Tokens Read'] });
     const sdk = client(f.sim, reader.value);
     await expect(sdk.user.tokens.get(reader.id)).resolves.toMatchObject({ name: 'look-only' });
-    await expect(sdk.user.tokens.update(reader.id, { name: 'changed', policies: [] })).rejects.toMatchObject({ status: 403 });
+    await expect(sdk.user.tokens.update(reader.id, { name: 'changed', policies: [] })).rejects.toMatchObject({
+      status: 403,
+    });
   });
 
   it('heals the demo account token: it lacks exactly two seed-004 permissions until the warden adds them', async () => {
@@ -207,8 +259,16 @@ describe('self-healing through the API', () => {
     expect(missing.sort()).toEqual(['D1 Write', 'Workers Scripts Write']);
 
     const policies = [
-      ...required(before.policies).map((p) => ({ effect: p.effect, permission_groups: p.permission_groups.map((g) => ({ id: g.id })), resources: p.resources })),
-      { effect: 'allow' as const, permission_groups: missing.map((m) => ({ id: groupId(m) })), resources: { [`com.cloudflare.api.account.${account_id}`]: '*' } },
+      ...required(before.policies).map((p) => ({
+        effect: p.effect,
+        permission_groups: p.permission_groups.map((g) => ({ id: g.id })),
+        resources: p.resources,
+      })),
+      {
+        effect: 'allow' as const,
+        permission_groups: missing.map((m) => ({ id: groupId(m) })),
+        resources: { [`com.cloudflare.api.account.${account_id}`]: '*' },
+      },
     ];
     await f.warden.accounts.tokens.update(id, { account_id, name: required(before.name), policies });
     const after = await f.warden.accounts.tokens.get(id, { account_id });
@@ -227,13 +287,25 @@ describe('self-healing through the API', () => {
     const account_id = f.demo.accountId;
     const unknown = f.warden.user.tokens.create({
       name: 'bad',
-      policies: [{ effect: 'allow', permission_groups: [{ id: '0'.repeat(32) }], resources: { 'com.cloudflare.api.account.*': '*' } }],
+      policies: [
+        {
+          effect: 'allow',
+          permission_groups: [{ id: '0'.repeat(32) }],
+          resources: { 'com.cloudflare.api.account.*': '*' },
+        },
+      ],
     });
     await expect(unknown).rejects.toMatchObject({ status: 400 });
     const userResource = f.warden.accounts.tokens.create({
       account_id,
       name: 'bad',
-      policies: [{ effect: 'allow', permission_groups: [{ id: groupId('D1 Write') }], resources: { [`com.cloudflare.api.user.${f.demo.userId}`]: '*' } }],
+      policies: [
+        {
+          effect: 'allow',
+          permission_groups: [{ id: groupId('D1 Write') }],
+          resources: { [`com.cloudflare.api.user.${f.demo.userId}`]: '*' },
+        },
+      ],
     });
     await expect(userResource).rejects.toMatchObject({ status: 400 });
   });
@@ -260,7 +332,10 @@ describe('permission groups', () => {
     }
     expect(groups.every((g) => /^[0-9a-f]{32}$/.test(required(g.id)))).toBe(true);
     expect(new Set(groups.map((g) => g.id)).size).toBe(groups.length);
-    expect(groups.find((g) => g.name === 'API Tokens Write')).toMatchObject({ id: '686d18d5ac6c441c867cbf6771e58a0a', scopes: ['com.cloudflare.api.user'] });
+    expect(groups.find((g) => g.name === 'API Tokens Write')).toMatchObject({
+      id: '686d18d5ac6c441c867cbf6771e58a0a',
+      scopes: ['com.cloudflare.api.user'],
+    });
     expect(PERMISSION_GROUPS.length).toBe(groups.length);
   });
 
@@ -268,7 +343,8 @@ describe('permission groups', () => {
     const byName = await f.warden.user.tokens.permissionGroups.list({ name: encodeURIComponent('D1 Write') });
     expect(byName.result.map((g) => g.name)).toEqual(['D1 Write']);
     const accountGroups = [];
-    for await (const g of f.warden.accounts.tokens.permissionGroups.list({ account_id: f.demo.accountId })) accountGroups.push(g);
+    for await (const g of f.warden.accounts.tokens.permissionGroups.list({ account_id: f.demo.accountId }))
+      accountGroups.push(g);
     expect(accountGroups.some((g) => g.scopes?.includes('com.cloudflare.api.user'))).toBe(false);
   });
 

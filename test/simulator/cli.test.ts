@@ -21,7 +21,10 @@ afterEach(() => {
 /** Starts the CLI the way `npm run simulator -- …` does and resolves once it printed its env lines. */
 function startCli(args: string[]): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(TSX, ['src/cloudflare/simulator/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(TSX, ['src/cloudflare/simulator/cli.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = proc;
     let out = '';
     let err = '';
@@ -60,7 +63,10 @@ describe('simulator CLI', () => {
     });
     expect(verify.status).toBe(200);
     const probe = await fetch(env['CLOUDFLARE_SIM_PROBE_URL'] ?? '', {
-      headers: { 'CF-Access-Client-Id': env['CF_ACCESS_CLIENT_ID'] ?? '', 'CF-Access-Client-Secret': env['CF_ACCESS_CLIENT_SECRET'] ?? '' },
+      headers: {
+        'CF-Access-Client-Id': env['CF_ACCESS_CLIENT_ID'] ?? '',
+        'CF-Access-Client-Secret': env['CF_ACCESS_CLIENT_SECRET'] ?? '',
+      },
     });
     expect(probe.status).toBe(200);
 

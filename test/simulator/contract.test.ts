@@ -71,7 +71,12 @@ async function driveEveryOperation(): Promise<void> {
   for await (const secret of ss.stores.secrets.list(store.id, { account_id })) expect(secret.id).toBeDefined();
   await ss.stores.secrets.get(required(one).id, { account_id, store_id: store.id });
   await ss.stores.secrets.edit(required(one).id, { account_id, store_id: store.id, value: 'v1b', comment: 'patched' });
-  const copy = await ss.stores.secrets.duplicate(required(two).id, { account_id, store_id: store.id, name: 'TWO_COPY', scopes: ['workers'] });
+  const copy = await ss.stores.secrets.duplicate(required(two).id, {
+    account_id,
+    store_id: store.id,
+    name: 'TWO_COPY',
+    scopes: ['workers'],
+  });
   await ss.stores.secrets.delete(copy.id, { account_id, store_id: store.id });
   await ss.stores.secrets.bulkDelete(store.id, { account_id }, { body: { ids: [required(one).id] } });
   await ss.stores.delete(store.id, { account_id, force: true });
@@ -85,7 +90,13 @@ async function driveEveryOperation(): Promise<void> {
     permission_groups: Array<{ id: string }>;
   }>;
   const groupId = required(workersWrite[0]?.permission_groups[0]).id;
-  const policies = [{ effect: 'allow' as const, permission_groups: [{ id: groupId }], resources: { [`com.cloudflare.api.account.${account_id}`]: '*' } }];
+  const policies = [
+    {
+      effect: 'allow' as const,
+      permission_groups: [{ id: groupId }],
+      resources: { [`com.cloudflare.api.account.${account_id}`]: '*' },
+    },
+  ];
   const accountCreated = await at.create({ account_id, name: 'contract account token', policies });
   const accountTokenId = required(accountCreated.id);
   await at.get(accountTokenId, { account_id });
@@ -97,16 +108,32 @@ async function driveEveryOperation(): Promise<void> {
   const script_name = f.demo.workerScript.name;
   const ws = warden.workers.scripts.secrets;
   await ws.update(script_name, { account_id, name: 'API_KEY', text: 'secret-1', type: 'secret_text' });
-  await ws.bulkUpdate(script_name, { account_id, secrets: { OTHER: { name: 'OTHER', text: 'secret-2', type: 'secret_text' } } });
+  await ws.bulkUpdate(script_name, {
+    account_id,
+    secrets: { OTHER: { name: 'OTHER', text: 'secret-2', type: 'secret_text' } },
+  });
   for await (const secret of ws.list(script_name, { account_id })) expect(secret.name).toBeDefined();
   await ws.get('API_KEY', { account_id, script_name });
   await ws.delete('API_KEY', { account_id, script_name });
   const { namespace: dispatch_namespace, name: dispatchScript } = f.demo.dispatchScript;
   const ds = warden.workersForPlatforms.dispatch.namespaces.scripts.secrets;
-  await ds.update(dispatchScript, { account_id, dispatch_namespace, name: 'TENANT_KEY', text: 'secret-3', type: 'secret_text' });
+  await ds.update(dispatchScript, {
+    account_id,
+    dispatch_namespace,
+    name: 'TENANT_KEY',
+    text: 'secret-3',
+    type: 'secret_text',
+  });
   await ds.bulkUpdate(dispatchScript, { account_id, dispatch_namespace, secrets: { TENANT_KEY: null } });
-  await ds.update(dispatchScript, { account_id, dispatch_namespace, name: 'TENANT_KEY', text: 'secret-4', type: 'secret_text' });
-  for await (const secret of ds.list(dispatchScript, { account_id, dispatch_namespace })) expect(secret.name).toBeDefined();
+  await ds.update(dispatchScript, {
+    account_id,
+    dispatch_namespace,
+    name: 'TENANT_KEY',
+    text: 'secret-4',
+    type: 'secret_text',
+  });
+  for await (const secret of ds.list(dispatchScript, { account_id, dispatch_namespace }))
+    expect(secret.name).toBeDefined();
   await ds.get('TENANT_KEY', { account_id, dispatch_namespace, script_name: dispatchScript });
   await ds.delete('TENANT_KEY', { account_id, dispatch_namespace, script_name: dispatchScript });
 
@@ -115,8 +142,18 @@ async function driveEveryOperation(): Promise<void> {
   for await (const token of ut.list()) expect(token.id).toBeDefined();
   for await (const group of ut.permissionGroups.list()) expect(group.id).toBeDefined();
   await ut.verify();
-  const userPolicies = [{ effect: 'allow' as const, permission_groups: [{ id: groupId }], resources: { [`com.cloudflare.api.account.${account_id}`]: '*' } }];
-  const userCreated = await ut.create({ name: 'contract user token', policies: userPolicies, expires_on: new Date(Date.now() + 86_400_000).toISOString() });
+  const userPolicies = [
+    {
+      effect: 'allow' as const,
+      permission_groups: [{ id: groupId }],
+      resources: { [`com.cloudflare.api.account.${account_id}`]: '*' },
+    },
+  ];
+  const userCreated = await ut.create({
+    name: 'contract user token',
+    policies: userPolicies,
+    expires_on: new Date(Date.now() + 86_400_000).toISOString(),
+  });
   const userTokenId = required(userCreated.id);
   await ut.get(userTokenId);
   await ut.update(userTokenId, { name: 'contract user token 2', policies: userPolicies });
@@ -134,7 +171,12 @@ async function driveEveryOperation(): Promise<void> {
   });
   const reusableId = required(reusable.id);
   await ap.policies.get(reusableId, { account_id });
-  await ap.policies.update(reusableId, { account_id, name: 'contract reusable 2', decision: 'non_identity', include: [{ any_valid_service_token: {} }] });
+  await ap.policies.update(reusableId, {
+    account_id,
+    name: 'contract reusable 2',
+    decision: 'non_identity',
+    include: [{ any_valid_service_token: {} }],
+  });
   await ap.policies.delete(reusableId, { account_id });
   for await (const app of ap.applications.list({ account_id })) expect(app).toBeDefined();
   const app_id = f.demo.accessApp.id;
@@ -182,7 +224,9 @@ describe('contract', () => {
     expect(contract.validate(get, 200, { success: true, errors: [], messages: [], result: { id: 5 } })).not.toBeNull();
     expect(contract.validate(get, 404, { success: true, errors: [], messages: [], result: null })).not.toBeNull();
     const apps = required(contract.match('GET', `/accounts/${f.demo.accountId}/access/apps`));
-    expect(contract.validate(apps, 200, { success: true, errors: [], messages: [], result: [{ id: 5 }] })).not.toBeNull();
+    expect(
+      contract.validate(apps, 200, { success: true, errors: [], messages: [], result: [{ id: 5 }] }),
+    ).not.toBeNull();
   });
 
   it('covers every operation of both documents with a successful call', () => {
@@ -199,7 +243,8 @@ describe('contract', () => {
     for (const exchange of exchanges.filter((e) => e.status < 300)) {
       const op = required(contract.match(exchange.method, exchange.path));
       const carriesSecret = secretKeys.test(JSON.stringify(exchange.body));
-      if (!op.returnsSecret) expect({ op: op.operationId, carriesSecret }).toEqual({ op: op.operationId, carriesSecret: false });
+      if (!op.returnsSecret)
+        expect({ op: op.operationId, carriesSecret }).toEqual({ op: op.operationId, carriesSecret: false });
     }
   });
 
@@ -209,7 +254,11 @@ describe('contract', () => {
     for (const op of contract.operations) {
       const route = required(registered.get(op.operationId));
       expect(`${route.method} ${route.url.replace(/:(\w+)/g, '{$1}')}`).toBe(`${op.method} ${op.template}`);
-      if (op.tokenGroups) expect({ op: op.operationId, groups: [...route.auth.groups].sort() }).toEqual({ op: op.operationId, groups: [...op.tokenGroups].sort() });
+      if (op.tokenGroups)
+        expect({ op: op.operationId, groups: [...route.auth.groups].sort() }).toEqual({
+          op: op.operationId,
+          groups: [...op.tokenGroups].sort(),
+        });
     }
   });
 });

@@ -31,7 +31,10 @@ export interface ContractOperation {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export function loadDocument(relative: string): { paths: Record<string, Record<string, unknown>>; components: Record<string, Record<string, Json>> } {
+export function loadDocument(relative: string): {
+  paths: Record<string, Record<string, unknown>>;
+  components: Record<string, Record<string, Json>>;
+} {
   return JSON.parse(readFileSync(path.join(SHARED_DIR, relative), 'utf8'));
 }
 
@@ -41,7 +44,8 @@ function retarget(node: Json, id: string): Json {
   if (node === null || typeof node !== 'object') return node;
   const out: { [key: string]: Json } = {};
   for (const [key, value] of Object.entries(node)) {
-    out[key] = key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${id}${value}` : retarget(value, id);
+    out[key] =
+      key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${id}${value}` : retarget(value, id);
   }
   return out;
 }
@@ -89,12 +93,16 @@ export class Contract {
 
   /** ajv errors of `body` against the operation's response for `status` (exact, then 4XX); null when valid. */
   validate(op: ContractOperation, status: number, body: unknown): string | null {
-    const validator = op.validators.get(String(status)) ?? (status >= 400 && status < 500 ? op.validators.get('4XX') : undefined);
+    const validator =
+      op.validators.get(String(status)) ?? (status >= 400 && status < 500 ? op.validators.get('4XX') : undefined);
     if (!validator) return `no response schema for ${status}`;
     return validator(body) ? null : this.ajv.errorsText(validator.errors, { separator: '\n' });
   }
 
-  private resolveResponse(doc: { components: Record<string, Record<string, Json>> }, ref: string): OpenApiOperation['responses'][string] {
+  private resolveResponse(
+    doc: { components: Record<string, Record<string, Json>> },
+    ref: string,
+  ): OpenApiOperation['responses'][string] {
     const name = ref.split('/').pop() ?? '';
     return doc.components['responses']?.[name] as OpenApiOperation['responses'][string];
   }

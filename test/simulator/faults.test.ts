@@ -18,11 +18,18 @@ async function verifyStatuses(sim: RunningSimulator, token: string, n: number): 
 describe('faults', () => {
   it('applies a create and then drops the connection: the SDK sees a connection error, the token exists', async () => {
     f = await startDemo();
-    f.sim.faults.add({ match: { method: 'POST', path: '/accounts/:account_id/access/service_tokens' }, applyThenDrop: true, times: 1 });
-    await expect(f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'lost response' })).rejects.toBeInstanceOf(
-      APIConnectionError,
-    );
-    const listed = await f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, name: 'lost response' });
+    f.sim.faults.add({
+      match: { method: 'POST', path: '/accounts/:account_id/access/service_tokens' },
+      applyThenDrop: true,
+      times: 1,
+    });
+    await expect(
+      f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'lost response' }),
+    ).rejects.toBeInstanceOf(APIConnectionError);
+    const listed = await f.warden.zeroTrust.access.serviceTokens.list({
+      account_id: f.demo.accountId,
+      name: 'lost response',
+    });
     expect(listed.result).toHaveLength(1);
     expect(f.sim.calls.count('access-service-tokens-create-a-service-token', 'dropped')).toBe(1);
   });
@@ -30,12 +37,17 @@ describe('faults', () => {
   it('answers an injected 5xx before the handler runs, so nothing is applied', async () => {
     f = await startDemo();
     f.sim.faults.set({ match: { operationId: 'access-service-tokens-create-a-service-token' }, status: 503, times: 1 });
-    await expect(f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'never made' })).rejects.toBeInstanceOf(
-      InternalServerError,
-    );
-    const listed = await f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, name: 'never made' });
+    await expect(
+      f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'never made' }),
+    ).rejects.toBeInstanceOf(InternalServerError);
+    const listed = await f.warden.zeroTrust.access.serviceTokens.list({
+      account_id: f.demo.accountId,
+      name: 'never made',
+    });
     expect(listed.result).toHaveLength(0);
-    await expect(f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'made' })).resolves.toBeDefined();
+    await expect(
+      f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'made' }),
+    ).resolves.toBeDefined();
   });
 
   it('answers an injected 429 with Retry-After', async () => {
@@ -78,7 +90,10 @@ describe('faults', () => {
     await f.warden.user.tokens.verify();
     await expect(client(f.sim, 'y'.repeat(40)).user.tokens.verify()).rejects.toMatchObject({ status: 401 });
     await raw(f.sim, 'GET', '/no/such/route');
-    expect(f.sim.calls.counts()).toMatchObject({ 'user-api-tokens-verify-token': { '200': 1, '401': 1 }, unknown: { '404': 1 } });
+    expect(f.sim.calls.counts()).toMatchObject({
+      'user-api-tokens-verify-token': { '200': 1, '401': 1 },
+      unknown: { '404': 1 },
+    });
     f.sim.calls.reset();
     expect(f.sim.calls.total()).toBe(0);
   });
@@ -119,7 +134,9 @@ describe('rate limit', () => {
     expect(retryAfter).toBeLessThanOrEqual(300);
 
     // The user's other token shares the count; an account-owned token has its own.
-    await expect(client(f.sim, required(f.demo.apiTokens.user.value)).user.tokens.verify()).rejects.toBeInstanceOf(RateLimitError);
+    await expect(client(f.sim, required(f.demo.apiTokens.user.value)).user.tokens.verify()).rejects.toBeInstanceOf(
+      RateLimitError,
+    );
     const accountToken = client(f.sim, required(f.demo.apiTokens.account.value));
     await expect(accountToken.accounts.tokens.verify({ account_id: f.demo.accountId })).resolves.toBeDefined();
     await expect(f.warden.user.tokens.verify()).rejects.toBeInstanceOf(RateLimitError);
@@ -165,7 +182,11 @@ describe('admin routes', () => {
 
   it('sets and clears faults, reads and resets calls, tunes the rate limit and moves the clock', async () => {
     f = await startDemo();
-    const added = await admin(f.sim, 'POST', '/faults', { match: { operationId: 'user-api-tokens-verify-token' }, status: 502, times: 1 });
+    const added = await admin(f.sim, 'POST', '/faults', {
+      match: { operationId: 'user-api-tokens-verify-token' },
+      status: 502,
+      times: 1,
+    });
     expect(added.status).toBe(200);
     await expect(f.warden.user.tokens.verify()).rejects.toMatchObject({ status: 502 });
     await expect(f.warden.user.tokens.verify()).resolves.toBeDefined();
@@ -173,11 +194,16 @@ describe('admin routes', () => {
     expect((await admin(f.sim, 'DELETE', '/faults')).status).toBe(200);
     expect(f.sim.faults.list()).toEqual([]);
 
-    expect((await admin(f.sim, 'GET', '/calls')).body.result).toMatchObject({ 'user-api-tokens-verify-token': { '200': 1, '502': 1 } });
+    expect((await admin(f.sim, 'GET', '/calls')).body.result).toMatchObject({
+      'user-api-tokens-verify-token': { '200': 1, '502': 1 },
+    });
     await admin(f.sim, 'DELETE', '/calls');
     expect(f.sim.calls.total()).toBe(0);
 
-    expect((await admin(f.sim, 'PUT', '/rate-limit', { limit: 1 })).body.result).toMatchObject({ limit: 1, windowSeconds: 300 });
+    expect((await admin(f.sim, 'PUT', '/rate-limit', { limit: 1 })).body.result).toMatchObject({
+      limit: 1,
+      windowSeconds: 300,
+    });
     await f.warden.user.tokens.verify();
     await expect(f.warden.user.tokens.verify()).rejects.toMatchObject({ status: 429 });
     await admin(f.sim, 'DELETE', '/rate-limit');
@@ -208,7 +234,11 @@ describe('never crashing', () => {
     expect([unknown.status, errorCode(unknown.body)]).toEqual([404, 7003]);
     const wrongMethod = await raw(f.sim, 'PATCH', base, { token });
     expect(wrongMethod.status).toBe(404);
-    const text = await fetch(`${f.sim.baseURL}${base}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: 'hi' });
+    const text = await fetch(`${f.sim.baseURL}${base}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     expect(text.status).toBeLessThan(500);
     expect(await text.json()).toMatchObject({ success: false });
     const head = await fetch(`${f.sim.baseURL}/user/tokens/verify`, { method: 'HEAD' });

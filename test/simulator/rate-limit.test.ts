@@ -11,7 +11,8 @@ afterEach(async () => {
 /** Well-formed, but no API token has it: counts per client IP. */
 const UNKNOWN_TOKEN = 'y'.repeat(40);
 
-const verify = (sim: RunningSimulator, token: string): ReturnType<typeof raw> => raw(sim, 'GET', '/user/tokens/verify', { token });
+const verify = (sim: RunningSimulator, token: string): ReturnType<typeof raw> =>
+  raw(sim, 'GET', '/user/tokens/verify', { token });
 
 /** Statuses of `n` sequential user verify calls. */
 async function verifyStatuses(sim: RunningSimulator, token: string, n: number): Promise<number[]> {
@@ -22,14 +23,23 @@ async function verifyStatuses(sim: RunningSimulator, token: string, n: number): 
 
 function tokens(fixture: DemoFixture): { warden: string; user: string; account: string } {
   const { apiTokens } = fixture.demo;
-  return { warden: required(apiTokens.warden.value), user: required(apiTokens.user.value), account: required(apiTokens.account.value) };
+  return {
+    warden: required(apiTokens.warden.value),
+    user: required(apiTokens.user.value),
+    account: required(apiTokens.account.value),
+  };
 }
 
 describe('rate limit keys', () => {
   it('counts every token of a user against that user, valid or not, and an account-owned token on its own', async () => {
     f = await startDemo({ rateLimit: { limit: 4 } });
     const t = tokens(f);
-    const disabled = f.sim.state.createApiToken({ owner: 'user', name: 'off', permissions: ['API Tokens Read'], status: 'disabled' });
+    const disabled = f.sim.state.createApiToken({
+      owner: 'user',
+      name: 'off',
+      permissions: ['API Tokens Read'],
+      status: 'disabled',
+    });
     const userKey = `user:${f.sim.state.user.id}`;
     expect(f.sim.rateLimit.keyOf(t.warden)).toBe(userKey);
     expect(f.sim.rateLimit.keyOf(t.user)).toBe(userKey);
@@ -48,7 +58,11 @@ describe('rate limit keys', () => {
     expect((await verify(f.sim, UNKNOWN_TOKEN)).status).toBe(401);
     expect(f.sim.rateLimit.snapshot({ key: 'ip:127.0.0.1' })).toMatchObject({ count: 1, blockedUntil: null });
     expect(f.sim.rateLimit.snapshot({ tokenValue: t.account })).toMatchObject({ count: 1, remaining: 3 });
-    expect(f.sim.rateLimit.snapshot({ tokenValue: t.warden })).toMatchObject({ key: userKey, count: 0, blockedUntil: expect.any(Number) });
+    expect(f.sim.rateLimit.snapshot({ tokenValue: t.warden })).toMatchObject({
+      key: userKey,
+      count: 0,
+      blockedUntil: expect.any(Number),
+    });
   });
 });
 
@@ -57,7 +71,9 @@ describe('rate limit window and block', () => {
     // timeScale 10: a 30-second window, so 1,200 requests fit in it on a slow machine.
     f = await startDemo({ timeScale: 10 });
     const t = tokens(f);
-    const batches = await Promise.all(Array.from({ length: 8 }, (_, i) => verifyStatuses(f.sim, i % 2 === 0 ? t.warden : t.user, 150)));
+    const batches = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => verifyStatuses(f.sim, i % 2 === 0 ? t.warden : t.user, 150)),
+    );
     expect(batches.flat().filter((s) => s === 200)).toHaveLength(1200);
 
     const limited = await verify(f.sim, t.warden);
@@ -119,7 +135,9 @@ describe('rate limit headers', () => {
     expect(rateLimitHeader(allowed.headers)).toEqual({ r: 3, t: 300 });
     expect(allowed.headers.get('retry-after')).toBeNull();
 
-    const forbidden = await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens`, { token: reader.value });
+    const forbidden = await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens`, {
+      token: reader.value,
+    });
     expect([forbidden.status, errorCode(forbidden.body)]).toEqual([403, 10000]);
     expect(forbidden.headers.get('ratelimit-policy')).toBe('"default";q=4;w=300');
     expect(rateLimitHeader(forbidden.headers)).toEqual({ r: 2, t: 300 });
@@ -157,7 +175,8 @@ describe('rate limit headers', () => {
   it('sends none of the rate-limit headers when they are switched off, refusals included', async () => {
     f = await startDemo({ rateLimit: { limit: 2, headers: false } });
     const t = tokens(f);
-    const names = (headers: Headers): Array<string | null> => ['ratelimit', 'ratelimit-policy', 'retry-after'].map((n) => headers.get(n));
+    const names = (headers: Headers): Array<string | null> =>
+      ['ratelimit', 'ratelimit-policy', 'retry-after'].map((n) => headers.get(n));
     const allowed = await verify(f.sim, t.warden);
     expect([allowed.status, ...names(allowed.headers)]).toEqual([200, null, null, null]);
 
@@ -175,9 +194,16 @@ describe('rate limit headers', () => {
 
   it('switches the headers off over the admin route', async () => {
     f = await startDemo();
-    expect((await admin(f.sim, 'PUT', '/rate-limit', { headers: false })).body.result).toMatchObject({ headers: false, limit: 1200 });
+    expect((await admin(f.sim, 'PUT', '/rate-limit', { headers: false })).body.result).toMatchObject({
+      headers: false,
+      limit: 1200,
+    });
     const response = await verify(f.sim, tokens(f).warden);
-    expect([response.status, response.headers.get('ratelimit'), response.headers.get('ratelimit-policy')]).toEqual([200, null, null]);
+    expect([response.status, response.headers.get('ratelimit'), response.headers.get('ratelimit-policy')]).toEqual([
+      200,
+      null,
+      null,
+    ]);
   });
 });
 
@@ -198,11 +224,23 @@ describe('outside traffic', () => {
     expect([ours.status, rateLimitHeader(ours.headers)?.r]).toEqual([200, 1]);
 
     const spent = f.sim.rateLimit.spend({ key: userKey }, 3);
-    expect(spent).toMatchObject({ accepted: 1, refused: 2, blockStarted: true, snapshot: { blockedUntil: expect.any(Number) } });
+    expect(spent).toMatchObject({
+      accepted: 1,
+      refused: 2,
+      blockStarted: true,
+      snapshot: { blockedUntil: expect.any(Number) },
+    });
     expect((await verify(f.sim, t.warden)).status).toBe(429);
     // The account-owned token is another key.
-    expect((await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/tokens/verify`, { token: t.account })).status).toBe(200);
-    expect(f.sim.rateLimit.snapshots().map((s) => s.key).sort()).toEqual([`account-token:${f.demo.apiTokens.account.id}`, userKey]);
+    expect((await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/tokens/verify`, { token: t.account })).status).toBe(
+      200,
+    );
+    expect(
+      f.sim.rateLimit
+        .snapshots()
+        .map((s) => s.key)
+        .sort(),
+    ).toEqual([`account-token:${f.demo.apiTokens.account.id}`, userKey]);
     expect(() => f.sim.rateLimit.spend({ tokenValue: UNKNOWN_TOKEN }, 1)).toThrow(/no API token/);
   });
 
@@ -210,12 +248,15 @@ describe('outside traffic', () => {
     f = await startDemo({ rateLimit: { limit: 5 } });
     const t = tokens(f);
     const userKey = `user:${f.sim.state.user.id}`;
-    expect((await admin(f.sim, 'POST', '/rate-limit/key', { tokenValue: t.user })).body.result).toMatchObject({ key: userKey, snapshot: { count: 0 } });
+    expect((await admin(f.sim, 'POST', '/rate-limit/key', { tokenValue: t.user })).body.result).toMatchObject({
+      key: userKey,
+      snapshot: { count: 0 },
+    });
     expect((await admin(f.sim, 'POST', '/rate-limit/key', { tokenValue: UNKNOWN_TOKEN })).status).toBe(404);
 
     const spent = await admin(f.sim, 'POST', '/rate-limit/spend', { tokenValue: t.warden, n: 4 });
     expect(spent.body.result).toMatchObject({ key: userKey, accepted: 4, blockStarted: false, snapshot: { count: 4 } });
-    expect((await verifyStatuses(f.sim, t.user, 1))).toEqual([200]);
+    expect(await verifyStatuses(f.sim, t.user, 1)).toEqual([200]);
     const blocking = await admin(f.sim, 'POST', '/rate-limit/spend', { key: userKey, n: 1 });
     expect(blocking.body.result).toMatchObject({ accepted: 0, refused: 1, blockStarted: true });
     expect(await verifyStatuses(f.sim, t.warden, 1)).toEqual([429]);
@@ -223,7 +264,9 @@ describe('outside traffic', () => {
       { key: userKey, count: 0, remaining: 0, windowStart: null, windowEnd: null, blockedUntil: expect.any(Number) },
     ]);
 
-    expect((await admin(f.sim, 'POST', '/rate-limit/spend', { tokenValue: t.warden, key: userKey, n: 1 })).status).toBe(400);
+    expect((await admin(f.sim, 'POST', '/rate-limit/spend', { tokenValue: t.warden, key: userKey, n: 1 })).status).toBe(
+      400,
+    );
     expect((await admin(f.sim, 'POST', '/rate-limit/spend', { key: userKey, n: -1 })).status).toBe(400);
     expect((await admin(f.sim, 'POST', '/rate-limit/spend', { key: userKey, n: 1 }, null)).status).toBe(401);
     await admin(f.sim, 'DELETE', '/rate-limit');
@@ -246,7 +289,9 @@ describe('request listeners', () => {
     f.sim.rateLimit.spend({ tokenValue: t.user }, 2);
     await verify(f.sim, t.user);
 
-    expect(seen.map(({ operationId, key, outside, rateLimited }) => ({ operationId, key, outside, rateLimited }))).toEqual([
+    expect(
+      seen.map(({ operationId, key, outside, rateLimited }) => ({ operationId, key, outside, rateLimited })),
+    ).toEqual([
       { operationId: 'user-api-tokens-verify-token', key: userKey, outside: false, rateLimited: false },
       { operationId: 'account-api-tokens-verify-token', key: accountKey, outside: false, rateLimited: false },
       { operationId: 'user-api-tokens-verify-token', key: 'ip:127.0.0.1', outside: false, rateLimited: false },
@@ -266,16 +311,36 @@ describe('request listeners', () => {
     f.sim.calls.onRequest((event) => seen.push(event));
     const tokenId = required(f.demo.serviceTokens[0]).id;
 
-    await raw(f.sim, 'POST', `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`, { token: t.warden, body: {} });
-    await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens?page=1&per_page=50`, { token: t.warden });
+    await raw(f.sim, 'POST', `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`, {
+      token: t.warden,
+      body: {},
+    });
+    await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens?page=1&per_page=50`, {
+      token: t.warden,
+    });
     // Refused by auth: still counted, still named.
     await raw(f.sim, 'GET', `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}`);
     f.sim.rateLimit.spend({ tokenValue: t.warden }, 1);
 
     expect(seen.map(({ operationId, method, path, outside }) => ({ operationId, method, path, outside }))).toEqual([
-      { operationId: expect.any(String), method: 'POST', path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`, outside: false },
-      { operationId: expect.any(String), method: 'GET', path: `/accounts/${f.demo.accountId}/access/service_tokens`, outside: false },
-      { operationId: expect.any(String), method: 'GET', path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}`, outside: false },
+      {
+        operationId: expect.any(String),
+        method: 'POST',
+        path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}/rotate`,
+        outside: false,
+      },
+      {
+        operationId: expect.any(String),
+        method: 'GET',
+        path: `/accounts/${f.demo.accountId}/access/service_tokens`,
+        outside: false,
+      },
+      {
+        operationId: expect.any(String),
+        method: 'GET',
+        path: `/accounts/${f.demo.accountId}/access/service_tokens/${tokenId}`,
+        outside: false,
+      },
       { operationId: 'outside', method: null, path: null, outside: true },
     ]);
   });

@@ -20,7 +20,11 @@ async function tokenOnDemoApp(name: string): Promise<{ id: string; clientId: str
     name: `allow ${name}`,
     include: [{ service_token: { token_id: required(created.id) } }],
   });
-  return { id: required(created.id), clientId: required(created.client_id), clientSecret: required(created.client_secret) };
+  return {
+    id: required(created.id),
+    clientId: required(created.client_id),
+    clientSecret: required(created.client_secret),
+  };
 }
 
 const appId = (): string => f.demo.accessApp.id;
@@ -68,11 +72,20 @@ describe('Access service tokens', () => {
 
   it('moves the previous secret expiry with update, later or into the past', async () => {
     const token = await tokenOnDemoApp('move-overlap');
-    await f.warden.zeroTrust.access.serviceTokens.rotate(token.id, { account_id: f.demo.accountId, previous_client_secret_expires_at: minutes(1) });
-    await f.warden.zeroTrust.access.serviceTokens.update(token.id, { account_id: f.demo.accountId, previous_client_secret_expires_at: minutes(60) });
+    await f.warden.zeroTrust.access.serviceTokens.rotate(token.id, {
+      account_id: f.demo.accountId,
+      previous_client_secret_expires_at: minutes(1),
+    });
+    await f.warden.zeroTrust.access.serviceTokens.update(token.id, {
+      account_id: f.demo.accountId,
+      previous_client_secret_expires_at: minutes(60),
+    });
     f.sim.clock.advance(2 * 60_000);
     expect(await probe(f.sim, appId(), token.clientId, token.clientSecret)).toBe(200);
-    await f.warden.zeroTrust.access.serviceTokens.update(token.id, { account_id: f.demo.accountId, previous_client_secret_expires_at: minutes(-1) });
+    await f.warden.zeroTrust.access.serviceTokens.update(token.id, {
+      account_id: f.demo.accountId,
+      previous_client_secret_expires_at: minutes(-1),
+    });
     expect(await probe(f.sim, appId(), token.clientId, token.clientSecret)).toBe(403);
   });
 
@@ -89,16 +102,24 @@ describe('Access service tokens', () => {
   });
 
   it('refresh sets expires_at to now plus the duration and revives an expired token', async () => {
-    const created = await f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'short', duration: '1h' });
+    const created = await f.warden.zeroTrust.access.serviceTokens.create({
+      account_id: f.demo.accountId,
+      name: 'short',
+      duration: '1h',
+    });
     const id = required(created.id);
     f.sim.clock.advance(2 * 3_600_000);
-    expect(f.sim.state.isServiceTokenCredentialValid(required(created.client_id), required(created.client_secret))).toBe(false);
+    expect(
+      f.sim.state.isServiceTokenCredentialValid(required(created.client_id), required(created.client_secret)),
+    ).toBe(false);
     const before = f.sim.clock.now();
     const refreshed = await f.warden.zeroTrust.access.serviceTokens.refresh(id, { account_id: f.demo.accountId });
     const expiresAt = Date.parse(required(refreshed.expires_at));
     expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
     expect(expiresAt).toBeLessThanOrEqual(f.sim.clock.now() + 3_600_000);
-    expect(f.sim.state.isServiceTokenCredentialValid(required(created.client_id), required(created.client_secret))).toBe(true);
+    expect(
+      f.sim.state.isServiceTokenCredentialValid(required(created.client_id), required(created.client_secret)),
+    ).toBe(true);
   });
 
   it('rejects both secrets of a disabled token and accepts them again once re-enabled', async () => {
@@ -110,7 +131,10 @@ describe('Access service tokens', () => {
   });
 
   it('answers 403 on the probe for a valid token no policy of the app names', async () => {
-    const created = await f.warden.zeroTrust.access.serviceTokens.create({ account_id: f.demo.accountId, name: 'stranger' });
+    const created = await f.warden.zeroTrust.access.serviceTokens.create({
+      account_id: f.demo.accountId,
+      name: 'stranger',
+    });
     expect(await probe(f.sim, appId(), required(created.client_id), required(created.client_secret))).toBe(403);
     expect(await probe(f.sim, appId(), required(created.client_id), 'not-the-secret')).toBe(403);
   });
@@ -119,7 +143,10 @@ describe('Access service tokens', () => {
     for (let i = 0; i < 23; i += 1) f.sim.state.createServiceToken({ accountId: f.demo.accountId, name: `bulk-${i}` });
     f.sim.calls.reset();
     const names: string[] = [];
-    for await (const token of f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, per_page: 10 })) {
+    for await (const token of f.warden.zeroTrust.access.serviceTokens.list({
+      account_id: f.demo.accountId,
+      per_page: 10,
+    })) {
       names.push(required(token.name));
     }
     expect(names).toHaveLength(26);
@@ -128,7 +155,10 @@ describe('Access service tokens', () => {
   });
 
   it('filters the list by name and search', async () => {
-    const byName = await f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, name: 'ci-deploy' });
+    const byName = await f.warden.zeroTrust.access.serviceTokens.list({
+      account_id: f.demo.accountId,
+      name: 'ci-deploy',
+    });
     expect(byName.result.map((t) => t.name)).toEqual(['ci-deploy']);
     const bySearch = await f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, search: 'o' });
     expect(bySearch.result.map((t) => t.name).sort()).toEqual(['backup-job', 'chaos-consumer', 'ci-deploy']);
@@ -139,8 +169,12 @@ describe('Access service tokens', () => {
     const created = await f.warden.zeroTrust.access.serviceTokens.create({ ...zone, name: 'zone token' });
     const id = required(created.id);
     expect((await f.warden.zeroTrust.access.serviceTokens.get(id, zone)).name).toBe('zone token');
-    expect((await f.warden.zeroTrust.access.serviceTokens.update(id, { ...zone, name: 'renamed' })).name).toBe('renamed');
-    await expect(f.warden.zeroTrust.access.serviceTokens.get(id, { account_id: f.demo.accountId })).rejects.toMatchObject({ status: 404 });
+    expect((await f.warden.zeroTrust.access.serviceTokens.update(id, { ...zone, name: 'renamed' })).name).toBe(
+      'renamed',
+    );
+    await expect(
+      f.warden.zeroTrust.access.serviceTokens.get(id, { account_id: f.demo.accountId }),
+    ).rejects.toMatchObject({ status: 404 });
     await f.warden.zeroTrust.access.serviceTokens.delete(id, zone);
     await expect(f.warden.zeroTrust.access.serviceTokens.get(id, zone)).rejects.toMatchObject({ status: 404 });
   });
@@ -171,10 +205,17 @@ describe('Access service tokens', () => {
 
   it('keeps the rotation when the response is lost (apply-then-drop)', async () => {
     const token = await tokenOnDemoApp('dropped');
-    f.sim.faults.add({ match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 });
+    f.sim.faults.add({
+      match: { operationId: 'access-service-tokens-rotate-a-service-token' },
+      applyThenDrop: true,
+      times: 1,
+    });
     const mutations = client(f.sim, required(f.demo.apiTokens.warden.value));
     await expect(
-      mutations.zeroTrust.access.serviceTokens.rotate(token.id, { account_id: f.demo.accountId, previous_client_secret_expires_at: minutes(5) }),
+      mutations.zeroTrust.access.serviceTokens.rotate(token.id, {
+        account_id: f.demo.accountId,
+        previous_client_secret_expires_at: minutes(5),
+      }),
     ).rejects.toBeInstanceOf(APIConnectionError);
     const after = await f.warden.zeroTrust.access.serviceTokens.get(token.id, { account_id: f.demo.accountId });
     expect(after).toMatchObject({ client_secret_version: 2 });

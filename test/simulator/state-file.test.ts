@@ -28,7 +28,8 @@ describe('state file', () => {
       expect(second.state.isServiceTokenCredentialValid(made.clientId, made.clientSecret)).toBe(true);
       const warden = client(second, required(demo.apiTokens.warden.value));
       const names = [];
-      for await (const token of warden.zeroTrust.access.serviceTokens.list({ account_id: demo.accountId })) names.push(token.name);
+      for await (const token of warden.zeroTrust.access.serviceTokens.list({ account_id: demo.accountId }))
+        names.push(token.name);
       expect(names.filter((n) => n === 'made before restart')).toHaveLength(1);
       expect(names.filter((n) => n === 'ci-deploy')).toHaveLength(1);
     } finally {
@@ -41,7 +42,10 @@ describe('state file', () => {
     const first = await startSimulator({ stateFile });
     const demo = required(first.demo);
     const ci = required(demo.serviceTokens.find((t) => t.name === 'ci-deploy'));
-    const rotated = await client(first, required(demo.apiTokens.warden.value)).zeroTrust.access.serviceTokens.rotate(ci.id, { account_id: demo.accountId });
+    const rotated = await client(first, required(demo.apiTokens.warden.value)).zeroTrust.access.serviceTokens.rotate(
+      ci.id,
+      { account_id: demo.accountId },
+    );
     await first.close();
 
     const second = await startSimulator({ stateFile });
@@ -60,7 +64,11 @@ describe('state file', () => {
     const sim = await startSimulator({ stateFile, seed: 'none' });
     expect(readdirSync(dir)).toEqual(['simulator.json']);
     const account = sim.state.createAccount();
-    const token = sim.state.createApiToken({ owner: 'user', name: 'not in the file', permissions: ['API Tokens Read'] });
+    const token = sim.state.createApiToken({
+      owner: 'user',
+      name: 'not in the file',
+      permissions: ['API Tokens Read'],
+    });
     const serviceToken = sim.state.createServiceToken({ accountId: account.id, name: 'neither' });
     await sim.close();
     expect(readdirSync(dir)).toEqual(['simulator.json']);

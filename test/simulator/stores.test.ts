@@ -14,12 +14,29 @@ describe('Workers script secrets', () => {
   it('stores a secret write-only: reads return the binding, never the text', async () => {
     const account_id = f.demo.accountId;
     const script_name = f.demo.workerScript.name;
-    const put = await f.warden.workers.scripts.secrets.update(script_name, { account_id, name: 'CF_ACCESS_CLIENT_SECRET', text: 'hunter2', type: 'secret_text' });
-    expect(put).toEqual({ name: 'CF_ACCESS_CLIENT_SECRET', type: 'secret_text' });
-    expect(f.sim.state.workerSecretMatches({ accountId: account_id, scriptName: script_name, name: 'CF_ACCESS_CLIENT_SECRET', value: 'hunter2' })).toBe(true);
-    const response = await raw(f.sim, 'GET', `/accounts/${account_id}/workers/scripts/${script_name}/secrets/CF_ACCESS_CLIENT_SECRET`, {
-      token: required(f.demo.apiTokens.warden.value),
+    const put = await f.warden.workers.scripts.secrets.update(script_name, {
+      account_id,
+      name: 'CF_ACCESS_CLIENT_SECRET',
+      text: 'hunter2',
+      type: 'secret_text',
     });
+    expect(put).toEqual({ name: 'CF_ACCESS_CLIENT_SECRET', type: 'secret_text' });
+    expect(
+      f.sim.state.workerSecretMatches({
+        accountId: account_id,
+        scriptName: script_name,
+        name: 'CF_ACCESS_CLIENT_SECRET',
+        value: 'hunter2',
+      }),
+    ).toBe(true);
+    const response = await raw(
+      f.sim,
+      'GET',
+      `/accounts/${account_id}/workers/scripts/${script_name}/secrets/CF_ACCESS_CLIENT_SECRET`,
+      {
+        token: required(f.demo.apiTokens.warden.value),
+      },
+    );
     expect(JSON.stringify(response.body)).not.toContain('hunter2');
   });
 
@@ -34,35 +51,67 @@ describe('Workers script secrets', () => {
       secrets: { DROP: null, NEW: { name: 'NEW', text: 'n', type: 'secret_text' } },
     });
     expect(Object.keys(result).sort()).toEqual(['KEEP', 'NEW']);
-    expect(f.sim.state.workerSecretNames({ accountId: account_id, scriptName: script }).sort()).toEqual(['KEEP', 'NEW']);
+    expect(f.sim.state.workerSecretNames({ accountId: account_id, scriptName: script }).sort()).toEqual([
+      'KEEP',
+      'NEW',
+    ]);
   });
 
   it('answers 404 code 10007 for a script that does not exist, and decodes url_encoded names', async () => {
     const account_id = f.demo.accountId;
-    const missing = await raw(f.sim, 'GET', `/accounts/${account_id}/workers/scripts/nope/secrets`, { token: required(f.demo.apiTokens.warden.value) });
+    const missing = await raw(f.sim, 'GET', `/accounts/${account_id}/workers/scripts/nope/secrets`, {
+      token: required(f.demo.apiTokens.warden.value),
+    });
     expect([missing.status, errorCode(missing.body)]).toEqual([404, 10007]);
     const script = f.demo.workerScript.name;
     await f.warden.workers.scripts.secrets.update(script, { account_id, name: 'a/b', text: 'x', type: 'secret_text' });
     await expect(
-      f.warden.workers.scripts.secrets.get(encodeURIComponent('a/b'), { account_id, script_name: script, url_encoded: true }),
+      f.warden.workers.scripts.secrets.get(encodeURIComponent('a/b'), {
+        account_id,
+        script_name: script,
+        url_encoded: true,
+      }),
     ).resolves.toMatchObject({ name: 'a/b' });
   });
 
   it('keeps dispatch-namespace scripts apart from account scripts', async () => {
     const account_id = f.demo.accountId;
     const { namespace, name } = f.demo.dispatchScript;
-    await f.warden.workersForPlatforms.dispatch.namespaces.scripts.secrets.update(name, { account_id, dispatch_namespace: namespace, name: 'TENANT', text: 't', type: 'secret_text' });
-    expect(f.sim.state.workerSecretMatches({ accountId: account_id, scriptName: name, dispatchNamespace: namespace, name: 'TENANT', value: 't' })).toBe(true);
+    await f.warden.workersForPlatforms.dispatch.namespaces.scripts.secrets.update(name, {
+      account_id,
+      dispatch_namespace: namespace,
+      name: 'TENANT',
+      text: 't',
+      type: 'secret_text',
+    });
+    expect(
+      f.sim.state.workerSecretMatches({
+        accountId: account_id,
+        scriptName: name,
+        dispatchNamespace: namespace,
+        name: 'TENANT',
+        value: 't',
+      }),
+    ).toBe(true);
     await expect(f.warden.workers.scripts.secrets.list(name, { account_id })).rejects.toMatchObject({ status: 404 });
   });
 
   it('needs Workers Scripts Write to change secrets; Read is enough to list them', async () => {
-    const reader = f.sim.state.createApiToken({ owner: { accountId: f.demo.accountId }, name: 'scripts reader', permissions: ['Workers Scripts Read'] });
+    const reader = f.sim.state.createApiToken({
+      owner: { accountId: f.demo.accountId },
+      name: 'scripts reader',
+      permissions: ['Workers Scripts Read'],
+    });
     const sdk = client(f.sim, reader.value);
     const script = f.demo.workerScript.name;
     await expect(sdk.workers.scripts.secrets.list(script, { account_id: f.demo.accountId })).resolves.toBeDefined();
     await expect(
-      sdk.workers.scripts.secrets.update(script, { account_id: f.demo.accountId, name: 'X', text: 'x', type: 'secret_text' }),
+      sdk.workers.scripts.secrets.update(script, {
+        account_id: f.demo.accountId,
+        name: 'X',
+        text: 'x',
+        type: 'secret_text',
+      }),
     ).rejects.toMatchObject({ status: 403 });
   });
 });
@@ -94,12 +143,23 @@ describe('Secrets Store', () => {
 
   it('refuses duplicate names with 409 and duplicates a secret with its value', async () => {
     const account_id = f.demo.accountId;
-    const created = await f.warden.secretsStore.stores.secrets.create(storeId(), { account_id, body: [{ name: 'ORIGINAL', value: 'v', scopes: ['workers'] }] });
+    const created = await f.warden.secretsStore.stores.secrets.create(storeId(), {
+      account_id,
+      body: [{ name: 'ORIGINAL', value: 'v', scopes: ['workers'] }],
+    });
     const original = required(created.result[0]);
     await expect(
-      f.warden.secretsStore.stores.secrets.create(storeId(), { account_id, body: [{ name: 'ORIGINAL', value: 'w', scopes: ['workers'] }] }),
+      f.warden.secretsStore.stores.secrets.create(storeId(), {
+        account_id,
+        body: [{ name: 'ORIGINAL', value: 'w', scopes: ['workers'] }],
+      }),
     ).rejects.toMatchObject({ status: 409 });
-    const copy = await f.warden.secretsStore.stores.secrets.duplicate(original.id, { account_id, store_id: storeId(), name: 'COPY', scopes: ['ai_gateway'] });
+    const copy = await f.warden.secretsStore.stores.secrets.duplicate(original.id, {
+      account_id,
+      store_id: storeId(),
+      name: 'COPY',
+      scopes: ['ai_gateway'],
+    });
     expect(copy).toMatchObject({ name: 'COPY', scopes: ['ai_gateway'], store_id: storeId() });
     expect(f.sim.state.secretsStoreSecretMatches({ storeId: storeId(), name: 'COPY', value: 'v' })).toBe(true);
     await f.warden.secretsStore.stores.secrets.edit(original.id, { account_id, store_id: storeId(), value: 'v2' });
@@ -117,10 +177,18 @@ describe('Secrets Store', () => {
     });
     const ids = created.result.map((s) => s.id);
     await expect(
-      f.warden.secretsStore.stores.secrets.bulkDelete(storeId(), { account_id }, { body: { ids: [...ids, 'f'.repeat(32)] } }),
+      f.warden.secretsStore.stores.secrets.bulkDelete(
+        storeId(),
+        { account_id },
+        { body: { ids: [...ids, 'f'.repeat(32)] } },
+      ),
     ).rejects.toMatchObject({ status: 404 });
     await expect(f.warden.secretsStore.stores.delete(storeId(), { account_id })).rejects.toMatchObject({ status: 409 });
-    await f.warden.secretsStore.stores.secrets.bulkDelete(storeId(), { account_id }, { body: { ids: [required(ids[0])] } });
+    await f.warden.secretsStore.stores.secrets.bulkDelete(
+      storeId(),
+      { account_id },
+      { body: { ids: [required(ids[0])] } },
+    );
     await f.warden.secretsStore.stores.delete(storeId(), { account_id, force: true });
     await expect(f.warden.secretsStore.stores.get(storeId(), { account_id })).rejects.toMatchObject({ status: 404 });
   });
@@ -133,9 +201,18 @@ describe('Secrets Store', () => {
     });
     await f.warden.secretsStore.stores.secrets.create(storeId(), { account_id, body });
     const all = [];
-    for await (const s of f.warden.secretsStore.stores.secrets.list(storeId(), { account_id, per_page: 5, order: 'name' })) all.push(s.name);
+    for await (const s of f.warden.secretsStore.stores.secrets.list(storeId(), {
+      account_id,
+      per_page: 5,
+      order: 'name',
+    }))
+      all.push(s.name);
     expect(all).toEqual(body.map((s) => s.name));
-    const withAccess = await f.warden.secretsStore.stores.secrets.list(storeId(), { account_id, scopes: ['access'], per_page: 50 });
+    const withAccess = await f.warden.secretsStore.stores.secrets.list(storeId(), {
+      account_id,
+      scopes: ['access'],
+      per_page: 50,
+    });
     expect(withAccess.result).toHaveLength(6);
     const searched = await f.warden.secretsStore.stores.secrets.list(storeId(), { account_id, search: 'odd' });
     expect(searched.result.map((s) => s.name)).toEqual(['S03']);

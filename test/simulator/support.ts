@@ -1,5 +1,10 @@
 import Cloudflare from 'cloudflare';
-import { startSimulator, type DemoSeed, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
+import {
+  startSimulator,
+  type DemoSeed,
+  type RunningSimulator,
+  type StartSimulatorOptions,
+} from '../../src/cloudflare/simulator';
 
 export interface DemoFixture {
   sim: RunningSimulator;
@@ -35,7 +40,12 @@ export function required<T>(value: T | null | undefined): T {
 }
 
 /** Calls the probe app with a service token credential; resolves to the HTTP status. */
-export async function probe(sim: RunningSimulator, appId: string, clientId: string, clientSecret: string): Promise<number> {
+export async function probe(
+  sim: RunningSimulator,
+  appId: string,
+  clientId: string,
+  clientSecret: string,
+): Promise<number> {
   const response = await fetch(sim.probeUrl(appId), {
     headers: { 'CF-Access-Client-Id': clientId, 'CF-Access-Client-Secret': clientSecret },
   });
@@ -66,7 +76,9 @@ export async function raw(
 export function errorCode(body: unknown): number | undefined {
   if (typeof body !== 'object' || body === null || !('errors' in body) || !Array.isArray(body.errors)) return undefined;
   const first: unknown = body.errors[0];
-  return typeof first === 'object' && first !== null && 'code' in first && typeof first.code === 'number' ? first.code : undefined;
+  return typeof first === 'object' && first !== null && 'code' in first && typeof first.code === 'number'
+    ? first.code
+    : undefined;
 }
 
 /** A request to the simulator's admin routes (`/__sim`), with its admin key unless `key` says otherwise. */
@@ -79,7 +91,10 @@ export async function admin(
 ): Promise<{ status: number; body: { success: boolean; result: unknown } }> {
   const response = await fetch(`${sim.origin}/__sim${path}`, {
     method,
-    headers: { ...(key ? { 'x-sim-admin-key': key } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(key ? { 'x-sim-admin-key': key } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: JSON.parse(await response.text()) };

@@ -29,10 +29,18 @@ describe('contract checks of the loopback fakes', () => {
   it('answer 404 to a PUT of a missing Secret and 415 to an unknown patch type', async () => {
     const fake = kubernetes;
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'missing' }, data: {} };
-    const put = await fetch(`${fake.url}/api/v1/namespaces/apps/secrets/missing`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(secret) });
+    const put = await fetch(`${fake.url}/api/v1/namespaces/apps/secrets/missing`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(secret),
+    });
     expect(put.status).toBe(404);
     fake.seed('apps', 'present', {});
-    const patch = await fetch(`${fake.url}/api/v1/namespaces/apps/secrets/present`, { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    const patch = await fetch(`${fake.url}/api/v1/namespaces/apps/secrets/present`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'text/plain' },
+      body: '{}',
+    });
     expect(patch.status).toBe(415);
     expect(fake.violations).toEqual([]);
   });
@@ -41,11 +49,23 @@ describe('contract checks of the loopback fakes', () => {
     const fake = kubernetes;
     const seeded = fake.seed('apps', 'app', { A: 'a' });
     const url = `${fake.url}/api/v1/namespaces/apps/secrets/app`;
-    const stale = await fetch(url, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ metadata: { resourceVersion: '1' }, data: { B: 'Yg==' } }) });
+    const stale = await fetch(url, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { resourceVersion: '1' }, data: { B: 'Yg==' } }),
+    });
     expect(stale.status).toBe(409);
-    const merged = await fetch(url, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ metadata: { resourceVersion: seeded.metadata.resourceVersion }, data: { B: 'Yg==' } }) });
+    const merged = await fetch(url, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { resourceVersion: seeded.metadata.resourceVersion }, data: { B: 'Yg==' } }),
+    });
     expect(merged.status).toBe(200);
-    const patched = await fetch(url, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify([{ op: 'remove', path: '/data/A' }]) });
+    const patched = await fetch(url, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'remove', path: '/data/A' }]),
+    });
     expect(patched.status).toBe(200);
     expect(fake.secret('apps', 'app')?.data).toEqual({ B: 'Yg==' });
     expect(fake.violations).toEqual([]);
@@ -66,10 +86,17 @@ describe('contract checks of the loopback fakes', () => {
   it('flag a response status the contract does not declare, and resolve nullable schemas', () => {
     const cloudflare = new OpenApiContract(sharedDocument('cloudflare-openapi/token-lifecycle.json'));
     const deleted = { success: true, errors: [], messages: [], result: null };
-    expect(cloudflare.responseProblems('DELETE', '/accounts/{account_id}/workers/scripts/{script_name}/secrets/{secret_name}', 200, deleted)).toEqual([]);
+    expect(
+      cloudflare.responseProblems(
+        'DELETE',
+        '/accounts/{account_id}/workers/scripts/{script_name}/secrets/{secret_name}',
+        200,
+        deleted,
+      ),
+    ).toEqual([]);
     const github = new OpenApiContract(sharedDocument('contracts/github-actions-secrets.json'));
     expect(github.responseProblems('GET', '/repos/{owner}/{repo}/actions/secrets/public-key', 500, {})).toEqual([
-    'GET /repos/{owner}/{repo}/actions/secrets/public-key 500: status not declared',
+      'GET /repos/{owner}/{repo}/actions/secrets/public-key 500: status not declared',
     ]);
   });
 });

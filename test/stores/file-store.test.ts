@@ -75,7 +75,10 @@ describe('file store', () => {
 
   it('keeps the other lines of an env file and uses the configured keys', async () => {
     const file = path.join(directory, 'app.env');
-    await writeFile(file, '# app settings\nexport LOG_LEVEL=debug\nAPP_ID=old\nAPP_ID=shadow\nDB_URL="postgres://x y"\n');
+    await writeFile(
+      file,
+      '# app settings\nexport LOG_LEVEL=debug\nAPP_ID=old\nAPP_ID=shadow\nDB_URL="postgres://x y"\n',
+    );
     const credential = randomCredential();
 
     await store('app.env', { keys: { clientId: 'APP_ID', clientSecret: 'APP_SECRET' } }).write(credential);
@@ -89,7 +92,10 @@ describe('file store', () => {
     const credential = { clientId: 'id with space', clientSecret: 'se"cr#et\\' };
     const target = store('cf.env');
     await target.write(credential);
-    expect(await target.readBack()).toEqual({ evidence: 'fingerprint', fingerprint: fingerprintCredential(credential) });
+    expect(await target.readBack()).toEqual({
+      evidence: 'fingerprint',
+      fingerprint: fingerprintCredential(credential),
+    });
   });
 
   it('keeps the other keys of a JSON file', async () => {
@@ -146,14 +152,19 @@ describe('file store', () => {
     await target.write(credential);
 
     expect((await stat(path.join(directory, 'new/dir'))).mode & 0o777).toBe(0o700);
-    expect(await target.readBack()).toEqual({ evidence: 'fingerprint', fingerprint: fingerprintCredential(credential) });
+    expect(await target.readBack()).toEqual({
+      evidence: 'fingerprint',
+      fingerprint: fingerprintCredential(credential),
+    });
   });
 
   it('fails without the secret in the error when the path cannot be written', async () => {
     await writeFile(path.join(directory, 'not-a-directory'), '');
     const credential = randomCredential();
 
-    const error = await store('not-a-directory/cf.env').write(credential).catch((caught: unknown) => caught);
+    const error = await store('not-a-directory/cf.env')
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ operation: 'write', retryable: true });
@@ -166,7 +177,9 @@ describe('file store', () => {
     await writeFile(file, '["keep me"]');
     const credential = randomCredential();
 
-    const error = await store('cf.json', { format: 'json' }).write(credential).catch((caught: unknown) => caught);
+    const error = await store('cf.json', { format: 'json' })
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', retryable: false });
     expectNoSecretIn(error, credential);
@@ -178,7 +191,9 @@ describe('file store', () => {
     const credential = randomCredential();
     await writeFile(file, `{"CF_ACCESS_CLIENT_SECRET": "${credential.clientSecret}"`);
 
-    const error = await store('cf.json', { format: 'json' }).readBack().catch((caught: unknown) => caught);
+    const error = await store('cf.json', { format: 'json' })
+      .readBack()
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', reason: 'the file is not valid JSON' });
     expectNoSecretIn(error, credential);

@@ -23,7 +23,12 @@ function octokit(auth = fake.token) {
 }
 
 const scopes: Array<{ name: string; ref: ScopeRef; target: Record<string, unknown>; label: string }> = [
-  { name: 'repository', ref: { owner: 'acme', repo: 'api' }, target: { owner: 'acme', repo: 'api' }, label: 'github:acme/api' },
+  {
+    name: 'repository',
+    ref: { owner: 'acme', repo: 'api' },
+    target: { owner: 'acme', repo: 'api' },
+    label: 'github:acme/api',
+  },
   {
     name: 'environment',
     ref: { owner: 'acme', repo: 'api', environment: 'prod' },
@@ -39,7 +44,8 @@ const scopes: Array<{ name: string; ref: ScopeRef; target: Record<string, unknow
 ];
 
 describe.each(scopes)('github store, $name scope', ({ ref, target: fields, label }) => {
-  const store = (auth?: string) => createGithubStore(githubTargetSchema.parse({ kind: 'github', ...fields }), octokit(auth));
+  const store = (auth?: string) =>
+    createGithubStore(githubTargetSchema.parse({ kind: 'github', ...fields }), octokit(auth));
 
   beforeEach(() => {
     fake.add(ref);
@@ -54,7 +60,11 @@ describe.each(scopes)('github store, $name scope', ({ ref, target: fields, label
     expect(target.label).toBe(label);
     expect(fake.secret(ref, 'CF_ACCESS_CLIENT_ID')?.plaintext).toBe(credential.clientId);
     expect(fake.secret(ref, 'CF_ACCESS_CLIENT_SECRET')?.plaintext).toBe(credential.clientSecret);
-    expect(receipt).toMatchObject({ store: label, fingerprint: fingerprintCredential(credential), expected: { evidence: 'written-at' } });
+    expect(receipt).toMatchObject({
+      store: label,
+      fingerprint: fingerprintCredential(credential),
+      expected: { evidence: 'written-at' },
+    });
     expect(readBackConfirms(receipt, await target.readBack())).toBe(true);
     expect(fake.violations).toEqual([]);
   });
@@ -93,7 +103,9 @@ describe.each(scopes)('github store, $name scope', ({ ref, target: fields, label
     fake.failNext('PUT', 502);
     const credential = randomCredential();
 
-    const error = await store().write(credential).catch((caught: unknown) => caught);
+    const error = await store()
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', status: 502, retryable: true, operation: 'write' });
     expectNoSecretIn(error, credential);
@@ -102,7 +114,9 @@ describe.each(scopes)('github store, $name scope', ({ ref, target: fields, label
   });
 
   it('reports bad credentials as a permanent failure', async () => {
-    const error = await store('wrong-token').write(randomCredential()).catch((caught: unknown) => caught);
+    const error = await store('wrong-token')
+      .write(randomCredential())
+      .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'StoreError', status: 401, retryable: false });
   });
 });
@@ -110,16 +124,26 @@ describe.each(scopes)('github store, $name scope', ({ ref, target: fields, label
 describe('github store', () => {
   it('sends visibility and the selected repositories with organization secrets', async () => {
     fake.add({ org: 'acme' });
-    const target = githubTargetSchema.parse({ kind: 'github', org: 'acme', visibility: 'selected', selectedRepositoryIds: [42] });
+    const target = githubTargetSchema.parse({
+      kind: 'github',
+      org: 'acme',
+      visibility: 'selected',
+      selectedRepositoryIds: [42],
+    });
 
     await createGithubStore(target, octokit()).write(randomCredential());
 
-    expect(fake.secret({ org: 'acme' }, 'CF_ACCESS_CLIENT_ID')).toMatchObject({ visibility: 'selected', selected_repository_ids: [42] });
+    expect(fake.secret({ org: 'acme' }, 'CF_ACCESS_CLIENT_ID')).toMatchObject({
+      visibility: 'selected',
+      selected_repository_ids: [42],
+    });
   });
 
   it('defaults organization secrets to private visibility', async () => {
     fake.add({ org: 'acme' });
-    await createGithubStore(githubTargetSchema.parse({ kind: 'github', org: 'acme' }), octokit()).write(randomCredential());
+    await createGithubStore(githubTargetSchema.parse({ kind: 'github', org: 'acme' }), octokit()).write(
+      randomCredential(),
+    );
     expect(fake.secret({ org: 'acme' }, 'CF_ACCESS_CLIENT_SECRET')?.visibility).toBe('private');
   });
 
@@ -127,7 +151,9 @@ describe('github store', () => {
     const credential = randomCredential();
     const target = githubTargetSchema.parse({ kind: 'github', owner: 'acme', repo: 'missing' });
 
-    const error = await createGithubStore(target, octokit()).write(credential).catch((caught: unknown) => caught);
+    const error = await createGithubStore(target, octokit())
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', status: 404, retryable: false });
     expectNoSecretIn(error, credential);
@@ -145,7 +171,9 @@ describe('github store', () => {
     });
     const credential = randomCredential();
 
-    await createStore(target, { env: { ACME_GITHUB_TOKEN: fake.token }, cloudflare: unusedCloudflare }).write(credential);
+    await createStore(target, { env: { ACME_GITHUB_TOKEN: fake.token }, cloudflare: unusedCloudflare }).write(
+      credential,
+    );
 
     expect(fake.secret({ owner: 'acme', repo: 'api' }, 'ACCESS_SECRET')?.plaintext).toBe(credential.clientSecret);
     expect(fake.violations).toEqual([]);
@@ -154,7 +182,12 @@ describe('github store', () => {
   it('refuses to configure without the token variable', () => {
     const target = propagationTargetSchema.parse({ kind: 'github', owner: 'acme', repo: 'api' });
     expect(() => createStore(target, { env: {}, cloudflare: unusedCloudflare })).toThrow(
-      expect.objectContaining({ name: 'StoreError', operation: 'configure', retryable: false, message: expect.stringContaining('GITHUB_TOKEN') }),
+      expect.objectContaining({
+        name: 'StoreError',
+        operation: 'configure',
+        retryable: false,
+        message: expect.stringContaining('GITHUB_TOKEN'),
+      }),
     );
   });
 

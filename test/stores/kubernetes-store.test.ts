@@ -19,7 +19,6 @@ afterEach(async () => {
   await fake.close();
 });
 
-
 function store(extra: Record<string, unknown> = {}) {
   const target = kubernetesTargetSchema.parse({ kind: 'kubernetes', namespace: NAMESPACE, name: NAME, ...extra });
   return createKubernetesStore(target, kubernetesSecretsApi(kubeConfigFor(fake.url)));
@@ -89,7 +88,9 @@ describe('kubernetes store', () => {
     fake.seed(NAMESPACE, NAME, {});
     fake.concurrentWriteBefore('PUT', NAMESPACE, NAME, { BUSY: 'yes' }, 50);
 
-    const error = await store().write(randomCredential()).catch((caught: unknown) => caught);
+    const error = await store()
+      .write(randomCredential())
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', status: 409, retryable: true });
     expect(writes()).toEqual(['PUT', 'PUT', 'PUT', 'PUT', 'PUT']);
@@ -127,7 +128,9 @@ describe('kubernetes store', () => {
     fake.seed(NAMESPACE, NAME, { CF_ACCESS_CLIENT_ID: 'old', CF_ACCESS_CLIENT_SECRET: 'old' }, { immutable: true });
     const credential = randomCredential();
 
-    const error = await store().write(credential).catch((caught: unknown) => caught);
+    const error = await store()
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ status: 422, retryable: false, operation: 'write' });
@@ -140,7 +143,9 @@ describe('kubernetes store', () => {
     fake.failNext('PUT', 422, { echoRequest: true });
     const credential = randomCredential();
 
-    const error = await store().write(credential).catch((caught: unknown) => caught);
+    const error = await store()
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toMatchObject({ name: 'StoreError', status: 422 });
     expect(String(error)).toContain('[redacted]');
@@ -149,13 +154,24 @@ describe('kubernetes store', () => {
 
   it('reports a server error as retryable', async () => {
     fake.failNext('GET', 503);
-    const error = await store().readBack().catch((caught: unknown) => caught);
+    const error = await store()
+      .readBack()
+      .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'StoreError', operation: 'readBack', status: 503, retryable: true });
   });
 
   it('is built by the registry from a YAML-shaped target and an injected kubeconfig', async () => {
-    const target = propagationTargetSchema.parse({ kind: 'kubernetes', namespace: NAMESPACE, name: NAME, context: 'fake' });
-    const built = createStore(target, { env: {}, cloudflare: unusedCloudflare, kubeConfig: () => kubeConfigFor(fake.url) });
+    const target = propagationTargetSchema.parse({
+      kind: 'kubernetes',
+      namespace: NAMESPACE,
+      name: NAME,
+      context: 'fake',
+    });
+    const built = createStore(target, {
+      env: {},
+      cloudflare: unusedCloudflare,
+      kubeConfig: () => kubeConfigFor(fake.url),
+    });
     const credential = randomCredential();
 
     await built.write(credential);
@@ -165,7 +181,12 @@ describe('kubernetes store', () => {
   });
 
   it('fails to configure, without retrying, when the kubeconfig file does not exist', () => {
-    const target = propagationTargetSchema.parse({ kind: 'kubernetes', namespace: NAMESPACE, name: NAME, kubeconfig: '/nonexistent/kubeconfig' });
+    const target = propagationTargetSchema.parse({
+      kind: 'kubernetes',
+      namespace: NAMESPACE,
+      name: NAME,
+      kubeconfig: '/nonexistent/kubeconfig',
+    });
     expect(() => createStore(target, { env: {}, cloudflare: unusedCloudflare })).toThrow(
       expect.objectContaining({ name: 'StoreError', operation: 'configure', retryable: false }),
     );

@@ -46,9 +46,16 @@ function world() {
       if (credential === undefined) throw new Error(`no staged secret ${ref}`);
       return credential;
     },
-    current: async () => (currentRef === undefined ? undefined : { ref: currentRef, fingerprint: fingerprintCredential(staged.get(currentRef)!), stage: 'current' as const }),
+    current: async () =>
+      currentRef === undefined
+        ? undefined
+        : { ref: currentRef, fingerprint: fingerprintCredential(staged.get(currentRef)!), stage: 'current' as const },
   };
-  const activities = createPropagationActivities({ inventory, pending, stores: { cloudflare: () => sim.client, env: {} } });
+  const activities = createPropagationActivities({
+    inventory,
+    pending,
+    stores: { cloudflare: () => sim.client, env: {} },
+  });
   // Quiet: the verification failures some tests expect would otherwise be logged at length.
   const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR', () => undefined) });
   const token = { accountId, tokenName: 'api' };
@@ -161,7 +168,9 @@ describe('propagation activities: what each round writes to Cloudflare', () => {
     const { accountId, workerScript, secretsStore } = sim.demo;
     const { state } = sim.simulator;
     state.workers.deleteSecret({ accountId, namespace: null, name: workerScript.name }, 'CF_ACCESS_CLIENT_ID');
-    const idSecret = state.secretsStore.listSecrets(accountId, secretsStore.id).find((secret) => secret.name === 'CF_ACCESS_CLIENT_ID');
+    const idSecret = state.secretsStore
+      .listSecrets(accountId, secretsStore.id)
+      .find((secret) => secret.name === 'CF_ACCESS_CLIENT_ID');
     state.secretsStore.deleteSecret(accountId, secretsStore.id, idSecret!.id);
     const next = { clientId: current.clientId, clientSecret: randomCredential().clientSecret };
     w.stage('next', next);

@@ -82,7 +82,10 @@ describe('secrets store store', () => {
     await target.restore(previous);
 
     expect(holds(previous)).toBe(true);
-    expect(await target.readBack()).toEqual({ evidence: 'recorded-fingerprint', fingerprint: fingerprintCredential(previous) });
+    expect(await target.readBack()).toEqual({
+      evidence: 'recorded-fingerprint',
+      fingerprint: fingerprintCredential(previous),
+    });
   });
 
   it('reads back no fingerprint before anything was written', async () => {
@@ -117,7 +120,9 @@ describe('secrets store store', () => {
   });
 
   it('fails without retrying for a store that does not exist', async () => {
-    const error = await store({ storeId: '0'.repeat(32) }).write(randomCredential()).catch((caught: unknown) => caught);
+    const error = await store({ storeId: '0'.repeat(32) })
+      .write(randomCredential())
+      .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'StoreError', status: 404, retryable: false });
   });
 });
@@ -135,7 +140,10 @@ describe('secrets store store: Cloudflare requests', () => {
   }
 
   /** A credential as rotate-secret issues it: the same client id, a new secret. */
-  const rotated = (previous: ServiceTokenCredential): ServiceTokenCredential => ({ clientId: previous.clientId, clientSecret: randomCredential().clientSecret });
+  const rotated = (previous: ServiceTokenCredential): ServiceTokenCredential => ({
+    clientId: previous.clientId,
+    clientSecret: randomCredential().clientSecret,
+  });
 
   function secretNamed(name: string) {
     const found = listed().find((secret) => secret.name === name);
@@ -157,7 +165,9 @@ describe('secrets store store: Cloudflare requests', () => {
 
     expect(sim.simulator.calls.counts()).toEqual({ [LIST]: ok(2), [CREATE]: ok(1) });
     expect(holds(credential)).toBe(true);
-    expect([...memo.entries.values()].sort()).toEqual([secretNamed('CF_ACCESS_CLIENT_ID').id, secretNamed('CF_ACCESS_CLIENT_SECRET').id].sort());
+    expect([...memo.entries.values()].sort()).toEqual(
+      [secretNamed('CF_ACCESS_CLIENT_ID').id, secretNamed('CF_ACCESS_CLIENT_SECRET').id].sort(),
+    );
   });
 
   it('sends one PATCH and one list for a rotate-secret credential once the ids are remembered', async () => {
@@ -175,7 +185,9 @@ describe('secrets store store: Cloudflare requests', () => {
     expect(actual).toEqual({ evidence: 'recorded-fingerprint', fingerprint: fingerprintCredential(next) });
     expect(holds(next)).toBe(true);
     // The unchanged id secret was left alone: its comment still names the credential it was written with.
-    expect(secretNamed('CF_ACCESS_CLIENT_ID').comment).toBe(`token-warden credential ${fingerprintCredential(previous)}`);
+    expect(secretNamed('CF_ACCESS_CLIENT_ID').comment).toBe(
+      `token-warden credential ${fingerprintCredential(previous)}`,
+    );
   });
 
   it('edits the id secret too for a replace credential (a new client id)', async () => {
@@ -265,12 +277,19 @@ describe('secrets store store: Cloudflare requests', () => {
     sim.simulator.state.setSecretsQuota(1_000);
     const credential = randomCredential();
     const target = store();
-    const others = Array.from({ length: 120 }, (_, i) => ({ name: `OTHER_${i}`, value: 'x', scopes: ['workers' as const] }));
+    const others = Array.from({ length: 120 }, (_, i) => ({
+      name: `OTHER_${i}`,
+      value: 'x',
+      scopes: ['workers' as const],
+    }));
     sim.simulator.state.secretsStore.createSecrets(accountId, secretsStore.id, others);
     await target.write(credential);
     sim.simulator.calls.reset();
 
-    expect(await target.readBack()).toEqual({ evidence: 'recorded-fingerprint', fingerprint: fingerprintCredential(credential) });
+    expect(await target.readBack()).toEqual({
+      evidence: 'recorded-fingerprint',
+      fingerprint: fingerprintCredential(credential),
+    });
 
     expect(sim.simulator.calls.counts()).toEqual({ [LIST]: ok(1) });
   });
@@ -281,13 +300,20 @@ describe('secrets store store: Cloudflare requests', () => {
     const credential = randomCredential();
     const target = store();
     // Created before ours, so ours come after the first page of matches (50).
-    const alike = Array.from({ length: 55 }, (_, i) => ({ name: `CF_ACCESS_CLIENT_OTHER_${i}`, value: 'x', scopes: ['workers' as const] }));
+    const alike = Array.from({ length: 55 }, (_, i) => ({
+      name: `CF_ACCESS_CLIENT_OTHER_${i}`,
+      value: 'x',
+      scopes: ['workers' as const],
+    }));
     sim.simulator.state.secretsStore.createSecrets(accountId, secretsStore.id, alike);
     sim.simulator.clock.advance(1_000);
     await target.write(credential);
     sim.simulator.calls.reset();
 
-    expect(await target.readBack()).toEqual({ evidence: 'recorded-fingerprint', fingerprint: fingerprintCredential(credential) });
+    expect(await target.readBack()).toEqual({
+      evidence: 'recorded-fingerprint',
+      fingerprint: fingerprintCredential(credential),
+    });
 
     expect(sim.simulator.calls.counts()).toEqual({ [LIST]: ok(2) });
   });
@@ -299,7 +325,11 @@ describe('secrets store store: Cloudflare requests', () => {
     deleteSecret('CF_ACCESS_CLIENT_ID');
     sim.simulator.clock.advance(1_000);
     // With the client secret, exactly one page (50) of matches; the id secret is missing.
-    const alike = Array.from({ length: 49 }, (_, i) => ({ name: `CF_ACCESS_CLIENT_OTHER_${i}`, value: 'x', scopes: ['workers' as const] }));
+    const alike = Array.from({ length: 49 }, (_, i) => ({
+      name: `CF_ACCESS_CLIENT_OTHER_${i}`,
+      value: 'x',
+      scopes: ['workers' as const],
+    }));
     sim.simulator.state.secretsStore.createSecrets(accountId, secretsStore.id, alike);
     sim.simulator.calls.reset();
 
@@ -325,7 +355,10 @@ describe('secrets store store: memo in Postgres', () => {
     const receipt = await store({}, createStoreMemo(db.pool)).write(next, { clientIdUnchanged: true });
     const confirmed = readBackConfirms(receipt, await store({}, createStoreMemo(db.pool)).readBack());
 
-    expect(sim.simulator.calls.counts()).toEqual({ 'secrets-store-patch-by-id': { '200': 1 }, 'secrets-store-secrets-list': { '200': 1 } });
+    expect(sim.simulator.calls.counts()).toEqual({
+      'secrets-store-patch-by-id': { '200': 1 },
+      'secrets-store-secrets-list': { '200': 1 },
+    });
     expect(confirmed).toBe(true);
     expect(holds(next)).toBe(true);
   });

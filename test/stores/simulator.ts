@@ -17,6 +17,13 @@ export async function startDemoSimulator(): Promise<SimulatorFixture> {
     await simulator.close();
     throw new Error('the simulator did not seed the demo account');
   }
-  const client = new Cloudflare({ apiToken, apiKey: null, apiEmail: null, userServiceKey: null, baseURL: simulator.baseURL, maxRetries: 0 });
+  const client = new Cloudflare({
+    apiToken,
+    apiKey: null,
+    apiEmail: null,
+    userServiceKey: null,
+    baseURL: simulator.baseURL,
+    maxRetries: 0,
+  });
   return { simulator, demo, client };
 }

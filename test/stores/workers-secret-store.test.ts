@@ -19,15 +19,26 @@ afterEach(async () => {
 });
 
 function store(extra: Record<string, unknown> = {}) {
-  const target = workersSecretTargetSchema.parse({ kind: 'workers-secret', script: sim.demo.workerScript.name, ...extra });
+  const target = workersSecretTargetSchema.parse({
+    kind: 'workers-secret',
+    script: sim.demo.workerScript.name,
+    ...extra,
+  });
   return createWorkersSecretStore(target, sim.client, sim.demo.accountId);
 }
 
-function holds(credential: ServiceTokenCredential, script: { scriptName: string; dispatchNamespace?: string } = { scriptName: sim.demo.workerScript.name }): boolean {
+function holds(
+  credential: ServiceTokenCredential,
+  script: { scriptName: string; dispatchNamespace?: string } = { scriptName: sim.demo.workerScript.name },
+): boolean {
   const where = { accountId: sim.demo.accountId, ...script };
   return (
     sim.simulator.state.workerSecretMatches({ ...where, name: 'CF_ACCESS_CLIENT_ID', value: credential.clientId }) &&
-    sim.simulator.state.workerSecretMatches({ ...where, name: 'CF_ACCESS_CLIENT_SECRET', value: credential.clientSecret })
+    sim.simulator.state.workerSecretMatches({
+      ...where,
+      name: 'CF_ACCESS_CLIENT_SECRET',
+      value: credential.clientSecret,
+    })
   );
 }
 
@@ -83,7 +94,9 @@ describe('workers secret store', () => {
     sim.simulator.faults.add({ match: { operationId: 'worker-put-script-secret' }, status: 503 });
     const credential = randomCredential();
 
-    const error = await store().write(credential).catch((caught: unknown) => caught);
+    const error = await store()
+      .write(credential)
+      .catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ status: 503, retryable: true, operation: 'write' });
@@ -92,7 +105,9 @@ describe('workers secret store', () => {
 
   it('fails without retrying for a script that does not exist', async () => {
     const credential = randomCredential();
-    const error = await store({ script: 'no-such-worker' }).write(credential).catch((caught: unknown) => caught);
+    const error = await store({ script: 'no-such-worker' })
+      .write(credential)
+      .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'StoreError', status: 404, retryable: false });
     expectNoSecretIn(error, credential);
   });
@@ -113,7 +128,9 @@ describe('workers secret store', () => {
 
     expect(accounts).toEqual([sim.demo.accountId]);
     expect(holds(credential)).toBe(true);
-    expect(() => createStore(target, deps)).toThrow(expect.objectContaining({ name: 'StoreError', operation: 'configure' }));
+    expect(() => createStore(target, deps)).toThrow(
+      expect.objectContaining({ name: 'StoreError', operation: 'configure' }),
+    );
   });
 });
 
@@ -123,7 +140,10 @@ describe('workers secret store: Cloudflare requests', () => {
   const ok = (n: number) => ({ '200': n });
 
   /** A credential as rotate-secret issues it: the same client id, a new secret. */
-  const rotated = (previous: ServiceTokenCredential): ServiceTokenCredential => ({ clientId: previous.clientId, clientSecret: randomCredential().clientSecret });
+  const rotated = (previous: ServiceTokenCredential): ServiceTokenCredential => ({
+    clientId: previous.clientId,
+    clientSecret: randomCredential().clientSecret,
+  });
 
   it('writes a new script’s two bindings with two PUTs and reads them back with one list', async () => {
     const credential = randomCredential();
@@ -170,7 +190,10 @@ describe('workers secret store: Cloudflare requests', () => {
     const previous = randomCredential();
     const target = store();
     await target.write(previous);
-    sim.simulator.state.workers.deleteSecret({ accountId: sim.demo.accountId, namespace: null, name: sim.demo.workerScript.name }, 'CF_ACCESS_CLIENT_ID');
+    sim.simulator.state.workers.deleteSecret(
+      { accountId: sim.demo.accountId, namespace: null, name: sim.demo.workerScript.name },
+      'CF_ACCESS_CLIENT_ID',
+    );
     const next = rotated(previous);
 
     const hinted = await target.write(next, { clientIdUnchanged: true });
@@ -194,7 +217,10 @@ describe('workers secret store: Cloudflare requests', () => {
     const receipt = await target.write(next, { clientIdUnchanged: true });
     const confirmed = readBackConfirms(receipt, await target.readBack());
 
-    expect(sim.simulator.calls.counts()).toEqual({ 'namespace-worker-put-script-secrets': ok(1), 'namespace-worker-list-script-secrets': ok(1) });
+    expect(sim.simulator.calls.counts()).toEqual({
+      'namespace-worker-put-script-secrets': ok(1),
+      'namespace-worker-list-script-secrets': ok(1),
+    });
     expect(confirmed).toBe(true);
     expect(holds(next, { scriptName: name, dispatchNamespace: namespace })).toBe(true);
   });

@@ -17,10 +17,18 @@ export function historyShape(history: History): string {
   for (const event of history.events ?? []) {
     const type = event.eventType ?? EventType.EVENT_TYPE_UNSPECIFIED;
     const name = EventType[type]?.replace('EVENT_TYPE_', '') ?? String(type);
-    if (type === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) steps.push(`activity:${event.activityTaskScheduledEventAttributes?.activityType?.name}`);
-    else if (type === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) steps.push(`child:${event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name}`);
-    else if (type === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) steps.push(`signal:${event.workflowExecutionSignaledEventAttributes?.signalName}`);
-    else if (/TIMER_STARTED|MARKER_RECORDED|WORKFLOW_EXECUTION_(COMPLETED|FAILED|CONTINUED_AS_NEW)|ACTIVITY_TASK_(FAILED|TIMED_OUT)|UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/.test(name)) steps.push(name);
+    if (type === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      steps.push(`activity:${event.activityTaskScheduledEventAttributes?.activityType?.name}`);
+    else if (type === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+      steps.push(`child:${event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name}`);
+    else if (type === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+      steps.push(`signal:${event.workflowExecutionSignaledEventAttributes?.signalName}`);
+    else if (
+      /TIMER_STARTED|MARKER_RECORDED|WORKFLOW_EXECUTION_(COMPLETED|FAILED|CONTINUED_AS_NEW)|ACTIVITY_TASK_(FAILED|TIMED_OUT)|UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/.test(
+        name,
+      )
+    )
+      steps.push(name);
   }
   return steps.join(' ');
 }
@@ -37,7 +45,9 @@ export async function recordHistories(client: Client, taskQueue: string, dir: st
   const indexFile = path.join(dir, 'workflow-ids.json');
   const ids = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, string>) : {};
   let written = 0;
-  for await (const execution of client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"` })) {
+  for await (const execution of client.workflow.list({
+    query: `TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`,
+  })) {
     const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     const hash = createHash('sha256').update(historyShape(history)).digest('hex').slice(0, 10);
     const file = path.join(dir, `${execution.type}-${hash}.binpb`);

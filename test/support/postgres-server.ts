@@ -48,10 +48,12 @@ export function startTestPostgres(port: number, options: { crashSafe?: boolean }
     chownSync(dir, uid, gid);
     chmodSync(dir, 0o700);
   }
-  const commandLine = (command: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]);
+  const commandLine = (command: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
   const run = (command: string, args: string[]) => {
     const result = spawnSync(...commandLine(command, args), { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
+    if (result.status !== 0)
+      throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
   };
   // Restarts happen while the caller's event loop serves others (a chaos run's API, simulator): never block it.
   const runAsync = async (command: string, args: string[]) => {

@@ -60,16 +60,22 @@ export class RestartableChild {
     this.starts += 1;
     this.expectingExit = false;
     this.log.write(`\n===== ${this.spec.name} start #${this.starts} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, this.spec.entry), ...(this.spec.args ?? [])], {
-      cwd: PROJECT_ROOT,
-      env: this.spec.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, this.spec.entry), ...(this.spec.args ?? [])],
+      {
+        cwd: PROJECT_ROOT,
+        env: this.spec.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.lastExit = { code, signal };
-        this.log.write(`===== ${this.spec.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()} =====\n`);
+        this.log.write(
+          `===== ${this.spec.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()} =====\n`,
+        );
         const exit = { code, signal, at: Date.now(), expected: this.expectingExit };
         if (!exit.expected) this.unexpectedExits.push(exit);
         resolve();
@@ -85,7 +91,10 @@ export class RestartableChild {
       });
       child.once('error', () => resolve());
     });
-    for (const [stream, isStdout] of [[child.stdout, true], [child.stderr, false]] as const) {
+    for (const [stream, isStdout] of [
+      [child.stdout, true],
+      [child.stderr, false],
+    ] as const) {
       if (!stream) continue;
       readline.createInterface({ input: stream }).on('line', (line) => {
         this.log.write(`${line}\n`);

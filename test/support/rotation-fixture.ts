@@ -45,12 +45,14 @@ export interface TokenSpec {
   renewAction?: 'rotate' | 'refresh';
 }
 
-
 /**
  * An account with an Access app whose policy names every token, each token's credential
  * already written to its stores and recorded as current — the state after adoption.
  */
-export async function startRotationFixture(specs: TokenSpec[], options: { simulator?: Parameters<typeof startStack>[0]['simulator'] } = {}): Promise<RotationFixture> {
+export async function startRotationFixture(
+  specs: TokenSpec[],
+  options: { simulator?: Parameters<typeof startStack>[0]['simulator'] } = {},
+): Promise<RotationFixture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-rotation-'));
   const k8s = await startKubernetesFake();
   const github = await startGithubFake();
@@ -68,9 +70,33 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
     return [
       file,
       { kind: 'kubernetes', namespace: 'apps', name: `${spec.name}-access` },
-      { kind: 'github', owner: 'acme', repo: 'deploy', environment: 'production', names: { clientId: `${spec.name.toUpperCase().replace(/-/g, '_')}_ID`, clientSecret: `${spec.name.toUpperCase().replace(/-/g, '_')}_SECRET` }, baseUrl: github.url },
-      { kind: 'workers-secret', script: scriptName, names: { clientId: `${spec.name.replace(/-/g, '_')}_id`, clientSecret: `${spec.name.replace(/-/g, '_')}_secret` } },
-      { kind: 'secrets-store', storeId, names: { clientId: `${spec.name.replace(/-/g, '_')}_id`, clientSecret: `${spec.name.replace(/-/g, '_')}_secret` } },
+      {
+        kind: 'github',
+        owner: 'acme',
+        repo: 'deploy',
+        environment: 'production',
+        names: {
+          clientId: `${spec.name.toUpperCase().replace(/-/g, '_')}_ID`,
+          clientSecret: `${spec.name.toUpperCase().replace(/-/g, '_')}_SECRET`,
+        },
+        baseUrl: github.url,
+      },
+      {
+        kind: 'workers-secret',
+        script: scriptName,
+        names: {
+          clientId: `${spec.name.replace(/-/g, '_')}_id`,
+          clientSecret: `${spec.name.replace(/-/g, '_')}_secret`,
+        },
+      },
+      {
+        kind: 'secrets-store',
+        storeId,
+        names: {
+          clientId: `${spec.name.replace(/-/g, '_')}_id`,
+          clientSecret: `${spec.name.replace(/-/g, '_')}_secret`,
+        },
+      },
     ];
   };
 
@@ -84,10 +110,21 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
       appId = app.id;
       probeUrl = sim.probeUrl(app.id);
       for (const spec of specs) {
-        const created = sim.state.createServiceToken({ accountId, name: spec.name, duration: '8760h', ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}) });
+        const created = sim.state.createServiceToken({
+          accountId,
+          name: spec.name,
+          duration: '8760h',
+          ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
+        });
         tokens[spec.name] = { name: spec.name, ...created };
       }
-      sim.state.createAccessPolicy({ accountId, name: 'rotation tests', decision: 'non_identity', include: specs.map((s) => ({ service_token: { token_id: tokens[s.name]!.id } })), attachTo: [app.id] });
+      sim.state.createAccessPolicy({
+        accountId,
+        name: 'rotation tests',
+        decision: 'non_identity',
+        include: specs.map((s) => ({ service_token: { token_id: tokens[s.name]!.id } })),
+        attachTo: [app.id],
+      });
       return {
         accounts: [
           {
@@ -107,7 +144,10 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
       };
     },
     secretEnv: () => ({ GITHUB_TOKEN: github.token }),
-    storeDeps: () => ({ kubeConfig: () => kubeConfigFor(k8s.url), github: ({ token, baseUrl }) => new Octokit({ auth: token, baseUrl: baseUrl ?? github.url }) }),
+    storeDeps: () => ({
+      kubeConfig: () => kubeConfigFor(k8s.url),
+      github: ({ token, baseUrl }) => new Octokit({ auth: token, baseUrl: baseUrl ?? github.url }),
+    }),
   });
 
   // Adoption: every store holds the token's current credential, and token-warden knows it.
@@ -115,7 +155,8 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
     const token = tokens[spec.name]!;
     const credential = { clientId: token.clientId, clientSecret: token.clientSecret };
     const entry = stack.inventory.accounts[0]!.serviceTokens.find((t) => t.name === spec.name)!;
-    for (const raw of entry.targets) await createStore(propagationTargetSchema.parse(raw), stack.storeDeps, { accountId }).write(credential);
+    for (const raw of entry.targets)
+      await createStore(propagationTargetSchema.parse(raw), stack.storeDeps, { accountId }).write(credential);
     await stack.pending.setCurrent({ accountId, tokenName: spec.name }, credential);
   }
   await stack.startWorkers();
@@ -135,7 +176,9 @@ export async function startRotationFixture(specs: TokenSpec[], options: { simula
       return { clientId: value('CF_ACCESS_CLIENT_ID'), clientSecret: value('CF_ACCESS_CLIENT_SECRET') };
     },
     async probe(credential) {
-      const response = await fetch(probeUrl, { headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret } });
+      const response = await fetch(probeUrl, {
+        headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret },
+      });
       await response.body?.cancel();
       return response.status;
     },

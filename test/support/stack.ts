@@ -68,7 +68,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const db = await createTestDatabase();
   // Recording histories for the replay test: its fixed, public fixture key, so they can be replayed.
   const recordTo = process.env.RECORD_HISTORIES_DIR;
-  const keys: EncryptionKeys = recordTo ? REPLAY_FIXTURE_KEYS : { currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) };
+  const keys: EncryptionKeys = recordTo
+    ? REPLAY_FIXTURE_KEYS
+    : { currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) };
   const address = process.env.TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run through jest');
   const connection = await Connection.connect({ address });
@@ -85,9 +87,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     settings: { requestsPerWindow: options.cloudflareRequestsPer5Min ?? 1_000_000, windowMs: 300_000 },
   });
   const policyIndex = createPostgresPolicyIndex(db.pool);
-  const cloudflareClients = createBudgetedClients({ budget, warden: { apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, owner: 'test-user' } });
+  const cloudflareClients = createBudgetedClients({
+    budget,
+    warden: { apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, owner: 'test-user' },
+  });
   const wardenClient = cloudflareClients('interactive').warden;
-  const storeDeps: StoreDeps = { cloudflare: () => wardenClient('mutations'), env: secretEnv, memo: createStoreMemo(db.pool), ...options.storeDeps?.(sim) };
+  const storeDeps: StoreDeps = {
+    cloudflare: () => wardenClient('mutations'),
+    env: secretEnv,
+    memo: createStoreMemo(db.pool),
+    ...options.storeDeps?.(sim),
+  };
   const running: RunningWorkers[] = [];
   const apps: FastifyInstance[] = [];
 
@@ -137,7 +147,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         history,
         inventory: stack.inventory,
         rotations,
-        serviceTokenExpiry: createServiceTokenExpiryReader(stack.inventory, async (scope) => (await wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(), 0),
+        serviceTokenExpiry: createServiceTokenExpiryReader(
+          stack.inventory,
+          async (scope) => (await wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(),
+          0,
+        ),
         metrics: createMetricsQueries(db.pool),
         codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
         readiness: {

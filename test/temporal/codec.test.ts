@@ -18,7 +18,13 @@ describe('AesGcmPayloadCodec', () => {
 
   it('still reads history written with a previous key after the key rotates', async () => {
     const old = new AesGcmPayloadCodec({ currentKeyId: 'a', keys: new Map([['a', keyA]]) });
-    const rotated = new AesGcmPayloadCodec({ currentKeyId: 'b', keys: new Map([['a', keyA], ['b', keyB]]) });
+    const rotated = new AesGcmPayloadCodec({
+      currentKeyId: 'b',
+      keys: new Map([
+        ['a', keyA],
+        ['b', keyB],
+      ]),
+    });
     const [encoded] = await old.encode([defaultPayloadConverter.toPayload('v1')]);
     const [decoded] = await rotated.decode([encoded!]);
     expect(defaultPayloadConverter.fromPayload(decoded!)).toBe('v1');

@@ -20,7 +20,11 @@ describe('upsertSchedules from several processes at once', () => {
   });
 
   afterAll(async () => {
-    for (const d of definitions) await client.schedule.getHandle(d.id).delete().catch(() => undefined);
+    for (const d of definitions)
+      await client.schedule
+        .getHandle(d.id)
+        .delete()
+        .catch(() => undefined);
     await connection.close();
   });
 
@@ -29,10 +33,16 @@ describe('upsertSchedules from several processes at once', () => {
     let starting = true;
     const deleter = (async () => {
       while (starting) {
-        for (const d of definitions) await client.schedule.getHandle(d.id).delete().catch(() => undefined);
+        for (const d of definitions)
+          await client.schedule
+            .getHandle(d.id)
+            .delete()
+            .catch(() => undefined);
       }
     })();
-    const starts = await Promise.allSettled(Array.from({ length: 6 }, () => upsertSchedules(client, 'queue-a', undefined, definitions)));
+    const starts = await Promise.allSettled(
+      Array.from({ length: 6 }, () => upsertSchedules(client, 'queue-a', undefined, definitions)),
+    );
     starting = false;
     await deleter;
     const failures = starts.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
@@ -41,7 +51,11 @@ describe('upsertSchedules from several processes at once', () => {
     await upsertSchedules(client, 'queue-b', undefined, definitions);
     for (const d of definitions) {
       const description = await client.schedule.getHandle(d.id).describe();
-      expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: d.workflowType, taskQueue: 'queue-b' });
+      expect(description.action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: d.workflowType,
+        taskQueue: 'queue-b',
+      });
     }
   });
 });

@@ -20,8 +20,18 @@ import {
 
 const DAY = 24 * 60 * 60 * 1000;
 
-const receipt = (targetIndex: number, fingerprint = NEW_FINGERPRINT): WriteReceipt => ({ store: TARGETS[targetIndex]!.label, fingerprint, changed: true, expected: { evidence: 'fingerprint', fingerprint } });
-const storeDown = () => ApplicationFailure.create({ message: 'workers-secret:api: write failed (HTTP 403)', type: 'StoreWriteFailed', nonRetryable: true });
+const receipt = (targetIndex: number, fingerprint = NEW_FINGERPRINT): WriteReceipt => ({
+  store: TARGETS[targetIndex]!.label,
+  fingerprint,
+  changed: true,
+  expected: { evidence: 'fingerprint', fingerprint },
+});
+const storeDown = () =>
+  ApplicationFailure.create({
+    message: 'workers-secret:api: write failed (HTTP 403)',
+    type: 'StoreWriteFailed',
+    nonRetryable: true,
+  });
 
 async function until(what: string, test: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -32,7 +42,8 @@ async function until(what: string, test: () => boolean, timeoutMs = 20_000): Pro
 }
 
 /** The steps of a run as the progress query last showed them, with every round's step. */
-const propagateRounds = (run: Pick<Run, 'calls'>) => inputsOf(run, 'recordRotationStep').filter((s) => s.step === 'propagate').length;
+const propagateRounds = (run: Pick<Run, 'calls'>) =>
+  inputsOf(run, 'recordRotationStep').filter((s) => s.step === 'propagate').length;
 
 /**
  * A small model of what the stubs act on, shared by consecutive runs: the old token's current and
@@ -54,7 +65,10 @@ class World {
   }
 
   put(index: number, ref: string, how: string): void {
-    if (this.timeLimited(ref) && !this.timeLimited(this.stores[index]!)) this.violations.push(`${how}: store ${index} held ${this.stores[index]}, a permanent credential, and was given ${ref}, valid only until the previous secret expires`);
+    if (this.timeLimited(ref) && !this.timeLimited(this.stores[index]!))
+      this.violations.push(
+        `${how}: store ${index} held ${this.stores[index]}, a permanent credential, and was given ${ref}, valid only until the previous secret expires`,
+      );
     this.stores[index] = ref;
   }
 
@@ -67,13 +81,22 @@ class World {
       planRotation: async () => this.plan(base),
       resolveServiceToken: async () => ({
         ...OLD_TOKEN,
-        previousSecretExpiresAt: this.previous && this.previous.expiresAt > Date.now() ? new Date(this.previous.expiresAt).toISOString() : null,
+        previousSecretExpiresAt:
+          this.previous && this.previous.expiresAt > Date.now()
+            ? new Date(this.previous.expiresAt).toISOString()
+            : null,
         strays: this.replacements.filter((r) => !r.deleted).map((r) => r.tokenId),
       }),
       issueRotatedSecret: async (i) => {
         this.previous = { ref: this.current, expiresAt: at(i.previousSecretExpiresAt) };
         this.current = i.ref;
-        return { ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: i.tokenId, clientId: OLD_TOKEN.clientId, secretVersion: i.expectedVersion + 1 };
+        return {
+          ref: i.ref,
+          fingerprint: NEW_FINGERPRINT,
+          tokenId: i.tokenId,
+          clientId: OLD_TOKEN.clientId,
+          secretVersion: i.expectedVersion + 1,
+        };
       },
       setPreviousSecretExpiry: async (i) => {
         if (this.previous) this.previous.expiresAt = at(i.expiresAt);
@@ -81,7 +104,13 @@ class World {
       createReplacementToken: async (i) => {
         const tokenId = `${NEW_TOKEN_ID}-${this.replacements.length + 1}`;
         this.replacements.push({ tokenId, ref: i.ref, deleted: false });
-        return { ref: i.ref, fingerprint: 'sha256:3333333333333333', tokenId, clientId: `${tokenId}.access`, secretVersion: 1 };
+        return {
+          ref: i.ref,
+          fingerprint: 'sha256:3333333333333333',
+          tokenId,
+          clientId: `${tokenId}.access`,
+          secretVersion: 1,
+        };
       },
       deleteServiceToken: async (i) => {
         const replacement = this.replacements.find((r) => r.tokenId === i.tokenId);
@@ -129,65 +158,82 @@ describe('rotateServiceToken, rotate-secret propagation failures, with stub acti
   });
   afterAll(async () => harness?.close());
 
-  it.concurrent('keeps the run alive, alerts critical at once and retries only the store that misses the new secret until it reads it back', async () => {
-    let failures = 0;
-    const run = await harness.run({
-      plan: { overlapMs: 400, notifyChannels: ['slack'] },
-      stubs: {
-        propagateToStore: async (i) => {
-          if (i.targetIndex === 1 && ++failures <= 5) throw storeDown();
-          return receipt(i.targetIndex);
+  it.concurrent(
+    'keeps the run alive, alerts critical at once and retries only the store that misses the new secret until it reads it back',
+    async () => {
+      let failures = 0;
+      const run = await harness.run({
+        plan: { overlapMs: 400, notifyChannels: ['slack'] },
+        stubs: {
+          propagateToStore: async (i) => {
+            if (i.targetIndex === 1 && ++failures <= 5) throw storeDown();
+            return receipt(i.targetIndex);
+          },
         },
-      },
-    });
+      });
 
-    expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret' });
-    // Five failed writes of the Workers secret, then the one that worked; the file store was written once.
-    const writes = inputsOf(run, 'propagateToStore');
-    expect(writes.filter((w) => w.targetIndex === 0)).toHaveLength(1);
-    expect(writes.filter((w) => w.targetIndex === 1)).toHaveLength(6);
-    expect(inputsOf(run, 'verifyStore').filter((v) => v.targetIndex === 1)).toHaveLength(1);
-    // The previous secret was kept valid for the recovery window as soon as propagation failed.
-    const [extend, retire] = inputsOf(run, 'setPreviousSecretExpiry');
-    expect(at(extend!.expiresAt)).toBeGreaterThanOrEqual(run.startedAt + DAY - 1000);
-    expect(at(inputsOf(run, 'setPreviousSecretExpiry').at(-1)!.expiresAt)).toBeLessThanOrEqual(run.finishedAt + 1000);
-    expect(retire).toBeDefined();
-    // One critical alert, sent before the second attempt at the broken store.
-    const alerts = inputsOf(run, 'notifyRotation').map((a) => a.alert);
-    expect(alerts.filter((a) => a.event === 'propagation-failing')).toEqual([expect.objectContaining({ severity: 'critical' })]);
-    const alertAt = run.calls.findIndex((c) => c.name === 'notifyRotation');
-    const secondTry = run.calls.map((c, i) => [c, i] as const).filter(([c]) => c.name === 'propagateToStore' && (c.input as { targetIndex: number }).targetIndex === 1)[1]![1];
-    expect(alertAt).toBeLessThan(secondTry);
-    expect(recordedSteps(run)).not.toContain('compensate:compensated');
-    expect(recordedSteps(run).slice(-3)).toEqual(['wait:ok', 'retire:ok', 'finish:ok']);
-    expect(finished(run).status).toBe('completed');
-  });
+      expect(run.result).toMatchObject({ status: 'completed', strategy: 'rotate-secret' });
+      // Five failed writes of the Workers secret, then the one that worked; the file store was written once.
+      const writes = inputsOf(run, 'propagateToStore');
+      expect(writes.filter((w) => w.targetIndex === 0)).toHaveLength(1);
+      expect(writes.filter((w) => w.targetIndex === 1)).toHaveLength(6);
+      expect(inputsOf(run, 'verifyStore').filter((v) => v.targetIndex === 1)).toHaveLength(1);
+      // The previous secret was kept valid for the recovery window as soon as propagation failed.
+      const [extend, retire] = inputsOf(run, 'setPreviousSecretExpiry');
+      expect(at(extend!.expiresAt)).toBeGreaterThanOrEqual(run.startedAt + DAY - 1000);
+      expect(at(inputsOf(run, 'setPreviousSecretExpiry').at(-1)!.expiresAt)).toBeLessThanOrEqual(run.finishedAt + 1000);
+      expect(retire).toBeDefined();
+      // One critical alert, sent before the second attempt at the broken store.
+      const alerts = inputsOf(run, 'notifyRotation').map((a) => a.alert);
+      expect(alerts.filter((a) => a.event === 'propagation-failing')).toEqual([
+        expect.objectContaining({ severity: 'critical' }),
+      ]);
+      const alertAt = run.calls.findIndex((c) => c.name === 'notifyRotation');
+      const secondTry = run.calls
+        .map((c, i) => [c, i] as const)
+        .filter(
+          ([c]) => c.name === 'propagateToStore' && (c.input as { targetIndex: number }).targetIndex === 1,
+        )[1]![1];
+      expect(alertAt).toBeLessThan(secondTry);
+      expect(recordedSteps(run)).not.toContain('compensate:compensated');
+      expect(recordedSteps(run).slice(-3)).toEqual(['wait:ok', 'retire:ok', 'finish:ok']);
+      expect(finished(run).status).toBe('completed');
+    },
+  );
 
-  it.concurrent('never reports compensated while the stores disagree: an operator cancel leaves both secrets valid and says so', async () => {
-    const run = await harness.run({
-      plan: { overlapMs: 400, notifyChannels: ['slack'] },
-      stubs: { propagateToStore: async (i) => (i.targetIndex === 1 ? Promise.reject(storeDown()) : receipt(i.targetIndex)) },
-      during: async (handle, scenario) => {
-        await until('three failed rounds', () => propagateRounds(scenario) >= 3);
-        await handle.cancel().catch(() => undefined);
-      },
-    });
+  it.concurrent(
+    'never reports compensated while the stores disagree: an operator cancel leaves both secrets valid and says so',
+    async () => {
+      const run = await harness.run({
+        plan: { overlapMs: 400, notifyChannels: ['slack'] },
+        stubs: {
+          propagateToStore: async (i) => (i.targetIndex === 1 ? Promise.reject(storeDown()) : receipt(i.targetIndex)),
+        },
+        during: async (handle, scenario) => {
+          await until('three failed rounds', () => propagateRounds(scenario) >= 3);
+          await handle.cancel().catch(() => undefined);
+        },
+      });
 
-    expect(run.failure?.cause).toBeInstanceOf(CancelledFailure);
-    const [issue] = inputsOf(run, 'issueRotatedSecret');
-    // Both stay valid: the previous secret for a whole recovery window from the cancel, the new
-    // one because Cloudflare issued it; the new one is on record as current (a later restore
-    // must never hand the stores the previous, time-limited secret).
-    const lastExpiry = inputsOf(run, 'setPreviousSecretExpiry').at(-1)!;
-    expect(at(lastExpiry.expiresAt)).toBeGreaterThanOrEqual(run.finishedAt + DAY - 60_000);
-    expect(inputsOf(run, 'promoteSecret')).toEqual([{ ref: issue!.ref }]);
-    expect(finished(run)).toMatchObject({ status: 'cancelled', outcome: { cancelled: true, bothValid: true, storesWithoutNewSecret: ['workers-secret:api'] } });
-    expect(recordedSteps(run)).not.toContain('compensate:compensated');
-    const alerts = inputsOf(run, 'notifyRotation').map((a) => a.alert);
-    expect(alerts.at(-1)).toMatchObject({ severity: 'critical', event: 'rotation-cancelled' });
-    expect(alerts.at(-1)!.message).toMatch(/both/);
-    expect((await run.handle.query(progressQuery)).phase).toBe('cancelled');
-  });
+      expect(run.failure?.cause).toBeInstanceOf(CancelledFailure);
+      const [issue] = inputsOf(run, 'issueRotatedSecret');
+      // Both stay valid: the previous secret for a whole recovery window from the cancel, the new
+      // one because Cloudflare issued it; the new one is on record as current (a later restore
+      // must never hand the stores the previous, time-limited secret).
+      const lastExpiry = inputsOf(run, 'setPreviousSecretExpiry').at(-1)!;
+      expect(at(lastExpiry.expiresAt)).toBeGreaterThanOrEqual(run.finishedAt + DAY - 60_000);
+      expect(inputsOf(run, 'promoteSecret')).toEqual([{ ref: issue!.ref }]);
+      expect(finished(run)).toMatchObject({
+        status: 'cancelled',
+        outcome: { cancelled: true, bothValid: true, storesWithoutNewSecret: ['workers-secret:api'] },
+      });
+      expect(recordedSteps(run)).not.toContain('compensate:compensated');
+      const alerts = inputsOf(run, 'notifyRotation').map((a) => a.alert);
+      expect(alerts.at(-1)).toMatchObject({ severity: 'critical', event: 'rotation-cancelled' });
+      expect(alerts.at(-1)!.message).toMatch(/both/);
+      expect((await run.handle.query(progressQuery)).phase).toBe('cancelled');
+    },
+  );
 
   it.concurrent('a later run never writes a time-limited secret over a store that holds a permanent one', async () => {
     const world = new World();
@@ -199,7 +245,10 @@ describe('rotateServiceToken, rotate-secret propagation failures, with stub acti
       plan,
       stubs: world.stubs(plan),
       during: async (handle, scenario) => {
-        await until('three failed rounds, or the end', () => propagateRounds(scenario) >= 3 || inputsOf(scenario, 'finishRotationRecord').length > 0);
+        await until(
+          'three failed rounds, or the end',
+          () => propagateRounds(scenario) >= 3 || inputsOf(scenario, 'finishRotationRecord').length > 0,
+        );
         await handle.cancel().catch(() => undefined);
       },
     });

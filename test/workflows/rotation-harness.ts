@@ -1,12 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+} from '@temporalio/worker';
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { PlannedTarget, RotationPlan } from '../../src/activities/rotation-records';
 import type { ServiceTokenState } from '../../src/activities/service-tokens';
 import type { WriteReceipt } from '../../src/stores/store-types';
-import { progressQuery, rotateServiceToken, type RotationMode, type RotationResult, type RotationStep } from '../../src/workflows/rotate-service-token';
+import {
+  progressQuery,
+  rotateServiceToken,
+  type RotationMode,
+  type RotationResult,
+  type RotationStep,
+} from '../../src/workflows/rotate-service-token';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
 import { LANES, type Lane } from '../../src/cloudflare/budget/lanes';
 
@@ -63,19 +76,27 @@ export const OLD_TOKEN: ServiceTokenState = {
 };
 
 /** A final failure: Temporal does not retry it, so failure paths run in milliseconds. */
-export const fail = (type: string, message = `${type} (stub)`) => async (): Promise<never> => {
-  throw ApplicationFailure.create({ message, type, nonRetryable: true });
-};
+export const fail =
+  (type: string, message = `${type} (stub)`) =>
+  async (): Promise<never> => {
+    throw ApplicationFailure.create({ message, type, nonRetryable: true });
+  };
 
 /** Fails the first `times` attempts with a retryable error, then does `then`. */
 export function flaky<I, O>(times: number, then: (input: I, attempt: number) => Promise<O>) {
   return async (input: I, attempt: number): Promise<O> => {
-    if (attempt <= times) throw ApplicationFailure.create({ message: 'Cloudflare answered 503 (stub)', type: 'CloudflareUnavailable' });
+    if (attempt <= times)
+      throw ApplicationFailure.create({ message: 'Cloudflare answered 503 (stub)', type: 'CloudflareUnavailable' });
     return then(input, attempt);
   };
 }
 
-const receipt = (target: PlannedTarget): WriteReceipt => ({ store: target.label, fingerprint: NEW_FINGERPRINT, changed: true, expected: { evidence: 'fingerprint', fingerprint: NEW_FINGERPRINT } });
+const receipt = (target: PlannedTarget): WriteReceipt => ({
+  store: target.label,
+  fingerprint: NEW_FINGERPRINT,
+  changed: true,
+  expected: { evidence: 'fingerprint', fingerprint: NEW_FINGERPRINT },
+});
 
 function defaults(plan: RotationPlan): StubSet {
   const none = async () => undefined;
@@ -90,11 +111,34 @@ function defaults(plan: RotationPlan): StubSet {
     discardSecret: none,
     resolveServiceToken: async () => OLD_TOKEN,
     readServiceToken: async () => OLD_TOKEN,
-    issueRotatedSecret: async (i) => ({ ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: i.tokenId, clientId: OLD_CLIENT_ID, secretVersion: i.expectedVersion + 1 }),
+    issueRotatedSecret: async (i) => ({
+      ref: i.ref,
+      fingerprint: NEW_FINGERPRINT,
+      tokenId: i.tokenId,
+      clientId: OLD_CLIENT_ID,
+      secretVersion: i.expectedVersion + 1,
+    }),
     // Zone-scoped tokens cannot be rotated in place: the activity says so with null.
     revokeServiceTokenSecret: async (i) =>
-      plan.zoneScoped ? null : { resolved: OLD_TOKEN, issued: { ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: OLD_TOKEN.tokenId, clientId: OLD_CLIENT_ID, secretVersion: OLD_TOKEN.secretVersion + 1 } },
-    createReplacementToken: async (i) => ({ ref: i.ref, fingerprint: NEW_FINGERPRINT, tokenId: NEW_TOKEN_ID, clientId: NEW_CLIENT_ID, secretVersion: 1 }),
+      plan.zoneScoped
+        ? null
+        : {
+            resolved: OLD_TOKEN,
+            issued: {
+              ref: i.ref,
+              fingerprint: NEW_FINGERPRINT,
+              tokenId: OLD_TOKEN.tokenId,
+              clientId: OLD_CLIENT_ID,
+              secretVersion: OLD_TOKEN.secretVersion + 1,
+            },
+          },
+    createReplacementToken: async (i) => ({
+      ref: i.ref,
+      fingerprint: NEW_FINGERPRINT,
+      tokenId: NEW_TOKEN_ID,
+      clientId: NEW_CLIENT_ID,
+      secretVersion: 1,
+    }),
     setPreviousSecretExpiry: none,
     deleteServiceToken: none,
     refreshServiceToken: async () => OLD_TOKEN,
@@ -111,10 +155,29 @@ function defaults(plan: RotationPlan): StubSet {
 
 /** Every activity a rotation may call; each is registered on both task queues. */
 const ROTATION_ACTIVITIES = [
-  'planRotation', 'recordAudit', 'recordRotationStart', 'recordRotationStep', 'finishRotationRecord', 'promoteSecret', 'discardSecret',
-  'resolveServiceToken', 'readServiceToken', 'issueRotatedSecret', 'revokeServiceTokenSecret', 'createReplacementToken', 'setPreviousSecretExpiry', 'deleteServiceToken', 'refreshServiceToken',
-  'findPoliciesNamingToken', 'bindTokenToPolicies', 'unbindTokenFromPolicies',
-  'propagateToStore', 'verifyStore', 'restoreStore', 'probeCredential', 'notifyRotation',
+  'planRotation',
+  'recordAudit',
+  'recordRotationStart',
+  'recordRotationStep',
+  'finishRotationRecord',
+  'promoteSecret',
+  'discardSecret',
+  'resolveServiceToken',
+  'readServiceToken',
+  'issueRotatedSecret',
+  'revokeServiceTokenSecret',
+  'createReplacementToken',
+  'setPreviousSecretExpiry',
+  'deleteServiceToken',
+  'refreshServiceToken',
+  'findPoliciesNamingToken',
+  'bindTokenToPolicies',
+  'unbindTokenFromPolicies',
+  'propagateToStore',
+  'verifyStore',
+  'restoreStore',
+  'probeCredential',
+  'notifyRotation',
 ] as const satisfies ReadonlyArray<keyof All>;
 type Name = (typeof ROTATION_ACTIVITIES)[number];
 type StubSet = { [K in Name]: (input: Input<K>, attempt: number) => Promise<Output<K>> };
@@ -178,7 +241,11 @@ export async function startHarness(): Promise<Harness> {
         async (input: unknown) => {
           const { workflowExecution, attempt } = Context.current().info;
           const scenario = workflowExecution && scenarios.get(workflowExecution.workflowId);
-          if (!scenario) throw ApplicationFailure.create({ message: `no scenario for ${workflowExecution?.workflowId}`, nonRetryable: true });
+          if (!scenario)
+            throw ApplicationFailure.create({
+              message: `no scenario for ${workflowExecution?.workflowId}`,
+              nonRetryable: true,
+            });
           scenario.calls.push({ queue, ...(lane ? { lane } : {}), name, input, attempt });
           // The stub for `name` takes that activity's input: the one Temporal just delivered.
           const stub: (input: never, attempt: number) => Promise<unknown> = scenario.stubs[name];
@@ -190,7 +257,13 @@ export async function startHarness(): Promise<Harness> {
   const taskQueue = `tw-rotate-wf-${randomBytes(4).toString('hex')}`;
   const workers = await Promise.all([
     Worker.create({ connection, taskQueue, workflowBundle: bundle, activities: activitiesFor('main') }),
-    ...LANES.map((lane) => Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities: activitiesFor('cloudflare', lane) })),
+    ...LANES.map((lane) =>
+      Worker.create({
+        connection,
+        taskQueue: cloudflareTaskQueue(taskQueue, lane),
+        activities: activitiesFor('cloudflare', lane),
+      }),
+    ),
   ]);
   const running = workers.map((w) => w.run());
 
@@ -210,14 +283,26 @@ export async function startHarness(): Promise<Harness> {
         notifyChannels: [],
         ...options.plan,
       };
-      const scenario = { workflowId, calls: [] as Call[], logs: [] as LogLine[], stubs: { ...defaults(plan), ...options.stubs } };
+      const scenario = {
+        workflowId,
+        calls: [] as Call[],
+        logs: [] as LogLine[],
+        stubs: { ...defaults(plan), ...options.stubs },
+      };
       scenarios.set(workflowId, scenario);
       const startedAt = Date.now();
       const handle = await client.workflow.start(rotateServiceToken, {
         taskQueue,
         workflowId,
         workflowExecutionTimeout: '45s',
-        args: [{ accountId: ACCOUNT, tokenName: 'ci-api', mode: options.mode ?? 'manual', trigger: { actor: 'test:operator', reason: 'workflow test' } }],
+        args: [
+          {
+            accountId: ACCOUNT,
+            tokenName: 'ci-api',
+            mode: options.mode ?? 'manual',
+            trigger: { actor: 'test:operator', reason: 'workflow test' },
+          },
+        ],
       });
       await options.during?.(handle, scenario);
       const run: Run = { workflowId, calls: scenario.calls, logs: scenario.logs, handle, startedAt, finishedAt: 0 };
@@ -251,7 +336,10 @@ export function recordedSteps(run: Pick<Run, 'calls'>): string[] {
   return inputsOf(run, 'recordRotationStep').map((s) => `${s.step}:${s.outcome}`);
 }
 
-export function recordedStep(run: Pick<Run, 'calls'>, step: string): Parameters<LocalActivities['recordRotationStep']>[0] | undefined {
+export function recordedStep(
+  run: Pick<Run, 'calls'>,
+  step: string,
+): Parameters<LocalActivities['recordRotationStep']>[0] | undefined {
   return inputsOf(run, 'recordRotationStep').find((s) => s.step === step);
 }
 
@@ -262,7 +350,13 @@ export function finished(run: Pick<Run, 'calls'>) {
   return all[0]!;
 }
 
-const BOOKKEEPING = new Set<Name>(['planRotation', 'recordAudit', 'recordRotationStart', 'recordRotationStep', 'finishRotationRecord']);
+const BOOKKEEPING = new Set<Name>([
+  'planRotation',
+  'recordAudit',
+  'recordRotationStart',
+  'recordRotationStep',
+  'finishRotationRecord',
+]);
 
 /**
  * The activities that act on Cloudflare, the stores and the staging table, in call order,
@@ -274,7 +368,8 @@ export function flow(run: Pick<Run, 'calls'>): string[] {
   const names = run.calls
     .filter((c) => !BOOKKEEPING.has(c.name))
     .map((c) => {
-      if (c.name === 'probeCredential') return (c.input as Input<'probeCredential'>).expect === 'accepted' ? 'verifyStore' : 'probeCredential:rejected';
+      if (c.name === 'probeCredential')
+        return (c.input as Input<'probeCredential'>).expect === 'accepted' ? 'verifyStore' : 'probeCredential:rejected';
       return c.name;
     });
   return names.filter((name, i) => name !== names[i - 1]);
@@ -313,20 +408,33 @@ export function argumentKeys(run: Pick<Run, 'calls'>): Set<string> {
  */
 export function expectNoSecretArguments(run: Pick<Run, 'calls'>): void {
   const keys = [...argumentKeys(run)];
-  expect(keys.filter((key) => /^(client_?secret|secret|secret_?value|value|plaintext|credential|password)$/i.test(key))).toEqual([]);
-  expect(keys.filter((key) => /secret/i.test(key)).every((key) => ['previousSecretExpiresAt', 'previousSecretExpiredAt', 'recoveredLostSecret', 'secretVersion'].includes(key))).toBe(true);
+  expect(
+    keys.filter((key) => /^(client_?secret|secret|secret_?value|value|plaintext|credential|password)$/i.test(key)),
+  ).toEqual([]);
+  expect(
+    keys
+      .filter((key) => /secret/i.test(key))
+      .every((key) =>
+        ['previousSecretExpiresAt', 'previousSecretExpiredAt', 'recoveredLostSecret', 'secretVersion'].includes(key),
+      ),
+  ).toBe(true);
   expect(JSON.stringify(run.calls)).not.toMatch(/client_?secret/i);
 }
 
 /** A timestamp the workflow chose, in test-clock milliseconds. */
 export const at = (iso: unknown) => new Date(String(iso)).getTime();
 
-export async function waitForPhase(handle: WorkflowHandle<typeof rotateServiceToken>, phase: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForPhase(
+  handle: WorkflowHandle<typeof rotateServiceToken>,
+  phase: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const progress = await handle.query(progressQuery).catch(() => null);
     if (progress?.phase === phase) return;
-    if (Date.now() > deadline) throw new Error(`workflow never reached phase ${phase} (last: ${JSON.stringify(progress)})`);
+    if (Date.now() > deadline)
+      throw new Error(`workflow never reached phase ${phase} (last: ${JSON.stringify(progress)})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

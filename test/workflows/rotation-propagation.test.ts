@@ -1,4 +1,10 @@
-import { EXTEND_WHEN_LEFT_MS, fuseIsShort, LONGEST_PAUSE_MS, pauseBeforeNextRound, RECOVERY_WINDOW_MS } from '../../src/workflows/rotation-propagation';
+import {
+  EXTEND_WHEN_LEFT_MS,
+  fuseIsShort,
+  LONGEST_PAUSE_MS,
+  pauseBeforeNextRound,
+  RECOVERY_WINDOW_MS,
+} from '../../src/workflows/rotation-propagation';
 
 const MINUTE = 60_000;
 

@@ -24,7 +24,9 @@ interface Call {
 interface Scenario {
   accountId: string;
   due: RenewalDue[];
-  refresh: (input: Parameters<All['refreshServiceToken']>[0]) => Promise<Awaited<ReturnType<All['refreshServiceToken']>>>;
+  refresh: (
+    input: Parameters<All['refreshServiceToken']>[0],
+  ) => Promise<Awaited<ReturnType<All['refreshServiceToken']>>>;
   calls: Call[];
 }
 
@@ -94,15 +96,43 @@ describe('sweepExpiry, with stub activities', () => {
       readCloudflareBudgetLoad: async () => null,
       findServiceTokensToRenew: async () => scenarioOf(undefined).due,
       refreshServiceToken: async (input: Parameters<All['refreshServiceToken']>[0]) => scenarioOf(input).refresh(input),
-      planRotation: async (input: { accountId: string }) => (scenarioOf(input), plan({ propagationWaitMs: 60 * 60 * 1000 })),
+      planRotation: async (input: { accountId: string }) => (
+        scenarioOf(input),
+        plan({ propagationWaitMs: 60 * 60 * 1000 })
+      ),
       resolveServiceToken: async (input: { accountId: string }) => (scenarioOf(input), OLD_TOKEN),
-      issueRotatedSecret: async (i: Parameters<All['issueRotatedSecret']>[0]) => (scenarioOf(i), { ref: i.ref, fingerprint: 'sha256:2222222222222222', tokenId: i.tokenId, clientId: OLD_TOKEN.clientId, secretVersion: i.expectedVersion + 1 }),
+      issueRotatedSecret: async (i: Parameters<All['issueRotatedSecret']>[0]) => (
+        scenarioOf(i),
+        {
+          ref: i.ref,
+          fingerprint: 'sha256:2222222222222222',
+          tokenId: i.tokenId,
+          clientId: OLD_TOKEN.clientId,
+          secretVersion: i.expectedVersion + 1,
+        }
+      ),
       revokeServiceTokenSecret: async (i: Parameters<All['revokeServiceTokenSecret']>[0]) => (
-        scenarioOf(i), { resolved: OLD_TOKEN, issued: { ref: i.ref, fingerprint: 'sha256:2222222222222222', tokenId: OLD_TOKEN.tokenId, clientId: OLD_TOKEN.clientId, secretVersion: OLD_TOKEN.secretVersion + 1 } }
+        scenarioOf(i),
+        {
+          resolved: OLD_TOKEN,
+          issued: {
+            ref: i.ref,
+            fingerprint: 'sha256:2222222222222222',
+            tokenId: OLD_TOKEN.tokenId,
+            clientId: OLD_TOKEN.clientId,
+            secretVersion: OLD_TOKEN.secretVersion + 1,
+          },
+        }
       ),
       setPreviousSecretExpiry: none,
       propagateToStore: async (i: { accountId: string }) => (
-        scenarioOf(i), { store: TARGETS[0]!.label, fingerprint: 'sha256:2222222222222222', changed: true, expected: { evidence: 'fingerprint' as const, fingerprint: 'sha256:2222222222222222' } }
+        scenarioOf(i),
+        {
+          store: TARGETS[0]!.label,
+          fingerprint: 'sha256:2222222222222222',
+          changed: true,
+          expected: { evidence: 'fingerprint' as const, fingerprint: 'sha256:2222222222222222' },
+        }
       ),
       verifyStore: async (i: Parameters<All['verifyStore']>[0]) => (scenarioOf(i), i.receipt.expected),
       probeCredential: async (i: { accountId: string }) => (scenarioOf(i), { status: 403 }),
@@ -110,7 +140,9 @@ describe('sweepExpiry, with stub activities', () => {
     workers = await Promise.all([
       Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }),
       Worker.create({ connection, taskQueue: emergencyTaskQueue(taskQueue), workflowBundle: bundle, activities }),
-      ...LANES.map((lane) => Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities })),
+      ...LANES.map((lane) =>
+        Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities }),
+      ),
     ]);
     running = workers.map((w) => w.run());
   });
@@ -125,7 +157,13 @@ describe('sweepExpiry, with stub activities', () => {
     const accountId = randomBytes(16).toString('hex');
     const s: Scenario = {
       accountId,
-      due: due.map((d, i) => ({ accountId, tokenId: `tok-${i}`, expiresAt: new Date(Date.now() + 86_400_000).toISOString(), daysLeft: 1, ...d })),
+      due: due.map((d, i) => ({
+        accountId,
+        tokenId: `tok-${i}`,
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+        daysLeft: 1,
+        ...d,
+      })),
       refresh,
       calls: [],
     };
@@ -134,29 +172,58 @@ describe('sweepExpiry, with stub activities', () => {
   }
 
   const sweep = (s: Scenario): Promise<WorkflowHandle> =>
-    client.workflow.start('sweepExpiry', { taskQueue, workflowId: `test/sweep/${s.accountId}`, args: [{ trigger: { actor: 'schedule:test-sweep' } }], workflowExecutionTimeout: '45s' });
+    client.workflow.start('sweepExpiry', {
+      taskQueue,
+      workflowId: `test/sweep/${s.accountId}`,
+      args: [{ trigger: { actor: 'schedule:test-sweep' } }],
+      workflowExecutionTimeout: '45s',
+    });
 
-  const refreshed = (s: Scenario, expiresAt: string) => async (input: { tokenName: string; tokenId: string }) => ({ ...OLD_TOKEN, tokenId: input.tokenId, expiresAt });
+  const refreshed = (s: Scenario, expiresAt: string) => async (input: { tokenName: string; tokenId: string }) => ({
+    ...OLD_TOKEN,
+    tokenId: input.tokenId,
+    expiresAt,
+  });
 
   it('refreshes every token due even when one of them fails for good, and says which', async () => {
     const later = new Date(Date.now() + 365 * 86_400_000).toISOString();
     const s = scenario(
-      [{ tokenName: 'a', action: 'refresh' }, { tokenName: 'b', action: 'refresh' }, { tokenName: 'c', action: 'refresh' }],
+      [
+        { tokenName: 'a', action: 'refresh' },
+        { tokenName: 'b', action: 'refresh' },
+        { tokenName: 'c', action: 'refresh' },
+      ],
       async (input) => {
-        if (input.tokenName === 'b') throw ApplicationFailure.create({ message: 'refresh service token b: HTTP 403 Forbidden', type: 'CloudflareRejected', nonRetryable: true });
+        if (input.tokenName === 'b')
+          throw ApplicationFailure.create({
+            message: 'refresh service token b: HTTP 403 Forbidden',
+            type: 'CloudflareRejected',
+            nonRetryable: true,
+          });
         return refreshed(s, later)(input);
       },
     );
     const result = (await (await sweep(s)).result()) as SweepResult & { refreshFailed?: Array<{ tokenName: string }> };
 
-    expect(s.calls.filter((c) => c.name === 'refreshServiceToken').map((c) => (c.input as { tokenName: string }).tokenName).sort()).toEqual(['a', 'b', 'c']);
+    expect(
+      s.calls
+        .filter((c) => c.name === 'refreshServiceToken')
+        .map((c) => (c.input as { tokenName: string }).tokenName)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
     expect(result.refreshed.map((r) => r.tokenName).sort()).toEqual(['a', 'c']);
     expect(result.refreshFailed).toEqual([expect.objectContaining({ tokenName: 'b', accountId: s.accountId })]);
   });
 
   it('refreshes under the token\u2019s own workflow id, and leaves a token that is rotating to its rotation', async () => {
     const later = new Date(Date.now() + 365 * 86_400_000).toISOString();
-    const s = scenario([{ tokenName: 'busy', action: 'refresh' }, { tokenName: 'idle', action: 'refresh' }], async (input) => refreshed(s, later)(input));
+    const s = scenario(
+      [
+        { tokenName: 'busy', action: 'refresh' },
+        { tokenName: 'idle', action: 'refresh' },
+      ],
+      async (input) => refreshed(s, later)(input),
+    );
     const rotation = await client.workflow.start(rotateServiceToken, {
       taskQueue,
       workflowId: rotationWorkflowId(s.accountId, 'busy'),
@@ -165,10 +232,14 @@ describe('sweepExpiry, with stub activities', () => {
     });
     try {
       await until('the rotation waiting', () => s.calls.some((c) => c.name === 'verifyStore'));
-      const result = (await (await sweep(s)).result()) as SweepResult & { refreshSkipped?: Array<{ tokenName: string }> };
+      const result = (await (await sweep(s)).result()) as SweepResult & {
+        refreshSkipped?: Array<{ tokenName: string }>;
+      };
 
       const refreshes = s.calls.filter((c) => c.name === 'refreshServiceToken');
-      expect(refreshes.map((c) => [(c.input as { tokenName: string }).tokenName, c.workflowId])).toEqual([['idle', rotationWorkflowId(s.accountId, 'idle')]]);
+      expect(refreshes.map((c) => [(c.input as { tokenName: string }).tokenName, c.workflowId])).toEqual([
+        ['idle', rotationWorkflowId(s.accountId, 'idle')],
+      ]);
       expect(result.refreshed.map((r) => r.tokenName)).toEqual(['idle']);
       expect(result.refreshSkipped).toEqual([expect.objectContaining({ tokenName: 'busy' })]);
     } finally {
@@ -189,11 +260,22 @@ describe('sweepExpiry, with stub activities', () => {
       await client.workflow.signalWithStart(rotateServiceToken, {
         taskQueue,
         workflowId: rotationWorkflowId(s.accountId, 'leaky'),
-        args: [{ accountId: s.accountId, tokenName: 'leaky', mode: 'emergency', trigger: { actor: 'api:security', reason: 'leaked' } }],
+        args: [
+          {
+            accountId: s.accountId,
+            tokenName: 'leaky',
+            mode: 'emergency',
+            trigger: { actor: 'api:security', reason: 'leaked' },
+          },
+        ],
         signal: emergencyRevokeSignal,
         signalArgs: [{ actor: 'api:security', reason: 'leaked' }],
       });
-      await until('the compromised secret killed', () => s.calls.some((c) => c.name === 'revokeServiceTokenSecret'), 15_000);
+      await until(
+        'the compromised secret killed',
+        () => s.calls.some((c) => c.name === 'revokeServiceTokenSecret'),
+        15_000,
+      );
       const handle = client.workflow.getHandle(rotationWorkflowId(s.accountId, 'leaky'));
       expect(await handle.result()).toMatchObject({ status: 'completed', emergency: true });
       // The emergency rotation runs on the emergency queue, away from routine work.

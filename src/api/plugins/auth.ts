@@ -51,20 +51,28 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
   app.decorateRequest('authentication', null);
   app.decorateRequest('requireScope', function requireScope(this: { client: { name: string } | null }, scope: Scope) {
     const client = this.client && byName.get(this.client.name);
-    if (!client || !allows(client, scope)) throw new HttpError(403, 'forbidden', `client "${this.client?.name ?? 'anonymous'}" may not ${scope}`);
+    if (!client || !allows(client, scope))
+      throw new HttpError(403, 'forbidden', `client "${this.client?.name ?? 'anonymous'}" may not ${scope}`);
   });
 
   // A route without a scope would be open to every client: refuse to build such an app.
   app.addHook('onRoute', (route) => {
     const config = route.config as { public?: boolean; scope?: Scope } | undefined;
-    if (!config?.public && !config?.scope && !PUBLIC_PREFIXES.some((p) => route.url.startsWith(p)) && route.method !== 'HEAD' && route.method !== 'OPTIONS') {
+    if (
+      !config?.public &&
+      !config?.scope &&
+      !PUBLIC_PREFIXES.some((p) => route.url.startsWith(p)) &&
+      route.method !== 'HEAD' &&
+      route.method !== 'OPTIONS'
+    ) {
       throw new Error(`route ${String(route.method)} ${route.url} declares neither config.public nor config.scope`);
     }
   });
 
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
-    if (config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p)) || request.method === 'OPTIONS') return;
+    if (config?.public || PUBLIC_PREFIXES.some((p) => request.url.startsWith(p)) || request.method === 'OPTIONS')
+      return;
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
     const accessClientId = request.headers['cf-access-client-id'];
@@ -74,7 +82,11 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
     if (wait > 0) {
       request.authentication = { credential, failure: 'throttled' };
       reply.header('retry-after', String(wait));
-      throw new HttpError(429, 'rate_limited', `too many failed authentications from this address; try again in ${wait} s`);
+      throw new HttpError(
+        429,
+        'rate_limited',
+        `too many failed authentications from this address; try again in ${wait} s`,
+      );
     }
     const client = findClient(options.clients, {
       bearer,
@@ -85,7 +97,13 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
       failures.recordFailure(request.ip);
       const presented = credential !== 'none';
       request.authentication = { credential, failure: presented ? 'invalid' : 'missing' };
-      throw new HttpError(401, 'unauthorized', presented ? 'invalid credentials' : 'missing credentials: send Authorization: Bearer <token> (or CF-Access-Client-Id and CF-Access-Client-Secret)');
+      throw new HttpError(
+        401,
+        'unauthorized',
+        presented
+          ? 'invalid credentials'
+          : 'missing credentials: send Authorization: Bearer <token> (or CF-Access-Client-Id and CF-Access-Client-Secret)',
+      );
     }
     request.client = { name: client.name };
     request.authentication = { credential: client.access ? 'cf-access' : 'bearer', failure: null };
@@ -99,6 +117,7 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
     max: (request) => limitOf(request.client?.name).max,
     timeWindow: (request) => limitOf(request.client?.name).perSeconds * 1000,
     allowList: (request) => Boolean(request.routeOptions.config?.public),
-    errorResponseBuilder: (_request, context) => new HttpError(429, 'rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded`),
+    errorResponseBuilder: (_request, context) =>
+      new HttpError(429, 'rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded`),
   });
 });

@@ -18,7 +18,14 @@ function transform(input: Transform) {
   const body = input.schema.body;
   const optionalBody = body instanceof z.ZodType && body.safeParse(undefined).success;
   const isPublic = Boolean((input.route.config as { public?: boolean } | undefined)?.public);
-  return { ...result, schema: { ...result.schema, ...(isPublic ? { security: [] } : {}), ...(optionalBody ? { [OPTIONAL_BODY]: true } : {}) } };
+  return {
+    ...result,
+    schema: {
+      ...result.schema,
+      ...(isPublic ? { security: [] } : {}),
+      ...(optionalBody ? { [OPTIONAL_BODY]: true } : {}),
+    },
+  };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
@@ -44,7 +51,8 @@ export const docsPlugin = fp(async (app) => {
       security: [{ bearer: [] }],
     },
     transform,
-    transformObject: (documents) => ('openapiObject' in documents ? markOptionalBodies(documents.openapiObject) : documents.swaggerObject),
+    transformObject: (documents) =>
+      'openapiObject' in documents ? markOptionalBodies(documents.openapiObject) : documents.swaggerObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
 });

@@ -29,6 +29,10 @@ export const hostCheckPlugin = fp<HostCheckOptions>(async (app, options) => {
   app.addHook('onRequest', async (request) => {
     const name = hostName(request.headers.host);
     if (allowed.has(name) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)) return;
-    throw new HttpError(403, 'host_not_allowed', `this API does not answer to Host "${name.slice(0, 100)}"; use 127.0.0.1 or localhost`);
+    throw new HttpError(
+      403,
+      'host_not_allowed',
+      `this API does not answer to Host "${name.slice(0, 100)}"; use 127.0.0.1 or localhost`,
+    );
   });
 });

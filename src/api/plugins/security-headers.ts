@@ -30,7 +30,11 @@ async function readHelmetHeaders(): Promise<Record<string, string>> {
   };
   const plain = await answer(false);
   const helmeted = await answer(true);
-  return Object.fromEntries(Object.entries(helmeted).flatMap(([name, value]) => (name in plain || value === undefined ? [] : [[name, String(value)]])));
+  return Object.fromEntries(
+    Object.entries(helmeted).flatMap(([name, value]) =>
+      name in plain || value === undefined ? [] : [[name, String(value)]],
+    ),
+  );
 }
 
 let helmetHeaders: Promise<Record<string, string>> | undefined;
@@ -50,4 +54,5 @@ export const securityHeadersPlugin = fp(async (app) => {
 });
 
 /** Swagger UI's page: its own scripts and styles (the bundle sets inline styles), the document from this origin. */
-export const DOCS_CSP = "default-src 'self'; base-uri 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'";
+export const DOCS_CSP =
+  "default-src 'self'; base-uri 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -27,13 +27,27 @@ const tokenResultSchema = z.object({
 
 const verifyResponseSchema = z.object({
   success: z.literal(true),
-  data: z.object({ workflow_id: z.string(), run_id: z.string(), overall_health: z.enum(['healthy', 'unhealthy']), tokens: z.array(tokenResultSchema) }),
+  data: z.object({
+    workflow_id: z.string(),
+    run_id: z.string(),
+    overall_health: z.enum(['healthy', 'unhealthy']),
+    tokens: z.array(tokenResultSchema),
+  }),
 });
 
 const checksResponseSchema = z.object({
   success: z.literal(true),
   data: z.object({
-    checks: z.array(z.object({ timestamp: z.string(), workflow_id: z.string(), run_id: z.string(), triggered_by: z.string(), overall_health: z.string(), tokens: z.array(tokenResultSchema) })),
+    checks: z.array(
+      z.object({
+        timestamp: z.string(),
+        workflow_id: z.string(),
+        run_id: z.string(),
+        triggered_by: z.string(),
+        overall_health: z.string(),
+        tokens: z.array(tokenResultSchema),
+      }),
+    ),
     count: z.number().int(),
   }),
 });
@@ -76,7 +90,15 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
         ],
       });
       const result = await handle.result();
-      return { success: true as const, data: { workflow_id: handle.workflowId, run_id: handle.firstExecutionRunId, overall_health: result.overallHealth, tokens: result.tokens.map(toWire) } };
+      return {
+        success: true as const,
+        data: {
+          workflow_id: handle.workflowId,
+          run_id: handle.firstExecutionRunId,
+          overall_health: result.overallHealth,
+          tokens: result.tokens.map(toWire),
+        },
+      };
     },
   );
 

@@ -17,7 +17,9 @@ export interface CodecRouteOptions {
 const wirePayload = z.object({ metadata: z.record(z.string(), base64).default({}), data: base64.optional() });
 const wireBody = z.object({ payloads: z.array(wirePayload).max(1000) });
 /** What comes back is the codec's: keys as the payload's writer chose them. */
-const wireAnswer = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string().optional() })) });
+const wireAnswer = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string().optional() })),
+});
 
 type WirePayload = z.infer<typeof wirePayload>;
 
@@ -26,8 +28,13 @@ const fromWire = (p: WirePayload) => ({
   data: p.data === undefined ? undefined : Buffer.from(p.data, 'base64'),
 });
 
-const toWire = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }): z.infer<typeof wireAnswer>['payloads'][number] => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+const toWire = (p: {
+  metadata?: Record<string, Uint8Array> | null;
+  data?: Uint8Array | null;
+}): z.infer<typeof wireAnswer>['payloads'][number] => ({
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
   ...(p.data ? { data: Buffer.from(p.data).toString('base64') } : {}),
 });
 
@@ -37,13 +44,21 @@ const toWire = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8A
  * since which check failed tells a forger nothing it should learn.
  */
 function refusal(direction: 'encode' | 'decode', error: unknown) {
-  const known = error instanceof ValueError ? error.message : `the payload could not be ${direction === 'decode' ? 'decrypted (tampered, truncated or not ours)' : 'encoded'}`;
+  const known =
+    error instanceof ValueError
+      ? error.message
+      : `the payload could not be ${direction === 'decode' ? 'decrypted (tampered, truncated or not ours)' : 'encoded'}`;
   return badRequest('undecodable_payload', `${direction}: ${known}`);
 }
 
 /** Temporal's codec-server protocol, so the Temporal UI can show decrypted payloads. */
 export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app, options) => {
-  await app.register(cors, { origin: options.uiOrigins, credentials: true, allowedHeaders: ['content-type', 'x-namespace', 'authorization'], methods: ['POST', 'OPTIONS'] });
+  await app.register(cors, {
+    origin: options.uiOrigins,
+    credentials: true,
+    allowedHeaders: ['content-type', 'x-namespace', 'authorization'],
+    methods: ['POST', 'OPTIONS'],
+  });
   for (const direction of ['encode', 'decode'] as const) {
     app.post(
       `/codec/${direction}`,
@@ -59,7 +74,8 @@ export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app,
       async (request) => {
         const payloads = request.body.payloads.map(fromWire);
         try {
-          const result = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+          const result =
+            direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
           return { payloads: result.map(toWire) };
         } catch (error) {
           request.log.info({ err: error }, `codec: a payload could not be ${direction}d`);

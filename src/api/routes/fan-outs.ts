@@ -75,7 +75,12 @@ export const fanOutRoutes: FastifyPluginAsyncZod<FanOutRouteDeps> = async (app, 
         tags: ['service-tokens'],
         summary: 'Fleet rotations and expiry sweeps, newest first; running ones with their progress and ETA',
         querystring: z.object({ limit: limit(50, 10) }),
-        response: { 200: z.object({ success: z.literal(true), data: z.object({ fan_outs: z.array(fanOutSchema) }) }), ...inputErrors, ...authErrors, ...backendErrors },
+        response: {
+          200: z.object({ success: z.literal(true), data: z.object({ fan_outs: z.array(fanOutSchema) }) }),
+          ...inputErrors,
+          ...authErrors,
+          ...backendErrors,
+        },
       },
     },
     async (request) => {

@@ -14,7 +14,10 @@ const readySchema = z.object({
 
 async function outcome(check: () => Promise<void>): Promise<'ok' | 'failing'> {
   try {
-    await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3_000).unref())]);
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3_000).unref()),
+    ]);
     return 'ok';
   } catch {
     return 'failing';
@@ -25,13 +28,31 @@ async function outcome(check: () => Promise<void>): Promise<'ok' | 'failing'> {
 export const healthRoutes: FastifyPluginAsyncZod<{ readiness: ReadinessChecks }> = async (app, { readiness }) => {
   app.get(
     '/health',
-    { config: { public: true }, schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }), ...publicErrors } } },
+    {
+      config: { public: true },
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        response: { 200: z.object({ status: z.literal('ok') }), ...publicErrors },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
-  app.get('/ready', { config: { public: true }, schema: { tags: ['operations'], summary: 'Readiness: Temporal and Postgres answer (503 when either does not)', response: { 200: readySchema, 503: readySchema, ...publicErrors } } }, async (_request, reply) => {
-    const [temporal, postgres] = await Promise.all([outcome(readiness.temporal), outcome(readiness.postgres)]);
-    const ready = temporal === 'ok' && postgres === 'ok';
-    return reply.code(ready ? 200 : 503).send({ ready, checks: { temporal, postgres } });
-  });
+  app.get(
+    '/ready',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: Temporal and Postgres answer (503 when either does not)',
+        response: { 200: readySchema, 503: readySchema, ...publicErrors },
+      },
+    },
+    async (_request, reply) => {
+      const [temporal, postgres] = await Promise.all([outcome(readiness.temporal), outcome(readiness.postgres)]);
+      const ready = temporal === 'ok' && postgres === 'ok';
+      return reply.code(ready ? 200 : 503).send({ ready, checks: { temporal, postgres } });
+    },
+  );
 };

@@ -30,13 +30,21 @@ export const metricsRoutes = fp<MetricsRouteDeps>(
     collectDefaultMetrics({ register: registry, prefix: 'token_warden_' });
     // Gauges prom-client names with `_total`, which Prometheus keeps for counters (promtool check
     // metrics refuses them); the same counts stay, by type, in `…_nodejs_active_handles`, `…_requests`, `…_resources`.
-    for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`token_warden_${misnamed}`);
+    for (const misnamed of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ])
+      registry.removeSingleMetric(`token_warden_${misnamed}`);
     registerServiceTokenMetrics(registry, {
       rotationCounts: sharedWhileRunning(deps.metrics.rotationCounts),
       lastRotations: sharedWhileRunning(deps.metrics.lastRotations),
       expiry: deps.serviceTokenExpiry,
     });
-    registerApiTokenMetrics(registry, { latestHealth: sharedWhileRunning(deps.metrics.latestHealth), latestHeal: sharedWhileRunning(deps.metrics.latestHeal) });
+    registerApiTokenMetrics(registry, {
+      latestHealth: sharedWhileRunning(deps.metrics.latestHealth),
+      latestHeal: sharedWhileRunning(deps.metrics.latestHeal),
+    });
     registerBudgetMetrics(registry, sharedWhileRunning(deps.metrics.budgets));
     const apiRequests = createApiRequestMetrics(registry);
     app.addHook('onResponse', async (request, reply) => apiRequests.record(request, reply));
@@ -48,7 +56,14 @@ export const metricsRoutes = fp<MetricsRouteDeps>(
         schema: {
           tags: ['operations'],
           summary: 'Prometheus metrics (bearer token required)',
-          response: { 200: { description: 'Prometheus text exposition format', content: { [registry.contentType]: { schema: z.string() } } }, ...authErrors, ...backendErrors },
+          response: {
+            200: {
+              description: 'Prometheus text exposition format',
+              content: { [registry.contentType]: { schema: z.string() } },
+            },
+            ...authErrors,
+            ...backendErrors,
+          },
         },
       },
       async (_request, reply) => {

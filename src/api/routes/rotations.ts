@@ -9,7 +9,14 @@ export interface RotationRouteDeps {
   rotations: Pick<RotationRepository, 'listRotationPage'>;
 }
 
-const stepSchema = z.object({ seq: z.number(), step: z.string(), outcome: z.string(), started_at: z.string(), finished_at: z.string(), details: z.record(z.string(), z.unknown()) });
+const stepSchema = z.object({
+  seq: z.number(),
+  step: z.string(),
+  outcome: z.string(),
+  started_at: z.string(),
+  finished_at: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
 
 const rotationSchema = z.object({
   run_id: z.string(),
@@ -31,7 +38,10 @@ const rotationsResponse = z.object({
   data: z.object({
     rotations: z.array(rotationSchema),
     count: z.number(),
-    next_before: z.string().nullable().meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
+    next_before: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
   }),
 });
 
@@ -47,7 +57,14 @@ const toWire = (row: RotationRow): z.infer<typeof rotationSchema> => ({
   started_at: row.startedAt.toISOString(),
   finished_at: row.finishedAt?.toISOString() ?? null,
   outcome: row.outcome,
-  steps: row.steps.map((s) => ({ seq: s.seq, step: s.step, outcome: s.outcome, started_at: s.startedAt, finished_at: s.finishedAt, details: s.details ?? {} })),
+  steps: row.steps.map((s) => ({
+    seq: s.seq,
+    step: s.step,
+    outcome: s.outcome,
+    started_at: s.startedAt,
+    finished_at: s.finishedAt,
+    details: s.details ?? {},
+  })),
 });
 
 /** Rotation history from Postgres, a page at a time. */
@@ -59,16 +76,30 @@ export const rotationRoutes: FastifyPluginAsyncZod<RotationRouteDeps> = async (a
       schema: {
         tags: ['service-tokens'],
         summary: 'Rotation history from Postgres, newest first, with every recorded step',
-        description: 'Filters by account and token name; `before=` (the previous page\'s `next_before`) pages back through long histories.',
-        querystring: z.object({ account_id: accountId.optional(), token: tokenName.optional(), limit: limit(100, 20), before: before('rotations').optional() }),
+        description:
+          "Filters by account and token name; `before=` (the previous page's `next_before`) pages back through long histories.",
+        querystring: z.object({
+          account_id: accountId.optional(),
+          token: tokenName.optional(),
+          limit: limit(100, 20),
+          before: before('rotations').optional(),
+        }),
         response: { 200: rotationsResponse, ...inputErrors, ...authErrors, ...backendErrors },
       },
     },
     async (request) => {
       const { account_id: accountIdFilter, token, limit: pageSize, before: position } = request.query;
-      const page = await deps.rotations.listRotationPage({ accountId: accountIdFilter, tokenName: token, limit: pageSize, before: position });
+      const page = await deps.rotations.listRotationPage({
+        accountId: accountIdFilter,
+        tokenName: token,
+        limit: pageSize,
+        before: position,
+      });
       const rotations = page.rows.map(toWire);
-      return { success: true as const, data: { rotations, count: rotations.length, next_before: page.next && encodeCursor('rotations', page.next) } };
+      return {
+        success: true as const,
+        data: { rotations, count: rotations.length, next_before: page.next && encodeCursor('rotations', page.next) },
+      };
     },
   );
 };

@@ -6,12 +6,31 @@ import { z } from 'zod';
 import type { Inventory } from '../../config';
 import type { HistoryRepository } from '../../db/history-repository';
 import type { RotationRepository } from '../../db/rotation-repository';
-import { findServiceTokensByName, managedServiceTokens, rotationWorkflowId, type ManagedServiceToken } from '../../inventory';
+import {
+  findServiceTokensByName,
+  managedServiceTokens,
+  rotationWorkflowId,
+  type ManagedServiceToken,
+} from '../../inventory';
 import type { ServiceTokenExpiry } from '../../service-token-expiry';
-import { CloudflareAccountId, RotationStrategy, TokenKind, TokenName, TriggeredBy } from '../../temporal/search-attributes';
+import {
+  CloudflareAccountId,
+  RotationStrategy,
+  TokenKind,
+  TokenName,
+  TriggeredBy,
+} from '../../temporal/search-attributes';
 import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
-import { authErrors, backendErrors, bodyErrors, errorResponseSchema, HttpError, notFound, paramErrors } from '../errors';
+import {
+  authErrors,
+  backendErrors,
+  bodyErrors,
+  errorResponseSchema,
+  HttpError,
+  notFound,
+  paramErrors,
+} from '../errors';
 import { accountId, flag, reason, tokenName } from '../inputs';
 import { workflowRunLink } from './workflows';
 
@@ -27,8 +46,19 @@ export interface ServiceTokenRouteDeps {
 
 const tokenParams = z.object({ name: tokenName });
 const accountQuery = z.object({ account_id: accountId.optional() });
-const workflowStarted = z.object({ success: z.literal(true), data: z.object({ workflow_id: z.string(), run_id: z.string() }) });
-const conflictResponse = z.object({ success: z.literal(false), error: z.object({ code: z.literal('conflict'), message: z.string(), workflow_id: z.string(), run_id: z.string().nullable() }) });
+const workflowStarted = z.object({
+  success: z.literal(true),
+  data: z.object({ workflow_id: z.string(), run_id: z.string() }),
+});
+const conflictResponse = z.object({
+  success: z.literal(false),
+  error: z.object({
+    code: z.literal('conflict'),
+    message: z.string(),
+    workflow_id: z.string(),
+    run_id: z.string().nullable(),
+  }),
+});
 
 const planResponse = z.object({
   success: z.literal(true),
@@ -60,7 +90,14 @@ const inventoryResponse = z.object({
         days_to_expiry: z.number().nullable(),
         renew_before: z.string(),
         targets: z.array(z.string()),
-        last_rotation: z.object({ run_id: z.string(), status: z.string(), started_at: z.string(), finished_at: z.string().nullable() }).nullable(),
+        last_rotation: z
+          .object({
+            run_id: z.string(),
+            status: z.string(),
+            started_at: z.string(),
+            finished_at: z.string().nullable(),
+          })
+          .nullable(),
         workflow_id: z.string(),
       }),
     ),
@@ -71,53 +108,94 @@ const inventoryResponse = z.object({
 const DAY_MS = 86_400_000;
 
 function targetLabel(target: { kind: string } & Record<string, unknown>): string {
-  const where = ['path', 'namespace', 'name', 'owner', 'repo', 'environment', 'org', 'script', 'storeId'].map((k) => target[k]).filter((v) => typeof v === 'string');
+  const where = ['path', 'namespace', 'name', 'owner', 'repo', 'environment', 'org', 'script', 'storeId']
+    .map((k) => target[k])
+    .filter((v) => typeof v === 'string');
   return `${target.kind}:${where.join('/')}`;
 }
 
 function steps(strategy: 'rotate-secret' | 'replace', hasProbe: boolean): string[] {
   return strategy === 'rotate-secret'
-    ? ['resolve', 'issue (rotate, previous secret kept for the overlap)', 'propagate', hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)', 'wait', 'retire (previous secret expires now)', 'finish']
-    : ['resolve', 'issue (create a new token)', 'bind (add it beside the old one in every Access policy)', 'propagate', hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)', 'wait', 'retire (unbind and delete the old token)', 'finish'];
+    ? [
+        'resolve',
+        'issue (rotate, previous secret kept for the overlap)',
+        'propagate',
+        hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)',
+        'wait',
+        'retire (previous secret expires now)',
+        'finish',
+      ]
+    : [
+        'resolve',
+        'issue (create a new token)',
+        'bind (add it beside the old one in every Access policy)',
+        'propagate',
+        hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)',
+        'wait',
+        'retire (unbind and delete the old token)',
+        'finish',
+      ];
 }
 
 /** Service-token inventory, rotation and emergency revoke (their history: routes/rotations.ts). */
 export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = async (app, deps) => {
   function locate(name: string, accountId: string | undefined): ManagedServiceToken {
-    const matches = findServiceTokensByName(deps.inventory, name).filter((m) => !accountId || m.account.id === accountId);
-    if (!matches.length) throw notFound(`no managed service token named "${name}"${accountId ? ` in account ${accountId}` : ''}`);
-    if (matches.length > 1) throw new HttpError(400, 'ambiguous_token', `"${name}" exists in several accounts; add ?account_id=`);
+    const matches = findServiceTokensByName(deps.inventory, name).filter(
+      (m) => !accountId || m.account.id === accountId,
+    );
+    if (!matches.length)
+      throw notFound(`no managed service token named "${name}"${accountId ? ` in account ${accountId}` : ''}`);
+    if (matches.length > 1)
+      throw new HttpError(400, 'ambiguous_token', `"${name}" exists in several accounts; add ?account_id=`);
     return matches[0]!;
   }
 
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
-  app.get('/service-tokens', { config: { scope: 'read' }, schema: { tags: ['service-tokens'], summary: 'Managed service tokens with expiry, last rotation and status', response: { 200: inventoryResponse, ...authErrors, ...backendErrors } } }, async () => {
-    const entries = managedServiceTokens(deps.inventory);
-    const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
-    const now = Date.now();
-    const serviceTokens = await Promise.all(
-      entries.map(async ({ account, token }) => {
-        const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
-        const last = await deps.rotations.lastRotation(account.id, token.name);
-        const expiresAt = live?.expiresAt ?? null;
-        return {
-          account_id: account.id,
-          name: token.name,
-          scope: token.zoneId ? ('zone' as const) : ('account' as const),
-          strategy: token.strategy,
-          token_id: live?.tokenId ?? null,
-          expires_at: expiresAt,
-          days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
-          renew_before: token.renewBefore,
-          targets: token.targets.map(targetLabel),
-          last_rotation: last ? { run_id: last.runId, status: last.status, started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null } : null,
-          workflow_id: rotationWorkflowId(account.id, token.name),
-        };
-      }),
-    );
-    return { success: true as const, data: { service_tokens: serviceTokens, count: serviceTokens.length } };
-  });
+  app.get(
+    '/service-tokens',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['service-tokens'],
+        summary: 'Managed service tokens with expiry, last rotation and status',
+        response: { 200: inventoryResponse, ...authErrors, ...backendErrors },
+      },
+    },
+    async () => {
+      const entries = managedServiceTokens(deps.inventory);
+      const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
+      const now = Date.now();
+      const serviceTokens = await Promise.all(
+        entries.map(async ({ account, token }) => {
+          const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
+          const last = await deps.rotations.lastRotation(account.id, token.name);
+          const expiresAt = live?.expiresAt ?? null;
+          return {
+            account_id: account.id,
+            name: token.name,
+            scope: token.zoneId ? ('zone' as const) : ('account' as const),
+            strategy: token.strategy,
+            token_id: live?.tokenId ?? null,
+            expires_at: expiresAt,
+            days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
+            renew_before: token.renewBefore,
+            targets: token.targets.map(targetLabel),
+            last_rotation: last
+              ? {
+                  run_id: last.runId,
+                  status: last.status,
+                  started_at: last.startedAt.toISOString(),
+                  finished_at: last.finishedAt?.toISOString() ?? null,
+                }
+              : null,
+            workflow_id: rotationWorkflowId(account.id, token.name),
+          };
+        }),
+      );
+      return { success: true as const, data: { service_tokens: serviceTokens, count: serviceTokens.length } };
+    },
+  );
 
   app.post(
     '/service-tokens/:name/rotate',
@@ -130,7 +208,16 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         params: tokenParams,
         querystring: accountQuery.extend({ dry_run: flag }),
         body: z.object({ reason: reason.optional() }).nullish(),
-        response: { 200: planResponse, 202: workflowStarted, ...paramErrors, ...bodyErrors, ...authErrors, 404: errorResponseSchema, 409: conflictResponse, ...backendErrors },
+        response: {
+          200: planResponse,
+          202: workflowStarted,
+          ...paramErrors,
+          ...bodyErrors,
+          ...authErrors,
+          404: errorResponseSchema,
+          409: conflictResponse,
+          ...backendErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -161,7 +248,14 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
           workflowId,
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-          args: [{ accountId: account.id, tokenName: token.name, mode: 'manual' as RotationMode, trigger: { actor, reason: request.body?.reason } }],
+          args: [
+            {
+              accountId: account.id,
+              tokenName: token.name,
+              mode: 'manual' as RotationMode,
+              trigger: { actor, reason: request.body?.reason },
+            },
+          ],
           typedSearchAttributes: [
             { key: TokenName, value: token.name },
             { key: CloudflareAccountId, value: account.id },
@@ -170,13 +264,24 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
             { key: TriggeredBy, value: actor },
           ],
         });
-        return reply.code(202).send({ success: true as const, data: { workflow_id: handle.workflowId, run_id: handle.firstExecutionRunId } });
+        return reply.code(202).send({
+          success: true as const,
+          data: { workflow_id: handle.workflowId, run_id: handle.firstExecutionRunId },
+        });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        const running = await deps.temporal.workflow.getHandle(workflowId).describe().catch(() => undefined);
+        const running = await deps.temporal.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined);
         return reply.code(409).send({
           success: false as const,
-          error: { code: 'conflict' as const, message: `a rotation of ${token.name} is already running`, workflow_id: workflowId, run_id: running?.runId ?? null },
+          error: {
+            code: 'conflict' as const,
+            message: `a rotation of ${token.name} is already running`,
+            workflow_id: workflowId,
+            run_id: running?.runId ?? null,
+          },
         });
       }
     },
@@ -194,7 +299,14 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         querystring: accountQuery,
         // The reason is validated here, before anything starts: it goes into the run's history and the audit trail.
         body: z.object({ reason }),
-        response: { 202: workflowStarted, ...paramErrors, ...bodyErrors, ...authErrors, 404: errorResponseSchema, ...backendErrors },
+        response: {
+          202: workflowStarted,
+          ...paramErrors,
+          ...bodyErrors,
+          ...authErrors,
+          404: errorResponseSchema,
+          ...backendErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -206,7 +318,14 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         // A run this starts lives on the emergency queue, away from routine work's backlog.
         taskQueue: emergencyTaskQueue(deps.taskQueue),
         workflowId,
-        args: [{ accountId: account.id, tokenName: token.name, mode: 'emergency' as RotationMode, trigger: { actor, reason: request.body.reason } }],
+        args: [
+          {
+            accountId: account.id,
+            tokenName: token.name,
+            mode: 'emergency' as RotationMode,
+            trigger: { actor, reason: request.body.reason },
+          },
+        ],
         signal: emergencyRevokeSignal,
         signalArgs: [{ actor, reason: request.body.reason }],
         // Temporal serves priority 1 first in a backlogged queue: the revoke's first workflow task overtakes routine work.
@@ -221,9 +340,23 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
       });
       // The revoke went through: a failing audit write must not turn that into an error for the caller.
       await deps.history
-        .recordAudit({ actor, action: 'revoke.request', subject: token.name, workflowId, runId: handle.signaledRunId, details: { accountId: account.id, reason: request.body.reason } })
-        .catch((error: unknown) => request.log.error({ err: error, workflowId }, 'revoke: the audit row of a delivered revoke could not be written'));
-      return reply.code(202).send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });
+        .recordAudit({
+          actor,
+          action: 'revoke.request',
+          subject: token.name,
+          workflowId,
+          runId: handle.signaledRunId,
+          details: { accountId: account.id, reason: request.body.reason },
+        })
+        .catch((error: unknown) =>
+          request.log.error(
+            { err: error, workflowId },
+            'revoke: the audit row of a delivered revoke could not be written',
+          ),
+        );
+      return reply
+        .code(202)
+        .send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });
     },
   );
 };

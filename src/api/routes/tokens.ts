@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { TimeoutFailure } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -40,7 +46,10 @@ export interface TokenRouteDeps {
 
 const errors = { ...inputErrors, ...authErrors, ...backendErrors };
 const historyPageSchema = historyDataSchema.extend({
-  next_before: z.string().nullable().meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
+  next_before: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
 });
 const RUN_TIMEOUT = '5 minutes';
 /** A week: a client may accept a record that old, never ask for one younger than the server's bound. */
@@ -58,7 +67,10 @@ type Refresh =
 export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, deps) => {
   const statusMaxAgeMs = deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS;
   const refreshWaitMs = deps.statusRefreshWaitMs ?? DEFAULT_STATUS_REFRESH_WAIT_MS;
-  const startOptions = (actor: string, input: CheckTokenHealthInput): Omit<WorkflowStartOptions<typeof checkTokenHealth>, 'workflowId'> => ({
+  const startOptions = (
+    actor: string,
+    input: CheckTokenHealthInput,
+  ): Omit<WorkflowStartOptions<typeof checkTokenHealth>, 'workflowId'> => ({
     taskQueue: deps.taskQueue,
     args: [input],
     // A run normally takes seconds; Cloudflare retries are bounded well inside this.
@@ -70,12 +82,19 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
   });
 
   async function run(actor: string, options: Omit<CheckTokenHealthInput, 'trigger'>) {
-    const handle = await deps.temporal.workflow.start(checkTokenHealth, { ...startOptions(actor, { trigger: { actor }, ...options }), workflowId: `token-health/${randomUUID()}` });
+    const handle = await deps.temporal.workflow.start(checkTokenHealth, {
+      ...startOptions(actor, { trigger: { actor }, ...options }),
+      workflowId: `token-health/${randomUUID()}`,
+    });
     try {
       return await handle.result();
     } catch (error) {
       if (!(error instanceof WorkflowFailedError)) throw error;
-      throw new HttpError(503, 'health_check_unavailable', `token health run ${handle.workflowId} did not complete (${error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed'}); see it in the Temporal UI`);
+      throw new HttpError(
+        503,
+        'health_check_unavailable',
+        `token health run ${handle.workflowId} did not complete (${error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed'}); see it in the Temporal UI`,
+      );
     }
   }
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
@@ -100,7 +119,15 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       return await deps.temporal.workflow.withDeadline(deadline, async () => {
         try {
           handle = await deps.temporal.workflow.start(checkTokenHealth, {
-            ...startOptions(actor, { trigger: { actor, reason: after ? `status older than ${Math.round(statusMaxAgeMs / 1000)} s` : 'status: no recorded check' }, autoHeal: false }),
+            ...startOptions(actor, {
+              trigger: {
+                actor,
+                reason: after
+                  ? `status older than ${Math.round(statusMaxAgeMs / 1000)} s`
+                  : 'status: no recorded check',
+              },
+              autoHeal: false,
+            }),
             workflowId,
             workflowIdConflictPolicy: 'FAIL',
             workflowIdReusePolicy: after ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'ALLOW_DUPLICATE',
@@ -113,10 +140,27 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
         return { state: 'completed' as const, workflowId, started, report: await handle.result() };
       });
     } catch (error) {
-      if (error instanceof WorkflowFailedError) return { state: 'failed', workflowId, started, reason: error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed' };
-      if (handle && Date.now() >= deadline) return { state: 'running', workflowId, started, reason: `is still running after ${Math.round(refreshWaitMs / 1000)} s` };
+      if (error instanceof WorkflowFailedError)
+        return {
+          state: 'failed',
+          workflowId,
+          started,
+          reason: error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed',
+        };
+      if (handle && Date.now() >= deadline)
+        return {
+          state: 'running',
+          workflowId,
+          started,
+          reason: `is still running after ${Math.round(refreshWaitMs / 1000)} s`,
+        };
       app.log.warn({ err: error, workflowId }, 'token status: the refresh check could not be started or followed');
-      return { state: 'unavailable', workflowId, started, reason: 'could not be started or followed: Temporal did not answer' };
+      return {
+        state: 'unavailable',
+        workflowId,
+        started,
+        reason: 'could not be started or followed: Temporal did not answer',
+      };
     }
   }
 
@@ -161,7 +205,11 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
         summary: 'Add missing permissions to every valid, active API token (add-only); ?dry_run=true changes nothing',
         querystring: z.object({ dry_run: flag }),
         // No body is read, but a POST's body is parsed (and refused) like any other.
-        response: { 200: z.object({ success: z.literal(true), message: z.string(), data: healthDataSchema }), ...errors, ...bodyErrors },
+        response: {
+          200: z.object({ success: z.literal(true), message: z.string(), data: healthDataSchema }),
+          ...errors,
+          ...bodyErrors,
+        },
       },
     },
     async (request) => {
@@ -177,7 +225,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       config: { scope: 'check' },
       schema: {
         tags: ['tokens'],
-        summary: 'Quick status of the API tokens from the latest recorded check; a check (no heal) runs only when that is older than the server bound',
+        summary:
+          'Quick status of the API tokens from the latest recorded check; a check (no heal) runs only when that is older than the server bound',
         description:
           'Answers from the latest recorded health check with its age. When it is older than the server bound (default 15 minutes), or none exists, one check is started (concurrent requests share it) and the answer waits a few seconds for it; otherwise the older record answers with `stale: true`. `max_age_seconds` accepts an older record (it never lowers the server bound).',
         querystring: z.object({ max_age_seconds: queryInteger(0, MAX_ACCEPTED_AGE_SECONDS).optional() }),
@@ -188,7 +237,11 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       const maxAgeMs = Math.max(statusMaxAgeMs, (request.query.max_age_seconds ?? 0) * 1000);
       // The check's own timestamp (workflow time), so the age is that of what Cloudflare said.
       const ageMsOf = (source: StatusSource) => Math.max(0, Date.now() - Date.parse(source.timestamp));
-      const answer = (source: StatusSource, refreshStarted: boolean, refresh: StatusAnswer['refresh']): { success: true; data: StatusAnswer } => {
+      const answer = (
+        source: StatusSource,
+        refreshStarted: boolean,
+        refresh: StatusAnswer['refresh'],
+      ): { success: true; data: StatusAnswer } => {
         const ageMs = ageMsOf(source);
         return {
           success: true,
@@ -230,7 +283,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       schema: {
         tags: ['tokens'],
         summary: 'Recorded token health runs, newest first',
-        description: 'The seed\'s history entries; `before=` (the previous page\'s `next_before`) pages back through long histories.',
+        description:
+          "The seed's history entries; `before=` (the previous page's `next_before`) pages back through long histories.",
         querystring: z.object({ limit: limit(100, 10), before: before('token-health').optional() }),
         response: { 200: z.object({ success: z.literal(true), data: historyPageSchema }), ...errors },
       },
@@ -238,7 +292,10 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     async (request) => {
       const page = await deps.history.listHealthHistory({ limit: request.query.limit, before: request.query.before });
       const history = page.rows.map((row) => historyEntry({ ...row, results: row.summary }));
-      return { success: true as const, data: { history, count: history.length, next_before: page.next && encodeCursor('token-health', page.next) } };
+      return {
+        success: true as const,
+        data: { history, count: history.length, next_before: page.next && encodeCursor('token-health', page.next) },
+      };
     },
   );
 };

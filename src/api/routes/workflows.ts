@@ -15,10 +15,20 @@ const EventType = temporal.api.enums.v1.EventType;
 /** The run a 202 names can be followed here (an OpenAPI link from rotate and revoke). */
 export const WORKFLOW_RUN_OPERATION = 'getWorkflowRun';
 export const workflowRunLink = {
-  workflowRun: { operationId: WORKFLOW_RUN_OPERATION, parameters: { '*': '$response.body#/data/workflow_id', run_id: '$response.body#/data/run_id' }, description: 'The run just started or signalled' },
+  workflowRun: {
+    operationId: WORKFLOW_RUN_OPERATION,
+    parameters: { '*': '$response.body#/data/workflow_id', run_id: '$response.body#/data/run_id' },
+    description: 'The run just started or signalled',
+  },
 };
 
-const stepSchema = z.object({ activity: z.string(), status: z.enum(['scheduled', 'started', 'completed', 'failed', 'timed-out', 'canceled']), attempt: z.number(), scheduled_at: z.string().nullable(), finished_at: z.string().nullable() });
+const stepSchema = z.object({
+  activity: z.string(),
+  status: z.enum(['scheduled', 'started', 'completed', 'failed', 'timed-out', 'canceled']),
+  attempt: z.number(),
+  scheduled_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
 
 const workflowResponse = z.object({
   success: z.literal(true),
@@ -63,7 +73,8 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
       try {
         description = await handle.describe();
       } catch (error) {
-        if (error instanceof WorkflowNotFoundError) throw notFound(`no workflow ${id}${request.query.run_id ? ` with run ${request.query.run_id}` : ''}`);
+        if (error instanceof WorkflowNotFoundError)
+          throw notFound(`no workflow ${id}${request.query.run_id ? ` with run ${request.query.run_id}` : ''}`);
         throw error;
       }
       const history = await handle.fetchHistory();
@@ -74,23 +85,44 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
         const at = time(event.eventTime);
         switch (event.eventType) {
           case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
-            const step = { activity: event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'activity', status: 'scheduled' as const, attempt: 1, scheduled_at: at, finished_at: null };
+            const step = {
+              activity: event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'activity',
+              status: 'scheduled' as const,
+              attempt: 1,
+              scheduled_at: at,
+              finished_at: null,
+            };
             steps.push(step);
             byScheduledId.set(String(event.eventId), step);
             break;
           }
           case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
             const step = byScheduledId.get(String(event.activityTaskStartedEventAttributes?.scheduledEventId));
-            if (step) Object.assign(step, { status: 'started', attempt: event.activityTaskStartedEventAttributes?.attempt ?? 1 });
+            if (step)
+              Object.assign(step, {
+                status: 'started',
+                attempt: event.activityTaskStartedEventAttributes?.attempt ?? 1,
+              });
             break;
           }
           case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
           case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
           case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
           case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
-            const attrs = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
+            const attrs =
+              event.activityTaskCompletedEventAttributes ??
+              event.activityTaskFailedEventAttributes ??
+              event.activityTaskTimedOutEventAttributes ??
+              event.activityTaskCanceledEventAttributes;
             const step = byScheduledId.get(String(attrs?.scheduledEventId));
-            const status = event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED ? 'completed' : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED ? 'failed' : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT ? 'timed-out' : 'canceled';
+            const status =
+              event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                ? 'completed'
+                : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+                  ? 'failed'
+                  : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT
+                    ? 'timed-out'
+                    : 'canceled';
             if (step) Object.assign(step, { status, finished_at: at });
             break;
           }
@@ -101,7 +133,11 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
             break;
         }
       }
-      const searchAttributes = Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value instanceof Date ? pair.value.toISOString() : pair.value]));
+      const searchAttributes = Object.fromEntries(
+        description.typedSearchAttributes
+          .getAll()
+          .map((pair) => [pair.key.name, pair.value instanceof Date ? pair.value.toISOString() : pair.value]),
+      );
       return {
         success: true as const,
         data: {

@@ -25,7 +25,10 @@ export function budgetedFetch(options: BudgetedFetchOptions): typeof fetch {
     for (;;) {
       await options.budget.acquire(options.owner, options.lane);
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
-      const response = await send(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+      const response = await send(input, {
+        ...init,
+        signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+      });
       const reading = readRateLimitHeaders(response.headers);
       if (reading) options.budget.observe(options.owner, reading);
       if (response.status !== 429) return response;

@@ -30,8 +30,14 @@ export function readRateLimitHeaders(headers: Headers, now = Date.now()): RateLi
     const limits = items(ietf).filter((p) => p.r !== undefined && p.t !== undefined);
     const tightest = limits.sort((a, b) => a.r! - b.r!)[0];
     if (tightest) {
-      const windows = items(headers.get('ratelimit-policy') ?? '').map((p) => p.w).filter((w): w is number => w !== undefined);
-      return { remaining: tightest.r!, resetInMs: tightest.t! * 1000, windowMs: windows.length ? Math.max(...windows) * 1000 : null };
+      const windows = items(headers.get('ratelimit-policy') ?? '')
+        .map((p) => p.w)
+        .filter((w): w is number => w !== undefined);
+      return {
+        remaining: tightest.r!,
+        resetInMs: tightest.t! * 1000,
+        windowMs: windows.length ? Math.max(...windows) * 1000 : null,
+      };
     }
   }
   const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);

@@ -86,7 +86,8 @@ class OwnerQueue {
 
   constructor(
     private readonly owner: string,
-    private readonly options: Required<Pick<RequestBudgetOptions, 'store' | 'emergencyStoreTimeoutMs'>> & Pick<RequestBudgetOptions, 'logger'>,
+    private readonly options: Required<Pick<RequestBudgetOptions, 'store' | 'emergencyStoreTimeoutMs'>> &
+      Pick<RequestBudgetOptions, 'logger'>,
     private readonly shape: BudgetShape,
     private readonly emergencyReserve: () => boolean,
   ) {}
@@ -111,7 +112,9 @@ class OwnerQueue {
   }
 
   private head(): Waiter {
-    return this.waiting.reduce((best, w) => (laneRank(w.lane) < laneRank(best.lane) || (w.lane === best.lane && w.seq < best.seq) ? w : best));
+    return this.waiting.reduce((best, w) =>
+      laneRank(w.lane) < laneRank(best.lane) || (w.lane === best.lane && w.seq < best.seq) ? w : best,
+    );
   }
 
   private async pump(): Promise<void> {
@@ -138,16 +141,26 @@ class OwnerQueue {
     const blocked = this.blockedUntil - Date.now();
     if (blocked > 0) return blocked;
     try {
-      const result = await withTimeout(this.options.store.take(this.owner, lane, this.shape), lane === 'emergency' ? this.options.emergencyStoreTimeoutMs : undefined);
+      const result = await withTimeout(
+        this.options.store.take(this.owner, lane, this.shape),
+        lane === 'emergency' ? this.options.emergencyStoreTimeoutMs : undefined,
+      );
       if (this.storeDown) this.options.logger?.warn({ owner: this.owner }, 'Cloudflare budget store reachable again');
       this.storeDown = false;
       return result.granted ? 0 : result.waitMs;
     } catch (error) {
       if (lane === 'emergency' && this.emergencyReserve()) {
-        this.options.logger?.warn({ owner: this.owner, err: error }, 'Cloudflare budget store unreachable: an emergency spends its reserve counted in this process');
+        this.options.logger?.warn(
+          { owner: this.owner, err: error },
+          'Cloudflare budget store unreachable: an emergency spends its reserve counted in this process',
+        );
         return 0;
       }
-      if (!this.storeDown) this.options.logger?.warn({ owner: this.owner, err: error }, 'Cloudflare budget store unreachable: Cloudflare requests wait for it');
+      if (!this.storeDown)
+        this.options.logger?.warn(
+          { owner: this.owner, err: error },
+          'Cloudflare budget store unreachable: Cloudflare requests wait for it',
+        );
       this.storeDown = true;
       return STORE_RETRY_MS;
     }
@@ -174,7 +187,11 @@ class OwnerQueue {
  */
 export function createRequestBudget(options: RequestBudgetOptions): RequestBudget {
   const shape = budgetShape(options.settings);
-  const settings = { store: options.store, logger: options.logger, emergencyStoreTimeoutMs: options.emergencyStoreTimeoutMs ?? 1_000 };
+  const settings = {
+    store: options.store,
+    logger: options.logger,
+    emergencyStoreTimeoutMs: options.emergencyStoreTimeoutMs ?? 1_000,
+  };
   const reserve = localEmergencyReserve(shape);
   const queues = new Map<string, OwnerQueue>();
   let closed = false;
@@ -206,7 +223,14 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
     acquire: (owner, lane) => (closed ? Promise.reject(new BudgetClosedError()) : queue(owner).acquire(lane)),
     async rateLimited(owner, retryAfterMs) {
       queue(owner).blockLocally(Date.now() + retryAfterMs);
-      await options.store.block(owner, retryAfterMs).catch((error: unknown) => options.logger?.warn({ owner, err: error }, 'could not share a Cloudflare rate-limit block with other workers'));
+      await options.store
+        .block(owner, retryAfterMs)
+        .catch((error: unknown) =>
+          options.logger?.warn(
+            { owner, err: error },
+            'could not share a Cloudflare rate-limit block with other workers',
+          ),
+        );
     },
     observe,
     load: async (owner) => ({ ...(await options.store.load(owner)), emissionMs: shape.emissionMs }),

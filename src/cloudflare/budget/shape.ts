@@ -34,10 +34,12 @@ export function budgetShape({ requestsPerWindow, windowMs }: BudgetSettings): Bu
   const scheduled = share(0.01, 1);
   const interactive = scheduled + share(0.01, 1);
   const emergency = interactive + share(0.02, 2);
-  if (emergency >= requestsPerWindow) throw new Error(`a budget of ${requestsPerWindow} requests per window leaves no room for its lanes' bursts`);
+  if (emergency >= requestsPerWindow)
+    throw new Error(`a budget of ${requestsPerWindow} requests per window leaves no room for its lanes' bursts`);
   // Left of Cloudflare's own count: sized on its allowance even when this budget is larger
   // (tests), so a lane never waits for room Cloudflare could not give in the first place.
-  const headroom = (burst: number) => Math.round(((emergency - burst) * Math.min(requestsPerWindow, CLOUDFLARE_ALLOWANCE)) / requestsPerWindow);
+  const headroom = (burst: number) =>
+    Math.round(((emergency - burst) * Math.min(requestsPerWindow, CLOUDFLARE_ALLOWANCE)) / requestsPerWindow);
   return {
     emissionMs: windowMs / (requestsPerWindow - emergency),
     burst: { emergency, interactive, scheduled },

@@ -51,7 +51,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   api.get('/health', async () => ok({ status: 'ok' }));
 
   api.get('/faults', async () => ok(deps.faults.list()));
-  api.post('/faults', { schema: { body: FaultRuleSchema } }, async (request) => ok({ id: deps.faults.add(request.body) }));
+  api.post('/faults', { schema: { body: FaultRuleSchema } }, async (request) =>
+    ok({ id: deps.faults.add(request.body) }),
+  );
   api.put('/faults', { schema: { body: z.union([FaultRuleSchema, z.array(FaultRuleSchema)]) } }, async (request) =>
     ok({ ids: deps.faults.set(request.body) }),
   );
@@ -60,7 +62,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return ok({ cleared: true });
   });
   api.delete('/faults/:id', { schema: { params: z.object({ id: z.string() }) } }, async (request) => {
-    if (!deps.faults.remove(request.params.id)) throw CloudflareApiError.of(404, CODE.notFound, 'no fault rule with that id');
+    if (!deps.faults.remove(request.params.id))
+      throw CloudflareApiError.of(404, CODE.notFound, 'no fault rule with that id');
     return ok({ removed: request.params.id });
   });
   api.put('/faults/seed', { schema: { body: z.object({ seed: z.number().int() }) } }, async (request) => {
@@ -69,7 +72,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   api.get('/rate-limit', async () => ok(deps.rateLimiter.config));
-  api.put('/rate-limit', { schema: { body: RateLimitPatchSchema } }, async (request) => ok(deps.rateLimiter.configure(request.body)));
+  api.put('/rate-limit', { schema: { body: RateLimitPatchSchema } }, async (request) =>
+    ok(deps.rateLimiter.configure(request.body)),
+  );
   api.delete('/rate-limit', async () => {
     deps.rateLimiter.reset();
     return ok({ reset: true });
@@ -92,11 +97,18 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return ok({ reset: true });
   });
 
-  const clockView = (): { now: string; offsetMs: number } => ({ now: deps.clock.nowIso(), offsetMs: deps.clock.offset });
+  const clockView = (): { now: string; offsetMs: number } => ({
+    now: deps.clock.nowIso(),
+    offsetMs: deps.clock.offset,
+  });
   api.get('/clock', async () => ok(clockView()));
   api.post(
     '/clock',
-    { schema: { body: z.object({ advanceMs: z.number().optional(), now: z.string().optional(), reset: z.boolean().optional() }) } },
+    {
+      schema: {
+        body: z.object({ advanceMs: z.number().optional(), now: z.string().optional(), reset: z.boolean().optional() }),
+      },
+    },
     async (request) => {
       const { advanceMs, now, reset } = request.body;
       if (reset) deps.clock.reset();

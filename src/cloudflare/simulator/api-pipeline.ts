@@ -36,7 +36,10 @@ interface RequestContext {
  * written. The rate-limit headers are set on the reply before anything can refuse the
  * request, so every answer of a known route carries them (the error handler keeps them).
  */
-export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { tokenOf(request: FastifyRequest): ApiTokenRecord } {
+export function installApiPipeline(
+  app: FastifyInstance,
+  deps: PipelineDeps,
+): { tokenOf(request: FastifyRequest): ApiTokenRecord } {
   const contexts = new WeakMap<FastifyRequest, RequestContext>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -52,7 +55,10 @@ export function installApiPipeline(app: FastifyInstance, deps: PipelineDeps): { 
     const bearer = parseBearer(request.headers.authorization);
     const known = bearer.kind === 'ok' ? deps.state.apiTokens.findByValue(bearer.value) : undefined;
     const relative = path.startsWith(deps.prefix) ? path.slice(deps.prefix.length) : path;
-    const limit = deps.rateLimit.admit(deps.rateLimit.keyOfRequest(known, request.ip), meta.operationId, { method: request.method, path: relative });
+    const limit = deps.rateLimit.admit(deps.rateLimit.keyOfRequest(known, request.ip), meta.operationId, {
+      method: request.method,
+      path: relative,
+    });
     const config = deps.rateLimiter.config;
     const headers = rateLimitHeaders(config, limit);
     reply.headers(headers);
@@ -95,7 +101,8 @@ const RATE_LIMITED_MESSAGE = 'Please wait and consider throttling your request s
  * `retryAfter` the rule sets explicitly is sent. Other statuses keep the reply's headers.
  */
 function injectedError(error: NonNullable<FaultDecision['error']>, config: RateLimitConfig): CloudflareApiError {
-  const headers: Record<string, string> = error.retryAfter !== undefined ? { 'Retry-After': String(error.retryAfter) } : {};
+  const headers: Record<string, string> =
+    error.retryAfter !== undefined ? { 'Retry-After': String(error.retryAfter) } : {};
   if (error.status === 429) {
     if (config.headers) {
       const retryAfter = error.retryAfter ?? 1;
@@ -105,7 +112,12 @@ function injectedError(error: NonNullable<FaultDecision['error']>, config: RateL
     return CloudflareApiError.of(429, CODE.rateLimited, RATE_LIMITED_MESSAGE, headers);
   }
   const message = error.status >= 500 ? 'Internal server error (simulated fault)' : 'Request failed (simulated fault)';
-  return CloudflareApiError.of(error.status, error.status >= 500 ? CODE.internal : CODE.invalidRequest, message, headers);
+  return CloudflareApiError.of(
+    error.status,
+    error.status >= 500 ? CODE.internal : CODE.invalidRequest,
+    message,
+    headers,
+  );
 }
 
 function authenticate(
@@ -122,7 +134,11 @@ function authenticate(
     if (request.headers['x-auth-key'] !== undefined || request.headers['x-auth-email'] !== undefined) {
       throw CloudflareApiError.of(403, CODE.unknownAuthKey, 'Unknown X-Auth-Key or X-Auth-Email');
     }
-    throw CloudflareApiError.of(400, CODE.missingAuthHeaders, 'Missing X-Auth-Key, X-Auth-Email or Authorization headers');
+    throw CloudflareApiError.of(
+      400,
+      CODE.missingAuthHeaders,
+      'Missing X-Auth-Key, X-Auth-Email or Authorization headers',
+    );
   }
   if (bearer.kind === 'malformed') {
     throw new CloudflareApiError(400, [
@@ -142,7 +158,11 @@ function authenticate(
   if (!token || apiTokens.validity(token) !== 'active') throw invalid();
   if (auth.verify !== undefined && token.owner.kind !== auth.verify) throw invalid();
   if (!ipAllowed(token.requestIp, request.ip)) {
-    throw CloudflareApiError.of(403, CODE.invalidAccessToken, `Cannot use the access token from location: ${request.ip}`);
+    throw CloudflareApiError.of(
+      403,
+      CODE.invalidAccessToken,
+      `Cannot use the access token from location: ${request.ip}`,
+    );
   }
   apiTokens.touch(token);
   if (auth.groups.length > 0 && !tokenGrants(token, auth.groups, resourceOf(deps, auth, request.params))) {

@@ -35,14 +35,29 @@ export interface SimulatorAppDeps {
   operations?: OperationRegistry;
 }
 
-type HttpError = Error & { statusCode?: number; code?: string; validation?: Array<{ instancePath?: string; message?: string }>; validationContext?: string };
+type HttpError = Error & {
+  statusCode?: number;
+  code?: string;
+  validation?: Array<{ instancePath?: string; message?: string }>;
+  validationContext?: string;
+};
 
 function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?')[0] ?? request.url;
-  void reply.code(404).send(failure([{ code: CODE.routeNotFound, message: `Could not route to ${path}, perhaps your object identifier is invalid?` }]));
+  void reply
+    .code(404)
+    .send(
+      failure([
+        { code: CODE.routeNotFound, message: `Could not route to ${path}, perhaps your object identifier is invalid?` },
+      ]),
+    );
 }
 
-function parseJson(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+function parseJson(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') {
     done(null, undefined);
@@ -62,7 +77,9 @@ function parseJson(_request: FastifyRequest, body: string | Buffer, done: (err: 
  */
 export function buildSimulatorApp(deps: SimulatorAppDeps): FastifyInstance {
   const common = { forceCloseConnections: true, bodyLimit: 1_048_576 } as const;
-  const app: FastifyInstance = deps.logger ? Fastify({ ...common, loggerInstance: deps.logger }) : Fastify({ ...common, logger: false });
+  const app: FastifyInstance = deps.logger
+    ? Fastify({ ...common, loggerInstance: deps.logger })
+    : Fastify({ ...common, logger: false });
 
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('application/json');
@@ -73,8 +90,12 @@ export function buildSimulatorApp(deps: SimulatorAppDeps): FastifyInstance {
       return reply.code(error.status).headers(error.headers).send(failure(error.errors));
     }
     if (error.validation) {
-      const details = error.validation.map((v) => `${error.validationContext ?? 'request'}${v.instancePath ?? ''}: ${v.message ?? 'invalid'}`);
-      return reply.code(400).send(failure([{ code: CODE.invalidRequest, message: `Invalid request: ${details.join('; ')}` }]));
+      const details = error.validation.map(
+        (v) => `${error.validationContext ?? 'request'}${v.instancePath ?? ''}: ${v.message ?? 'invalid'}`,
+      );
+      return reply
+        .code(400)
+        .send(failure([{ code: CODE.invalidRequest, message: `Invalid request: ${details.join('; ')}` }]));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

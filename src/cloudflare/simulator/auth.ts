@@ -63,7 +63,8 @@ export function tokenGrants(token: ApiTokenRecord, groupNames: readonly string[]
   const wanted = new Set(groupNames.map((name) => permissionGroupByName(name)?.id).filter((id) => id !== undefined));
   const applies = (effect: 'allow' | 'deny'): boolean =>
     token.policies.some(
-      (p) => p.effect === effect && p.permission_groups.some((g) => wanted.has(g.id)) && resourcesCover(p.resources, ref),
+      (p) =>
+        p.effect === effect && p.permission_groups.some((g) => wanted.has(g.id)) && resourcesCover(p.resources, ref),
     );
   return applies('allow') && !applies('deny');
 }

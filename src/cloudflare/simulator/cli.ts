@@ -18,9 +18,13 @@ function number(name: string, text: string | undefined, fallback: number): numbe
 }
 
 function envLines(sim: RunningSimulator): string[] {
-  const lines = ['# Cloudflare SIMULATOR for token-warden: simulation mode, not the real Cloudflare API. Ctrl-C stops it.'];
+  const lines = [
+    '# Cloudflare SIMULATOR for token-warden: simulation mode, not the real Cloudflare API. Ctrl-C stops it.',
+  ];
   const add = (key: string, value: string | null | undefined, what: string): void => {
-    lines.push(value ? `${key}=${value}` : `# ${key}: ${what} changed since the demo seed; its value cannot be shown again`);
+    lines.push(
+      value ? `${key}=${value}` : `# ${key}: ${what} changed since the demo seed; its value cannot be shown again`,
+    );
   };
   lines.push(`CLOUDFLARE_BASE_URL=${sim.baseURL}`);
   const { demo } = sim;
@@ -54,7 +58,8 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (values.seed !== undefined && values.seed !== 'demo' && values.seed !== 'none') throw new Error('--seed must be demo or none');
+  if (values.seed !== undefined && values.seed !== 'demo' && values.seed !== 'none')
+    throw new Error('--seed must be demo or none');
   const sim = await startSimulator({
     port: number('port', values.port, 8787),
     host: values.host ?? '127.0.0.1',

@@ -44,7 +44,10 @@ export const RateLimitPatchSchema = z.object({
 export type RateLimitPatch = z.infer<typeof RateLimitPatchSchema>;
 
 /** Whose allowance outside requests spend: a token value's owner, or a key as `sim.rateLimit.keyOf` gives it. */
-export const RateLimitTargetSchema = z.union([z.strictObject({ tokenValue: z.string().min(1) }), z.strictObject({ key: z.string().min(1) })]);
+export const RateLimitTargetSchema = z.union([
+  z.strictObject({ tokenValue: z.string().min(1) }),
+  z.strictObject({ key: z.string().min(1) }),
+]);
 
 export type RateLimitTarget = z.infer<typeof RateLimitTargetSchema>;
 

@@ -5,7 +5,13 @@
  * See README.md beside this file.
  */
 export { startSimulator } from './server';
-export type { RunningSimulator, SimulatorCalls, SimulatorFaults, SimulatorRateLimit, StartSimulatorOptions } from './server';
+export type {
+  RunningSimulator,
+  SimulatorCalls,
+  SimulatorFaults,
+  SimulatorRateLimit,
+  StartSimulatorOptions,
+} from './server';
 export { buildSimulatorApp, API_PREFIX } from './app';
 export type { SimulatorAppDeps } from './app';
 export { SimulatorState } from './state/state';

@@ -19,7 +19,11 @@ export type PageQuery = z.infer<typeof pageQuerySchema>;
  * SDK's auto-pagination asks for page+1 until it gets an empty page, so this is what makes
  * `for await` end.
  */
-export function paginate<T>(items: readonly T[], query: PageQuery, limits: PageLimits): { result: T[]; resultInfo: ResultInfo } {
+export function paginate<T>(
+  items: readonly T[],
+  query: PageQuery,
+  limits: PageLimits,
+): { result: T[]; resultInfo: ResultInfo } {
   const perPage = Math.min(limits.maxPerPage, Math.max(limits.minPerPage, query.per_page ?? limits.defaultPerPage));
   const page = query.page ?? 1;
   const start = (page - 1) * perPage;

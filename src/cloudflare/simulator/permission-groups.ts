@@ -11,9 +11,7 @@ import { createHash } from 'node:crypto';
  * {@link groupNameForLabel}.
  */
 export type PermissionScope =
-  | 'com.cloudflare.api.account'
-  | 'com.cloudflare.api.account.zone'
-  | 'com.cloudflare.api.user';
+  'com.cloudflare.api.account' | 'com.cloudflare.api.account.zone' | 'com.cloudflare.api.user';
 
 export type PermissionCategory =
   | 'developer_platform'
@@ -39,7 +37,12 @@ const USER: PermissionScope[] = ['com.cloudflare.api.user'];
 const derivedId = (name: string): string =>
   createHash('sha256').update(`token-warden-simulator/permission-group/${name}`).digest('hex').slice(0, 32);
 
-function group(name: string, category: PermissionCategory, scopes: PermissionScope[], realId?: string): PermissionGroup {
+function group(
+  name: string,
+  category: PermissionCategory,
+  scopes: PermissionScope[],
+  realId?: string,
+): PermissionGroup {
   return { id: realId ?? derivedId(name), name, category, scopes };
 }
 
@@ -81,8 +84,18 @@ export const PERMISSION_GROUPS: readonly PermissionGroup[] = Object.freeze([
   group('Cloudflare Tunnel Read', 'cloudflare_one_and_zero_trust', ACCOUNT, 'efea2ab8357b47888938f101ae5e053f'),
   group('Access: Service Tokens Write', 'cloudflare_one_and_zero_trust', ACCOUNT_AND_ZONE),
   group('Access: Service Tokens Read', 'cloudflare_one_and_zero_trust', ACCOUNT_AND_ZONE),
-  group('Access: Apps and Policies Write', 'cloudflare_one_and_zero_trust', ACCOUNT_AND_ZONE, '1e13c5124ca64b72b1969a67e8829049'),
-  group('Access: Apps and Policies Read', 'cloudflare_one_and_zero_trust', ACCOUNT_AND_ZONE, '7ea222f6d5064cfa89ea366d7c1fee89'),
+  group(
+    'Access: Apps and Policies Write',
+    'cloudflare_one_and_zero_trust',
+    ACCOUNT_AND_ZONE,
+    '1e13c5124ca64b72b1969a67e8829049',
+  ),
+  group(
+    'Access: Apps and Policies Read',
+    'cloudflare_one_and_zero_trust',
+    ACCOUNT_AND_ZONE,
+    '7ea222f6d5064cfa89ea366d7c1fee89',
+  ),
   group('Access: Apps and Policies Revoke', 'cloudflare_one_and_zero_trust', ACCOUNT_AND_ZONE),
   // Account
   group('Account API Tokens Write', 'account_and_billing', ACCOUNT),

@@ -11,7 +11,16 @@ export interface ProbeDeps {
 }
 
 type ProbeResult =
-  | { status: 200; body: { success: true; app_id: string; service_token_id: string; credential: 'current' | 'previous'; client_secret_version: number } }
+  | {
+      status: 200;
+      body: {
+        success: true;
+        app_id: string;
+        service_token_id: string;
+        credential: 'current' | 'previous';
+        client_secret_version: number;
+      };
+    }
   | { status: 403 | 404; body: { success: false; app_id: string; reason: string } };
 
 const header = (request: FastifyRequest, name: string): string | undefined => {
@@ -27,8 +36,16 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
  * carry a secret.
  */
 export function probeRoutes(app: FastifyInstance, deps: ProbeDeps): void {
-  const handler = async (request: FastifyRequest<{ Params: { appId: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
-    const outcome = evaluate(deps.state, request.params.appId, header(request, 'cf-access-client-id'), header(request, 'cf-access-client-secret'));
+  const handler = async (
+    request: FastifyRequest<{ Params: { appId: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> => {
+    const outcome = evaluate(
+      deps.state,
+      request.params.appId,
+      header(request, 'cf-access-client-id'),
+      header(request, 'cf-access-client-secret'),
+    );
     deps.calls.record('probe', outcome.status);
     return reply.code(outcome.status).send(outcome.body);
   };
@@ -37,17 +54,27 @@ export function probeRoutes(app: FastifyInstance, deps: ProbeDeps): void {
   app.route({ method: [...methods], url: `${PROBE_PREFIX}/:appId/*`, handler });
 }
 
-function evaluate(state: SimulatorState, appId: string, clientId: string | undefined, clientSecret: string | undefined): ProbeResult {
-  const denied = (status: 403 | 404, reason: string): ProbeResult => ({ status, body: { success: false, app_id: appId, reason } });
+function evaluate(
+  state: SimulatorState,
+  appId: string,
+  clientId: string | undefined,
+  clientSecret: string | undefined,
+): ProbeResult {
+  const denied = (status: 403 | 404, reason: string): ProbeResult => ({
+    status,
+    body: { success: false, app_id: appId, reason },
+  });
   const app = state.access.app(appId);
   if (!app) return denied(404, 'unknown_application');
   if (!clientId || !clientSecret) return denied(403, 'missing_credentials');
   const check = state.serviceTokens.checkCredential(clientId, clientSecret);
   if (!check.ok) return denied(403, check.reason);
   const { token } = check;
-  const tokenAccount = token.scope.kind === 'account' ? token.scope.accountId : state.accounts.zone(token.scope.zoneId)?.accountId;
+  const tokenAccount =
+    token.scope.kind === 'account' ? token.scope.accountId : state.accounts.zone(token.scope.zoneId)?.accountId;
   if (tokenAccount !== app.accountId) return denied(403, 'token_not_in_application_account');
-  if (!decideForServiceToken(state.access.appPolicies(app), token.id).allowed) return denied(403, 'not_allowed_by_policy');
+  if (!decideForServiceToken(state.access.appPolicies(app), token.id).allowed)
+    return denied(403, 'not_allowed_by_policy');
   state.serviceTokens.touch(token);
   return {
     status: 200,

@@ -1,7 +1,13 @@
 import type { CallCounter } from './calls';
 import { CloudflareApiError, CODE } from './errors';
 import type { RateLimitTarget } from './faults-schema';
-import { rateLimitKeyOfIp, rateLimitKeyOfToken, type RateLimitDecision, type RateLimitKeySnapshot, type RateLimiter } from './rate-limit';
+import {
+  rateLimitKeyOfIp,
+  rateLimitKeyOfToken,
+  type RateLimitDecision,
+  type RateLimitKeySnapshot,
+  type RateLimiter,
+} from './rate-limit';
 import type { SimulatorState } from './state/state';
 import type { ApiTokenRecord } from './state/types';
 

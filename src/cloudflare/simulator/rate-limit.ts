@@ -107,7 +107,13 @@ export class RateLimiter {
     const { limit, enabled } = this.settings;
     let state = this.current(key, now);
     if (state?.blockedUntil !== undefined) {
-      return { allowed: false, key, retryAfterSeconds: ceilSeconds(state.blockedUntil - now), blockedUntil: state.blockedUntil, blockStarted: false };
+      return {
+        allowed: false,
+        key,
+        retryAfterSeconds: ceilSeconds(state.blockedUntil - now),
+        blockedUntil: state.blockedUntil,
+        blockStarted: false,
+      };
     }
     if (!state) {
       state = { windowStart: now, count: 0 };
@@ -115,7 +121,13 @@ export class RateLimiter {
     }
     if (enabled && state.count >= limit) {
       state.blockedUntil = now + windowMs;
-      return { allowed: false, key, retryAfterSeconds: ceilSeconds(windowMs), blockedUntil: state.blockedUntil, blockStarted: true };
+      return {
+        allowed: false,
+        key,
+        retryAfterSeconds: ceilSeconds(windowMs),
+        blockedUntil: state.blockedUntil,
+        blockStarted: true,
+      };
     }
     state.count += 1;
     return {
@@ -154,7 +166,8 @@ export class RateLimiter {
   private current(key: string, now: number): KeyState | undefined {
     const state = this.keys.get(key);
     if (!state) return undefined;
-    const over = state.blockedUntil !== undefined ? now >= state.blockedUntil : now - state.windowStart >= this.windowMs();
+    const over =
+      state.blockedUntil !== undefined ? now >= state.blockedUntil : now - state.windowStart >= this.windowMs();
     if (!over) return state;
     this.keys.delete(key);
     return undefined;

@@ -41,8 +41,12 @@ export function seedDemo(state: SimulatorState): DemoSeed {
     const zone = state.createZone({ accountId: account.id, name: 'demo.token-warden.example' });
     const now = state.clock.now();
 
-    const allAccountGroups = PERMISSION_GROUPS.filter((g) => !g.scopes.includes('com.cloudflare.api.user')).map((g) => g.name);
-    const allUserGroups = PERMISSION_GROUPS.filter((g) => g.scopes.includes('com.cloudflare.api.user')).map((g) => g.name);
+    const allAccountGroups = PERMISSION_GROUPS.filter((g) => !g.scopes.includes('com.cloudflare.api.user')).map(
+      (g) => g.name,
+    );
+    const allUserGroups = PERMISSION_GROUPS.filter((g) => g.scopes.includes('com.cloudflare.api.user')).map(
+      (g) => g.name,
+    );
 
     const warden = state.createApiToken({
       owner: 'user',
@@ -95,7 +99,11 @@ export function seedDemo(state: SimulatorState): DemoSeed {
     });
 
     const script = state.createWorkerScript({ accountId: account.id, name: 'demo-worker' });
-    const dispatch = state.createWorkerScript({ accountId: account.id, name: 'customer-worker', dispatchNamespace: 'demo-dispatch' });
+    const dispatch = state.createWorkerScript({
+      accountId: account.id,
+      name: 'customer-worker',
+      dispatchNamespace: 'demo-dispatch',
+    });
     const store = state.createSecretsStore({ accountId: account.id, name: 'demo-secrets-store' });
 
     const expiresAt = (id: string): string | null => state.serviceTokens.get(id)?.expires_at ?? null;

@@ -121,7 +121,17 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
   if (stateFile) state.store.save();
 
   const operations = new OperationRegistry();
-  const app = buildSimulatorApp({ state, faults, rateLimiter, rateLimit, calls, clock, adminKey, operations, logger: options.logger ?? false });
+  const app = buildSimulatorApp({
+    state,
+    faults,
+    rateLimiter,
+    rateLimit,
+    calls,
+    clock,
+    adminKey,
+    operations,
+    logger: options.logger ?? false,
+  });
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the simulator is not listening on a TCP port');

@@ -73,7 +73,11 @@ export function accessRoutes(app: FastifyInstance, deps: RouteDeps): void {
       state.accounts.requireAccount(request.params.account_id);
       const list = sortBy(repo.listReusable(request.params.account_id), (p) => p.created_at);
       const views = list.map((p) => accessPolicyView(p, { appCount: repo.appCount(p.id) }));
-      const { result, resultInfo } = paginate(views, request.query, { defaultPerPage: 100, minPerPage: 1, maxPerPage: 1000 });
+      const { result, resultInfo } = paginate(views, request.query, {
+        defaultPerPage: 100,
+        minPerPage: 1,
+        maxPerPage: 1000,
+      });
       return send(reply, 200, result, resultInfo);
     },
   );
@@ -127,7 +131,11 @@ export function accessRoutes(app: FastifyInstance, deps: RouteDeps): void {
         .filter((a) => like(a.name, name) && like(a.domain, domain) && (aud === undefined || a.aud === aud))
         .filter((a) => search === undefined || like(a.name, search) || like(a.domain, search));
       const views = sortBy(list, (a) => a.created_at).map((a) => accessAppView(a, repo.appPolicies(a)));
-      const { result, resultInfo } = paginate(views, request.query, { defaultPerPage: 25, minPerPage: 1, maxPerPage: 1000 });
+      const { result, resultInfo } = paginate(views, request.query, {
+        defaultPerPage: 25,
+        minPerPage: 1,
+        maxPerPage: 1000,
+      });
       return send(reply, 200, result, resultInfo);
     },
   );
@@ -146,10 +154,17 @@ export function accessRoutes(app: FastifyInstance, deps: RouteDeps): void {
     { schema: { params: appParams, querystring: pageQuerySchema } },
     async (request, reply) => {
       const found = repo.requireApp(request.params.account_id, request.params.app_id);
-      const views = repo
-        .appPolicies(found)
-        .map((e) => accessPolicyView(e.policy, { precedence: e.precedence, ...(e.policy.appId === null ? { appCount: repo.appCount(e.policy.id) } : {}) }));
-      const { result, resultInfo } = paginate(views, request.query, { defaultPerPage: 200, minPerPage: 1, maxPerPage: 1000 });
+      const views = repo.appPolicies(found).map((e) =>
+        accessPolicyView(e.policy, {
+          precedence: e.precedence,
+          ...(e.policy.appId === null ? { appCount: repo.appCount(e.policy.id) } : {}),
+        }),
+      );
+      const { result, resultInfo } = paginate(views, request.query, {
+        defaultPerPage: 200,
+        minPerPage: 1,
+        maxPerPage: 1000,
+      });
       return send(reply, 200, result, resultInfo);
     },
   );

@@ -13,7 +13,10 @@ const LIMITS = { defaultPerPage: 20, minPerPage: 5, maxPerPage: 50 };
 
 const ownerParams = z.object({ account_id: z.string().optional() });
 const tokenParams = ownerParams.extend({ token_id: z.string() });
-const listQuery = pageQuerySchema.extend({ direction: directionSchema.optional(), include_expired: queryBoolean.optional() });
+const listQuery = pageQuerySchema.extend({
+  direction: directionSchema.optional(),
+  include_expired: queryBoolean.optional(),
+});
 const groupQuery = z.object({ name: z.string().optional(), scope: z.string().optional() });
 
 const requestIp = z.object({ in: z.array(z.string()).optional(), not_in: z.array(z.string()).optional() });
@@ -187,7 +190,8 @@ export function apiTokenRoutes(app: FastifyInstance, deps: RouteDeps): void {
     api.put(
       operations.define('PUT', `${item}/value`, { operationId: `${ids}-roll-token`, auth: { scope, groups: write } }),
       { schema: { params: tokenParams, body: rollBody } },
-      async (request, reply) => send(reply, 200, state.apiTokens.roll(ownerOf(request.params), request.params.token_id)),
+      async (request, reply) =>
+        send(reply, 200, state.apiTokens.roll(ownerOf(request.params), request.params.token_id)),
     );
   }
 }

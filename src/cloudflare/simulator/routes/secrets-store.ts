@@ -24,8 +24,17 @@ const secretListQuery = pageQuerySchema.extend({
   search: z.string().optional(),
   scopes: queryList.optional(),
 });
-const createItem = z.object({ name: z.string(), value: z.string().max(65536), scopes: z.array(scope), comment: z.string().optional() });
-const patchBody = z.object({ value: z.string().max(65536).optional(), scopes: z.array(scope).optional(), comment: z.string().optional() });
+const createItem = z.object({
+  name: z.string(),
+  value: z.string().max(65536),
+  scopes: z.array(scope),
+  comment: z.string().optional(),
+});
+const patchBody = z.object({
+  value: z.string().max(65536).optional(),
+  scopes: z.array(scope).optional(),
+  comment: z.string().optional(),
+});
 const duplicateBody = z.object({ name: z.string(), scopes: z.array(scope), comment: z.string().optional() });
 const bulkDeleteBody = z.object({ ids: z.array(z.string()).min(1) });
 
@@ -38,8 +47,10 @@ export function secretsStoreRoutes(app: FastifyInstance, deps: RouteDeps): void 
   const define = (method: string, url: string, operationId: string, groups: readonly string[]): string =>
     operations.define(method, url, { operationId, auth: { scope: 'account', groups } });
 
-  api.get(define('GET', `${base}/quota`, 'secrets-store-quota', READ), { schema: { params: accountParams } }, async (request, reply) =>
-    send(reply, 200, { secrets: repo.quota(request.params.account_id) }),
+  api.get(
+    define('GET', `${base}/quota`, 'secrets-store-quota', READ),
+    { schema: { params: accountParams } },
+    async (request, reply) => send(reply, 200, { secrets: repo.quota(request.params.account_id) }),
   );
 
   api.get(
@@ -57,11 +68,15 @@ export function secretsStoreRoutes(app: FastifyInstance, deps: RouteDeps): void 
   api.post(
     define('POST', `${base}/stores`, 'secrets-store-create', WRITE),
     { schema: { params: accountParams, body: z.object({ name: z.string() }) } },
-    async (request, reply) => send(reply, 200, secretsStoreView(repo.createStore(request.params.account_id, request.body.name))),
+    async (request, reply) =>
+      send(reply, 200, secretsStoreView(repo.createStore(request.params.account_id, request.body.name))),
   );
 
-  api.get(define('GET', `${base}/stores/:store_id`, 'secrets-store-get-store-by-id', READ), { schema: { params: storeParams } }, async (request, reply) =>
-    send(reply, 200, secretsStoreView(repo.requireStore(request.params.account_id, request.params.store_id))),
+  api.get(
+    define('GET', `${base}/stores/:store_id`, 'secrets-store-get-store-by-id', READ),
+    { schema: { params: storeParams } },
+    async (request, reply) =>
+      send(reply, 200, secretsStoreView(repo.requireStore(request.params.account_id, request.params.store_id))),
   );
 
   api.delete(
@@ -94,7 +109,13 @@ export function secretsStoreRoutes(app: FastifyInstance, deps: RouteDeps): void 
     define('POST', secrets, 'secrets-store-secret-create', WRITE),
     { schema: { params: storeParams, body: z.array(createItem).min(1) } },
     async (request, reply) =>
-      send(reply, 200, repo.createSecrets(request.params.account_id, request.params.store_id, request.body).map(secretsStoreSecretView)),
+      send(
+        reply,
+        200,
+        repo
+          .createSecrets(request.params.account_id, request.params.store_id, request.body)
+          .map(secretsStoreSecretView),
+      ),
   );
 
   api.delete(
@@ -106,10 +127,14 @@ export function secretsStoreRoutes(app: FastifyInstance, deps: RouteDeps): void 
     },
   );
 
-  api.get(define('GET', `${secrets}/:secret_id`, 'secrets-store-get-by-id', READ), { schema: { params: secretParams } }, async (request, reply) => {
-    const { account_id, store_id, secret_id } = request.params;
-    return send(reply, 200, secretsStoreSecretView(repo.requireSecret(account_id, store_id, secret_id)));
-  });
+  api.get(
+    define('GET', `${secrets}/:secret_id`, 'secrets-store-get-by-id', READ),
+    { schema: { params: secretParams } },
+    async (request, reply) => {
+      const { account_id, store_id, secret_id } = request.params;
+      return send(reply, 200, secretsStoreSecretView(repo.requireSecret(account_id, store_id, secret_id)));
+    },
+  );
 
   api.patch(
     define('PATCH', `${secrets}/:secret_id`, 'secrets-store-patch-by-id', WRITE),
@@ -142,7 +167,11 @@ export function secretsStoreRoutes(app: FastifyInstance, deps: RouteDeps): void 
     async (request, reply) => {
       const { account_id, store_id, secret_id } = request.params;
       const { name, scopes, comment } = request.body;
-      const copy = repo.duplicate(account_id, store_id, secret_id, { name, scopes, ...(comment !== undefined ? { comment } : {}) });
+      const copy = repo.duplicate(account_id, store_id, secret_id, {
+        name,
+        scopes,
+        ...(comment !== undefined ? { comment } : {}),
+      });
       return send(reply, 200, secretsStoreSecretView(copy));
     },
   );

@@ -56,7 +56,11 @@ export function serviceTokenRoutes(app: FastifyInstance, deps: RouteDeps): void 
           .list(scopeOf(request.params))
           .filter((t) => name === undefined || t.name === name)
           .filter((t) => search === undefined || t.name.includes(search) || t.client_id.includes(search));
-        const { result, resultInfo } = paginate(sortBy(tokens, (t) => t.created_at).map(serviceTokenView), request.query, LIMITS);
+        const { result, resultInfo } = paginate(
+          sortBy(tokens, (t) => t.created_at).map(serviceTokenView),
+          request.query,
+          LIMITS,
+        );
         return send(reply, 200, result, resultInfo);
       },
     );
@@ -79,7 +83,13 @@ export function serviceTokenRoutes(app: FastifyInstance, deps: RouteDeps): void 
       operations.define('GET', item, { operationId: `${ids}-get-a-service-token`, auth: { scope, groups: READ } }),
       { schema: { params: tokenParams } },
       async (request, reply) =>
-        send(reply, 200, serviceTokenView(state.serviceTokens.requireInScope(scopeOf(request.params), request.params.service_token_id))),
+        send(
+          reply,
+          200,
+          serviceTokenView(
+            state.serviceTokens.requireInScope(scopeOf(request.params), request.params.service_token_id),
+          ),
+        ),
     );
 
     api.put(
@@ -99,10 +109,17 @@ export function serviceTokenRoutes(app: FastifyInstance, deps: RouteDeps): void 
     );
 
     api.delete(
-      operations.define('DELETE', item, { operationId: `${ids}-delete-a-service-token`, auth: { scope, groups: WRITE } }),
+      operations.define('DELETE', item, {
+        operationId: `${ids}-delete-a-service-token`,
+        auth: { scope, groups: WRITE },
+      }),
       { schema: { params: tokenParams } },
       async (request, reply) =>
-        send(reply, 200, serviceTokenView(state.serviceTokens.delete(scopeOf(request.params), request.params.service_token_id))),
+        send(
+          reply,
+          200,
+          serviceTokenView(state.serviceTokens.delete(scopeOf(request.params), request.params.service_token_id)),
+        ),
     );
   }
 
@@ -115,7 +132,11 @@ export function serviceTokenRoutes(app: FastifyInstance, deps: RouteDeps): void 
     }),
     { schema: { params: tokenParams } },
     async (request, reply) =>
-      send(reply, 200, serviceTokenView(state.serviceTokens.refresh(scopeOf(request.params), request.params.service_token_id))),
+      send(
+        reply,
+        200,
+        serviceTokenView(state.serviceTokens.refresh(scopeOf(request.params), request.params.service_token_id)),
+      ),
   );
 
   api.post(

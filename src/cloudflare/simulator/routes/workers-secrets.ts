@@ -8,7 +8,11 @@ import { queryBoolean, send, type RouteDeps } from './common';
 const READ = ['Workers Scripts Write', 'Workers Scripts Read'];
 const WRITE = ['Workers Scripts Write'];
 
-const scriptParams = z.object({ account_id: z.string(), script_name: z.string(), dispatch_namespace: z.string().optional() });
+const scriptParams = z.object({
+  account_id: z.string(),
+  script_name: z.string(),
+  dispatch_namespace: z.string().optional(),
+});
 const secretParams = scriptParams.extend({ secret_name: z.string() });
 const secretQuery = z.object({ url_encoded: queryBoolean.optional() });
 
@@ -64,7 +68,8 @@ export function workerSecretRoutes(app: FastifyInstance, deps: RouteDeps): void 
         auth: { scope: 'account', groups: READ },
       }),
       { schema: { params: scriptParams } },
-      async (request, reply) => send(reply, 200, state.workers.listSecrets(refOf(request.params)).map(workerSecretView)),
+      async (request, reply) =>
+        send(reply, 200, state.workers.listSecrets(refOf(request.params)).map(workerSecretView)),
     );
 
     api.put(
@@ -74,7 +79,8 @@ export function workerSecretRoutes(app: FastifyInstance, deps: RouteDeps): void 
         auth: { scope: 'account', groups: WRITE },
       }),
       { schema: { params: scriptParams, body: secretInput } },
-      async (request, reply) => send(reply, 200, workerSecretView(state.workers.putSecret(refOf(request.params), request.body))),
+      async (request, reply) =>
+        send(reply, 200, workerSecretView(state.workers.putSecret(refOf(request.params), request.body))),
     );
 
     api.patch(
@@ -108,7 +114,10 @@ export function workerSecretRoutes(app: FastifyInstance, deps: RouteDeps): void 
       }),
       { schema: { params: secretParams, querystring: secretQuery } },
       async (request, reply) => {
-        state.workers.deleteSecret(refOf(request.params), secretName(request.params.secret_name, request.query.url_encoded));
+        state.workers.deleteSecret(
+          refOf(request.params),
+          secretName(request.params.secret_name, request.query.url_encoded),
+        );
         return send(reply, 200, null);
       },
     );

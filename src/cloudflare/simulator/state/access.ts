@@ -135,7 +135,8 @@ export class AccessRepo {
   attachReusable(accountId: string, appId: string, policyId: string, precedence?: number): AppPolicyEntry {
     const app = this.requireApp(accountId, appId);
     const policy = this.requireReusable(accountId, policyId);
-    if (app.policies.some((l) => l.policyId === policyId)) throw accessInvalid(`policy ${policyId} is already attached`);
+    if (app.policies.some((l) => l.policyId === policyId))
+      throw accessInvalid(`policy ${policyId} is already attached`);
     const chosen = this.choosePrecedence(app, precedence);
     this.store.mutate(() => {
       app.policies.push({ policyId, precedence: chosen });
@@ -199,13 +200,15 @@ export class AccessRepo {
   }
 
   appCount(policyId: string): number {
-    return Object.values(this.store.data.accessApps).filter((a) => a.policies.some((l) => l.policyId === policyId)).length;
+    return Object.values(this.store.data.accessApps).filter((a) => a.policies.some((l) => l.policyId === policyId))
+      .length;
   }
 
   /** Every policy in the account whose rules name this service token. */
   policiesNamingServiceToken(accountId: string, tokenId: string): AccessPolicyRecord[] {
     return Object.values(this.store.data.accessPolicies).filter(
-      (p) => p.accountId === accountId && [...p.include, ...p.require, ...p.exclude].some((r) => ruleTokenId(r) === tokenId),
+      (p) =>
+        p.accountId === accountId && [...p.include, ...p.require, ...p.exclude].some((r) => ruleTokenId(r) === tokenId),
     );
   }
 
@@ -258,7 +261,11 @@ export class AccessRepo {
         if (tokenId === undefined) throw accessInvalid('service_token.token_id is required');
         const token = this.serviceTokens.get(tokenId);
         const tokenAccount =
-          token?.scope.kind === 'account' ? token.scope.accountId : token ? this.accounts.zone(token.scope.zoneId)?.accountId : undefined;
+          token?.scope.kind === 'account'
+            ? token.scope.accountId
+            : token
+              ? this.accounts.zone(token.scope.zoneId)?.accountId
+              : undefined;
         if (tokenAccount !== accountId) throw accessInvalid(`service token ${tokenId} does not exist in this account`);
       }
     }

@@ -145,11 +145,15 @@ function toPolicy(input: ApiTokenPolicyInput): ApiTokenPolicy {
 
 function validateTokenInput(owner: ApiTokenOwner, input: ApiTokenInput): void {
   if (input.name.trim() === '') throw badRequest('name: must not be empty');
-  for (const [key, value] of [['not_before', input.not_before], ['expires_on', input.expires_on]] as const) {
+  for (const [key, value] of [
+    ['not_before', input.not_before],
+    ['expires_on', input.expires_on],
+  ] as const) {
     if (value && Number.isNaN(Date.parse(value))) throw badRequest(`${key}: not a date-time`);
   }
   for (const policy of input.policies) {
-    if (policy.permission_groups.length === 0) throw badRequest('policies: each policy needs at least one permission group');
+    if (policy.permission_groups.length === 0)
+      throw badRequest('policies: each policy needs at least one permission group');
     for (const ref of policy.permission_groups) {
       const group = permissionGroupById(ref.id);
       if (!group) throw badRequest(`Permission group ${ref.id} does not exist`);

@@ -40,7 +40,8 @@ export class SecretsStoreRepo {
   createStore(accountId: string, name: string): SecretsStoreRecord {
     this.accounts.requireAccount(accountId);
     if (name.trim() === '') throw badRequest('name: must not be empty');
-    if (this.listStores(accountId).some((s) => s.name === name)) throw conflict(`a store named "${name}" already exists`);
+    if (this.listStores(accountId).some((s) => s.name === name))
+      throw conflict(`a store named "${name}" already exists`);
     const now = this.store.nowIso();
     const record: SecretsStoreRecord = { id: newHexId(), accountId, name, created: now, modified: now };
     this.store.mutate((data) => {
@@ -63,7 +64,8 @@ export class SecretsStoreRepo {
   deleteStore(accountId: string, storeId: string, force: boolean): void {
     this.requireStore(accountId, storeId);
     const secrets = this.listSecrets(accountId, storeId);
-    if (secrets.length > 0 && !force) throw conflict(`store ${storeId} is not empty; pass force=true to delete its secrets too`);
+    if (secrets.length > 0 && !force)
+      throw conflict(`store ${storeId} is not empty; pass force=true to delete its secrets too`);
     this.store.mutate((data) => {
       for (const secret of secrets) delete data.secretsStoreSecrets[secret.id];
       delete data.secretsStores[storeId];
@@ -177,13 +179,23 @@ export class SecretsStoreRepo {
   private requireQuota(accountId: string, adding: number): void {
     const quota = this.store.data.secretsQuota;
     if (this.usage(accountId) + adding > quota) {
-      throw CloudflareApiError.of(400, CODE.quotaExceeded, `secrets quota exceeded: the account may hold ${quota} secrets`);
+      throw CloudflareApiError.of(
+        400,
+        CODE.quotaExceeded,
+        `secrets quota exceeded: the account may hold ${quota} secrets`,
+      );
     }
   }
 }
 
 export function secretsStoreView(store: SecretsStoreRecord): Record<string, unknown> {
-  return { id: store.id, name: store.name, account_id: store.accountId, created: store.created, modified: store.modified };
+  return {
+    id: store.id,
+    name: store.name,
+    account_id: store.accountId,
+    created: store.created,
+    modified: store.modified,
+  };
 }
 
 export function secretsStoreSecretView(secret: SecretsStoreSecretRecord): Record<string, unknown> {

@@ -33,7 +33,10 @@ export type CredentialCheck =
 export class ServiceTokensRepo {
   constructor(private readonly store: SimStore) {}
 
-  create(scope: ServiceTokenScope, input: ServiceTokenCreateInput): { record: ServiceTokenRecord; clientSecret: string } {
+  create(
+    scope: ServiceTokenScope,
+    input: ServiceTokenCreateInput,
+  ): { record: ServiceTokenRecord; clientSecret: string } {
     const duration = input.duration ?? DEFAULT_SERVICE_TOKEN_DURATION;
     const durationMs = requireDuration(duration);
     if (input.name.trim() === '') throw badRequest('name: must not be empty');
@@ -124,7 +127,11 @@ export class ServiceTokensRepo {
   }
 
   /** New client secret, version + 1; the old secret works until `previousExpiresAt` (default: now). */
-  rotate(scope: ServiceTokenScope, id: string, previousExpiresAt?: string): { record: ServiceTokenRecord; clientSecret: string } {
+  rotate(
+    scope: ServiceTokenScope,
+    id: string,
+    previousExpiresAt?: string,
+  ): { record: ServiceTokenRecord; clientSecret: string } {
     const token = this.requireInScope(scope, id);
     if (previousExpiresAt !== undefined) requireDate('previous_client_secret_expires_at', previousExpiresAt);
     return this.store.mutate(() => {
@@ -154,7 +161,8 @@ export class ServiceTokensRepo {
     }
     if (!secret) return { ok: false, reason: 'invalid_secret', token };
     if (!token.enabled) return { ok: false, reason: 'disabled', token };
-    if (token.expires_at !== null && Date.parse(token.expires_at) <= now) return { ok: false, reason: 'expired', token };
+    if (token.expires_at !== null && Date.parse(token.expires_at) <= now)
+      return { ok: false, reason: 'expired', token };
     return { ok: true, token, secret };
   }
 

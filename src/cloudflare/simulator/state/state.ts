@@ -72,7 +72,11 @@ export class SimulatorState {
   readonly workers: WorkersRepo;
   readonly secretsStore: SecretsStoreRepo;
 
-  constructor(data: SimData, readonly clock: SimClock, persist?: PersistFn) {
+  constructor(
+    data: SimData,
+    readonly clock: SimClock,
+    persist?: PersistFn,
+  ) {
     this.store = new SimStore(data, clock, persist);
     this.accounts = new AccountsRepo(this.store);
     this.apiTokens = new ApiTokensRepo(this.store);
@@ -112,10 +116,17 @@ export class SimulatorState {
   }
 
   createApiToken(options: CreateApiTokenOptions): { id: string; value: string } {
-    const owner = options.owner === 'user' ? ({ kind: 'user' } as const) : ({ kind: 'account', accountId: options.owner.accountId } as const);
+    const owner =
+      options.owner === 'user'
+        ? ({ kind: 'user' } as const)
+        : ({ kind: 'account', accountId: options.owner.accountId } as const);
     if (owner.kind === 'account') this.accounts.requireAccount(owner.accountId);
     const policies = [
-      ...this.policiesFor(options.permissions ?? [], owner.kind === 'account' ? owner.accountId : options.accountId, owner.kind),
+      ...this.policiesFor(
+        options.permissions ?? [],
+        owner.kind === 'account' ? owner.accountId : options.accountId,
+        owner.kind,
+      ),
       ...(options.policies ?? []),
     ];
     const { record, value } = this.apiTokens.create(owner, {
@@ -149,7 +160,9 @@ export class SimulatorState {
       name: options.name,
       ...(options.duration !== undefined ? { duration: options.duration } : {}),
       ...(options.enabled !== undefined ? { enabled: options.enabled } : {}),
-      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt === null ? null : iso(options.expiresAt) } : {}),
+      ...(options.expiresAt !== undefined
+        ? { expiresAt: options.expiresAt === null ? null : iso(options.expiresAt) }
+        : {}),
     });
     return { id: record.id, clientId: record.client_id, clientSecret };
   }
@@ -160,7 +173,10 @@ export class SimulatorState {
     return token ? serviceTokenView(token) : undefined;
   }
 
-  rotateServiceToken(id: string, options: { previousSecretExpiresAt?: string | Date } = {}): { clientSecret: string; clientSecretVersion: number } {
+  rotateServiceToken(
+    id: string,
+    options: { previousSecretExpiresAt?: string | Date } = {},
+  ): { clientSecret: string; clientSecretVersion: number } {
     const token = this.serviceTokens.get(id);
     if (!token) throw badRequest(`service token ${id} does not exist`);
     const { record, clientSecret } = this.serviceTokens.rotate(
@@ -176,7 +192,12 @@ export class SimulatorState {
     return this.serviceTokens.checkCredential(clientId, clientSecret).ok;
   }
 
-  createAccessApp(input: { accountId: string; name: string; domain?: string; type?: string }): { id: string; aud: string; name: string; domain: string } {
+  createAccessApp(input: { accountId: string; name: string; domain?: string; type?: string }): {
+    id: string;
+    aud: string;
+    name: string;
+    domain: string;
+  } {
     const app = this.access.createApp(input.accountId, {
       name: input.name,
       domain: input.domain ?? `${input.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.example.com`,
@@ -208,14 +229,24 @@ export class SimulatorState {
   }
 
   /** Ids and names of the policies (reusable and app-scoped) whose rules name the token. */
-  policiesNamingServiceToken(accountId: string, tokenId: string): Array<{ id: string; name: string; reusable: boolean }> {
+  policiesNamingServiceToken(
+    accountId: string,
+    tokenId: string,
+  ): Array<{ id: string; name: string; reusable: boolean }> {
     return this.access
       .policiesNamingServiceToken(accountId, tokenId)
       .map((p) => ({ id: p.id, name: p.name, reusable: p.appId === null }));
   }
 
-  createWorkerScript(input: { accountId: string; name: string; dispatchNamespace?: string }): { name: string; dispatchNamespace: string | null } {
-    const script = this.workers.createScript({ accountId: input.accountId, namespace: input.dispatchNamespace ?? null, name: input.name });
+  createWorkerScript(input: { accountId: string; name: string; dispatchNamespace?: string }): {
+    name: string;
+    dispatchNamespace: string | null;
+  } {
+    const script = this.workers.createScript({
+      accountId: input.accountId,
+      namespace: input.dispatchNamespace ?? null,
+      name: input.name,
+    });
     return { name: script.name, dispatchNamespace: script.namespace };
   }
 
@@ -244,7 +275,9 @@ export class SimulatorState {
     return { accountId: options.accountId, namespace: options.dispatchNamespace ?? null, name: options.scriptName };
   }
 
-  private serviceTokenScope(options: CreateServiceTokenOptions): { kind: 'account'; accountId: string } | { kind: 'zone'; zoneId: string } {
+  private serviceTokenScope(
+    options: CreateServiceTokenOptions,
+  ): { kind: 'account'; accountId: string } | { kind: 'zone'; zoneId: string } {
     if (options.accountId !== undefined && options.zoneId === undefined) {
       this.accounts.requireAccount(options.accountId);
       return { kind: 'account', accountId: options.accountId };
@@ -257,7 +290,11 @@ export class SimulatorState {
   }
 
   /** Groups become one policy per resource kind: user, account (or all accounts), zones. */
-  private policiesFor(names: string[], accountId: string | undefined, ownerKind: 'user' | 'account'): ApiTokenPolicyInput[] {
+  private policiesFor(
+    names: string[],
+    accountId: string | undefined,
+    ownerKind: 'user' | 'account',
+  ): ApiTokenPolicyInput[] {
     const groups = names.map(requirePermissionGroup);
     const userGroups = groups.filter(isUserScoped);
     const zoneOnly = groups.filter((g) => g.scopes.length === 1 && g.scopes[0] === 'com.cloudflare.api.account.zone');

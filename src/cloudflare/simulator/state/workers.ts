@@ -56,7 +56,8 @@ export class WorkersRepo {
 
   requireSecret(ref: ScriptRef, name: string): WorkerSecretRecord {
     const secret = this.requireScript(ref).secrets[name];
-    if (!secret) throw CloudflareApiError.of(404, CODE.notFound, `Secret binding "${name}" not found on Worker ${ref.name}`);
+    if (!secret)
+      throw CloudflareApiError.of(404, CODE.notFound, `Secret binding "${name}" not found on Worker ${ref.name}`);
     return secret;
   }
 
@@ -111,7 +112,8 @@ export class WorkersRepo {
 }
 
 function toRecord(input: WorkerSecretInput): WorkerSecretRecord {
-  if (input.type === 'secret_text') return { name: input.name, type: 'secret_text', valueHash: fingerprint(input.text) };
+  if (input.type === 'secret_text')
+    return { name: input.name, type: 'secret_text', valueHash: fingerprint(input.text) };
   const material = input.key_base64 ?? (input.key_jwk ? JSON.stringify(input.key_jwk) : undefined);
   if (material === undefined) throw badRequest(`${input.name}: secret_key needs key_base64 or key_jwk`);
   return {
@@ -127,5 +129,11 @@ function toRecord(input: WorkerSecretInput): WorkerSecretRecord {
 /** Binding metadata as the API returns it: never the value. */
 export function workerSecretView(secret: WorkerSecretRecord): Record<string, unknown> {
   if (secret.type === 'secret_text') return { name: secret.name, type: secret.type };
-  return { name: secret.name, type: secret.type, format: secret.format, algorithm: secret.algorithm, usages: secret.usages };
+  return {
+    name: secret.name,
+    type: secret.type,
+    format: secret.format,
+    algorithm: secret.algorithm,
+    usages: secret.usages,
+  };
 }
