@@ -12,15 +12,19 @@ export type ListServiceTokens = (
   scope: { account_id: string } | { zone_id: string },
 ) => Promise<Array<{ id?: string; name?: string; expires_at?: string | null }>>;
 
+/** Reads every managed token's expiry; `changedSince` (a rotation's end) refuses a listing older than it. */
+export type ReadServiceTokenExpiry = (options?: { changedSince?: Date }) => Promise<ServiceTokenExpiry[]>;
+
 /**
  * Every managed service token's id and expiry as Cloudflare has them: one listing per account
- * (or zone), results kept for `ttlMs` so dashboards and scrapes do not spend the API budget.
+ * (or zone), results kept for `ttlMs` so dashboards and scrapes do not spend the API budget,
+ * unless a rotation ended after the listing was taken (a replaced token's id and expiry change).
  */
 export function createServiceTokenExpiryReader(
   inventory: Pick<Inventory, 'accounts'>,
   list: ListServiceTokens,
   ttlMs = 60_000,
-) {
+): ReadServiceTokenExpiry {
   let cached: { at: number; value: Promise<ServiceTokenExpiry[]> } | undefined;
   async function read(): Promise<ServiceTokenExpiry[]> {
     const listings = new Map<string, Promise<Awaited<ReturnType<ListServiceTokens>>>>();
@@ -45,8 +49,9 @@ export function createServiceTokenExpiryReader(
       }),
     );
   }
-  return (): Promise<ServiceTokenExpiry[]> => {
-    if (!cached || Date.now() - cached.at > ttlMs) cached = { at: Date.now(), value: read() };
-    return cached.value;
+  return ({ changedSince } = {}) => {
+    const stale = !cached || Date.now() - cached.at > ttlMs || (changedSince && changedSince.getTime() >= cached.at);
+    if (stale) cached = { at: Date.now(), value: read() };
+    return cached!.value;
   };
 }

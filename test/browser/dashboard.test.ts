@@ -26,7 +26,7 @@ describe('dashboard in a real browser', () => {
       { name: 'web-app', strategy: 'rotate-secret', stores: 'file' },
       { name: 'slow-app', strategy: 'rotate-secret', stores: 'file', propagationWait: '1 hour' },
     ]);
-    app = await f.stack.app();
+    app = await f.stack.app({ temporalUiUrl: 'http://127.0.0.1:8233' });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -74,6 +74,12 @@ describe('dashboard in a real browser', () => {
       'resolve → issue → propagate → verify → wait → retire → finish',
     );
     expect(await f.probe(f.fileCredential('web-app'))).toBe(200);
+    // Every rotation links to its own run in the Temporal UI.
+    const [run] = await f.stack.rotations.listRotations({ tokenName: 'web-app', limit: 1 });
+    const link = page.locator('#rotations tr', { hasText: 'web-app' }).first().locator('a', { hasText: 'run' });
+    expect(await link.getAttribute('href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(run!.workflowId)}/${run!.runId}/history`,
+    );
     await page.screenshot({ path: path.join(os.tmpdir(), 'token-warden-dashboard.png'), fullPage: true });
     // The CSP allows exactly the page's own script and style: no violations, no script errors.
     expect(errors).toEqual([]);

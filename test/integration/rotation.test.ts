@@ -136,8 +136,14 @@ describe('service-token rotation through the API, on the real stack', () => {
   });
 
   it('replaces a token blue/green: new token bound beside the old, old one unbound and deleted', async () => {
-    const app = await f.stack.app();
+    // Cloudflare's listing kept a minute, as in production: the rotation's end must refresh it.
+    const app = await f.stack.app({ expiryTtlMs: 60_000 });
     const old = f.tokens['registry']!;
+    const listed = async () =>
+      (await app.inject({ method: 'GET', url: '/service-tokens', headers: f.stack.auth }))
+        .json()
+        .data.service_tokens.find((t: { name: string }) => t.name === 'registry');
+    expect((await listed()).token_id).toBe(old.id);
     expect(
       (await app.inject({ method: 'POST', url: '/service-tokens/registry/rotate', headers: f.stack.auth })).statusCode,
     ).toBe(202);
@@ -153,6 +159,9 @@ describe('service-token rotation through the API, on the real stack', () => {
     expect(now.clientId).toBe(result.clientId);
     expect(await f.probe(now)).toBe(200);
     expect(await f.probe({ clientId: old.clientId, clientSecret: old.clientSecret })).toBe(403);
+    const fresh = await listed();
+    expect(fresh).toMatchObject({ token_id: result.tokenId, last_rotation: { status: 'completed' } });
+    expect(fresh.expires_at).toBe(f.stack.sim.state.getServiceToken(result.tokenId)!.expires_at);
     const [row] = await f.stack.rotations.listRotations({ tokenName: 'registry', limit: 1 });
     expect(row?.steps.map((s) => s.step)).toEqual([
       'resolve',

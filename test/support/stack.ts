@@ -44,7 +44,13 @@ export interface Stack {
   inventory: Inventory;
   /** Starts (or restarts) the worker pair with the current inventory. */
   startWorkers(): Promise<RunningWorkers>;
-  app(options?: { clients?: ApiClient[]; rateLimit?: { max: number; perSeconds: number } }): Promise<FastifyInstance>;
+  app(options?: {
+    clients?: ApiClient[];
+    rateLimit?: { max: number; perSeconds: number };
+    /** How long Cloudflare's expiry listing is kept (production: a minute); 0 here unless a test asks. */
+    expiryTtlMs?: number;
+    temporalUiUrl?: string;
+  }): Promise<FastifyInstance>;
   auth: { authorization: string };
   close(): Promise<void>;
 }
@@ -150,8 +156,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         serviceTokenExpiry: createServiceTokenExpiryReader(
           stack.inventory,
           async (scope) => (await wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(),
-          0,
+          appOptions.expiryTtlMs ?? 0,
         ),
+        dashboard: { temporalUiUrl: appOptions.temporalUiUrl ?? null, namespace: 'default' },
         metrics: createMetricsQueries(db.pool),
         codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
         readiness: {

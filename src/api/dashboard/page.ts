@@ -27,12 +27,14 @@ const el = (id) => document.getElementById(id);
 const text = (value) => document.createTextNode(value == null ? '—' : String(value));
 function cell(row, content) { const td = document.createElement('td'); td.append(content instanceof Node ? content : text(content)); row.append(td); return td; }
 function badge(state) { const span = document.createElement('span'); span.className = 'badge ' + (state || 'unknown'); span.textContent = state || 'unknown'; return span; }
-function workflowLink(id) {
-  if (!config.temporalUiUrl) return text(id);
+/** A link to a workflow (its latest run) or to one run of it in the Temporal UI; its id as text without a UI. */
+function workflowLink(id, runId, label) {
+  if (!config.temporalUiUrl) return text(runId || id);
   const a = document.createElement('a');
-  a.href = config.temporalUiUrl + '/namespaces/' + encodeURIComponent(config.namespace) + '/workflows/' + encodeURIComponent(id);
-  a.textContent = 'Temporal UI'; a.target = '_blank'; a.rel = 'noopener'; return a;
+  a.href = config.temporalUiUrl + '/namespaces/' + encodeURIComponent(config.namespace) + '/workflows/' + encodeURIComponent(id) + (runId ? '/' + encodeURIComponent(runId) + '/history' : '');
+  a.textContent = label || 'Temporal UI'; a.target = '_blank'; a.rel = 'noopener'; return a;
 }
+function withLink(content, id, runId) { const span = document.createElement('span'); span.append(content, text(' '), workflowLink(id, runId, 'run')); return span; }
 async function api(path, init = {}) {
   const response = await fetch(path, { ...init, headers: { ...(init.headers || {}), authorization: 'Bearer ' + sessionStorage.getItem('tw-token') } });
   const body = await response.json().catch(() => ({}));
@@ -51,7 +53,7 @@ async function refresh() {
     const row = document.createElement('tr');
     cell(row, t.name); cell(row, t.account_id); cell(row, t.strategy);
     cell(row, t.days_to_expiry == null ? '—' : t.days_to_expiry + ' days');
-    cell(row, t.last_rotation ? badge(t.last_rotation.status) : '—');
+    cell(row, t.last_rotation ? withLink(badge(t.last_rotation.status), t.workflow_id, t.last_rotation.run_id) : '—');
     cell(row, t.targets.join(', '));
     const actions = cell(row, '');
     const rotate = document.createElement('button'); rotate.textContent = 'Rotate'; rotate.dataset.token = t.name;
@@ -69,6 +71,7 @@ async function refresh() {
     cell(row, f.started_at); cell(row, f.type); cell(row, badge(f.status.toLowerCase()));
     cell(row, p ? p.completed + ' of ' + p.total : '—'); cell(row, p ? p.running : '—'); cell(row, p ? p.waiting : '—'); cell(row, p ? p.failed : '—');
     cell(row, p && p.eta_seconds != null ? Math.ceil(p.eta_seconds / 60) + ' min' : '—');
+    cell(row, workflowLink(f.workflow_id, f.run_id, 'run'));
     runs.append(row);
   }
   const rot = el('rotations'); rot.replaceChildren();
@@ -76,6 +79,7 @@ async function refresh() {
     const row = document.createElement('tr');
     cell(row, r.started_at); cell(row, r.token); cell(row, r.mode); cell(row, r.triggered_by); cell(row, badge(r.status));
     cell(row, r.steps.map((s) => s.step + (s.outcome === 'ok' ? '' : ' (' + s.outcome + ')')).join(' → '));
+    cell(row, workflowLink(r.workflow_id, r.run_id, 'run'));
     rot.append(row);
   }
 }
@@ -139,11 +143,11 @@ export function dashboardPage(options: { temporalUiUrl: string | null; namespace
   </section>
   <section aria-labelledby="fleet-title">
     <h2 id="fleet-title">Fleet rotations and expiry sweeps</h2>
-    <table><thead><tr><th>Started</th><th>Run</th><th>Status</th><th>Done</th><th>Running</th><th>Waiting</th><th>Failed</th><th>ETA</th></tr></thead><tbody id="fan-outs"></tbody></table>
+    <table><thead><tr><th>Started</th><th>Run</th><th>Status</th><th>Done</th><th>Running</th><th>Waiting</th><th>Failed</th><th>ETA</th><th>In Temporal</th></tr></thead><tbody id="fan-outs"></tbody></table>
   </section>
   <section aria-labelledby="rot-title">
     <h2 id="rot-title">Recent rotations</h2>
-    <table><thead><tr><th>Started</th><th>Token</th><th>Mode</th><th>By</th><th>Status</th><th>Steps</th></tr></thead><tbody id="rotations"></tbody></table>
+    <table><thead><tr><th>Started</th><th>Token</th><th>Mode</th><th>By</th><th>Status</th><th>Steps</th><th>In Temporal</th></tr></thead><tbody id="rotations"></tbody></table>
   </section>
 </main>
 <script>${script}</script>

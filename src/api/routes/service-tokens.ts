@@ -12,7 +12,7 @@ import {
   rotationWorkflowId,
   type ManagedServiceToken,
 } from '../../inventory';
-import type { ServiceTokenExpiry } from '../../service-token-expiry';
+import type { ReadServiceTokenExpiry } from '../../service-token-expiry';
 import {
   CloudflareAccountId,
   RotationStrategy,
@@ -41,7 +41,7 @@ export interface ServiceTokenRouteDeps {
   history: Pick<HistoryRepository, 'recordAudit'>;
   rotations: Pick<RotationRepository, 'lastRotation'>;
   /** Managed tokens' ids and expiry as Cloudflare has them; absent, they are unknown. */
-  serviceTokenExpiry?: () => Promise<ServiceTokenExpiry[]>;
+  serviceTokenExpiry?: ReadServiceTokenExpiry;
 }
 
 const tokenParams = z.object({ name: tokenName });
@@ -107,6 +107,10 @@ const inventoryResponse = z.object({
 
 const DAY_MS = 86_400_000;
 
+function latest(dates: Array<Date | null | undefined>): Date | undefined {
+  return dates.reduce<Date | undefined>((max, d) => (d && (!max || d > max) ? d : max), undefined);
+}
+
 function targetLabel(target: { kind: string } & Record<string, unknown>): string {
   const where = ['path', 'namespace', 'name', 'owner', 'repo', 'environment', 'org', 'script', 'storeId']
     .map((k) => target[k])
@@ -164,35 +168,37 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     },
     async () => {
       const entries = managedServiceTokens(deps.inventory);
-      const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry().catch(() => []) : [];
-      const now = Date.now();
-      const serviceTokens = await Promise.all(
-        entries.map(async ({ account, token }) => {
-          const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
-          const last = await deps.rotations.lastRotation(account.id, token.name);
-          const expiresAt = live?.expiresAt ?? null;
-          return {
-            account_id: account.id,
-            name: token.name,
-            scope: token.zoneId ? ('zone' as const) : ('account' as const),
-            strategy: token.strategy,
-            token_id: live?.tokenId ?? null,
-            expires_at: expiresAt,
-            days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
-            renew_before: token.renewBefore,
-            targets: token.targets.map(targetLabel),
-            last_rotation: last
-              ? {
-                  run_id: last.runId,
-                  status: last.status,
-                  started_at: last.startedAt.toISOString(),
-                  finished_at: last.finishedAt?.toISOString() ?? null,
-                }
-              : null,
-            workflow_id: rotationWorkflowId(account.id, token.name),
-          };
-        }),
+      const lastRotations = await Promise.all(
+        entries.map(({ account, token }) => deps.rotations.lastRotation(account.id, token.name)),
       );
+      const changedSince = latest(lastRotations.map((last) => last?.finishedAt));
+      const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry({ changedSince }).catch(() => []) : [];
+      const now = Date.now();
+      const serviceTokens = entries.map(({ account, token }, i) => {
+        const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
+        const last = lastRotations[i];
+        const expiresAt = live?.expiresAt ?? null;
+        return {
+          account_id: account.id,
+          name: token.name,
+          scope: token.zoneId ? ('zone' as const) : ('account' as const),
+          strategy: token.strategy,
+          token_id: live?.tokenId ?? null,
+          expires_at: expiresAt,
+          days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
+          renew_before: token.renewBefore,
+          targets: token.targets.map(targetLabel),
+          last_rotation: last
+            ? {
+                run_id: last.runId,
+                status: last.status,
+                started_at: last.startedAt.toISOString(),
+                finished_at: last.finishedAt?.toISOString() ?? null,
+              }
+            : null,
+          workflow_id: rotationWorkflowId(account.id, token.name),
+        };
+      });
       return { success: true as const, data: { service_tokens: serviceTokens, count: serviceTokens.length } };
     },
   );
