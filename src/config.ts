@@ -114,8 +114,14 @@ export const environmentSchema = z.object({
   TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
   /** Where operators open the Temporal UI; the dashboard links runs there. */
   TEMPORAL_UI_URL: optionalString,
-  /** Browser origins of the Temporal UI allowed to use the codec endpoints. */
-  TEMPORAL_UI_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
+  /** Browser origins of the Temporal UI allowed to use the codec; default: TEMPORAL_UI_URL's and loopback on TEMPORAL_UI_PORT. */
+  TEMPORAL_UI_ORIGINS: optionalString,
+  /** Cloudflare Access in front of the Temporal UI: the codec accepts its users' Access JWT (team domain and the app's AUD tag). */
+  CF_ACCESS_TEAM_DOMAIN: optionalString,
+  CF_ACCESS_AUD: optionalString,
+  /** The Temporal UI's OIDC login (TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true): the codec accepts its access tokens. */
+  TEMPORAL_UI_OIDC_ISSUER: optionalString,
+  TEMPORAL_UI_OIDC_AUDIENCE: optionalString,
   /**
    * Requests to Cloudflare per 5 minutes and Cloudflare user, shared by every worker process.
    * Cloudflare allows 1,200 per user across the dashboard, Terraform and every token: the

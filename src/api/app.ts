@@ -72,6 +72,7 @@ export async function buildApp(deps: AppDeps) {
     clients: deps.clients,
     defaultRateLimit: deps.rateLimit ?? { max: 600, perSeconds: 60 },
     authFailureLimit: deps.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT,
+    uiIdentity: deps.codec.uiIdentity,
   });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);

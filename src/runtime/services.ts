@@ -5,7 +5,9 @@ import { createMetricsQueries } from '../db/metrics-queries';
 import { createAdvisoryLock } from '../db/advisory-lock';
 import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
+import { createUiIdentityVerifier } from '../api/ui-identity';
 import { startHistoryPruner } from './history-pruner';
+import { temporalUiOrigins, uiIdentitySettings } from './temporal-ui';
 import { startWorkers, type RunningWorkers } from './workers';
 import type { Runtime } from './open-runtime';
 
@@ -78,9 +80,8 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
     },
     codec: {
       codec: new AesGcmPayloadCodec(runtime.keys),
-      uiOrigins: runtime.env.TEMPORAL_UI_ORIGINS.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
+      uiOrigins: temporalUiOrigins(runtime.env),
+      uiIdentity: createUiIdentityVerifier(uiIdentitySettings(runtime.env)),
       public: runtime.cloudflare.simulated && ['127.0.0.1', 'localhost', '::1'].includes(runtime.env.HOST),
     },
     readiness: {

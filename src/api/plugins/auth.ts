@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { createAuthFailureCounter, type AuthFailureLimit } from '../auth-failures';
 import { allows, findClient, type ApiClient, type Scope } from '../clients';
 import { HttpError } from '../errors';
+import type { VerifyUiIdentity } from '../ui-identity';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,6 +19,8 @@ declare module 'fastify' {
     public?: boolean;
     /** What a client must be allowed to do to call the route; every non-public route has one. */
     scope?: Scope;
+    /** The Temporal UI may call it with its user's login instead of a client token (the codec). */
+    uiIdentity?: boolean;
   }
 }
 
@@ -27,7 +30,12 @@ export interface AuthOptions {
   defaultRateLimit: { max: number; perSeconds: number };
   /** Failed authentications per source address before it gets 429s. */
   authFailureLimit: AuthFailureLimit;
+  /** Verifies the Temporal UI user's Access or OIDC token on `uiIdentity` routes; null: not configured. */
+  uiIdentity?: VerifyUiIdentity | null;
 }
+
+/** The client name a verified Temporal UI user acts as: one rate limit, one metrics label. */
+export const TEMPORAL_UI_CLIENT = 'temporal-ui';
 
 export interface Authentication {
   credential: 'bearer' | 'cf-access' | 'none';
@@ -93,6 +101,22 @@ export const authPlugin = fp<AuthOptions>(async (app, options) => {
       accessClientId: typeof accessClientId === 'string' ? accessClientId : undefined,
       accessClientSecret: typeof accessClientSecret === 'string' ? accessClientSecret : undefined,
     });
+    if (!client && config?.uiIdentity && options.uiIdentity) {
+      const identity = await options.uiIdentity(request).catch((error: unknown) => {
+        request.log.warn({ err: error }, 'the Temporal UI login could not be checked');
+        throw new HttpError(
+          503,
+          'identity_provider_unavailable',
+          'the identity provider could not be reached; try again',
+        );
+      });
+      if (identity) {
+        request.log.debug({ subject: identity.subject }, 'Temporal UI user');
+        request.client = { name: TEMPORAL_UI_CLIENT };
+        request.authentication = { credential: identity.via, failure: null };
+        return;
+      }
+    }
     if (!client) {
       failures.recordFailure(request.ip);
       const presented = credential !== 'none';

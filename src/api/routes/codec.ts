@@ -2,8 +2,9 @@ import cors from '@fastify/cors';
 import { ValueError, type PayloadCodec } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { authErrors, badRequest, bodyErrors, publicErrors } from '../errors';
+import { authErrors, backendErrors, badRequest, bodyErrors, publicErrors } from '../errors';
 import { base64 } from '../inputs';
+import type { VerifyUiIdentity } from '../ui-identity';
 
 export interface CodecRouteOptions {
   codec: PayloadCodec;
@@ -11,6 +12,8 @@ export interface CodecRouteOptions {
   uiOrigins: string[];
   /** Local simulation only: the dev UI on loopback sends no credentials. */
   public: boolean;
+  /** The UI user's Access or OIDC login, accepted instead of a client token; null: tokens only. */
+  uiIdentity?: VerifyUiIdentity | null;
 }
 
 // Metadata keys are the payload writer's (`encoding`, `encryption-key-id`, …): they only travel inside the payload.
@@ -56,19 +59,23 @@ export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app,
   await app.register(cors, {
     origin: options.uiOrigins,
     credentials: true,
-    allowedHeaders: ['content-type', 'x-namespace', 'authorization'],
+    allowedHeaders: ['content-type', 'x-namespace', 'authorization', 'cf-access-jwt-assertion'],
     methods: ['POST', 'OPTIONS'],
   });
   for (const direction of ['encode', 'decode'] as const) {
     app.post(
       `/codec/${direction}`,
       {
-        config: options.public ? { public: true } : { scope: 'codec' },
+        config: options.public ? { public: true } : { scope: 'codec', uiIdentity: true },
         schema: {
           tags: ['codec'],
           summary: `Temporal UI codec server: ${direction} payloads`,
           body: wireBody,
-          response: { 200: wireAnswer, ...bodyErrors, ...(options.public ? publicErrors : authErrors) },
+          response: {
+            200: wireAnswer,
+            ...bodyErrors,
+            ...(options.public ? publicErrors : { ...authErrors, ...backendErrors }),
+          },
         },
       },
       async (request) => {
