@@ -10,7 +10,7 @@ import { errorHandlerPlugin } from './plugins/error-handler';
 import { hostCheckPlugin, LOOPBACK_HOSTS } from './plugins/host-check';
 import { securityHeadersPlugin } from './plugins/security-headers';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
-import { codecRoutes, type CodecRouteOptions } from './routes/codec';
+import { codecCors, codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { rotationRoutes, type RotationRouteDeps } from './routes/rotations';
 import { serviceTokenRoutes, type ServiceTokenRouteDeps } from './routes/service-tokens';
 import { DEFAULT_STATUS_MAX_AGE_MS, tokenRoutes } from './routes/tokens';
@@ -68,6 +68,7 @@ export async function buildApp(deps: AppDeps) {
   if (allowedHosts) await app.register(hostCheckPlugin, { allowedHosts });
   await app.register(securityHeadersPlugin);
   await app.register(docsPlugin);
+  await app.register(codecCors, { uiOrigins: deps.codec.uiOrigins });
   await app.register(authPlugin, {
     clients: deps.clients,
     defaultRateLimit: deps.rateLimit ?? { max: 600, perSeconds: 60 },

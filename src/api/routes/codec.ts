@@ -1,4 +1,5 @@
 import cors from '@fastify/cors';
+import fp from 'fastify-plugin';
 import { ValueError, type PayloadCodec } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -54,14 +55,25 @@ function refusal(direction: 'encode' | 'decode', error: unknown) {
   return badRequest('undecodable_payload', `${direction}: ${known}`);
 }
 
-/** Temporal's codec-server protocol, so the Temporal UI can show decrypted payloads. */
-export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app, options) => {
-  await app.register(cors, {
-    origin: options.uiOrigins,
+/**
+ * CORS for the Temporal UI's origins on the codec paths only. Registered on the root before
+ * authentication, so a refusal (401, 429) carries the headers too and the UI can read it
+ * instead of reporting a CORS failure.
+ */
+export const codecCors = fp<{ uiOrigins: string[] }>(async (app, { uiOrigins }) => {
+  const allowed = {
+    origin: uiOrigins,
     credentials: true,
     allowedHeaders: ['content-type', 'x-namespace', 'authorization', 'cf-access-jwt-assertion'],
     methods: ['POST', 'OPTIONS'],
+  };
+  await app.register(cors, {
+    delegator: (request, callback) => callback(null, request.url.startsWith('/codec/') ? allowed : { origin: false }),
   });
+});
+
+/** Temporal's codec-server protocol, so the Temporal UI can show decrypted payloads. */
+export const codecRoutes: FastifyPluginAsyncZod<CodecRouteOptions> = async (app, options) => {
   for (const direction of ['encode', 'decode'] as const) {
     app.post(
       `/codec/${direction}`,
