@@ -13,7 +13,7 @@ import type { CloudflareBudgetLoad } from '../activities/cloudflare-budget';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
-import { rotateServiceToken, type RotationMode } from './rotate-service-token';
+import { rotateServiceToken, type RotationMode } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
 
 export interface FanOutOutcome extends ManagedTokenRef {

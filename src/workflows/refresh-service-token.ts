@@ -1,8 +1,8 @@
 import { condition, log, makeContinueAsNewFunc, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities } from '../activities';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-import { emergencyRevokeSignal, type EmergencyRevokeRequest } from './rotation-messages';
-import type { rotateServiceToken } from './rotate-service-token';
+import { emergencyRevokeSignal, type EmergencyRevokeRequest } from './rotation/messages';
+import type { rotateServiceToken } from './rotation/rotate-service-token';
 import { emergencyTaskQueue, mainTaskQueueOf, type Trigger } from './triggers';
 
 const cloudflareCalls = {

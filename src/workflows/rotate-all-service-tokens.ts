@@ -2,7 +2,7 @@ import { continueAsNew, log, patched, proxyActivities, workflowInfo } from '@tem
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotateAllPaced, rotateOne, type FanOutCarried, type FanOutOutcome, type PacedOptions } from './fan-out';
-import type { RotationMode } from './rotate-service-token';
+import type { RotationMode } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 

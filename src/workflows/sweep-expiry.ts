@@ -6,7 +6,7 @@ import { rotationWorkflowId } from '../inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
 import { rotateMany, type FanOutOutcome } from './rotate-all-service-tokens';
 import { refreshServiceToken, type RefreshResult } from './refresh-service-token';
-import type { RotationResult } from './rotate-service-token';
+import type { RotationResult } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
 
