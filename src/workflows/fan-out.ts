@@ -12,7 +12,7 @@ import type { LocalActivities } from '../activities';
 import type { CloudflareBudgetLoad } from '../activities/cloudflare-budget';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
-import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
+import { serviceTokenAttributes } from '../temporal/search-attributes';
 import { rotateServiceToken, type RotationMode } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
 import { budgetReads } from './activity-options';
@@ -68,12 +68,7 @@ export async function rotateOne(token: ManagedTokenRef, mode: RotationMode, trig
       workflowId: rotationWorkflowId(token.accountId, token.tokenName),
       args: [{ accountId: token.accountId, tokenName: token.tokenName, mode, trigger }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: TokenName, value: token.tokenName },
-        { key: CloudflareAccountId, value: token.accountId },
-        { key: TokenKind, value: 'service-token' },
-        { key: TriggeredBy, value: trigger.actor },
-      ],
+      typedSearchAttributes: serviceTokenAttributes(token, trigger.actor),
     });
     await child.result();
     return { ...token, outcome: 'completed' };

@@ -3,7 +3,7 @@ import { log, ParentClosePolicy, patched, proxyActivities, startChild, workflowI
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { RenewalDue } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
-import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
+import { serviceTokenAttributes } from '../temporal/search-attributes';
 import { rotateMany, type FanOutOutcome } from './rotate-all-service-tokens';
 import { refreshServiceToken, type RefreshResult } from './refresh-service-token';
 import type { RotationResult } from './rotation/rotate-service-token';
@@ -131,12 +131,7 @@ async function refreshOne(
       workflowId: rotationWorkflowId(token.accountId, token.tokenName),
       args: [{ accountId: token.accountId, tokenName: token.tokenName, tokenId: token.tokenId, trigger }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: TokenName, value: token.tokenName },
-        { key: CloudflareAccountId, value: token.accountId },
-        { key: TokenKind, value: 'service-token' },
-        { key: TriggeredBy, value: trigger.actor },
-      ],
+      typedSearchAttributes: serviceTokenAttributes(token, trigger.actor),
     });
     // A revoke during the refresh continues the child as the emergency rotation: its result is the rotation's.
     const result: RefreshResult | RotationResult = await child.result();
