@@ -14,3 +14,13 @@ export const customSearchAttributes = [
   RotationStrategy,
   TriggeredBy,
 ] as const;
+
+/** What a run about one service token is found by: the token, its account, its kind and who asked. */
+export function serviceTokenAttributes(token: { accountId: string; tokenName: string }, actor: string) {
+  return [
+    { key: TokenName, value: token.tokenName },
+    { key: CloudflareAccountId, value: token.accountId },
+    { key: TokenKind, value: 'service-token' },
+    { key: TriggeredBy, value: actor },
+  ];
+}

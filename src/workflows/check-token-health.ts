@@ -31,32 +31,13 @@ import type {
 } from '../health/types';
 import { laneOfTrigger, type Trigger } from './triggers';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-
-/** Reads: a few attempts, so a health check answers even when Cloudflare is struggling. */
-const cloudflareReads = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
-} as const;
-/** The policy update: healApiToken reads state back before any retry, so retrying is safe. */
-const cloudflareUpdates = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-} as const;
-/** Inventory and identity cache: Postgres and configuration. */
-const localWork = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
-} as const;
-/** History must survive a Postgres outage: keep retrying, the run waits for the database. */
-const historyWrites = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-} as const;
-/** Webhooks: retried for about an hour, in a child run so nobody waits for them. */
-const notifications = {
-  startToCloseTimeout: '20s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 10 },
-} as const;
+import {
+  healthNotifications as notifications,
+  healthReads as cloudflareReads,
+  healthUpdates as cloudflareUpdates,
+  historyWrites,
+  localWork,
+} from './activity-options';
 
 export interface CheckTokenHealthInput {
   trigger: Trigger;

@@ -12,9 +12,11 @@ import type { LocalActivities } from '../activities';
 import type { CloudflareBudgetLoad } from '../activities/cloudflare-budget';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
-import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
-import { rotateServiceToken, type RotationMode } from './rotate-service-token';
+import { serviceTokenAttributes } from '../temporal/search-attributes';
+import { rotateServiceToken, type RotationMode } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
+import { budgetReads } from './activity-options';
+import { failureMessage } from './failures';
 
 export interface FanOutOutcome extends ManagedTokenRef {
   outcome: 'completed' | 'failed' | 'joined-running';
@@ -57,10 +59,7 @@ const FULL = 0.9;
 const GROWTH_MUST_RAISE_USE_BY = 0.05;
 const HOLD_LOOKS_AFTER_FUTILE_GROWTH = 6;
 
-const budget = proxyActivities<LocalActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
-});
+const budget = proxyActivities<LocalActivities>(budgetReads);
 
 /** One child rotation under the token's own workflow id: a token already rotating is joined, never rotated twice. */
 export async function rotateOne(token: ManagedTokenRef, mode: RotationMode, trigger: Trigger): Promise<FanOutOutcome> {
@@ -69,18 +68,13 @@ export async function rotateOne(token: ManagedTokenRef, mode: RotationMode, trig
       workflowId: rotationWorkflowId(token.accountId, token.tokenName),
       args: [{ accountId: token.accountId, tokenName: token.tokenName, mode, trigger }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: TokenName, value: token.tokenName },
-        { key: CloudflareAccountId, value: token.accountId },
-        { key: TokenKind, value: 'service-token' },
-        { key: TriggeredBy, value: trigger.actor },
-      ],
+      typedSearchAttributes: serviceTokenAttributes(token, trigger.actor),
     });
     await child.result();
     return { ...token, outcome: 'completed' };
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return { ...token, outcome: 'joined-running' };
-    return { ...token, outcome: 'failed', detail: error instanceof Error ? error.message : String(error) };
+    return { ...token, outcome: 'failed', detail: failureMessage(error) };
   }
 }
 

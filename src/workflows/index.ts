@@ -1,5 +1,5 @@
 export { verifyApiTokens } from './verify-api-tokens';
-export { rotateServiceToken } from './rotate-service-token';
+export { rotateServiceToken } from './rotation/rotate-service-token';
 export { refreshServiceToken } from './refresh-service-token';
 export { checkTokenHealth, notifyTokenHealth } from './check-token-health';
 export { rotateAllServiceTokens } from './rotate-all-service-tokens';

@@ -1,14 +1,10 @@
 import { condition, log, makeContinueAsNewFunc, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities } from '../activities';
-import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-import { emergencyRevokeSignal, type EmergencyRevokeRequest } from './rotation-messages';
-import type { rotateServiceToken } from './rotate-service-token';
+import { cloudflareQueue } from './lanes';
+import { cloudflareCalls } from './activity-options';
+import { emergencyRevokeSignal, type EmergencyRevokeRequest } from './rotation/messages';
+import type { rotateServiceToken } from './rotation/rotate-service-token';
 import { emergencyTaskQueue, mainTaskQueueOf, type Trigger } from './triggers';
-
-const cloudflareCalls = {
-  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-} as const;
 
 export interface RefreshServiceTokenInput {
   accountId: string;

@@ -2,18 +2,10 @@ import { continueAsNew, log, patched, proxyActivities, workflowInfo } from '@tem
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { ManagedTokenRef } from '../activities/service-token-inventory';
 import { rotateAllPaced, rotateOne, type FanOutCarried, type FanOutOutcome, type PacedOptions } from './fan-out';
-import type { RotationMode } from './rotate-service-token';
+import type { RotationMode } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
-import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-
-const inventoryReads = {
-  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-} as const;
-const historyWrites = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-} as const;
+import { cloudflareQueue } from './lanes';
+import { cloudflareCalls, historyWrites } from './activity-options';
 
 /** Rotations started at once by runs recorded before the fan-out was paced by the budget. */
 export const DEFAULT_BATCH_SIZE = 5;
@@ -74,7 +66,7 @@ export async function rotateMany(
 export async function rotateAllServiceTokens(input: RotateAllInput): Promise<FanOutOutcome[]> {
   const { workflowId, runId } = workflowInfo();
   const inventory = proxyActivities<CloudflareActivities>({
-    ...inventoryReads,
+    ...cloudflareCalls,
     taskQueue: cloudflareQueue('scheduled'),
   });
   let outcomes: FanOutOutcome[];

@@ -3,21 +3,14 @@ import { log, ParentClosePolicy, patched, proxyActivities, startChild, workflowI
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { RenewalDue } from '../activities/service-token-inventory';
 import { rotationWorkflowId } from '../inventory';
-import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../temporal/search-attributes';
+import { serviceTokenAttributes } from '../temporal/search-attributes';
 import { rotateMany, type FanOutOutcome } from './rotate-all-service-tokens';
 import { refreshServiceToken, type RefreshResult } from './refresh-service-token';
-import type { RotationResult } from './rotate-service-token';
+import type { RotationResult } from './rotation/rotate-service-token';
 import type { Trigger } from './triggers';
-import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-
-const cloudflareCalls = {
-  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-} as const;
-const historyWrites = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-} as const;
+import { cloudflareQueue } from './lanes';
+import { cloudflareCalls, historyWrites } from './activity-options';
+import { failureMessage, failureSummary } from './failures';
 
 /** Patch: refreshes run as child workflows under each token's own id, side by side (runs recorded before refresh in the sweep, one after the other). */
 const REFRESH_UNDER_TOKEN_ID = 'sweep-refreshes-under-token-id';
@@ -138,12 +131,7 @@ async function refreshOne(
       workflowId: rotationWorkflowId(token.accountId, token.tokenName),
       args: [{ accountId: token.accountId, tokenName: token.tokenName, tokenId: token.tokenId, trigger }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: TokenName, value: token.tokenName },
-        { key: CloudflareAccountId, value: token.accountId },
-        { key: TokenKind, value: 'service-token' },
-        { key: TriggeredBy, value: trigger.actor },
-      ],
+      typedSearchAttributes: serviceTokenAttributes(token, trigger.actor),
     });
     // A revoke during the refresh continues the child as the emergency rotation: its result is the rotation's.
     const result: RefreshResult | RotationResult = await child.result();
@@ -155,17 +143,7 @@ async function refreshOne(
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError)
       return { kind: 'refreshSkipped', notDone: { ...about, detail: 'a rotation of this token is running' } };
-    log.error('refresh failed', {
-      token: token.tokenName,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return {
-      kind: 'refreshFailed',
-      notDone: {
-        ...about,
-        detail:
-          error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error),
-      },
-    };
+    log.error('refresh failed', { token: token.tokenName, error: failureSummary(error) });
+    return { kind: 'refreshFailed', notDone: { ...about, detail: failureMessage(error) } };
   }
 }

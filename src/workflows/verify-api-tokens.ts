@@ -1,18 +1,8 @@
 import { proxyActivities, workflowInfo, log } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import { laneOfTrigger, type Trigger } from './triggers';
-import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from './lanes';
-
-const cloudflareCalls = {
-  startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-} as const;
-
-/** History must survive a Postgres outage: keep retrying, the run waits for the database. */
-const historyWrites = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-} as const;
+import { cloudflareQueue } from './lanes';
+import { cloudflareCalls, historyWrites } from './activity-options';
 
 export interface VerifyApiTokensInput {
   trigger: Trigger;

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { RunningSimulator } from '../../src/cloudflare/simulator';
 import type { PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { fingerprintCredential, type ServiceTokenCredential } from '../../src/stores';
-import { progressQuery, type RotationProgress } from '../../src/workflows/rotate-service-token';
+import { progressQuery, type RotationProgress } from '../../src/workflows/rotation/rotate-service-token';
 import type { ConsumerEvent } from './consumer-protocol';
 import { readFileCredential, type ChaosWorld } from './world';
 import { emergencyTaskQueue } from '../../src/workflows/triggers';

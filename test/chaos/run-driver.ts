@@ -1,7 +1,7 @@
 import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { z } from 'zod';
-import type { rotateServiceToken } from '../../src/workflows/rotate-service-token';
+import type { rotateServiceToken } from '../../src/workflows/rotation/rotate-service-token';
 import { emergencyTaskQueue } from '../../src/workflows/triggers';
 import type { EmergencyWindow, RunRecord } from './checks';
 import { rideOutOutages, type OutageLog } from './outages';

@@ -1,5 +1,5 @@
 import { rotationWorkflowId } from '../../src/inventory';
-import type { RotationResult } from '../../src/workflows/rotate-service-token';
+import type { RotationResult } from '../../src/workflows/rotation/rotate-service-token';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 /** Cloudflare blocks the user (an overrun by someone else) while rotations run. */

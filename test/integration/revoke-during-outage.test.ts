@@ -4,7 +4,7 @@ import {
   emergencyRevokeSignal,
   rotateServiceToken,
   type RotationResult,
-} from '../../src/workflows/rotate-service-token';
+} from '../../src/workflows/rotation/rotate-service-token';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 /** How soon a revoke must kill the compromised secret, Postgres up or down. */

@@ -1,5 +1,5 @@
 import { sleep } from '@temporalio/workflow';
-import { rotateServiceToken as released } from '../../src/workflows/rotate-service-token';
+import { rotateServiceToken as released } from '../../src/workflows/rotation/rotate-service-token';
 
 export * from '../../src/workflows';
 

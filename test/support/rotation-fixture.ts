@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Octokit } from '@octokit/rest';
 import type { RunningSimulator } from '../../src/cloudflare/simulator';
 import { createStore, propagationTargetSchema } from '../../src/stores';
-import type { RotationResult } from '../../src/workflows/rotate-service-token';
+import type { RotationResult } from '../../src/workflows/rotation/rotate-service-token';
 import { startGithubFake, type GithubFake } from '../fakes/github-api';
 import { kubeConfigFor, startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
 import { startStack, type Stack } from './stack';

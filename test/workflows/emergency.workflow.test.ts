@@ -1,4 +1,8 @@
-import { emergencyRevokeSignal, progressQuery, type RotationProgress } from '../../src/workflows/rotate-service-token';
+import {
+  emergencyRevokeSignal,
+  progressQuery,
+  type RotationProgress,
+} from '../../src/workflows/rotation/rotate-service-token';
 import {
   at,
   expectNoSecretArguments,

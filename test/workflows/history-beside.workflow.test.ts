@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { emergencyRevokeSignal } from '../../src/workflows/rotate-service-token';
+import { emergencyRevokeSignal } from '../../src/workflows/rotation/rotate-service-token';
 import { finished, flow, inputsOf, recordedSteps, startHarness, type Call, type Harness } from './rotation-harness';
 
 const HOUR = 60 * 60 * 1000;

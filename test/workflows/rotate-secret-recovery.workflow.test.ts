@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { RotationPlan } from '../../src/activities/rotation-records';
 import type { WriteReceipt } from '../../src/stores/store-types';
-import { progressQuery } from '../../src/workflows/rotate-service-token';
+import { progressQuery } from '../../src/workflows/rotation/rotate-service-token';
 import {
   at,
   CURRENT_REF,

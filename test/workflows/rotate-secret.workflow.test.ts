@@ -1,5 +1,5 @@
 import { CancelledFailure } from '@temporalio/common';
-import { progressQuery } from '../../src/workflows/rotate-service-token';
+import { progressQuery } from '../../src/workflows/rotation/rotate-service-token';
 import {
   at,
   expectNoSecretArguments,

@@ -19,7 +19,7 @@ import {
   type RotationMode,
   type RotationResult,
   type RotationStep,
-} from '../../src/workflows/rotate-service-token';
+} from '../../src/workflows/rotation/rotate-service-token';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
 import { LANES, type Lane } from '../../src/cloudflare/budget/lanes';
 

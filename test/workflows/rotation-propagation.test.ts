@@ -4,7 +4,7 @@ import {
   LONGEST_PAUSE_MS,
   pauseBeforeNextRound,
   RECOVERY_WINDOW_MS,
-} from '../../src/workflows/rotation-propagation';
+} from '../../src/workflows/rotation/propagation';
 
 const MINUTE = 60_000;
 

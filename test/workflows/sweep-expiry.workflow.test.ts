@@ -7,7 +7,7 @@ import type { RotationPlan } from '../../src/activities/rotation-records';
 import type { RenewalDue } from '../../src/activities/service-token-inventory';
 import { LANES } from '../../src/cloudflare/budget/lanes';
 import { rotationWorkflowId } from '../../src/inventory';
-import { emergencyRevokeSignal, rotateServiceToken } from '../../src/workflows/rotate-service-token';
+import { emergencyRevokeSignal, rotateServiceToken } from '../../src/workflows/rotation/rotate-service-token';
 import type { SweepResult } from '../../src/workflows/sweep-expiry';
 import { cloudflareTaskQueue, emergencyTaskQueue } from '../../src/workflows/triggers';
 import { OLD_TOKEN, TARGETS } from './rotation-harness';

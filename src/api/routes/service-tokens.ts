@@ -20,7 +20,11 @@ import {
   TokenName,
   TriggeredBy,
 } from '../../temporal/search-attributes';
-import { emergencyRevokeSignal, rotateServiceToken, type RotationMode } from '../../workflows/rotate-service-token';
+import {
+  emergencyRevokeSignal,
+  rotateServiceToken,
+  type RotationMode,
+} from '../../workflows/rotation/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
 import {
   authErrors,

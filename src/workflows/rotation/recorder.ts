@@ -1,9 +1,10 @@
 import { CancellationScope, isCancellation, log } from '@temporalio/workflow';
-import type { LocalActivities } from '../activities';
-import type { HistoryWriteResult } from '../activities/history-writes';
-import type { NotifyChannel, RotationAlert } from '../activities/notify';
-import type { RotationProgress, RotationStep } from './rotation-messages';
-import { failureSummary, iso } from './rotation-support';
+import type { LocalActivities } from '../../activities';
+import type { HistoryWriteResult } from '../../activities/history-writes';
+import type { NotifyChannel, RotationAlert } from '../../activities/notify';
+import type { RotationProgress, RotationStep } from './messages';
+import { failureSummary } from '../failures';
+import { iso } from './support';
 
 /** A history or audit row the run could not store as it was. */
 export interface HistoryProblem {

@@ -1,8 +1,9 @@
 import { condition, log, sleep } from '@temporalio/workflow';
-import type { PlannedTarget } from '../activities/rotation-records';
-import type { ReadBack, WriteReceipt } from '../stores/store-types';
-import type { RotationRecorder } from './rotation-recorder';
-import { allSettled, failureSummary, iso } from './rotation-support';
+import type { PlannedTarget } from '../../activities/rotation-records';
+import type { ReadBack, WriteReceipt } from '../../stores/store-types';
+import type { RotationRecorder } from './recorder';
+import { failureSummary } from '../failures';
+import { allSettled, iso } from './support';
 
 /** How long the previous secret is kept alive when propagation fails or a secret was lost. */
 export const RECOVERY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -116,7 +117,7 @@ export interface UntilHeldOptions {
   tokenName: string;
   revoked(): boolean;
   /** Moves the previous secret's expiry to `until`. */
-  extendPrevious(until: number): Promise<void>;
+  extendPrevious(until: number): Promise<unknown>;
   /** The first pause after a failed round; pauses double from there. */
   firstPauseMs: number;
 }

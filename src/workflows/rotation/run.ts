@@ -1,0 +1,248 @@
+import {
+  type ActivityOptions,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CloudflareActivities, LocalActivities } from '../../activities';
+import type { PlannedTarget, RotationPlan } from '../../activities/rotation-records';
+import type { WriteReceipt } from '../../stores/store-types';
+import type { Lane } from '../../cloudflare/budget/lanes';
+import {
+  CloudflareAccountId,
+  RotationStrategy,
+  TokenKind,
+  TokenName,
+  TriggeredBy,
+} from '../../temporal/search-attributes';
+import {
+  retireCalls,
+  rotationAlerts,
+  rotationCloudflareCalls,
+  rotationHistoryWrites,
+  storeWrites,
+  storeWritesToTheEnd,
+  verification,
+} from '../activity-options';
+import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from '../lanes';
+import type { Trigger } from '../triggers';
+import {
+  emergencyRevokeSignal,
+  progressQuery,
+  type EmergencyRevokeRequest,
+  type RotationMode,
+  type RotationProgress,
+} from './messages';
+import type { HoldState } from './propagation';
+import { RotationRecorder } from './recorder';
+import { Saga } from './saga';
+
+/**
+ * Patch (see README, "Deploying a workflow change"): bookkeeping runs beside the work
+ * (recorder.ts), the revoke signal is audited on arrival, and a revoke that reaches a run still
+ * waiting for its plan kills first. Runs recorded before replay the old path.
+ */
+const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
+
+export type StrategyName = 'rotate-secret' | 'replace';
+
+export interface RotateServiceTokenInput {
+  accountId: string;
+  tokenName: string;
+  mode: RotationMode;
+  trigger: Trigger;
+}
+
+/** The budget lane of a rotation's Cloudflare calls (an emergency revoke's are always `emergency`). */
+export function laneOfRotation(mode: RotationMode): Lane {
+  return mode === 'emergency' ? 'emergency' : mode === 'manual' ? 'interactive' : 'scheduled';
+}
+
+/** Activities on the lane of the request budget this run deserves when they are called. */
+type OnLane = () => CloudflareActivities;
+
+/**
+ * One rotation run: who it rotates, what it was told (a revoke), the activities it calls (its
+ * Cloudflare calls on the lane it deserves now), its recorder and saga, and what the steps
+ * learned on the way that later steps decide on.
+ */
+export class RotationRun {
+  readonly token: { accountId: string; tokenName: string };
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly recorder: RotationRecorder;
+  readonly saga = new Saga(log);
+  readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
+  readonly probe = proxyActivities<LocalActivities>(verification);
+  /** Cloudflare calls that may be retried a few times, and retire's, retried until answered. */
+  readonly cloudflare: OnLane;
+  readonly retire: OnLane;
+  private readonly cloudflareStores: OnLane;
+  private readonly cloudflareVerification: OnLane;
+  private readonly localStores: LocalActivities;
+  private revoke: EmergencyRevokeRequest | undefined;
+  private planned: RotationPlan | undefined;
+  strategy: StrategyName = 'replace';
+
+  /** The old credential died in the call that issued its successor (an emergency). */
+  killedOldFirst = false;
+  /** The old token's previous secret was alive at resolve: an earlier run ended part-way. */
+  afterPartialRun = false;
+  /** Set when a failed replace must neither restore the stores nor take its new token away. */
+  keepBothTokens = false;
+  /** Cloudflare rotated but its answer was lost; the run finished blue/green. */
+  recoveredLostSecret = false;
+  /** When the old token's previous secret expires, as issue set it (rotate-secret). */
+  previousValidUntil = 0;
+  /** rotate-secret past issue: propagation keeps going, and this is where it stands. */
+  hold: HoldState | undefined;
+
+  constructor(readonly input: RotateServiceTokenInput) {
+    ({ workflowId: this.workflowId, runId: this.runId } = workflowInfo());
+    this.token = { accountId: input.accountId, tokenName: input.tokenName };
+    if (input.mode === 'emergency')
+      this.revoke = { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' };
+    const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
+    const progress: RotationProgress = {
+      ...this.token,
+      mode: input.mode,
+      strategy: null,
+      phase: 'plan',
+      emergency: Boolean(this.revoke),
+      steps: [],
+    };
+    const notifications = proxyActivities<LocalActivities>(rotationAlerts);
+    const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
+    this.recorder = new RotationRecorder({ ...context, records: this.records, notifications }, besideTheWork);
+    setHandler(emergencyRevokeSignal, (request) => this.revokeSignalled(request));
+    setHandler(progressQuery, () => progress);
+
+    // Runs recorded before lanes existed keep the one queue they used (cloudflareQueue).
+    this.cloudflare = this.onLane(rotationCloudflareCalls);
+    this.retire = this.onLane(retireCalls);
+    this.cloudflareStores = this.onLane(besideTheWork ? storeWritesToTheEnd : storeWrites);
+    this.localStores = proxyActivities<LocalActivities>(besideTheWork ? storeWritesToTheEnd : storeWrites);
+    this.cloudflareVerification = this.onLane(verification);
+  }
+
+  get progress() {
+    return this.recorder.progress;
+  }
+
+  get plan(): RotationPlan {
+    if (!this.planned) throw new Error('the rotation has no plan yet');
+    return this.planned;
+  }
+
+  /** Zone-scoped tokens have no rotate endpoint: they can only be replaced. */
+  get canRotate(): boolean {
+    return !this.plan.zoneScoped;
+  }
+
+  /** The emergency revoke this run was started with or told of, if any. */
+  revoked(): EmergencyRevokeRequest | undefined {
+    return this.revoke;
+  }
+
+  step: RotationRecorder['step'] = (name, run, describe) => this.recorder.step(name, run, describe);
+
+  /**
+   * The plan is known: alerts have somewhere to go, and the strategy is chosen (any token that
+   * can be rotated is rotated in place in an emergency, so the call that issues the successor
+   * kills the old secret) and made searchable.
+   */
+  begin(plan: RotationPlan): void {
+    const { input } = this;
+    this.planned = plan;
+    this.recorder.alertTo(plan.notifyChannels);
+    this.strategy = !this.canRotate ? 'replace' : this.revoked() ? 'rotate-secret' : plan.strategy;
+    this.progress.strategy = this.strategy;
+    upsertSearchAttributes([
+      { key: TokenName, value: input.tokenName },
+      { key: CloudflareAccountId, value: input.accountId },
+      { key: RotationStrategy, value: this.strategy },
+      { key: TokenKind, value: 'service-token' },
+      { key: TriggeredBy, value: input.trigger.actor },
+    ]);
+  }
+
+  /** Who asked for this run, and why (DESIGN §5.5). */
+  recordAudit(): Promise<void> {
+    const { input, workflowId, runId } = this;
+    return this.recorder.audit('audit', {
+      actor: input.trigger.actor,
+      action: `rotate.${input.mode}`,
+      subject: input.tokenName,
+      workflowId,
+      runId,
+      details: { accountId: input.accountId, reason: input.trigger.reason ?? null },
+    });
+  }
+
+  /** The run's history row. */
+  recordStart(): Promise<void> {
+    const { input, workflowId, runId } = this;
+    const row = { runId, workflowId, ...this.token, strategy: this.strategy, mode: input.mode };
+    return this.recorder.start({ ...row, triggeredBy: input.trigger.actor });
+  }
+
+  /** The strategy the run turned to, in the progress query and the search attributes alike. */
+  switchStrategy(next: StrategyName): void {
+    if (next === this.strategy) return;
+    this.strategy = next;
+    this.progress.strategy = next;
+    upsertSearchAttributes([{ key: RotationStrategy, value: next }]);
+  }
+
+  // Store writes for Workers and Secrets Store are Cloudflare calls: rate-limited queue.
+  storesOf(target: PlannedTarget): Pick<LocalActivities, 'propagateToStore' | 'restoreStore'> {
+    return target.viaCloudflare ? this.cloudflareStores() : this.localStores;
+  }
+
+  /** Writes `ref` to one store; a later round writes everything again, so a binding someone deleted is restored. */
+  write(target: PlannedTarget, ref: string, round: number) {
+    return this.storesOf(target).propagateToStore({ ...this.token, targetIndex: target.index, ref, round });
+  }
+
+  readBack(target: PlannedTarget, receipt: WriteReceipt) {
+    const via = target.viaCloudflare ? this.cloudflareVerification() : this.probe;
+    return via.verifyStore({ ...this.token, targetIndex: target.index, receipt });
+  }
+
+  restore(target: PlannedTarget, ref: string) {
+    return this.storesOf(target).restoreStore({ ...this.token, targetIndex: target.index, ref });
+  }
+
+  private revokeSignalled(request: EmergencyRevokeRequest): void {
+    this.revoke ??= request;
+    this.progress.emergency = true;
+    // Every trigger leaves an audit row (DESIGN §5.5): the signal's is written when it arrives.
+    if (this.recorder.besideTheWork)
+      void this.recorder.audit('audit (revoke signal)', {
+        actor: request.actor,
+        action: 'revoke.signal',
+        subject: this.input.tokenName,
+        workflowId: this.workflowId,
+        runId: this.runId,
+        details: { accountId: this.input.accountId, reason: request.reason },
+      });
+  }
+
+  /**
+   * Cloudflare calls go to the lane of the request budget this run deserves now: a revoke
+   * arriving mid-run moves every later call ahead of routine work.
+   */
+  private onLane(options: ActivityOptions): OnLane {
+    const make = (lane: Lane) =>
+      proxyActivities<CloudflareActivities>({
+        ...options,
+        startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
+        taskQueue: cloudflareQueue(lane),
+      });
+    const byLane = { emergency: make('emergency'), interactive: make('interactive'), scheduled: make('scheduled') };
+    return () => byLane[this.revoked() ? 'emergency' : laneOfRotation(this.input.mode)];
+  }
+}
