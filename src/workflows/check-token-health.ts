@@ -1,5 +1,6 @@
 import { ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
+import type { NotifyChannel } from '../activities/notify';
 import type { TokenSubject } from '../activities/token-health';
 import { checkLines, healLines, recommendationLines, runStartLines } from '../health/cron-output';
 import { evaluateToken, overallHealth, type HealOutcome, type TokenHealth } from '../health/evaluate';
@@ -221,7 +222,7 @@ function identityOf(
 export async function notifyTokenHealth(input: {
   report: TokenHealthReport;
   reasons: string[];
-  channels: Array<'webhook' | 'slack'>;
+  channels: NotifyChannel[];
 }): Promise<void> {
   const { notifyTokenHealth: send } = proxyActivities<LocalActivities>(notifications);
   const results = await Promise.allSettled(

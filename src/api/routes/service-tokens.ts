@@ -13,6 +13,7 @@ import {
   type ManagedServiceToken,
 } from '../../inventory';
 import type { ServiceTokenExpiry } from '../../service-token-expiry';
+import { targetLabel } from '../../stores/target-label';
 import {
   CloudflareAccountId,
   RotationStrategy,
@@ -107,13 +108,6 @@ const inventoryResponse = z.object({
 
 const DAY_MS = 86_400_000;
 
-function targetLabel(target: { kind: string } & Record<string, unknown>): string {
-  const where = ['path', 'namespace', 'name', 'owner', 'repo', 'environment', 'org', 'script', 'storeId']
-    .map((k) => target[k])
-    .filter((v) => typeof v === 'string');
-  return `${target.kind}:${where.join('/')}`;
-}
-
 function steps(strategy: 'rotate-secret' | 'replace', hasProbe: boolean): string[] {
   return strategy === 'rotate-secret'
     ? [
@@ -180,7 +174,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
             expires_at: expiresAt,
             days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
             renew_before: token.renewBefore,
-            targets: token.targets.map(targetLabel),
+            targets: token.targets.map((target) => targetLabel(target, account.id)),
             last_rotation: last
               ? {
                   run_id: last.runId,
@@ -237,7 +231,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
             overlap: token.overlap,
             propagation_wait: token.propagationWait,
             probe_url: token.probeUrl ?? null,
-            targets: token.targets.map(targetLabel),
+            targets: token.targets.map((target) => targetLabel(target, account.id)),
           },
         });
       }
