@@ -10,8 +10,9 @@ import {
   type HealFacts,
 } from '../../src/health/heal-decisions';
 import { PermissionCatalogue } from '../../src/health/permissions';
-import type { InventoryTokenRef, TokenObservation, TokenPolicy } from '../../src/health/types';
+import type { InventoryTokenRef, TokenPolicy } from '../../src/health/types';
 import { groupNamed, HOME, TEST_GROUPS, USER_ID } from './catalogue';
+import { observation } from './observation';
 
 const catalogue = new PermissionCatalogue(TEST_GROUPS);
 const context = { catalogue, now: Date.parse('2025-11-13T19:00:00.000Z'), baseURL: 'https://api.example/client/v4' };
@@ -31,33 +32,6 @@ const policy = (effect: 'allow' | 'deny', names: string[], resources: TokenPolic
   permission_groups: names.map((n) => ({ id: groupNamed(n).id })),
   resources,
 });
-
-function observation(policies: TokenPolicy[] | null, overrides: Partial<TokenObservation> = {}): TokenObservation {
-  return {
-    fingerprint: 'sha256:0000000000000000',
-    secret: 'present',
-    secretSource: 'environment variable X',
-    tokenId: 'f'.repeat(32),
-    accepted: true,
-    verified: null,
-    refusal: null,
-    snapshot: policies && {
-      id: 'f'.repeat(32),
-      name: 't',
-      status: 'active',
-      issuedOn: null,
-      modifiedOn: null,
-      notBefore: null,
-      expiresOn: null,
-      policies,
-      condition: null,
-    },
-    readVia: 'self',
-    readProblem: null,
-    kind: null,
-    ...overrides,
-  };
-}
 
 const NO_WARDEN = observation(null, { accepted: null });
 const wardenWith = (policies: TokenPolicy[]) => observation(policies, { kind: 'user' });
