@@ -5,6 +5,15 @@ import { permanentFailure, retryableFailure } from './failure-types';
 
 export type NotifyChannel = 'webhook' | 'slack';
 
+const URL_OF: Record<NotifyChannel, 'webhookUrl' | 'slackWebhookUrl'> = {
+  webhook: 'webhookUrl',
+  slack: 'slackWebhookUrl',
+};
+
+/** The channels the inventory gives a URL for, in the order runs send to them. */
+export const configuredChannels = (notify: Inventory['notify']): NotifyChannel[] =>
+  (['webhook', 'slack'] as const).filter((channel) => notify[URL_OF[channel]]);
+
 /** What a rotation tells operators; names, ids and fingerprints, never a secret. */
 export interface RotationAlert {
   severity: 'info' | 'warning' | 'critical';
@@ -40,7 +49,7 @@ export interface NotifyDeps {
  */
 export function createNotifyActivities(deps: NotifyDeps) {
   async function post(channel: NotifyChannel, body: unknown): Promise<{ status: number }> {
-    const url = channel === 'webhook' ? deps.inventory.notify.webhookUrl : deps.inventory.notify.slackWebhookUrl;
+    const url = deps.inventory.notify[URL_OF[channel]];
     if (!url) throw permanentFailure('NotifyNotConfigured', `no ${channel} URL is configured`);
     let response: Response;
     try {

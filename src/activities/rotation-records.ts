@@ -2,9 +2,10 @@ import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
 import type { RotationRepository, RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
-import { propagationTargetSchema } from '../stores';
+import { propagationTargetSchema, targetLabel } from '../stores';
 import { permanentFailure } from './failure-types';
 import { writeHistory } from './history-writes';
+import { configuredChannels, type NotifyChannel } from './notify';
 import { describeDataError, isDataError } from './postgres-errors';
 
 export interface RotationRecordDeps {
@@ -33,31 +34,17 @@ export interface RotationPlan {
   currentRef: string | null;
   currentFingerprint: string | null;
   /** Where alerts about this rotation go (the inventory's `notify`). */
-  notifyChannels: Array<'webhook' | 'slack'>;
+  notifyChannels: NotifyChannel[];
 }
 
-function label(target: unknown, index: number): PlannedTarget {
+function planTarget(target: unknown, index: number, accountId: string): PlannedTarget {
   const parsed = propagationTargetSchema.safeParse(target);
   if (!parsed.success) throw permanentFailure('InvalidTarget', `propagation target #${index} is invalid`);
   const t = parsed.data;
-  const where = (() => {
-    switch (t.kind) {
-      case 'file':
-        return t.path;
-      case 'kubernetes':
-        return `${t.namespace}/${t.name}`;
-      case 'github':
-        return t.org ? `org ${t.org}` : `${t.owner}/${t.repo}${t.environment ? `@${t.environment}` : ''}`;
-      case 'workers-secret':
-        return `${t.dispatchNamespace ? `${t.dispatchNamespace}/` : ''}${t.script}`;
-      case 'secrets-store':
-        return t.storeId;
-    }
-  })();
   return {
     index,
     kind: t.kind,
-    label: `${t.kind}:${where}`,
+    label: targetLabel(t, accountId),
     viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store',
   };
 }
@@ -94,13 +81,10 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
         duration: entry.token.duration,
         hasProbe: Boolean(entry.token.probeUrl),
         zoneScoped: Boolean(entry.token.zoneId),
-        targets: entry.token.targets.map(label),
+        targets: entry.token.targets.map((target, i) => planTarget(target, i, token.accountId)),
         currentRef: current?.ref ?? null,
         currentFingerprint: current?.fingerprint ?? null,
-        notifyChannels: [
-          ...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []),
-          ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : []),
-        ],
+        notifyChannels: configuredChannels(deps.inventory.notify),
       };
     },
     // History rows: retried through an outage, never for a row Postgres refuses (history-writes.ts).

@@ -24,7 +24,7 @@ import type {
   TokenSnapshot,
 } from '../health/types';
 import { describeCloudflareError, isPermanent, toActivityFailure } from './cloudflare-errors';
-import type { NotifyChannel } from './notify';
+import { configuredChannels, type NotifyChannel } from './notify';
 import { permanentFailure } from './failure-types';
 import { writeHistory, type HistoryWriteResult } from './history-writes';
 
@@ -462,10 +462,7 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
         identities: await deps.history.loadTokenIdentities(),
         baseURL: deps.cloudflareBaseURL ?? DEFAULT_CLOUDFLARE_BASE_URL,
         firstAccountId: accounts[0]?.id ?? null,
-        notifyChannels: [
-          ...(deps.inventory.notify.webhookUrl ? (['webhook'] as const) : []),
-          ...(deps.inventory.notify.slackWebhookUrl ? (['slack'] as const) : []),
-        ],
+        notifyChannels: configuredChannels(deps.inventory.notify),
         fingerprints: {
           tokens: accounts.flatMap((account) =>
             account.apiTokens.map((token) => fingerprintOf(deps.readSecret(token.secretFrom))),

@@ -1,3 +1,4 @@
+import { targetLabel } from './target-label';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { assembleStore } from './assemble-store';
@@ -16,7 +17,7 @@ interface CurrentFile {
 
 export function createFileStore(target: FileTarget): PropagationStore {
   const file = path.resolve(target.path);
-  const label = `file:${file}`;
+  const label = targetLabel(target, undefined);
 
   async function readCurrent(): Promise<CurrentFile | null> {
     let handle;

@@ -1,7 +1,8 @@
+import { targetLabel } from './target-label';
 import { Octokit } from '@octokit/rest';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
-import { githubScopeLabel, githubScopeOf, type GithubScope } from './github-scope';
+import { githubScopeOf, type GithubScope } from './github-scope';
 import { sealForGithub } from './sealed-box';
 import { httpStatusOf, StoreError, type StoreOperation } from './store-error';
 import type { GithubTarget, PropagationStore, ServiceTokenCredential, WriteReceipt } from './store-types';
@@ -94,7 +95,7 @@ export function createGithubStore(target: GithubTarget, octokit: Octokit): Propa
   if ('problem' in scope) {
     throw new StoreError({ store: 'github', operation: 'configure', reason: scope.problem, retryable: false });
   }
-  const label = githubScopeLabel(scope);
+  const label = targetLabel(target, undefined);
   const api = scopeApi(octokit, scope);
   const { names } = target;
 

@@ -1,3 +1,4 @@
+import { targetLabel } from './target-label';
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential, fingerprintOfHalves } from './fingerprint';
@@ -29,8 +30,7 @@ export function kubernetesSecretsApi(config: KubeConfig): KubernetesSecretsApi {
 
 export function createKubernetesStore(target: KubernetesTarget, api: KubernetesSecretsApi): PropagationStore {
   const { namespace, name, keys } = target;
-  const context = target.context === undefined ? '' : `@${target.context}`;
-  const label = `kubernetes:${namespace}/${name}${context}`;
+  const label = targetLabel(target, undefined);
 
   async function read(): Promise<V1Secret | null> {
     try {

@@ -1,3 +1,4 @@
+import { targetLabel } from './target-label';
 import type Cloudflare from 'cloudflare';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
@@ -47,7 +48,7 @@ export function createSecretsStoreStore(
   memo: StoreMemo = createMemoryStoreMemo(),
 ): PropagationStore {
   const { storeId, names, scopes } = target;
-  const label = `secrets-store:${accountId}/${storeId}`;
+  const label = targetLabel({ ...target, accountId }, accountId);
   const secrets = client.secretsStore.stores.secrets;
   const search = commonPrefix(names.clientId, names.clientSecret);
 

@@ -1,3 +1,4 @@
+import { targetLabel } from './target-label';
 import type Cloudflare from 'cloudflare';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
@@ -55,8 +56,7 @@ export function createWorkersSecretStore(
   client: Cloudflare,
   accountId: string,
 ): PropagationStore {
-  const where = target.dispatchNamespace === undefined ? target.script : `${target.dispatchNamespace}/${target.script}`;
-  const label = `workers-secret:${accountId}/${where}`;
+  const label = targetLabel({ ...target, accountId }, accountId);
   const api = scriptSecretsApi(client, accountId, target);
   const { names } = target;
 

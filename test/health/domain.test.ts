@@ -6,6 +6,7 @@ import { slackPayload, webhookPayload } from '../../src/health/notification';
 import { healthData, healthDataSchema, historyEntry, statusData } from '../../src/health/wire';
 import type { InventoryTokenRef, TokenObservation, TokenPolicy } from '../../src/health/types';
 import { groupNamed, HOME, TEST_GROUPS, USER_ID } from './catalogue';
+import { observation } from './observation';
 
 const catalogue = new PermissionCatalogue(TEST_GROUPS);
 const NOW = Date.parse('2025-11-13T19:00:00.000Z');
@@ -32,33 +33,6 @@ const allow = (names: string[], resources: TokenPolicy['resources']): TokenPolic
   permission_groups: names.map((n) => ({ id: groupNamed(n).id })),
   resources,
 });
-
-function observation(policies: TokenPolicy[] | null, overrides: Partial<TokenObservation> = {}): TokenObservation {
-  return {
-    fingerprint: 'sha256:0000000000000000',
-    secret: 'present',
-    secretSource: 'environment variable X',
-    tokenId: 'f'.repeat(32),
-    accepted: true,
-    verified: null,
-    refusal: null,
-    snapshot: policies && {
-      id: 'f'.repeat(32),
-      name: 't',
-      status: 'active',
-      issuedOn: null,
-      modifiedOn: null,
-      notBefore: null,
-      expiresOn: null,
-      policies,
-      condition: null,
-    },
-    readVia: 'self',
-    readProblem: null,
-    kind: null,
-    ...overrides,
-  };
-}
 
 const evaluate = (ref: InventoryTokenRef, obs: TokenObservation): TokenHealth =>
   evaluateToken(ref, obs, { catalogue, now: NOW, baseURL: BASE });

@@ -13,6 +13,7 @@ import {
   type ManagedServiceToken,
 } from '../../inventory';
 import type { ReadServiceTokenExpiry } from '../../service-token-expiry';
+import { targetLabel } from '../../stores/target-label';
 import {
   CloudflareAccountId,
   RotationStrategy,
@@ -115,13 +116,6 @@ function latest(dates: Array<Date | null | undefined>): Date | undefined {
   return dates.reduce<Date | undefined>((max, d) => (d && (!max || d > max) ? d : max), undefined);
 }
 
-function targetLabel(target: { kind: string } & Record<string, unknown>): string {
-  const where = ['path', 'namespace', 'name', 'owner', 'repo', 'environment', 'org', 'script', 'storeId']
-    .map((k) => target[k])
-    .filter((v) => typeof v === 'string');
-  return `${target.kind}:${where.join('/')}`;
-}
-
 function steps(strategy: 'rotate-secret' | 'replace', hasProbe: boolean): string[] {
   return strategy === 'rotate-secret'
     ? [
@@ -191,7 +185,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
           expires_at: expiresAt,
           days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
           renew_before: token.renewBefore,
-          targets: token.targets.map(targetLabel),
+          targets: token.targets.map((target) => targetLabel(target, account.id)),
           last_rotation: last
             ? {
                 run_id: last.runId,
@@ -247,7 +241,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
             overlap: token.overlap,
             propagation_wait: token.propagationWait,
             probe_url: token.probeUrl ?? null,
-            targets: token.targets.map(targetLabel),
+            targets: token.targets.map((target) => targetLabel(target, account.id)),
           },
         });
       }
