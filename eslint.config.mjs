@@ -14,6 +14,25 @@ export default tseslint.config(
     },
   },
   {
+    // The Cloudflare simulator is a development package: the product names its types only and
+    // loads it with import() in simulation mode (src/runtime/load-simulator.ts).
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@token-warden/cloudflare-simulator', '@token-warden/cloudflare-simulator/*', '**/packages/**'],
+              allowTypeImports: true,
+              message: 'Production code must not load the simulator; see src/runtime/load-simulator.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node builtins,
     // and activities only as types (proxyActivities), never as values.
     files: ['src/workflows/**/*.ts'],

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RunningSimulator } from '../cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import type { Inventory } from '../config';
 import type { PendingSecretStore } from '../secrets/pending-secrets';
 import { createStore, propagationTargetSchema, type StoreDeps } from '../stores';

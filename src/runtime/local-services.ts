@@ -5,8 +5,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded';
 import { PROJECT_ROOT } from '../paths';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { isPortOpen, startDevServer, type RunningDevServer } from '../temporal/dev-server';
-import { startSimulator, type RunningSimulator } from '../cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { demoVariables } from './demo';
+import { loadSimulator } from './load-simulator';
 
 /** The Temporal dev server of `npm start`: SQLite under DATA_DIR, so runs survive a restart. */
 export async function startLocalTemporal(env: Environment, logger: Logger): Promise<RunningDevServer> {
@@ -44,6 +45,7 @@ export interface LocalCloudflare {
 
 /** The Cloudflare simulator, seeded once with the demo account and kept under DATA_DIR. */
 export async function startLocalCloudflare(env: Environment, logger: Logger): Promise<LocalCloudflare> {
+  const { startSimulator } = await loadSimulator();
   const simulator = await startSimulator({
     port: env.SIMULATOR_PORT,
     stateFile: path.resolve(env.DATA_DIR, 'cloudflare-simulator.json'),

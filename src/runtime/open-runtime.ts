@@ -20,7 +20,7 @@ import { loadEncryptionKeys } from '../temporal/encryption-keys';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
 import type Cloudflare from 'cloudflare';
-import type { RunningSimulator } from '../cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
 import type { Lane } from '../cloudflare/budget/lanes';
 import { createRequestBudget, type RequestBudget } from '../cloudflare/budget/request-budget';

@@ -6,7 +6,7 @@ import {
   WARDEN_ACCOUNT_PERMISSIONS,
   WARDEN_USER_PERMISSIONS,
   type RunningSimulator,
-} from '../../src/cloudflare/simulator';
+} from '@token-warden/cloudflare-simulator';
 import { createPostgresPolicyIndex } from '../../src/db/access-policy-index';
 import { createAdvisoryLock } from '../../src/db/advisory-lock';
 import { createPool } from '../../src/db/pool';

@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createServiceTokenActivities } from '../../src/activities/service-tokens';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { fingerprintCredential, type ServiceTokenCredential } from '../../src/stores';
 
 /** The first activity of an emergency revoke: resolve and rotate, the old secret dying now. */

@@ -5,7 +5,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { heartbeatWhileRunning } from '../../src/activities/heartbeat';
 import { createServiceTokenActivities, type IssuedSecret } from '../../src/activities/service-tokens';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createPendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { createTestDatabase, type TestDatabase } from '../support/database';

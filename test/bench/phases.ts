@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from 
 import { ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { decodeOptionalFailureToOptionalError, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
-import type { CountedApiRequest } from '../../src/cloudflare/simulator';
+import type { CountedApiRequest } from '@token-warden/cloudflare-simulator';
 import { createDataConverter } from '../../src/temporal/data-converter';
 import { rotationWorkflowId } from '../../src/inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../../src/temporal/search-attributes';

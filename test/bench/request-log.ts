@@ -1,4 +1,4 @@
-import type { CountedApiRequest, RunningSimulator } from '../../src/cloudflare/simulator';
+import type { CountedApiRequest, RunningSimulator } from '@token-warden/cloudflare-simulator';
 
 interface Waiter {
   match: (event: CountedApiRequest) => boolean;

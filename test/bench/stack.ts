@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Connection, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Client as PgClient, type Pool } from 'pg';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { migrate } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import { createStoreMemo } from '../../src/db/store-memo';

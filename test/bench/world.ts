@@ -6,7 +6,7 @@ import {
   WARDEN_ACCOUNT_PERMISSIONS,
   WARDEN_USER_PERMISSIONS,
   type RunningSimulator,
-} from '../../src/cloudflare/simulator';
+} from '@token-warden/cloudflare-simulator';
 import { inventorySchema } from '../../src/config';
 import type { ServiceTokenCredential, StoreDeps, StoreMemo } from '../../src/stores';
 import { ChaosRandom } from '../chaos/random';

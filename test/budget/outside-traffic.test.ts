@@ -1,4 +1,4 @@
-import { startSimulator, type CountedApiRequest, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type CountedApiRequest, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createBudgetedClients } from '../../src/cloudflare/budgeted-clients';
 import { createRequestBudget, type RequestBudget } from '../../src/cloudflare/budget/request-budget';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';

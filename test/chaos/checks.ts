@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import type { PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { fingerprintCredential, type ServiceTokenCredential } from '../../src/stores';
 import { progressQuery, type RotationProgress } from '../../src/workflows/rotation/rotate-service-token';

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, type Client } from '@temporalio/client';
 import { buildApp } from '../../src/api/app';
-import { startSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator } from '@token-warden/cloudflare-simulator';
 import { createHistoryRepository } from '../../src/db/history-repository';
 import { createMetricsQueries } from '../../src/db/metrics-queries';
 import { createPool } from '../../src/db/pool';

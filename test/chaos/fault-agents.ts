@@ -1,4 +1,4 @@
-import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { latencyStormRule } from './faults';
 import { sleep, sleepUnless, type ChaosRandom } from './random';
 import type { FlakyDirectory } from './world';

@@ -1,4 +1,4 @@
-import type { FaultRuleInput, RunningSimulator } from '../../src/cloudflare/simulator';
+import type { FaultRuleInput, RunningSimulator } from '@token-warden/cloudflare-simulator';
 
 const API = '/accounts/:account/**';
 

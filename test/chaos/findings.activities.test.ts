@@ -2,7 +2,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { heartbeatWhileRunning } from '../../src/activities/heartbeat';
 import { createServiceTokenActivities } from '../../src/activities/service-tokens';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { fingerprintCredential } from '../../src/stores';
 
 /** What the chaos suite found in the service-token activities, against the simulator. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from '../../src/activities/access-policies';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import { startSimulator, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createInMemoryPolicyIndex, createPostgresPolicyIndex } from '../../src/db/access-policy-index';
 import { createAdvisoryLock } from '../../src/db/advisory-lock';
 import { createPool } from '../../src/db/pool';

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { createCloudflareClient } from '../../src/cloudflare/client';
-import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { inventorySchema, type Inventory } from '../../src/config';
 import type { PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createStore, propagationTargetSchema, type ServiceTokenCredential, type StoreDeps } from '../../src/stores';

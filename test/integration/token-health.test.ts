@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { permissionGroupByName } from '../../src/cloudflare/simulator';
+import { permissionGroupByName } from '@token-warden/cloudflare-simulator';
 import { SCHEDULES, upsertSchedules, type ScheduleDefinition } from '../../src/schedules';
 import { startLoopbackServer, type FakeRequest, type LoopbackServer } from '../fakes/loopback-server';
 import { startStack, type Stack } from '../support/stack';

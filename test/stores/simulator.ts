@@ -1,5 +1,5 @@
 import Cloudflare from 'cloudflare';
-import { startSimulator, type DemoSeed, type RunningSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator, type DemoSeed, type RunningSimulator } from '@token-warden/cloudflare-simulator';
 
 export interface SimulatorFixture {
   simulator: RunningSimulator;

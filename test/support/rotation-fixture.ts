@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Octokit } from '@octokit/rest';
-import type { RunningSimulator } from '../../src/cloudflare/simulator';
+import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createStore, propagationTargetSchema } from '../../src/stores';
 import type { RotationResult } from '../../src/workflows/rotation/rotate-service-token';
 import { startGithubFake, type GithubFake } from '../fakes/github-api';

@@ -9,7 +9,7 @@ import { createRequestBudget } from '../../src/cloudflare/budget/request-budget'
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
 import { createStoreMemo } from '../../src/db/store-memo';
 import { createPostgresPolicyIndex } from '../../src/db/access-policy-index';
-import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/cloudflare/simulator';
+import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '@token-warden/cloudflare-simulator';
 import { inventorySchema, readSecret, type Inventory } from '../../src/config';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
 import { createRotationRepository, type RotationRepository } from '../../src/db/rotation-repository';

@@ -1,10 +1,5 @@
 import Cloudflare from 'cloudflare';
-import {
-  startSimulator,
-  type DemoSeed,
-  type RunningSimulator,
-  type StartSimulatorOptions,
-} from '../../src/cloudflare/simulator';
+import { startSimulator, type DemoSeed, type RunningSimulator, type StartSimulatorOptions } from '../src';
 
 export interface DemoFixture {
   sim: RunningSimulator;

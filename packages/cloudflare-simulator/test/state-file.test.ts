@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startSimulator } from '../../src/cloudflare/simulator';
+import { startSimulator } from '../src';
 import { client, required } from './support';
 
 let dir: string;

@@ -5,7 +5,7 @@ import {
   permissionGroupByName,
   SEED_004_ACCOUNT_TOKEN_PERMISSIONS,
   SEED_004_USER_TOKEN_PERMISSIONS,
-} from '../../src/cloudflare/simulator';
+} from '../src';
 import { client, errorCode, raw, required, startDemo, type DemoFixture } from './support';
 
 let f: DemoFixture;

@@ -8,7 +8,7 @@ import path from 'node:path';
  * bodies against its response schemas with ajv (OpenAPI's `nullable` is an ajv keyword).
  * Nothing is copied out of the document by hand.
  */
-export const SHARED_DIR = path.resolve(__dirname, '../../../shared');
+export const SHARED_DIR = path.resolve(__dirname, '../../../../shared');
 
 interface OpenApiOperation {
   operationId: string;

@@ -1,5 +1,5 @@
 import { RateLimitError } from 'cloudflare';
-import type { CountedApiRequest, RunningSimulator } from '../../src/cloudflare/simulator';
+import type { CountedApiRequest, RunningSimulator } from '../src';
 import { admin, client, errorCode, raw, rateLimitHeader, required, startDemo, type DemoFixture } from './support';
 
 let f: DemoFixture;

@@ -1,5 +1,5 @@
 import Cloudflare, { APIConnectionError, InternalServerError, RateLimitError } from 'cloudflare';
-import type { ApiRequestEvent, RunningSimulator } from '../../src/cloudflare/simulator';
+import type { ApiRequestEvent, RunningSimulator } from '../src';
 import { admin, client, errorCode, raw, required, startDemo, type DemoFixture } from './support';
 
 let f: DemoFixture;

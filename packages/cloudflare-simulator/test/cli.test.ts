@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+// `npm run simulator` runs from the repository root, through the workspace's hoisted tsx.
+const REPO_ROOT = path.resolve(__dirname, '../../..');
+const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const CLI = path.resolve(__dirname, '../src/cli.ts');
 
 let child: ChildProcess | undefined;
 let dir: string;
@@ -21,8 +23,8 @@ afterEach(() => {
 /** Starts the CLI the way `npm run simulator -- …` does and resolves once it printed its env lines. */
 function startCli(args: string[]): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(TSX, ['src/cloudflare/simulator/cli.ts', ...args], {
-      cwd: ROOT,
+    const proc = spawn(TSX, [CLI, ...args], {
+      cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

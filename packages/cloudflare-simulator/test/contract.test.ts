@@ -1,5 +1,5 @@
 import type Cloudflare from 'cloudflare';
-import { API_PREFIX } from '../../src/cloudflare/simulator';
+import { API_PREFIX } from '../src';
 import { Contract, recordingFetch, type RecordedExchange } from './contract';
 import { client, required, startDemo, type DemoFixture } from './support';
 
