@@ -9,7 +9,7 @@ module.exports = {
   // @octokit/* and @kubernetes/client-node ship only ES modules; jest's runtime on Node 20
   // cannot require() them, so they are compiled to CommonJS like our own sources.
   transformIgnorePatterns: [
-    '/node_modules/(?!(@octokit|@kubernetes/client-node|universal-user-agent|before-after-hook|openid-client|oauth4webapi|jose|jsonpath-plus|jsep|@jsep-plugin|rfc4648|fast-content-type-parse|json-with-bigint|content-type|node-pg-migrate|content-disposition|cookie|@electric-sql)/)',
+    '/node_modules/(?!(@octokit|@kubernetes/client-node|universal-user-agent|before-after-hook|openid-client|oauth4webapi|jose|jsonpath-plus|jsep|@jsep-plugin|rfc4648|fast-content-type-parse|json-with-bigint|content-type|node-pg-migrate|content-disposition|cookie)/)',
   ],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
