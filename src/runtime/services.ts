@@ -6,13 +6,13 @@ import { createAdvisoryLock } from '../db/advisory-lock';
 import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { startHistoryPruner } from './history-pruner';
-import { startWorkers, type RunningWorkers } from './workers';
+import { startWorkers, type RunningWorkers, type WorkerSettings } from './workers';
 import type { Runtime } from './open-runtime';
 
 /** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner beside them. */
 export async function startRuntimeWorkers(
   runtime: Runtime,
-  options: { prebuiltBundle?: boolean } = {},
+  options: Pick<WorkerSettings, 'prebuiltBundle' | 'workflowBundle'> = {},
 ): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
   const policyLock = createAdvisoryLock(runtime.lockPool);
@@ -23,6 +23,7 @@ export async function startRuntimeWorkers(
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     keys: runtime.keys,
     prebuiltBundle: options.prebuiltBundle,
+    workflowBundle: options.workflowBundle,
     logger: runtime.logger,
     deps: (lane) => {
       const clients = runtime.cloudflareClients(lane);
