@@ -1,6 +1,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -150,6 +160,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const exists = existsSync(path.join(clusterDir, 'PG_VERSION'));
   const password = await readOrCreatePassword(passFile, exists);
   const user = await serverUser();
+  // The server's user must pass through DATA_DIR (only pass: its files keep their own modes).
+  if (user) chmodSync(dataDir, (statSync(dataDir).mode & 0o7777) | 0o001);
   if (!exists) await initialise(initdb, clusterDir, password, user);
 
   const settings: Record<string, string> = {
