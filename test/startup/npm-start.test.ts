@@ -1,5 +1,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -165,8 +174,27 @@ describe('npm start', () => {
 
     const dump = await execFileAsync(pgTool('pg_dump'), ['--dbname', cold.databaseUrl], { maxBuffer: 64 << 20 });
     expect(dump.stdout).toContain('CREATE TABLE public.rotations');
-    const psql = await execFileAsync(pgTool('psql'), ['-At', '-c', 'SHOW search_path', cold.databaseUrl]);
-    expect(psql.stdout.trim()).toBe('"$user", public');
+    const psql = await execFileAsync(pgTool('psql'), [
+      '-At',
+      '-c',
+      'SHOW search_path',
+      '-c',
+      'SHOW listen_addresses',
+      cold.databaseUrl,
+    ]);
+    expect(psql.stdout.trim().split('\n')).toEqual(['"$user", public', '127.0.0.1']);
+    // A password is required and checked: without the passfile, and with a wrong one, no session.
+    const wrongPassFile = path.join(dataDir, 'wrong.pgpass');
+    writeFileSync(wrongPassFile, '*:*:*:postgres:not-the-password\n', { mode: 0o600 });
+    for (const url of [
+      cold.databaseUrl.replace(/\?.*$/, ''),
+      cold.databaseUrl.replace(/passfile=[^&]+/, `passfile=${wrongPassFile}`),
+    ])
+      await expect(
+        execFileAsync(pgTool('psql'), ['-w', '-At', '-c', 'SELECT 1', url], {
+          env: { PATH: env.PATH!, HOME: dataDir },
+        }),
+      ).rejects.toThrow(/password/);
 
     // The seed's REST checks, several at once, after the dump.
     const token = readFileSync(path.join(dataDir, 'client-auth-token'), 'utf8').trim();
