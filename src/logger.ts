@@ -1,17 +1,14 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-/** Paths a secret could travel under; pino replaces them before anything is written. */
+const SECRET_KEYS = ['authorization', 'clientSecret', 'client_secret', 'secret', 'value', 'token', 'apiToken'];
+
+/** Paths a secret could travel under, at the top of a log call's object or one level down; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((key) => `*.${key}`),
   'req.headers.authorization',
   'req.headers["cf-access-client-secret"]',
-  '*.authorization',
-  '*.clientSecret',
-  '*.client_secret',
-  '*.secret',
-  '*.value',
-  '*.token',
-  '*.apiToken',
 ];
 
 export type LogFormat = 'pretty' | 'json';
