@@ -10,7 +10,7 @@ module.exports = {
   // cannot require() them, so they are compiled to CommonJS like our own sources. The workspace
   // packages (@token-warden/*, linked into node_modules) are TypeScript sources.
   transformIgnorePatterns: [
-    '/node_modules/(?!(@token-warden|@octokit|@kubernetes/client-node|universal-user-agent|before-after-hook|openid-client|oauth4webapi|jose|jsonpath-plus|jsep|@jsep-plugin|rfc4648|fast-content-type-parse|json-with-bigint|content-type|node-pg-migrate|content-disposition|cookie|@electric-sql)/)',
+    '/node_modules/(?!(@token-warden|@octokit|@kubernetes/client-node|universal-user-agent|before-after-hook|openid-client|oauth4webapi|jose|jsonpath-plus|jsep|@jsep-plugin|rfc4648|fast-content-type-parse|json-with-bigint|content-type|node-pg-migrate|content-disposition|cookie)/)',
   ],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

@@ -26,8 +26,8 @@ OpenAPI document (/docs/json) with every check, authenticated with a generated c
 
 Two differences from npm start, so the fuzz measures the API and not the Cloudflare allowance: the
 simulator's 1,200-requests-per-5-minutes rule is off and the request budget is out of reach; and the
-API's per-client limit is lifted. Postgres is a throwaway server (Debian's postgresql), or PGlite as
-npm start uses with --embedded-postgres; TEMPORAL_ADDRESS and DATABASE_URL, when set, are used instead.
+API's per-client limit is lifted. Postgres is a throwaway server (Debian's postgresql), or the embedded
+PostgreSQL npm start runs with --embedded-postgres; TEMPORAL_ADDRESS and DATABASE_URL, when set, are used instead.
 With --url and --token it fuzzes an instance that is already running.
 
 Prints the requests by status and exits 1 on any 5xx, any failed check, or a /ready that does not
@@ -89,6 +89,7 @@ async function startTarget(
     SIMULATOR_PORT: '0',
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
+    POSTGRES_PORT: String(await freePort()),
     CLIENT_AUTH_TOKEN: token,
     API_RATE_LIMIT_PER_MINUTE: '1000000',
     CLOUDFLARE_REQUESTS_PER_5_MIN: '1000000',
@@ -107,7 +108,7 @@ async function startTarget(
   const app = await buildRuntimeApp(runtime, clients);
   stops.push(() => app.close());
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  log(`token-warden (simulation mode, ${databaseUrl ? 'Postgres' : 'PGlite'}) up at ${url}`);
+  log(`token-warden (simulation mode, ${databaseUrl ? 'Postgres' : 'embedded PostgreSQL'}) up at ${url}`);
   return { url, token };
 }
 

@@ -101,6 +101,8 @@ const optionalString = z
 export const environmentSchema = z.object({
   NODE_ENV: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: readable lines on a terminal, JSON otherwise (see logger.ts). */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   DATA_DIR: z.string().default('.data'),
   TOKEN_WARDEN_INVENTORY: optionalString,
 
@@ -142,6 +144,8 @@ export const environmentSchema = z.object({
     ),
 
   DATABASE_URL: optionalString,
+  /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
+  POSTGRES_PORT: z.coerce.number().int().positive().default(5433),
 
   CLOUDFLARE_API_TOKEN: optionalString,
   CLOUDFLARE_BASE_URL: optionalString,

@@ -4,7 +4,7 @@ import { MIGRATIONS_DIR } from '../paths';
 /** Applies every pending migration; safe to call from several processes at once (advisory lock). */
 export async function migrate(
   databaseUrl: string,
-  logger?: Pick<Logger, 'info' | 'warn' | 'error'>,
+  logger?: Pick<Logger, 'debug' | 'warn' | 'error'>,
 ): Promise<string[]> {
   const { runner } = await import('node-pg-migrate');
   const applied = await runner({
@@ -17,7 +17,8 @@ export async function migrate(
     log: () => undefined,
     logger: logger
       ? {
-          info: (m: string) => logger.info(m),
+          // Its file-by-file progress: the caller reports the outcome in one line.
+          info: (m: string) => logger.debug(m),
           warn: (m: string) => logger.warn(m),
           error: (m: string) => logger.error(m),
           debug: () => undefined,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Environment } from '../config';
@@ -28,8 +29,18 @@ export async function startLocalTemporal(env: Environment, logger: Logger): Prom
   });
 }
 
-export async function startLocalPostgres(env: Environment): Promise<EmbeddedPostgres> {
-  return startEmbeddedPostgres(path.resolve(env.DATA_DIR, 'pglite'));
+/** A real PostgreSQL on loopback, its cluster and password (a pgpass file) under DATA_DIR. */
+export async function startLocalPostgres(env: Environment, logger: Logger): Promise<EmbeddedPostgres> {
+  if (await isPortOpen(env.POSTGRES_PORT)) {
+    throw new Error(
+      `port ${env.POSTGRES_PORT} is already in use: is another token-warden running? Stop it, set POSTGRES_PORT to a free port, or set DATABASE_URL to use that server.`,
+    );
+  }
+  if (existsSync(path.resolve(env.DATA_DIR, 'pglite')))
+    logger.warn(
+      `${env.DATA_DIR}/pglite holds the former embedded database (PGlite), no longer used: a new PostgreSQL starts empty in ${env.DATA_DIR}/postgres. Remove ${env.DATA_DIR}/pglite when you no longer need it.`,
+    );
+  return startEmbeddedPostgres({ dataDir: env.DATA_DIR, port: env.POSTGRES_PORT });
 }
 
 export interface LocalCloudflare {

@@ -19,6 +19,7 @@ import { connectTemporal, createTemporalClient, type TemporalSettings } from '..
 import { loadEncryptionKeys } from '../temporal/encryption-keys';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
+import type { Phase } from './startup-phases';
 import type Cloudflare from 'cloudflare';
 import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
@@ -65,13 +66,104 @@ export interface OpenRuntimeOptions {
   /** `npm start`: start a dev server, embedded Postgres and the simulator for what is unset. */
   local: boolean;
   logger: Logger;
+  /** Times each start-up phase (one log line each); by default they just run. */
+  phase?: Phase;
+}
+
+type Closers = Array<() => Promise<void>>;
+
+interface CloudflareSide {
+  cloudflare: Runtime['cloudflare'];
+  secretEnv: RawEnv;
+  inventoryFile: string | undefined;
+  urls: Record<string, string>;
+}
+
+/** Cloudflare: the real API, or the seeded simulator with the demo inventory. */
+async function openCloudflare(
+  env: Environment,
+  rawEnv: RawEnv,
+  logger: Logger,
+  closers: Closers,
+): Promise<CloudflareSide> {
+  if (env.CLOUDFLARE_API_TOKEN)
+    return {
+      cloudflare: { apiToken: env.CLOUDFLARE_API_TOKEN, baseURL: env.CLOUDFLARE_BASE_URL, simulated: false },
+      secretEnv: rawEnv,
+      inventoryFile: env.TOKEN_WARDEN_INVENTORY,
+      urls: {},
+    };
+  const simulator = await startLocalCloudflare(env, logger);
+  closers.push(simulator.close);
+  return {
+    cloudflare: {
+      apiToken: simulator.apiToken,
+      baseURL: simulator.baseURL,
+      simulated: true,
+      simulator: simulator.simulator,
+    },
+    secretEnv: { ...simulator.variables, ...rawEnv },
+    inventoryFile: env.TOKEN_WARDEN_INVENTORY ?? simulator.demoInventoryFile,
+    urls: { 'Cloudflare simulator': simulator.baseURL },
+  };
+}
+
+interface PostgresSide {
+  databaseUrl: string;
+  urls: Record<string, string>;
+}
+
+/** Postgres: DATABASE_URL, or a real PostgreSQL embedded under DATA_DIR; migrated either way. */
+async function openPostgres(env: Environment, logger: Logger, closers: Closers, phase: Phase): Promise<PostgresSide> {
+  let databaseUrl = env.DATABASE_URL;
+  const urls: Record<string, string> = {};
+  if (!databaseUrl) {
+    const embedded = await phase('Postgres', () => startLocalPostgres(env, logger));
+    closers.push(embedded.close);
+    databaseUrl = embedded.url;
+    urls['Postgres (embedded)'] = embedded.publicUrl;
+  }
+  const url = databaseUrl;
+  await phase('migrations', () => migrate(url, logger));
+  return { databaseUrl, urls };
+}
+
+interface TemporalSide {
+  temporal: TemporalSettings;
+  connection: Connection;
+  urls: Record<string, string>;
+}
+
+/** Temporal: TEMPORAL_ADDRESS, or the CLI's dev server with its Web UI. */
+async function openTemporal(env: Environment, logger: Logger, closers: Closers): Promise<TemporalSide> {
+  let temporal: TemporalSettings = {
+    address: env.TEMPORAL_ADDRESS ?? '',
+    namespace: env.TEMPORAL_NAMESPACE,
+    apiKey: env.TEMPORAL_API_KEY,
+    tls: env.TEMPORAL_TLS,
+  };
+  const urls: Record<string, string> = {};
+  if (!env.TEMPORAL_ADDRESS) {
+    const server = await startLocalTemporal(env, logger);
+    closers.push(server.stop);
+    temporal = { address: server.address, namespace: env.TEMPORAL_NAMESPACE };
+    if (server.uiUrl) urls['Temporal UI'] = server.uiUrl;
+  }
+  urls['Temporal (gRPC)'] = `${temporal.address}   (namespace ${temporal.namespace})`;
+  const connection = await connectTemporal(temporal);
+  closers.push(() => connection.close());
+  await ensureSearchAttributes(connection, temporal.namespace);
+  return { temporal, connection, urls };
 }
 
 /**
  * Connects to (or, locally, starts) Temporal, Postgres and Cloudflare, in that order of
  * dependence, and loads the inventory. Every piece opened is closed by `close()` in reverse.
  */
-export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntimeOptions): Promise<Runtime> {
+export async function openRuntime(
+  rawEnv: RawEnv,
+  { local, logger, phase = (_name, run) => run() }: OpenRuntimeOptions,
+): Promise<Runtime> {
   const env = parseEnvironment(rawEnv);
   const closers: Array<() => Promise<void>> = [];
   // A signal handler and the end of the main loop may both close; the pieces close once.
@@ -98,36 +190,23 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
         missing.map((name) => `environment: ${name}: required (only \`npm start\` provides local stand-ins)`),
       );
 
-    // Cloudflare: the real API, or the seeded simulator with the demo inventory.
-    let cloudflare: Runtime['cloudflare'];
-    let secretEnv: RawEnv = rawEnv;
-    let inventoryFile = env.TOKEN_WARDEN_INVENTORY;
-    if (env.CLOUDFLARE_API_TOKEN) {
-      cloudflare = { apiToken: env.CLOUDFLARE_API_TOKEN, baseURL: env.CLOUDFLARE_BASE_URL, simulated: false };
-    } else {
-      const simulator = await startLocalCloudflare(env, logger);
-      closers.push(simulator.close);
-      cloudflare = {
-        apiToken: simulator.apiToken,
-        baseURL: simulator.baseURL,
-        simulated: true,
-        simulator: simulator.simulator,
-      };
-      secretEnv = { ...simulator.variables, ...rawEnv };
-      inventoryFile ??= simulator.demoInventoryFile;
-      urls['Cloudflare simulator'] = simulator.baseURL;
-    }
+    // The three are independent: started side by side, each one's closer registered once it is up.
+    const started = await Promise.allSettled([
+      phase('Cloudflare simulator', () => openCloudflare(env, rawEnv, logger, closers)),
+      openPostgres(env, logger, closers, phase),
+      phase('Temporal', () => openTemporal(env, logger, closers)),
+    ]);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [cloudflareSide, postgresSide, temporalSide] = started.map(
+      (result) => (result as PromiseFulfilledResult<unknown>).value,
+    ) as [CloudflareSide, PostgresSide, TemporalSide];
+    const { cloudflare, secretEnv, inventoryFile } = cloudflareSide;
+    const { databaseUrl } = postgresSide;
+    const { temporal, connection } = temporalSide;
+    Object.assign(urls, cloudflareSide.urls, postgresSide.urls, temporalSide.urls);
     const inventory = loadInventoryFile(path.resolve(inventoryFile ?? 'token-warden.yaml'), secretEnv);
 
-    // Postgres: DATABASE_URL, or embedded PGlite under DATA_DIR.
-    let databaseUrl = env.DATABASE_URL;
-    if (!databaseUrl) {
-      const embedded = await startLocalPostgres(env);
-      closers.push(embedded.close);
-      databaseUrl = embedded.url;
-      urls['Embedded Postgres'] = embedded.url;
-    }
-    await migrate(databaseUrl, logger);
     const pool = createPool(databaseUrl);
     closers.push(() => pool.end());
     const budgetPool = createPool(databaseUrl, BUDGET_POOL_SIZE);
@@ -135,23 +214,7 @@ export async function openRuntime(rawEnv: RawEnv, { local, logger }: OpenRuntime
     const lockPool = createPool(databaseUrl, LOCK_POOL_SIZE);
     closers.push(() => lockPool.end());
 
-    // Temporal: TEMPORAL_ADDRESS, or the CLI's dev server with its Web UI.
-    let temporal: TemporalSettings = {
-      address: env.TEMPORAL_ADDRESS ?? '',
-      namespace: env.TEMPORAL_NAMESPACE,
-      apiKey: env.TEMPORAL_API_KEY,
-      tls: env.TEMPORAL_TLS,
-    };
-    if (!env.TEMPORAL_ADDRESS) {
-      const server = await startLocalTemporal(env, logger);
-      closers.push(server.stop);
-      temporal = { address: server.address, namespace: env.TEMPORAL_NAMESPACE };
-      if (server.uiUrl) urls['Temporal UI'] = server.uiUrl;
-    }
     const keys = loadEncryptionKeys(env, { allowGenerated: cloudflare.simulated });
-    const connection = await connectTemporal(temporal);
-    closers.push(() => connection.close());
-    await ensureSearchAttributes(connection, temporal.namespace);
     const client = createTemporalClient(connection, temporal.namespace, keys);
 
     // Every Cloudflare request of every process takes one unit of a budget kept in Postgres.

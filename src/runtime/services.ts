@@ -8,13 +8,13 @@ import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { createUiIdentityVerifier } from '../api/ui-identity';
 import { startHistoryPruner } from './history-pruner';
 import { temporalUiOrigins, uiIdentitySettings } from './temporal-ui';
-import { startWorkers, type RunningWorkers } from './workers';
+import { startWorkers, type RunningWorkers, type WorkerSettings } from './workers';
 import type { Runtime } from './open-runtime';
 
 /** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner beside them. */
 export async function startRuntimeWorkers(
   runtime: Runtime,
-  options: { prebuiltBundle?: boolean } = {},
+  options: Pick<WorkerSettings, 'prebuiltBundle' | 'workflowBundle'> = {},
 ): Promise<RunningWorkers> {
   // Access policy edits are read-modify-write: one at a time per account, across the fleet.
   const policyLock = createAdvisoryLock(runtime.lockPool);
@@ -25,6 +25,7 @@ export async function startRuntimeWorkers(
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
     keys: runtime.keys,
     prebuiltBundle: options.prebuiltBundle,
+    workflowBundle: options.workflowBundle,
     logger: runtime.logger,
     deps: (lane) => {
       const clients = runtime.cloudflareClients(lane);

