@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -337,33 +346,74 @@ describe('Dockerfile and .dockerignore', () => {
     expect(stages[0]).toContain('RUN npm ci --no-audit --no-fund && npm run build');
   });
 
-  it('keeps local state, secrets and build artifacts out of the build context', () => {
-    const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8')
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith('#'));
-    expect(ignored).toEqual(
-      expect.arrayContaining([
-        '.git',
-        '.data',
-        '.env',
-        'node_modules',
-        'dist',
-        'coverage',
-        '.hypothesis',
-        'token-warden.yaml',
-      ]),
+  /** The files `docker build <dir>` sends, by Docker's own .dockerignore matcher (moby/patternmatcher). */
+  function buildContext(dir: string): string[] {
+    const result = run(composeValidate(), ['-build-context', dir]);
+    expect(result.stderr).toBe('');
+    return (JSON.parse(result.stdout) as string[]).sort();
+  }
+  /** A checkout after `npm start`, a build and a test run, with the repository's .dockerignore or another. */
+  function checkout(dockerignore: string): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-context-'));
+    const files = [
+      ...KEPT,
+      '.data/dev.key',
+      '.data/client-token',
+      '.env',
+      '.git/config',
+      'node_modules/pg/package.json',
+      'packages/cloudflare-simulator/node_modules/x/index.js',
+      'dist/src/worker.js',
+      'coverage/lcov.info',
+      '.hypothesis/examples/1',
+      'token-warden.yaml',
+      'test/deploy/docker-compose.test.ts',
+      'worker.log',
+    ];
+    for (const file of files) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), 'x');
+    }
+    writeFileSync(path.join(dir, '.dockerignore'), dockerignore);
+    return dir;
+  }
+  const KEPT = [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'src/worker.ts',
+    'scripts/bundle-workflows.ts',
+    'migrations/1732330000000_initial-schema.sql',
+    'packages/cloudflare-simulator/package.json',
+    'packages/cloudflare-simulator/src/index.ts',
+  ];
+  const dockerignore = readFileSync(path.join(root, '.dockerignore'), 'utf8');
+  const checkouts: string[] = [];
+  afterAll(() => checkouts.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('sends the build what it compiles, and never .data, .env, node_modules, dist, .git or test artifacts', () => {
+    const dir = checkout(dockerignore);
+    checkouts.push(dir);
+    expect(buildContext(dir)).toEqual([...KEPT].sort());
+  });
+
+  it('would send the local key and token in a copy whose .dockerignore lacks .data', () => {
+    const lines = dockerignore.split('\n');
+    expect(lines).toContain('.data');
+    const dir = checkout(lines.filter((line) => line !== '.data').join('\n'));
+    checkouts.push(dir);
+    expect(buildContext(dir)).toEqual([...KEPT, '.data/client-token', '.data/dev.key'].sort());
+  });
+
+  it('sends every source file of this checkout, and nothing of its local state', () => {
+    const sent = buildContext(root);
+    expect(sent).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src/worker.ts']));
+    for (const migration of readdirSync(path.join(root, 'migrations')))
+      expect(sent).toContain(`migrations/${migration}`);
+    const leaked = sent.filter((file) =>
+      /^(\.data|\.git|node_modules|dist|coverage|\.hypothesis|test)(\/|$)/.test(file),
     );
-    // ...but not what the build stage compiles.
-    for (const needed of [
-      'package.json',
-      'package-lock.json',
-      'src',
-      'scripts',
-      'migrations',
-      'packages',
-      'tsconfig.json',
-    ])
-      expect(ignored).not.toContain(needed);
+    expect(leaked).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 // or the loader's error on stderr with exit status 1. No Docker engine is needed.
 //
 //	compose-validate [-env-file FILE] docker-compose.yml [override.yml ...]
+//	compose-validate -build-context DIR    the files `docker build DIR` would send (.dockerignore applied)
 package main
 
 import (
@@ -19,9 +20,17 @@ import (
 
 func main() {
 	envFile := flag.String("env-file", "", "an .env file to read variables from (the environment wins)")
+	contextDir := flag.String("build-context", "", "list the files of this build context instead")
 	flag.Parse()
+	if *contextDir != "" {
+		if err := buildContext(*contextDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: compose-validate [-env-file FILE] compose.yml [more.yml ...]")
+		fmt.Fprintln(os.Stderr, "usage: compose-validate [-env-file FILE] compose.yml [more.yml ...] | -build-context DIR")
 		os.Exit(2)
 	}
 	if err := validate(flag.Args(), *envFile); err != nil {
