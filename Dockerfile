@@ -1,8 +1,9 @@
 # One image for the worker and the API (docker-compose.yml and deploy/kubernetes run it with
-# different commands). Node 22 LTS: several dependencies require Node >= 22.
+# different commands). Node 24 LTS: several dependencies require Node >= 22, Node 22 leaves
+# maintenance in April 2027 and 24 in April 2028, and 24 ships npm 11 (the project's npm).
 #
 #   docker build -t token-warden:local .
-ARG NODE_IMAGE=node:22.21.1-bookworm-slim
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # Build stage: every dependency (dev ones and npm workspaces included) to compile dist/ and the
 # prebuilt workflow bundle that production workers load.
