@@ -25,6 +25,8 @@ function installed(file: string): string {
 
 export const composeValidate = () => installed(path.join(CACHE_DIR, 'bin', 'compose-validate'));
 export const kubeconform = () => installed(path.join(CACHE_DIR, 'bin', 'kubeconform'));
+/** Temporal's schema tool (the one in the admin-tools image), built at install.sh's TEMPORAL_SERVER_VERSION. */
+export const temporalSqlTool = () => installed(path.join(CACHE_DIR, 'bin', 'temporal-sql-tool'));
 
 /** kubeconform's -schema-location for the offline schemas install.sh prepared. */
 export function kubernetesSchemaLocation(): string {

@@ -3,6 +3,8 @@
 # the repository (TOKEN_WARDEN_CACHE_DIR, default ~/.cache/token-warden):
 #   bin/compose-validate   tools/compose-validate, compose-go's loader (the one `docker compose` uses)
 #   bin/kubeconform        kubeconform, pinned below
+#   bin/temporal-sql-tool  Temporal's schema tool, of the version docker-compose.yml's admin-tools
+#                          image carries, to run its schema job against a real Postgres
 #   kubernetes-schemas/    Kubernetes' OpenAPI as JSON schemas, from the PyPI package
 #                          kubernetes-validate, made loadable offline (rewrite-schemas.py)
 # Everything comes from package registries (the Go module proxy, PyPI); a second run only
@@ -11,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 KUBECONFORM_VERSION=v0.8.0
+# Keep equal to the temporalio/server and temporalio/admin-tools tags in docker-compose.yml.
+TEMPORAL_SERVER_VERSION=v1.31.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 # The oldest and the newest Kubernetes minor still supported upstream.
 KUBERNETES_VERSIONS="1.35.0 1.37.0"
@@ -27,6 +31,15 @@ built=$(go version -m "$cache_dir/bin/kubeconform" 2>/dev/null | awk '$1 == "mod
 if [ "$built" != "$KUBECONFORM_VERSION" ]; then
   log "building kubeconform $KUBECONFORM_VERSION (about a minute, once per machine)"
   CGO_ENABLED=0 GOBIN="$cache_dir/bin" go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+fi
+
+built=$(go version -m "$cache_dir/bin/temporal-sql-tool" 2>/dev/null | awk '$1 == "mod" { print $3 }' || true)
+if [ "$built" != "$TEMPORAL_SERVER_VERSION" ]; then
+  log "building temporal-sql-tool $TEMPORAL_SERVER_VERSION (about 3 minutes, once per machine)"
+  gobin=$(mktemp -d)
+  CGO_ENABLED=0 GOBIN="$gobin" go install "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+  mv "$gobin/sql" "$cache_dir/bin/temporal-sql-tool"
+  rmdir "$gobin"
 fi
 
 schemas="$cache_dir/kubernetes-schemas/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
