@@ -1,19 +1,9 @@
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
 import { environmentSchema, parseInventory } from '../../src/config';
-import { composeValidate, run } from './validators';
+import { COMPOSE_FILE, loadCompose, projectSchema, STAND_INS, type Service } from './compose-project';
 
 /*
  * No Docker engine runs here. compose-go, the loader `docker compose` itself is built on, loads
@@ -22,55 +12,8 @@ import { composeValidate, run } from './validators';
  */
 
 const root = path.resolve(__dirname, '../..');
-const COMPOSE_FILE = path.join(root, 'docker-compose.yml');
 
-/** What an operator's .env provides (deploy/compose/env.example names them). */
-const STAND_INS = {
-  POSTGRES_PASSWORD: 'stand-in-postgres-password',
-  CLOUDFLARE_API_TOKEN: 'stand-in-cloudflare-token',
-  CLOUDFLARE_ACCOUNT_ID: 'stand-in-account',
-  TOKEN_WARDEN_ENCRYPTION_KEY: 'stand-in-key',
-  CLIENT_AUTH_TOKEN: 'stand-in-client-token-of-at-least-32-chars',
-};
-
-// Only the parts of compose-go's resolved project these tests read.
-const serviceSchema = z.looseObject({
-  image: z.string().optional(),
-  build: z.looseObject({ context: z.string(), dockerfile: z.string() }).optional(),
-  command: z.array(z.string()).nullish(),
-  entrypoint: z.array(z.string()).nullish(),
-  environment: z.record(z.string(), z.string().nullable()).default({}),
-  depends_on: z
-    .record(
-      z.string(),
-      z.looseObject({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) }),
-    )
-    .default({}),
-  healthcheck: z.looseObject({ test: z.array(z.string()).optional(), disable: z.boolean().optional() }).optional(),
-  ports: z
-    .array(z.looseObject({ host_ip: z.string().optional(), target: z.number(), published: z.string().optional() }))
-    .default([]),
-  volumes: z
-    .array(
-      z.looseObject({
-        type: z.string(),
-        source: z.string(),
-        target: z.string(),
-        read_only: z.boolean().optional(),
-        bind: z.looseObject({ create_host_path: z.boolean().optional() }).optional(),
-      }),
-    )
-    .default([]),
-  restart: z.string().optional(),
-});
-const projectSchema = z.looseObject({ name: z.string(), services: z.record(z.string(), serviceSchema) });
-type Service = z.infer<typeof serviceSchema>;
-
-function load(file: string, env: Record<string, string> = STAND_INS) {
-  return run(composeValidate(), [file], env);
-}
-
-const loaded = load(COMPOSE_FILE);
+const loaded = loadCompose(COMPOSE_FILE);
 const project = loaded.status === 0 ? projectSchema.parse(JSON.parse(loaded.stdout)) : undefined;
 const service = (name: string): Service => {
   const found = project?.services[name];
@@ -117,19 +60,19 @@ describe('docker-compose.yml', () => {
         doc.createNode({ condition: 'service_healthy' }),
       ),
     );
-    const result = load(file);
+    const result = loadCompose(file);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('depends on undefined service "temporal-frontend"');
   });
 
   it('rejects a copy with a field compose does not know, and one waiting on a condition that does not exist', () => {
-    const unknownField = load(
+    const unknownField = loadCompose(
       brokenCopy('unknown-field.yml', (doc) => doc.setIn(['services', 'worker', 'healthcheck', 'retry'], 3)),
     );
     expect(unknownField.status).toBe(1);
     expect(unknownField.stderr).toMatch(/services\.worker\.healthcheck.*retry/);
     // In the shared block both processes merge: the error names them as they resolved.
-    const unknownCondition = load(
+    const unknownCondition = loadCompose(
       brokenCopy('unknown-condition.yml', (doc) =>
         doc.setIn(['x-app', 'depends_on', 'temporal-namespace', 'condition'], 'service_completed'),
       ),
@@ -142,7 +85,7 @@ describe('docker-compose.yml', () => {
 
   it('refuses to start without the secrets, naming each missing one', () => {
     const { POSTGRES_PASSWORD: _, ...withoutPassword } = STAND_INS;
-    const result = load(COMPOSE_FILE, withoutPassword);
+    const result = loadCompose(COMPOSE_FILE, withoutPassword);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('required variable POSTGRES_PASSWORD is missing a value');
   });
@@ -308,112 +251,5 @@ describe('docker-compose.yml', () => {
     expect(existsSync(path.join(root, 'src/worker-probe.ts'))).toBe(true);
     expect(service('api').healthcheck?.test?.join(' ')).toContain("fetch('http://127.0.0.1:3000/ready')");
     expect(service('api').environment.PORT).toBe('3000');
-  });
-});
-
-describe('Dockerfile and .dockerignore', () => {
-  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
-  const instructions = dockerfile
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  const stageStarts = instructions.flatMap((line, i) => (line.startsWith('FROM ') ? [i] : []));
-  const stages = stageStarts.map((start, i) => instructions.slice(start, stageStarts[i + 1]));
-  const runtime = stages.at(-1)!;
-
-  it('builds on a pinned Node 22 LTS or later', () => {
-    const image = /^ARG NODE_IMAGE=node:(\d+)\.(\d+)\.(\d+)-[a-z]+-slim$/m.exec(dockerfile);
-    expect(image).not.toBeNull();
-    expect(Number(image![1])).toBeGreaterThanOrEqual(22);
-    expect(Number(image![1]) % 2).toBe(0); // even majors are the LTS lines
-    expect(stages.map((stage) => stage[0])).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE} AS runtime']);
-  });
-
-  it('gives the runtime stage production dependencies and the build output only, run as a non-root user', () => {
-    expect(runtime).toContain(
-      'RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund && npm cache clean --force',
-    );
-    const copies = runtime.filter((line) => line.startsWith('COPY '));
-    expect(copies).toEqual([
-      'COPY package.json package-lock.json ./',
-      'COPY --from=build /app/dist/src ./dist/src',
-      'COPY --from=build /app/dist/workflow-bundle.js ./dist/workflow-bundle.js',
-      'COPY migrations ./migrations',
-    ]);
-    expect(runtime).toContain('USER node');
-    expect(runtime).toContain('ENV NODE_ENV=production');
-    expect(stages[0]).toContain('RUN npm ci --no-audit --no-fund && npm run build');
-  });
-
-  /** The files `docker build <dir>` sends, by Docker's own .dockerignore matcher (moby/patternmatcher). */
-  function buildContext(dir: string): string[] {
-    const result = run(composeValidate(), ['-build-context', dir]);
-    expect(result.stderr).toBe('');
-    return (JSON.parse(result.stdout) as string[]).sort();
-  }
-  /** A checkout after `npm start`, a build and a test run, with the repository's .dockerignore or another. */
-  function checkout(dockerignore: string): string {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-context-'));
-    const files = [
-      ...KEPT,
-      '.data/dev.key',
-      '.data/client-token',
-      '.env',
-      '.git/config',
-      'node_modules/pg/package.json',
-      'packages/cloudflare-simulator/node_modules/x/index.js',
-      'dist/src/worker.js',
-      'coverage/lcov.info',
-      '.hypothesis/examples/1',
-      'token-warden.yaml',
-      'test/deploy/docker-compose.test.ts',
-      'worker.log',
-    ];
-    for (const file of files) {
-      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      writeFileSync(path.join(dir, file), 'x');
-    }
-    writeFileSync(path.join(dir, '.dockerignore'), dockerignore);
-    return dir;
-  }
-  const KEPT = [
-    'package.json',
-    'package-lock.json',
-    'tsconfig.json',
-    'tsconfig.build.json',
-    'src/worker.ts',
-    'scripts/bundle-workflows.ts',
-    'migrations/1732330000000_initial-schema.sql',
-    'packages/cloudflare-simulator/package.json',
-    'packages/cloudflare-simulator/src/index.ts',
-  ];
-  const dockerignore = readFileSync(path.join(root, '.dockerignore'), 'utf8');
-  const checkouts: string[] = [];
-  afterAll(() => checkouts.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-  it('sends the build what it compiles, and never .data, .env, node_modules, dist, .git or test artifacts', () => {
-    const dir = checkout(dockerignore);
-    checkouts.push(dir);
-    expect(buildContext(dir)).toEqual([...KEPT].sort());
-  });
-
-  it('would send the local key and token in a copy whose .dockerignore lacks .data', () => {
-    const lines = dockerignore.split('\n');
-    expect(lines).toContain('.data');
-    const dir = checkout(lines.filter((line) => line !== '.data').join('\n'));
-    checkouts.push(dir);
-    expect(buildContext(dir)).toEqual([...KEPT, '.data/client-token', '.data/dev.key'].sort());
-  });
-
-  it('sends every source file of this checkout, and nothing of its local state', () => {
-    const sent = buildContext(root);
-    expect(sent).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src/worker.ts']));
-    for (const migration of readdirSync(path.join(root, 'migrations')))
-      expect(sent).toContain(`migrations/${migration}`);
-    const leaked = sent.filter((file) =>
-      /^(\.data|\.git|node_modules|dist|coverage|\.hypothesis|test)(\/|$)/.test(file),
-    );
-    expect(leaked).toEqual([]);
   });
 });

@@ -1,12 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common';
 import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { environmentSchema, parseInventory } from '../../src/config';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MAX_AGE_MS } from '../../src/runtime/worker-heartbeat';
-import { KUBERNETES_VERSIONS, kubeconform, kubernetesSchemaLocation, run } from './validators';
 
 /*
  * No cluster runs here: the manifests are checked by shape against the code they start — the
@@ -503,66 +501,5 @@ describe('deploy/kubernetes', () => {
     expect(find(manifestSchema, 'PodDisruptionBudget', 'token-warden-worker')).toMatchObject({
       spec: { minAvailable: 1, selector: { matchLabels: worker.spec.selector.matchLabels } },
     });
-  });
-});
-
-describe('deploy/kubernetes against the Kubernetes API schemas (kubeconform, offline)', () => {
-  const files = kustomization.resources.map((file) => path.join(dir, file));
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(path.join(os.tmpdir(), 'tw-kubeconform-'));
-  });
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-  interface Summary {
-    resources: Array<{ filename: string; kind: string; name: string; status: string; msg: string }>;
-    summary: { valid: number; invalid: number; errors: number; skipped: number };
-  }
-  /** -strict: unknown fields are errors too. A kind without a schema is an error, never skipped. */
-  function validate(targets: readonly string[], version: string): { status: number | null; report: Summary } {
-    const result = run(kubeconform(), [
-      '-strict',
-      '-summary',
-      '-output',
-      'json',
-      '-kubernetes-version',
-      version,
-      '-schema-location',
-      kubernetesSchemaLocation(),
-      ...targets,
-    ]);
-    return { status: result.status, report: JSON.parse(result.stdout) as Summary };
-  }
-
-  it.each(KUBERNETES_VERSIONS)('validates every object against Kubernetes %s', (version) => {
-    const { status, report } = validate(files, version);
-    expect(report.resources).toEqual([]);
-    expect(report.summary).toEqual({ valid: documents.length, invalid: 0, errors: 0, skipped: 0 });
-    expect(status).toBe(0);
-  });
-
-  it('rejects a Deployment with a field of the wrong type, and one with a field Kubernetes does not know', () => {
-    const original = read('deploy/kubernetes/worker.yaml');
-    const wrongType = path.join(scratch, 'wrong-type.yaml');
-    writeFileSync(wrongType, original.replace('replicas: 2', 'replicas: two'));
-    const unknownField = path.join(scratch, 'unknown-field.yaml');
-    writeFileSync(unknownField, original.replace('terminationGracePeriodSeconds: 90', 'terminationGracePeriod: 90'));
-    for (const file of [wrongType, unknownField]) expect(readFileSync(file, 'utf8')).not.toBe(original);
-
-    const { status, report } = validate([wrongType, unknownField], KUBERNETES_VERSIONS[0]!);
-    expect(status).toBe(1);
-    // kubeconform validates files in parallel: its report's order is not theirs.
-    const invalid = Object.fromEntries(
-      report.resources.map((resource) => [path.basename(resource.filename), `${resource.kind} ${resource.status}`]),
-    );
-    expect(invalid).toEqual({
-      'wrong-type.yaml': 'Deployment statusInvalid',
-      'unknown-field.yaml': 'Deployment statusInvalid',
-    });
-    const message = (file: string) => report.resources.find((resource) => resource.filename === file)?.msg;
-    expect(message(wrongType)).toMatch(/\/spec\/replicas.*got string, want null or integer/);
-    expect(message(unknownField)).toMatch(/additional properties 'terminationGracePeriod' not allowed/);
-    // The PodDisruptionBudget beside each broken Deployment still passes.
-    expect(report.summary).toMatchObject({ valid: 2, invalid: 2, errors: 0 });
   });
 });
