@@ -4,6 +4,7 @@ import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
 import { openRuntime } from './runtime/open-runtime';
 import { startRuntimeWorkers } from './runtime/services';
 import { upsertSchedules } from './schedules';
+import { startWorkerHeartbeat } from './runtime/worker-heartbeat';
 
 /**
  * Production worker process: connects to TEMPORAL_ADDRESS, DATABASE_URL and Cloudflare, makes
@@ -16,7 +17,10 @@ runEntrypoint('token-warden worker', async () => {
   const runtime = await openRuntime(process.env, { local: false, logger });
   await upsertSchedules(runtime.client, runtime.env.TEMPORAL_TASK_QUEUE, logger);
   const workers = await startRuntimeWorkers(runtime, { prebuiltBundle: process.env.NODE_ENV === 'production' });
+  // The probes' signal (src/worker-probe.ts): touched while the workers run, removed when they end.
+  const heartbeat = startWorkerHeartbeat();
   onShutdownSignal(async () => {
+    heartbeat.stop();
     await workers.shutdown();
     await runtime.close();
   });
@@ -26,6 +30,8 @@ runEntrypoint('token-warden worker', async () => {
     // One worker failed and the others were stopped: exit (non-zero, below) so Kubernetes restarts the process.
     logger.fatal({ err: error }, error instanceof Error ? error.message : 'a worker failed');
     throw error;
+  } finally {
+    heartbeat.stop();
   }
   await runtime.close();
 });

@@ -1,136 +1,35 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common';
 import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { environmentSchema, parseInventory } from '../../src/config';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MAX_AGE_MS } from '../../src/runtime/worker-heartbeat';
+import {
+  manifestSchema,
+  deploymentSchema,
+  configMapSchema,
+  serviceSchema,
+  roleSchema,
+  roleBindingSchema,
+  kustomizationSchema,
+  type Manifest,
+  type Deployment,
+  type Container,
+} from './kubernetes-objects';
+import { KUBERNETES_VERSIONS, kubeconform, kubernetesSchemaLocation, run } from './validators';
 
 /*
  * No cluster runs here: the manifests are checked by shape against the code they start — the
  * entry points, the environment schema, the inventory schema, the routes the probes hit and the
- * Kubernetes calls the Secret store makes.
+ * Kubernetes calls the Secret store makes — and by kubeconform against the Kubernetes API's own
+ * schemas, offline (tools/deploy-validators/install.sh installs both).
  */
 
 const root = path.resolve(__dirname, '../..');
 const dir = path.join(root, 'deploy/kubernetes');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
-
-// Only the parts of the Kubernetes objects these tests read; everything else passes through.
-const metadataSchema = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().min(1).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-});
-const manifestSchema = z.looseObject({
-  apiVersion: z.string().min(1),
-  kind: z.string().min(1),
-  metadata: metadataSchema,
-});
-
-const envVarSchema = z.strictObject({
-  name: z.string(),
-  value: z.string().optional(),
-  valueFrom: z
-    .strictObject({
-      secretKeyRef: z.strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() }).optional(),
-      configMapKeyRef: z
-        .strictObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() })
-        .optional(),
-    })
-    .optional(),
-});
-const probeSchema = z.looseObject({
-  httpGet: z.looseObject({ path: z.string(), port: z.union([z.string(), z.number()]) }),
-});
-const containerSecuritySchema = z.looseObject({
-  allowPrivilegeEscalation: z.boolean().optional(),
-  readOnlyRootFilesystem: z.boolean().optional(),
-  runAsNonRoot: z.boolean().optional(),
-  runAsUser: z.number().optional(),
-});
-const quantitiesSchema = z.strictObject({ cpu: z.string(), memory: z.string() });
-const containerSchema = z.looseObject({
-  name: z.string(),
-  image: z.string(),
-  command: z.array(z.string()),
-  env: z.array(envVarSchema).default([]),
-  envFrom: z.array(z.strictObject({ configMapRef: z.strictObject({ name: z.string() }) })).default([]),
-  ports: z.array(z.looseObject({ name: z.string().optional(), containerPort: z.number() })).default([]),
-  livenessProbe: probeSchema.optional(),
-  readinessProbe: probeSchema.optional(),
-  startupProbe: probeSchema.optional(),
-  resources: z.strictObject({ requests: quantitiesSchema, limits: quantitiesSchema }),
-  securityContext: containerSecuritySchema.default({}),
-  volumeMounts: z
-    .array(z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() }))
-    .default([]),
-});
-const volumeSchema = z.looseObject({
-  name: z.string(),
-  configMap: z
-    .looseObject({ name: z.string(), items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional() })
-    .optional(),
-  emptyDir: z.looseObject({}).optional(),
-});
-const deploymentSchema = z.looseObject({
-  kind: z.literal('Deployment'),
-  metadata: metadataSchema,
-  spec: z.looseObject({
-    replicas: z.number().int().positive(),
-    selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()) }),
-    template: z.looseObject({
-      metadata: z.looseObject({ labels: z.record(z.string(), z.string()) }),
-      spec: z.looseObject({
-        serviceAccountName: z.string().optional(),
-        automountServiceAccountToken: z.boolean().optional(),
-        terminationGracePeriodSeconds: z.number().optional(),
-        securityContext: containerSecuritySchema.default({}),
-        containers: z.array(containerSchema).length(1),
-        volumes: z.array(volumeSchema).default([]),
-      }),
-    }),
-  }),
-});
-const configMapSchema = z.looseObject({
-  kind: z.literal('ConfigMap'),
-  metadata: metadataSchema,
-  data: z.record(z.string(), z.string()),
-});
-const serviceSchema = z.looseObject({
-  kind: z.literal('Service'),
-  metadata: metadataSchema,
-  spec: z.looseObject({
-    type: z.string(),
-    selector: z.record(z.string(), z.string()),
-    ports: z.array(z.looseObject({ port: z.number(), targetPort: z.union([z.string(), z.number()]) })).min(1),
-  }),
-});
-const roleSchema = z.looseObject({
-  kind: z.literal('Role'),
-  metadata: metadataSchema,
-  rules: z.array(
-    z.strictObject({
-      apiGroups: z.array(z.string()),
-      resources: z.array(z.string()),
-      resourceNames: z.array(z.string()).optional(),
-      verbs: z.array(z.string()),
-    }),
-  ),
-});
-const roleBindingSchema = z.looseObject({
-  kind: z.literal('RoleBinding'),
-  metadata: metadataSchema,
-  roleRef: z.strictObject({ apiGroup: z.string(), kind: z.string(), name: z.string() }),
-  subjects: z.array(z.looseObject({ kind: z.string(), name: z.string(), namespace: z.string().optional() })),
-});
-const kustomizationSchema = z.looseObject({
-  resources: z.array(z.string()),
-  images: z.array(z.looseObject({ name: z.string() })).default([]),
-});
-
-type Manifest = z.infer<typeof manifestSchema>;
-type Deployment = z.infer<typeof deploymentSchema>;
-type Container = Deployment['spec']['template']['spec']['containers'][number];
 
 const NAMESPACE = 'token-warden';
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
@@ -321,15 +220,33 @@ describe('deploy/kubernetes', () => {
     expect(documents.flatMap(({ file, doc }) => secretLiterals(doc, file))).toEqual([]);
   });
 
+  it('probes the worker with the heartbeat probe the image builds, within what the heartbeat allows', () => {
+    const container = containerOf(worker);
+    const probes = [container.startupProbe, container.livenessProbe, container.readinessProbe];
+    for (const probe of probes) {
+      expect(probe?.exec?.command).toEqual(['node', 'dist/src/worker-probe.js']);
+      // Node starts in well under a second, but not always under the default 1 s on a busy node.
+      expect(probe?.timeoutSeconds).toBeGreaterThanOrEqual(5);
+    }
+    expect(existsSync(path.join(root, 'src/worker-probe.ts'))).toBe(true);
+    // A fresh heartbeat survives a missed beat; the probe's period does not outrun the file's age.
+    expect(HEARTBEAT_MAX_AGE_MS).toBeGreaterThanOrEqual(3 * HEARTBEAT_INTERVAL_MS);
+    expect(container.livenessProbe!.periodSeconds! * 1000).toBeGreaterThanOrEqual(HEARTBEAT_INTERVAL_MS);
+    // Start-up (migrations, Temporal, schedules, workflow bundle) gets minutes before liveness counts.
+    expect(container.startupProbe!.periodSeconds! * container.startupProbe!.failureThreshold!).toBeGreaterThanOrEqual(
+      120,
+    );
+  });
+
   it('probes /health and /ready on the port the API listens on, and the Service sends traffic there', () => {
     const container = containerOf(api);
     const listening = Number(literalEnv(api, 'PORT'));
     expect(literalEnv(api, 'HOST')).toBe('0.0.0.0');
     expect(container.ports.map((port) => port.containerPort)).toEqual([listening]);
-    expect(container.livenessProbe?.httpGet.path).toBe('/health');
-    expect(container.readinessProbe?.httpGet.path).toBe('/ready');
+    expect(container.livenessProbe?.httpGet?.path).toBe('/health');
+    expect(container.readinessProbe?.httpGet?.path).toBe('/ready');
     for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
-      if (probe) expect(containerPort(api, probe.httpGet.port)).toBe(listening);
+      if (probe) expect(containerPort(api, probe.httpGet!.port)).toBe(listening);
     }
     const routes = read('src/api/routes/health.ts');
     expect(routes).toMatch(/app\.get\(\s*'\/health'/);
@@ -478,5 +395,68 @@ describe('deploy/kubernetes', () => {
     expect(find(manifestSchema, 'PodDisruptionBudget', 'token-warden-worker')).toMatchObject({
       spec: { minAvailable: 1, selector: { matchLabels: worker.spec.selector.matchLabels } },
     });
+  });
+});
+
+describe('deploy/kubernetes against the Kubernetes API schemas (kubeconform, offline)', () => {
+  let scratch: string;
+  beforeAll(() => {
+    scratch = mkdtempSync(path.join(os.tmpdir(), 'tw-kubeconform-'));
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  interface Summary {
+    resources: Array<{ filename: string; kind: string; name: string; status: string; msg: string }>;
+    summary: { valid: number; invalid: number; errors: number; skipped: number };
+  }
+  /** -strict: unknown fields are errors too. A kind without a schema is an error, never skipped. */
+  function validate(targets: readonly string[], version: string): { status: number | null; report: Summary } {
+    const result = run(kubeconform(), [
+      '-strict',
+      '-summary',
+      '-output',
+      'json',
+      '-kubernetes-version',
+      version,
+      '-schema-location',
+      kubernetesSchemaLocation(),
+      ...targets,
+    ]);
+    return { status: result.status, report: JSON.parse(result.stdout) as Summary };
+  }
+
+  it.each(KUBERNETES_VERSIONS)('validates every object against Kubernetes %s', (version) => {
+    const { status, report } = validate(
+      kustomization.resources.map((file) => path.join(dir, file)),
+      version,
+    );
+    expect(report.resources).toEqual([]);
+    expect(report.summary).toEqual({ valid: documents.length, invalid: 0, errors: 0, skipped: 0 });
+    expect(status).toBe(0);
+  });
+
+  it('rejects a Deployment with a field of the wrong type, and one with a field Kubernetes does not know', () => {
+    const original = read('deploy/kubernetes/worker.yaml');
+    const wrongType = path.join(scratch, 'wrong-type.yaml');
+    writeFileSync(wrongType, original.replace('replicas: 2', 'replicas: two'));
+    const unknownField = path.join(scratch, 'unknown-field.yaml');
+    writeFileSync(unknownField, original.replace('terminationGracePeriodSeconds: 90', 'terminationGracePeriod: 90'));
+    for (const file of [wrongType, unknownField]) expect(readFileSync(file, 'utf8')).not.toBe(original);
+
+    const { status, report } = validate([wrongType, unknownField], KUBERNETES_VERSIONS[0]!);
+    expect(status).toBe(1);
+    // kubeconform validates files in parallel: its report's order is not theirs.
+    const invalid = Object.fromEntries(
+      report.resources.map((resource) => [path.basename(resource.filename), `${resource.kind} ${resource.status}`]),
+    );
+    expect(invalid).toEqual({
+      'wrong-type.yaml': 'Deployment statusInvalid',
+      'unknown-field.yaml': 'Deployment statusInvalid',
+    });
+    const message = (file: string) => report.resources.find((resource) => resource.filename === file)?.msg;
+    expect(message(wrongType)).toMatch(/\/spec\/replicas.*got string, want null or integer/);
+    expect(message(unknownField)).toMatch(/additional properties 'terminationGracePeriod' not allowed/);
+    // The PodDisruptionBudget beside each broken Deployment still passes.
+    expect(report.summary).toMatchObject({ valid: 2, invalid: 2, errors: 0 });
   });
 });
