@@ -10,7 +10,7 @@ import { measureMachineRate, measureOperations, runFleet, runOutside } from '../
 import { benchChecks, formatBenchReport, type BenchReport } from '../test/bench/report';
 import { startBenchStack, type BenchStack, type StackOptions } from '../test/bench/stack';
 import { passed } from '../test/bench/figures';
-import { runSpeed, SPEED_PARTS, speedTokenCount, type SpeedPart } from '../test/bench/speed/phase';
+import { runSpeed, SPEED_PARTS, SPEED_STACK, speedTokenCount, type SpeedPart } from '../test/bench/speed/phase';
 import {
   startStandaloneInfrastructure,
   stopOnInterrupt,
@@ -45,9 +45,10 @@ processes, default configuration) and API (src/api/server.ts) processes:
                (default 1,000,000) health checks and rotations seeded by SQL: /tokens/history and
                /rotations p99 ≤ 10 × the bare route's
 
-Without --phase: all four (ops and fleet on one stack; speed adds about 5 minutes). Cloudflare's window and the budget's run
-T × faster; without --time-scale T is calibrated first (rotations at once, unthrottled, then T so
-the budget asks for half of what this machine managed). --quick: 200 tokens, 20 API tokens,
+Without --phase: all four (ops and fleet on one stack; speed adds about 5 minutes); --only alone:
+speed. Cloudflare's window and the budget's run T × faster; without --time-scale T is calibrated
+first (rotations at once, unthrottled, then T so the budget asks for half of what this machine
+managed; speed runs at T = 1 and needs no calibration). --quick: 200 tokens, 20 API tokens,
 200 outside tokens (headers on only), 5 revokes, 5 speed samples, 100,000 history rows. --keep keeps the work directory (inventories,
 stores, worker and API logs). Exits 1 when a figure is missed, 2 when the bench itself fails.`;
 
@@ -264,20 +265,8 @@ async function main(): Promise<number> {
     // ---- Issue 13's speed goals, on an idle stack of their own ------------------------------------
     if (runs('speed')) {
       const world = { ...worldOf(speedTokenCount(samples), 1, 1, 3), plain: true, propagationWait: '1ms' };
-      report.speed = await withStack(
-        stackOptions('speed', 1, world, {
-          workers: 1,
-          api: { pollers: 1 },
-          apiEnv: { API_RATE_LIMIT_PER_MINUTE: '100000000' },
-        }),
-        (stack) =>
-          runSpeed(stack, {
-            parts: speedParts,
-            samples,
-            api: { rounds: 5, roundMs: 2_000, concurrency: 16, historyRows },
-            temporalAddress: infra.temporalAddress,
-            log,
-          }),
+      report.speed = await withStack(stackOptions('speed', 1, world, SPEED_STACK), (stack) =>
+        runSpeed(stack, { parts: speedParts, samples, historyRows, temporalAddress: infra.temporalAddress, log }),
       );
     }
   } catch (error) {

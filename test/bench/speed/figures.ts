@@ -79,7 +79,7 @@ export function throughputCheck(
   const bareRate = percentile(bare.map(perSecond), 50);
   const share = ratio(rate, bareRate);
   const failed = rounds.reduce((n, r) => n + r.failed, 0);
-  const detail = `${rate === null ? '–' : rate.toFixed(0)}/s vs bare route ${bareRate === null ? '–' : bareRate.toFixed(0)}/s (median of ${rounds.length} rounds${failed ? `; ${failed} answers not 2xx` : ''}): ${share === null ? '–' : `${(share * 100).toFixed(0)} %`}, must be ≥ ${min * 100} %`;
+  const detail = `${rate === null ? '–' : rate.toFixed(0)}/s vs bare route ${bareRate === null ? '–' : bareRate.toFixed(0)}/s (median of ${rounds.length} rounds${failed ? `; ${failed} answers not 2xx` : ''}): ${share === null ? '–' : `${(share * 100).toFixed(1)} %`}, must be ≥ ${min * 100} %`;
   return {
     label,
     met: share !== null && failed === 0 && share >= min,

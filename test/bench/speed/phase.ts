@@ -8,11 +8,24 @@ import { measureRevokes, measureRotations, speedTokens } from './rotation';
 export const SPEED_PARTS = ['p3', 'p4', 'p5'] as const;
 export type SpeedPart = (typeof SPEED_PARTS)[number];
 
+/**
+ * The speed stack beside the production defaults: one worker process, the API with one client and
+ * a rate limit P5's load never reaches (the limiter still runs on every request).
+ */
+export const SPEED_STACK = {
+  workers: 1,
+  api: { pollers: 1 },
+  apiEnv: { API_RATE_LIMIT_PER_MINUTE: '100000000' },
+};
+
+/** P5's load: rounds per route (each beside a bare round), their length, the concurrent loops. */
+const SPEED_LOAD = { rounds: 5, roundMs: 2_000, concurrency: 16 };
+
 export interface SpeedOptions {
   parts: ReadonlySet<SpeedPart>;
   /** Samples (and as many floors) of P3 and of P4. */
   samples: number;
-  api: Omit<ApiSpeedOptions, 'log'>;
+  historyRows: ApiSpeedOptions['historyRows'];
   temporalAddress: string;
   log: (line: string) => void;
 }
@@ -47,6 +60,6 @@ export async function runSpeed(stack: BenchStack, options: SpeedOptions): Promis
       () => floor.shutdown(),
     );
   }
-  if (parts.has('p5')) section.api = await measureApi(stack, { ...options.api, log });
+  if (parts.has('p5')) section.api = await measureApi(stack, { ...SPEED_LOAD, historyRows: options.historyRows, log });
   return section;
 }
