@@ -10,14 +10,16 @@ import { measureMachineRate, measureOperations, runFleet, runOutside } from '../
 import { benchChecks, formatBenchReport, type BenchReport } from '../test/bench/report';
 import { startBenchStack, type BenchStack, type StackOptions } from '../test/bench/stack';
 import { passed } from '../test/bench/figures';
+import { runSpeed, SPEED_PARTS, SPEED_STACK, speedTokenCount, type SpeedPart } from '../test/bench/speed/phase';
 import {
   startStandaloneInfrastructure,
   stopOnInterrupt,
   type StandaloneInfrastructure,
 } from '../test/chaos/infrastructure';
 
-const USAGE = `npm run bench -- [--quick] [--phase ops|fleet|outside] [--tokens N] [--api-tokens N]
-                 [--outside-tokens N] [--time-scale T] [--revokes N] [--pollers N] [--no-headers-run] [--keep]
+const USAGE = `npm run bench -- [--quick] [--phase ops|fleet|outside|speed] [--only p3,p4,p5] [--tokens N]
+                 [--api-tokens N] [--outside-tokens N] [--time-scale T] [--revokes N] [--pollers N]
+                 [--no-headers-run] [--samples N] [--history-rows N] [--keep]
 
 Measures issue 10's "Done when" figures of the Cloudflare request budget on a throwaway Postgres,
 Temporal dev server and Cloudflare simulator, with the production worker (src/worker.ts, two
@@ -31,11 +33,23 @@ processes, default configuration) and API (src/api/server.ts) processes:
            wall time against the budget's rate, rotation outcomes, revoke latency
   outside  a smaller fleet (default 300) while an outside client spends 30 % of Cloudflare's
            allowance on the same user; then again without rate-limit headers (--no-headers-run: skip)
+  speed    issue 13's P3–P5 on an idle stack of their own (one worker process, the API), each
+           sample beside its floor in the same run, interleaved; --only p3,p4,p5 runs some alone:
+           p3  a rotate-secret rotation (file store only, no probe, 1 ms wait) start → result minus
+               its timers (history: TimerStarted → TimerFired) ≤ 1.5 × a bare workflow of 6 no-op
+               activities; p50 and p90; --samples N of each (default 20)
+           p4  POST /service-tokens/:name/revoke → Cloudflare's rotate at the simulator ≤ 1.5 × a
+               bare signalWithStart + one activity with one HTTP call; p50 and p90; --samples N
+           p5  /health and /tokens/status requests/s ≥ 50 % of a bare Fastify route's (same load
+               loop: 16 keep-alive fetch loops, rounds of 2 s interleaved); then --history-rows N
+               (default 1,000,000) health checks and rotations seeded by SQL: /tokens/history and
+               /rotations p99 ≤ 10 × the bare route's
 
-Without --phase: all three (ops and fleet on one stack). Cloudflare's window and the budget's run
-T × faster; without --time-scale T is calibrated first (rotations at once, unthrottled, then T so
-the budget asks for half of what this machine managed). --quick: 200 tokens, 20 API tokens,
-200 outside tokens (headers on only), 5 revokes. --keep keeps the work directory (inventories,
+Without --phase: all four (ops and fleet on one stack; speed adds about 5 minutes); --only alone:
+speed. Cloudflare's window and the budget's run T × faster; without --time-scale T is calibrated
+first (rotations at once, unthrottled, then T so the budget asks for half of what this machine
+managed; speed runs at T = 1 and needs no calibration). --quick: 200 tokens, 20 API tokens,
+200 outside tokens (headers on only), 5 revokes, 5 speed samples, 100,000 history rows. --keep keeps the work directory (inventories,
 stores, worker and API logs). Exits 1 when a figure is missed, 2 when the bench itself fails.`;
 
 /** Share of the machine's unthrottled request rate the budget may ask for at the calibrated T. */
@@ -63,6 +77,9 @@ async function main(): Promise<number> {
       revokes: { type: 'string' },
       pollers: { type: 'string' },
       'no-headers-run': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      samples: { type: 'string' },
+      'history-rows': { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -73,9 +90,17 @@ async function main(): Promise<number> {
   }
   const quick = values.quick;
   const phase = values.phase;
-  if (phase !== undefined && !['ops', 'fleet', 'outside'].includes(phase))
-    throw new Error('--phase must be ops, fleet or outside');
-  const runs = (p: string) => phase === undefined || phase === p;
+  if (phase !== undefined && !['ops', 'fleet', 'outside', 'speed'].includes(phase))
+    throw new Error('--phase must be ops, fleet, outside or speed');
+  const only = (values.only ?? SPEED_PARTS.join(',')).split(',').map((p) => p.trim().toLowerCase());
+  if (only.some((p) => !(SPEED_PARTS as readonly string[]).includes(p)))
+    throw new Error('--only must be a comma list of p3, p4, p5');
+  if (values.only !== undefined && phase !== undefined && phase !== 'speed')
+    throw new Error('--only belongs to --phase speed');
+  const speedParts = new Set(only as SpeedPart[]);
+  const runs = (p: string) => (phase === undefined ? values.only === undefined || p === 'speed' : phase === p);
+  const samples = positive('samples', values.samples, quick ? 5 : 20);
+  const historyRows = positive('history-rows', values['history-rows'], quick ? 100_000 : 1_000_000);
   const tokens = positive('tokens', values.tokens, quick ? 200 : 2000);
   const apiTokens = values['api-tokens'] === '0' ? 0 : positive('api-tokens', values['api-tokens'], quick ? 20 : 200);
   const outsideTokens = positive('outside-tokens', values['outside-tokens'], quick ? 200 : 300);
@@ -154,7 +179,7 @@ async function main(): Promise<number> {
 
     // ---- Time scale: the budget, not the CPU, must set the pace ---------------------------------
     let timeScale = givenScale;
-    if (timeScale === undefined) {
+    if (timeScale === undefined && (runs('ops') || runs('fleet') || runs('outside'))) {
       const calibrationTokens = Math.min(tokens, quick ? 60 : 150);
       const machine = await withStack(
         stackOptions('calibration', 1, worldOf(calibrationTokens, 0, 10, 7), {
@@ -173,7 +198,7 @@ async function main(): Promise<number> {
       };
       log(`time scale ${timeScale}: the budget asks for ${((budgetPer5Min / 300) * timeScale).toFixed(1)} requests/s`);
     }
-    const T = timeScale;
+    const T = timeScale ?? 1;
 
     // ---- Requests per operation, then the fleet, on one stack ---------------------------------
     if (runs('ops') || runs('fleet')) {
@@ -235,6 +260,14 @@ async function main(): Promise<number> {
         }
         return sections;
       });
+    }
+
+    // ---- Issue 13's speed goals, on an idle stack of their own ------------------------------------
+    if (runs('speed')) {
+      const world = { ...worldOf(speedTokenCount(samples), 1, 1, 3), plain: true, propagationWait: '1ms' };
+      report.speed = await withStack(stackOptions('speed', 1, world, SPEED_STACK), (stack) =>
+        runSpeed(stack, { parts: speedParts, samples, historyRows, temporalAddress: infra.temporalAddress, log }),
+      );
     }
   } catch (error) {
     bad = true;

@@ -572,7 +572,7 @@ async function unrotated(
 }
 
 /** POST …/revoke → Cloudflare's `rotate` of that token arriving at the simulator, and what the run's history says of the time between. */
-async function revokeLatency(
+export async function revokeLatency(
   stack: BenchStack,
   token: { name: string; tokenId: string },
   notes: string[],

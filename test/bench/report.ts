@@ -18,6 +18,7 @@ import {
   type RotationTally,
   type StatusFigures,
 } from './figures';
+import { formatSpeed, speedChecks, type SpeedSection } from './speed/report';
 
 export interface FleetSection {
   tokens: number;
@@ -65,6 +66,7 @@ export interface BenchReport {
   operations?: OperationFigure[];
   fleet?: FleetSection;
   outside?: OutsideSection[];
+  speed?: SpeedSection;
   notes: string[];
 }
 
@@ -87,6 +89,7 @@ export function benchChecks(report: BenchReport): Check[] {
       detail: `${r.rotated} of ${r.tokens} tokens rotated in ${minutes(outside.wallMs)}; ${r.compensated} compensated, ${r.failed} failed, ${r.unfinished} unfinished (a 429 is a wait, never a failure)`,
     });
   }
+  if (report.speed) checks.push(...speedChecks(report.speed));
   return checks;
 }
 
@@ -109,19 +112,26 @@ export function formatBenchReport(report: BenchReport): string {
   const lines: string[] = [];
   const ts = report.timeScale;
   const perSecond = (report.budgetPer5Min / 300) * ts.value;
-  lines.push("token-warden bench: the Cloudflare request budget (issue 10's figures)");
+  const budget = report.operations !== undefined || report.fleet !== undefined || report.outside !== undefined;
+  lines.push(
+    budget
+      ? `token-warden bench: the Cloudflare request budget (issue 10's figures)${report.speed ? " and issue 13's speed goals" : ''}`
+      : "token-warden bench: issue 13's speed goals",
+  );
   lines.push(
     `  ${report.cores} cores, load average ${report.loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start; the bench took ${minutes(report.durationMs)}.`,
   );
-  lines.push(
-    `  Time scale T = ${ts.value}: Cloudflare's 5-minute window (simulator) and the budget's (CLOUDFLARE_BUDGET_WINDOW_SECONDS = ${(300 / ts.value).toFixed(1)}) run T × faster; ` +
-      (ts.given
-        ? 'given by --time-scale.'
-        : `calibrated: ${ts.calibrationTokens} rotations at once, unthrottled, sent ${ts.machineRequestsPerSecond?.toFixed(1)} requests/s on this machine, and the budget asks for ${Math.round((ts.share ?? 0) * 100)} % of that.`),
-  );
-  lines.push(
-    `  Budget: CLOUDFLARE_REQUESTS_PER_5_MIN unset (default ${report.budgetPer5Min}), ${perSecond.toFixed(1)} requests per wall second at T. Durations below are production time (wall × T) unless marked wall.`,
-  );
+  if (budget)
+    lines.push(
+      `  Time scale T = ${ts.value}: Cloudflare's 5-minute window (simulator) and the budget's (CLOUDFLARE_BUDGET_WINDOW_SECONDS = ${(300 / ts.value).toFixed(1)}) run T × faster; ` +
+        (ts.given
+          ? 'given by --time-scale.'
+          : `calibrated: ${ts.calibrationTokens} rotations at once, unthrottled, sent ${ts.machineRequestsPerSecond?.toFixed(1)} requests/s on this machine, and the budget asks for ${Math.round((ts.share ?? 0) * 100)} % of that.`),
+    );
+  if (budget)
+    lines.push(
+      `  Budget: CLOUDFLARE_REQUESTS_PER_5_MIN unset (default ${report.budgetPer5Min}), ${perSecond.toFixed(1)} requests per wall second at T. Durations below are production time (wall × T) unless marked wall.`,
+    );
   lines.push('');
 
   if (report.operations?.length) {
@@ -204,6 +214,8 @@ export function formatBenchReport(report: BenchReport): string {
     for (const note of outside.notes) lines.push(`  note: ${note}`);
     lines.push('');
   }
+
+  if (report.speed) lines.push(...formatSpeed(report.speed));
 
   const checks = benchChecks(report);
   lines.push('Verdict:');

@@ -38,6 +38,8 @@ export interface StackOptions {
   workers: number;
   /** Extra environment of the workers (the calibration's unlimited budget); default configuration otherwise. */
   workerEnv?: Record<string, string>;
+  /** Extra environment of the API process (the speed phase's rate limit). */
+  apiEnv?: Record<string, string>;
   /** Cloudflare's limit enforced by the simulator (off only for the calibration). */
   enforceLimit: boolean;
   /** Start the API process (src/api/server.ts) with this many polling clients besides the operator. */
@@ -186,6 +188,7 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
           PORT: String(port),
           CLIENT_AUTH_TOKEN: operator,
           API_CLIENT_TOKENS: pollers.map((t, i) => `poller-${i}:${t}`).join(','),
+          ...options.apiEnv,
         },
       });
       children.push(child);

@@ -28,6 +28,8 @@ export interface BenchWorldOptions {
   seed: number;
   /** Secrets Store ids are remembered here by adoption, as token-warden's own writes would. */
   memo?: StoreMemo;
+  /** Every token rotate-secret with its file store only and no probe (the speed phase's rotations). */
+  plain?: boolean;
 }
 
 /** The tokens the requests-per-operation phase measures on, the first three of the fleet. */
@@ -111,7 +113,7 @@ export function buildBenchWorld(
   const width = String(options.tokens - 1).length;
   for (let i = 0; i < options.tokens; i++) {
     const name = `bench-${String(i).padStart(width, '0')}`;
-    const strategy: Strategy = i === 1 || (i > 2 && i % 2 === 1) ? 'replace' : 'rotate-secret';
+    const strategy: Strategy = !options.plain && (i === 1 || (i > 2 && i % 2 === 1)) ? 'replace' : 'rotate-secret';
     const created = state.createServiceToken({ accountId, name, duration: '8760h' });
     initial.set(name, { clientId: created.clientId, clientSecret: created.clientSecret });
     // The measured operations: the replace token (1) in 3 policies, the other two in one.
@@ -126,8 +128,8 @@ export function buildBenchWorld(
     const file = path.join(storesDir, `${name}.env`);
     const names = { clientId: bindingName(name, 'id'), clientSecret: bindingName(name, 'secret') };
     const every = options.cloudflareStoreEvery;
-    const workers = i < 3 || (every > 0 && i % every === 3 % every);
-    const secrets = i < 3 || (every > 0 && i % every === 7 % every);
+    const workers = !options.plain && (i < 3 || (every > 0 && i % every === 3 % every));
+    const secrets = !options.plain && (i < 3 || (every > 0 && i % every === 7 % every));
     const token: ChaosToken = {
       name,
       strategy,
@@ -197,7 +199,7 @@ export function buildBenchWorld(
           overlap: options.overlap,
           propagationWait: options.propagationWait,
           duration: '8760h',
-          probeUrl: sim.probeUrl(probeApp.get(t.name) ?? apps[0]!.id),
+          ...(options.plain ? {} : { probeUrl: sim.probeUrl(probeApp.get(t.name) ?? apps[0]!.id) }),
           targets: t.targets,
         })),
       },
