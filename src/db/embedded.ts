@@ -3,12 +3,15 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  cpSync,
   closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
 } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -50,8 +53,38 @@ export function embeddedPostgresBinaries(): { initdb: string; postgres: string; 
   } catch {
     throw new Error(`${pkg} is not installed: embedded PostgreSQL has no binaries for this platform; set DATABASE_URL`);
   }
-  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const bin = path.join(reachableCopy(path.resolve(path.dirname(entry), '..', 'native')), 'bin');
   return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres'), pgCtl: path.join(bin, 'pg_ctl') };
+}
+
+/** Whether every directory up to `dir` lets other users through (the `postgres` user, when we are root). */
+function traversableByOthers(dir: string): boolean {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if ((statSync(at).mode & 0o001) === 0) return false;
+    if (path.dirname(at) === at) return true;
+  }
+}
+
+/**
+ * As root the server runs as `postgres`, which cannot reach binaries inside a private directory
+ * (a checkout under a 0700 home or mktemp dir): then they run from a copy in the temp directory,
+ * made once per package version.
+ */
+function reachableCopy(nativeDir: string): string {
+  if (process.getuid?.() !== 0 || traversableByOthers(nativeDir)) return nativeDir;
+  const version = JSON.parse(readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')).version as string;
+  const target = path.join(os.tmpdir(), `token-warden-postgres-${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(path.join(target, 'bin', 'initdb'))) {
+    const staging = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    cpSync(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, target);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process made it first
+    }
+  }
+  return target;
 }
 
 /** PostgreSQL refuses to run as root: as root it runs as the `postgres` system user (created if missing). */
