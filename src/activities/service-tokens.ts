@@ -4,19 +4,13 @@ import { describeCloudflareError, toActivityFailure } from './cloudflare-errors'
 import { permanentFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
 import { serviceTokenAccess, type ServiceTokenDeps } from './service-token-access';
-import {
-  secretVersionOf,
-  toState,
-  type IssuedSecret,
-  type ResolvedServiceToken,
-  type ServiceTokenState,
-} from './service-token-state';
+import { toState, type IssuedSecret, type ResolvedServiceToken, type ServiceTokenState } from './service-token-state';
 
 export type { ServiceTokenDeps } from './service-token-access';
 export type { IssuedSecret, ResolvedServiceToken, ServiceTokenState } from './service-token-state';
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
-  const { locate, listByName, read, stage } = serviceTokenAccess(deps);
+  const { locate, listByName, read, stage, resolveByName, rotateAndStage } = serviceTokenAccess(deps);
 
   return {
     /**
@@ -25,11 +19,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * come back as `strays`, for the rotation to retire once every store holds its successor.
      */
     async resolveServiceToken(token: TokenKey): Promise<ResolvedServiceToken> {
-      const found = await listByName(token);
-      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest)
-        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
-      return { ...oldest, strays: others.map((t) => t.tokenId) };
+      return resolveByName(token);
     },
 
     async readServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState | null> {
@@ -72,30 +62,12 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
           );
         }
       }
-      const { scope } = locate(input);
-      let rotated;
-      try {
-        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(input.tokenId, {
-          ...scope,
-          account_id: scope.account_id ?? '',
-          previous_client_secret_expires_at: input.previousSecretExpiresAt,
-        });
-      } catch (error) {
-        throw toActivityFailure(error, `rotate service token ${input.tokenName}`);
-      }
-      if (!rotated.client_secret || !rotated.client_id)
-        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(input, input.ref, {
-        clientId: rotated.client_id,
-        clientSecret: rotated.client_secret,
-      });
-      return {
-        ref: result.ref,
-        fingerprint: result.fingerprint,
+      return rotateAndStage(input, {
         tokenId: input.tokenId,
-        clientId: rotated.client_id,
-        secretVersion: secretVersionOf(rotated, input.expectedVersion + 1),
-      };
+        ref: input.ref,
+        previousSecretExpiresAt: input.previousSecretExpiresAt,
+        currentVersion: input.expectedVersion,
+      });
     },
 
     /**
@@ -109,13 +81,8 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async revokeServiceTokenSecret(
       token: TokenKey & { ref: string },
     ): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
-      const { entry, scope } = locate(token);
-      if (entry.token.zoneId) return null;
-      const found = await listByName(token);
-      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest)
-        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
-      const resolved = { ...oldest, strays: others.map((t) => t.tokenId) };
+      if (locate(token).entry.token.zoneId) return null;
+      const resolved = await resolveByName(token);
       const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
       if (staged)
         return {
@@ -123,37 +90,18 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
           issued: {
             ref: staged.ref,
             fingerprint: staged.fingerprint,
-            tokenId: oldest.tokenId,
-            clientId: oldest.clientId,
-            secretVersion: oldest.secretVersion,
+            tokenId: resolved.tokenId,
+            clientId: resolved.clientId,
+            secretVersion: resolved.secretVersion,
           },
         };
-      let rotated;
-      try {
-        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(oldest.tokenId, {
-          ...scope,
-          account_id: scope.account_id ?? '',
-          previous_client_secret_expires_at: new Date().toISOString(),
-        });
-      } catch (error) {
-        throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
-      }
-      if (!rotated.client_secret || !rotated.client_id)
-        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(token, token.ref, {
-        clientId: rotated.client_id,
-        clientSecret: rotated.client_secret,
+      const issued = await rotateAndStage(token, {
+        tokenId: resolved.tokenId,
+        ref: token.ref,
+        previousSecretExpiresAt: new Date().toISOString(),
+        currentVersion: resolved.secretVersion,
       });
-      return {
-        resolved,
-        issued: {
-          ref: result.ref,
-          fingerprint: result.fingerprint,
-          tokenId: oldest.tokenId,
-          clientId: rotated.client_id,
-          secretVersion: secretVersionOf(rotated, oldest.secretVersion + 1),
-        },
-      };
+      return { resolved, issued };
     },
 
     /**

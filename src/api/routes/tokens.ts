@@ -5,6 +5,7 @@ import type { HistoryRepository } from '../../db/history-repository';
 import { historyDataSchema, historyEntry } from '../../health/history-wire';
 import { recordedStatusSource, statusAnswerSchema } from '../../health/status-wire';
 import { healMessage, healthData, healthDataSchema } from '../../health/wire';
+import { apiActor } from '../actor';
 import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
 import { encodeCursor } from '../cursor';
 import { before, flag, limit, queryInteger } from '../inputs';
@@ -63,7 +64,6 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     refreshWaitMs,
     log: app.log,
   });
-  const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
   /** The latest recorded health check the status can answer from; a Postgres failure is a 503, not a 500. */
   async function readLatestRecorded(): Promise<RecordedStatus | null> {
@@ -104,7 +104,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     },
     async (request) => {
       if (request.query.auto_heal === 'true') request.requireScope('heal');
-      const report = await run(actorOf(request), { autoHeal: request.query.auto_heal === 'true' });
+      const report = await run(apiActor(request), { autoHeal: request.query.auto_heal === 'true' });
       return { success: true as const, data: healthData(report) };
     },
   );
@@ -128,7 +128,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     },
     async (request) => {
       if (request.query.dry_run !== 'true') request.requireScope('heal');
-      const report = await run(actorOf(request), { autoHeal: true, dryRun: request.query.dry_run === 'true' });
+      const report = await run(apiActor(request), { autoHeal: true, dryRun: request.query.dry_run === 'true' });
       return { success: true as const, message: healMessage(report), data: healthData(report) };
     },
   );
@@ -158,7 +158,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
           .send(fresh);
       }
 
-      const refresh = await refreshStatus(actorOf(request), recorded?.source.runId ?? null);
+      const refresh = await refreshStatus(apiActor(request), recorded?.source.runId ?? null);
       const about = { workflow_id: refresh.workflowId, state: refresh.state };
       const answer = { maxAgeMs, refreshStarted: refresh.started, refresh: about };
       if (refresh.state === 'completed') return statusReply(recordedStatus(refresh.report), answer);
