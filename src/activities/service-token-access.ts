@@ -104,20 +104,31 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
     } catch (error) {
       throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
     }
-    if (!rotated.client_secret || !rotated.client_id)
-      throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-    const result = await stage(token, rotation.ref, {
-      clientId: rotated.client_id,
-      clientSecret: rotated.client_secret,
+    return stageIssued(token, rotation.ref, 'rotate', rotated, {
+      tokenId: rotation.tokenId,
+      secretVersion: secretVersionOf(rotated, rotation.currentVersion + 1),
     });
+  }
+
+  /** Stages the secret a rotate or create just answered with: until then it exists nowhere else. */
+  async function stageIssued(
+    token: TokenKey,
+    ref: string,
+    operation: 'rotate' | 'create',
+    answer: { client_id?: string | null; client_secret?: string | null },
+    issued: { tokenId: string; secretVersion: number },
+  ): Promise<IssuedSecret> {
+    if (!answer.client_secret || !answer.client_id)
+      throw permanentFailure('CloudflareContract', `${operation} answered without a client secret`);
+    const result = await stage(token, ref, { clientId: answer.client_id, clientSecret: answer.client_secret });
     return {
       ref: result.ref,
       fingerprint: result.fingerprint,
-      tokenId: rotation.tokenId,
-      clientId: rotated.client_id,
-      secretVersion: secretVersionOf(rotated, rotation.currentVersion + 1),
+      tokenId: issued.tokenId,
+      clientId: answer.client_id,
+      secretVersion: issued.secretVersion,
     };
   }
 
-  return { locate, listByName, read, stage, resolveByName, rotateAndStage };
+  return { locate, listByName, read, resolveByName, rotateAndStage, stageIssued };
 }

@@ -4,13 +4,19 @@ import { describeCloudflareError, toActivityFailure } from './cloudflare-errors'
 import { permanentFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
 import { serviceTokenAccess, type ServiceTokenDeps } from './service-token-access';
-import { toState, type IssuedSecret, type ResolvedServiceToken, type ServiceTokenState } from './service-token-state';
+import {
+  alreadyIssued,
+  toState,
+  type IssuedSecret,
+  type ResolvedServiceToken,
+  type ServiceTokenState,
+} from './service-token-state';
 
 export type { ServiceTokenDeps } from './service-token-access';
 export type { IssuedSecret, ResolvedServiceToken, ServiceTokenState } from './service-token-state';
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
-  const { locate, listByName, read, stage, resolveByName, rotateAndStage } = serviceTokenAccess(deps);
+  const { locate, listByName, read, resolveByName, rotateAndStage, stageIssued } = serviceTokenAccess(deps);
 
   return {
     /**
@@ -46,14 +52,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
             'ServiceTokenNotFound',
             `service token ${input.tokenName} disappeared before rotation`,
           );
-        if (staged)
-          return {
-            ref: staged.ref,
-            fingerprint: staged.fingerprint,
-            tokenId: current.tokenId,
-            clientId: current.clientId,
-            secretVersion: current.secretVersion,
-          };
+        if (staged) return alreadyIssued(staged, current);
         if (current.secretVersion > input.expectedVersion) {
           throw permanentFailure(
             'RotatedSecretLost',
@@ -84,17 +83,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       if (locate(token).entry.token.zoneId) return null;
       const resolved = await resolveByName(token);
       const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
-      if (staged)
-        return {
-          resolved,
-          issued: {
-            ref: staged.ref,
-            fingerprint: staged.fingerprint,
-            tokenId: resolved.tokenId,
-            clientId: resolved.clientId,
-            secretVersion: resolved.secretVersion,
-          },
-        };
+      if (staged) return { resolved, issued: alreadyIssued(staged, resolved) };
       const issued = await rotateAndStage(token, {
         tokenId: resolved.tokenId,
         ref: token.ref,
@@ -120,14 +109,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
         if (staged) {
           const { clientId } = await openStaged(deps.pending, input.ref);
           const mine = namesakes.find((t) => t.clientId === clientId);
-          if (mine)
-            return {
-              ref: staged.ref,
-              fingerprint: staged.fingerprint,
-              tokenId: mine.tokenId,
-              clientId: mine.clientId,
-              secretVersion: mine.secretVersion,
-            };
+          if (mine) return alreadyIssued(staged, mine);
           throw permanentFailure(
             'ReplacementTokenVanished',
             `the replacement token of ${input.tokenName} vanished after it was issued`,
@@ -154,19 +136,8 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `create service token ${input.tokenName}`);
       }
-      if (!created.client_secret || !created.client_id || !created.id)
-        throw permanentFailure('CloudflareContract', 'create answered without a client secret');
-      const result = await stage(input, input.ref, {
-        clientId: created.client_id,
-        clientSecret: created.client_secret,
-      });
-      return {
-        ref: result.ref,
-        fingerprint: result.fingerprint,
-        tokenId: created.id,
-        clientId: created.client_id,
-        secretVersion: 1,
-      };
+      if (!created.id) throw permanentFailure('CloudflareContract', 'create answered without a client secret');
+      return stageIssued(input, input.ref, 'create', created, { tokenId: created.id, secretVersion: 1 });
     },
 
     /** Moves the previous secret's expiry: later to give propagation time, `now` to retire it. Idempotent. */

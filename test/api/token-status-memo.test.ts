@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { singleFlightMemo } from '../../src/api/single-flight-memo';
+import { sharedWhileRunning, singleFlightMemo } from '../../src/single-flight-memo';
 import { ageMsOf, recordedStatus, statusReply, statusReplyJson } from '../../src/api/token-status-answer';
 import { statusAnswerSchema, type StatusSource } from '../../src/health/status-wire';
 
@@ -73,10 +73,17 @@ describe('singleFlightMemo', () => {
     expect(source.pending).toHaveLength(2);
   });
 
-  it('with a ttl of 0 every call reads', async () => {
-    let reads = 0;
-    const memo = singleFlightMemo(async () => ++reads, { ttlMs: 0, now });
-    expect(await Promise.all([memo.get(), memo.get()])).toEqual([1, 2]);
+  it('with a ttl of 0 (sharedWhileRunning), shares a read while it runs and keeps nothing after it', async () => {
+    const source = controlledRead<number>();
+    const shared = sharedWhileRunning(source.read);
+    const together = [shared(), shared()];
+    expect(source.pending).toHaveLength(1);
+    source.pending[0]!.resolve(1);
+    expect(await Promise.all(together)).toEqual([1, 1]);
+    const later = shared();
+    expect(source.pending).toHaveLength(2);
+    source.pending[1]!.resolve(2);
+    expect(await later).toBe(2);
   });
 });
 

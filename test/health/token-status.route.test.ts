@@ -79,7 +79,7 @@ describe('GET /tokens/status when its check does not finish within the request',
       history,
       statusMaxAgeMs: 60_000,
       statusRefreshWaitMs: 500,
-      // Every request reads the rows as this test sets them; the memo has its own test.
+      // Every request reads the rows as this test sets them (nothing is kept); the memo has its own test.
       statusMemoMs: 0,
     });
   });

@@ -9,7 +9,7 @@ import { apiActor } from '../actor';
 import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
 import { encodeCursor } from '../cursor';
 import { before, flag, limit, queryInteger } from '../inputs';
-import { singleFlightMemo } from '../single-flight-memo';
+import { singleFlightMemo } from '../../single-flight-memo';
 import { tokenHealthRuns } from '../token-health-runs';
 import {
   ageMsOf,
@@ -35,7 +35,7 @@ export interface TokenRouteDeps {
   statusMaxAgeMs?: number;
   /** How long `/tokens/status` waits for that check before answering from the older record (default 10 s). */
   statusRefreshWaitMs?: number;
-  /** How long one read of the latest record answers `/tokens/status` (default 1 s; 0: every request reads). */
+  /** How long one read of the latest record answers `/tokens/status` (default 1 s; 0: only requests arriving while it runs). */
   statusMemoMs?: number;
 }
 

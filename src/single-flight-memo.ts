@@ -6,7 +6,7 @@ export interface SingleFlightMemo<T> {
 }
 
 export interface SingleFlightMemoOptions<T> {
-  /** How long a value is kept after its read ends; 0 keeps nothing and shares nothing. */
+  /** How long a value is kept after its read ends; 0: shared while its read runs, kept no longer. */
   ttlMs: number;
   /** Whether a value is worth keeping (default: every value). */
   keep?: (value: T) => boolean;
@@ -30,7 +30,7 @@ export function singleFlightMemo<T>(read: () => Promise<T>, options: SingleFligh
     const current = read().then(
       (value) => {
         if (flight === current) flight = null;
-        if (begun === generation && keep(value)) kept = { value, until: now() + options.ttlMs };
+        if (options.ttlMs > 0 && begun === generation && keep(value)) kept = { value, until: now() + options.ttlMs };
         return value;
       },
       (error: unknown) => {
@@ -44,7 +44,6 @@ export function singleFlightMemo<T>(read: () => Promise<T>, options: SingleFligh
 
   return {
     get() {
-      if (options.ttlMs <= 0) return read();
       if (kept && now() < kept.until) return Promise.resolve(kept.value);
       kept = null;
       return flight ?? start();
@@ -55,4 +54,10 @@ export function singleFlightMemo<T>(read: () => Promise<T>, options: SingleFligh
       flight = null;
     },
   };
+}
+
+/** Callers that ask while a read is running share its answer; nothing is kept once it ends. */
+export function sharedWhileRunning<T>(read: () => Promise<T>): () => Promise<T> {
+  const memo = singleFlightMemo(read, { ttlMs: 0 });
+  return () => memo.get();
 }
