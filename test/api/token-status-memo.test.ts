@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sharedWhileRunning, singleFlightMemo } from '../../src/single-flight-memo';
 import { ageMsOf, recordedStatus, statusReply, statusReplyJson } from '../../src/api/token-status-answer';
 import { statusAnswerSchema, type StatusSource } from '../../src/health/status-wire';
+import { statusToken } from '../health/status-source';
 
 /** A read whose answers the test releases one by one, counting the reads. */
 function controlledRead<T>() {
@@ -90,22 +91,17 @@ describe('singleFlightMemo', () => {
 describe('the /tokens/status answer from a memoized record', () => {
   const source = (ageMs: number, now: number): StatusSource => {
     const runId = randomUUID();
-    const token = (name: string, kind: 'account' | 'user') => ({
-      accountId: 'a'.repeat(32),
-      name,
-      kind,
-      isValid: true,
-      isActive: true,
-      hasAllPermissions: kind === 'account',
-      missingPermissions: kind === 'account' ? [] : ['API Tokens: Edit'],
-    });
     return {
       workflowId: `token-health/${runId}`,
       runId,
       timestamp: new Date(now - ageMs).toISOString(),
       overallHealth: 'degraded',
       recommendations: ['grant API Tokens: Edit'],
-      tokens: [token('a', 'account'), token('u', 'user'), token('extra', 'user')],
+      tokens: [
+        statusToken('a', 'account'),
+        statusToken('u', 'user', ['API Tokens: Edit']),
+        statusToken('extra', 'user', ['API Tokens: Edit']),
+      ],
     };
   };
 
