@@ -4,7 +4,13 @@ import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
 import { permanentFailure } from './failure-types';
-import { toState, type ServiceTokenState } from './service-token-state';
+import {
+  secretVersionOf,
+  toState,
+  type IssuedSecret,
+  type ResolvedServiceToken,
+  type ServiceTokenState,
+} from './service-token-state';
 
 export interface ServiceTokenDeps {
   inventory: Pick<Inventory, 'accounts'>;
@@ -70,5 +76,59 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
     }
   }
 
-  return { locate, listByName, read, stage };
+  /**
+   * Several tokens of one name (a replace that was interrupted) resolve to the oldest, the one
+   * consumers were given first; the others come back as `strays`.
+   */
+  async function resolveByName(token: TokenKey): Promise<ResolvedServiceToken> {
+    const found = await listByName(token);
+    const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+    if (!oldest)
+      throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
+    return { ...oldest, strays: others.map((t) => t.tokenId) };
+  }
+
+  /** Rotates the token's secret and stages the new one before anything else can lose it. */
+  async function rotateAndStage(
+    token: TokenKey,
+    rotation: { tokenId: string; ref: string; previousSecretExpiresAt: string; currentVersion: number },
+  ): Promise<IssuedSecret> {
+    const { scope } = locate(token);
+    let rotated;
+    try {
+      rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(rotation.tokenId, {
+        ...scope,
+        account_id: scope.account_id ?? '',
+        previous_client_secret_expires_at: rotation.previousSecretExpiresAt,
+      });
+    } catch (error) {
+      throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
+    }
+    return stageIssued(token, rotation.ref, 'rotate', rotated, {
+      tokenId: rotation.tokenId,
+      secretVersion: secretVersionOf(rotated, rotation.currentVersion + 1),
+    });
+  }
+
+  /** Stages the secret a rotate or create just answered with: until then it exists nowhere else. */
+  async function stageIssued(
+    token: TokenKey,
+    ref: string,
+    operation: 'rotate' | 'create',
+    answer: { client_id?: string | null; client_secret?: string | null },
+    issued: { tokenId: string; secretVersion: number },
+  ): Promise<IssuedSecret> {
+    if (!answer.client_secret || !answer.client_id)
+      throw permanentFailure('CloudflareContract', `${operation} answered without a client secret`);
+    const result = await stage(token, ref, { clientId: answer.client_id, clientSecret: answer.client_secret });
+    return {
+      ref: result.ref,
+      fingerprint: result.fingerprint,
+      tokenId: issued.tokenId,
+      clientId: answer.client_id,
+      secretVersion: issued.secretVersion,
+    };
+  }
+
+  return { locate, listByName, read, resolveByName, rotateAndStage, stageIssued };
 }

@@ -68,3 +68,15 @@ export const secretVersionOf = (rotated: unknown, otherwise: number): number => 
   const version = (rotated as { client_secret_version?: unknown } | null)?.client_secret_version;
   return typeof version === 'number' ? version : otherwise;
 };
+
+/** A secret staged by an earlier attempt, issued on `token` as Cloudflare now has it. */
+export const alreadyIssued = (
+  staged: { ref: string; fingerprint: string },
+  token: Pick<ServiceTokenState, 'tokenId' | 'clientId' | 'secretVersion'>,
+): IssuedSecret => ({
+  ref: staged.ref,
+  fingerprint: staged.fingerprint,
+  tokenId: token.tokenId,
+  clientId: token.clientId,
+  secretVersion: token.secretVersion,
+});

@@ -5,7 +5,7 @@ import { permanentFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
 import { serviceTokenAccess, type ServiceTokenDeps } from './service-token-access';
 import {
-  secretVersionOf,
+  alreadyIssued,
   toState,
   type IssuedSecret,
   type ResolvedServiceToken,
@@ -16,7 +16,7 @@ export type { ServiceTokenDeps } from './service-token-access';
 export type { IssuedSecret, ResolvedServiceToken, ServiceTokenState } from './service-token-state';
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
-  const { locate, listByName, read, stage } = serviceTokenAccess(deps);
+  const { locate, listByName, read, resolveByName, rotateAndStage, stageIssued } = serviceTokenAccess(deps);
 
   return {
     /**
@@ -25,11 +25,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
      * come back as `strays`, for the rotation to retire once every store holds its successor.
      */
     async resolveServiceToken(token: TokenKey): Promise<ResolvedServiceToken> {
-      const found = await listByName(token);
-      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest)
-        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
-      return { ...oldest, strays: others.map((t) => t.tokenId) };
+      return resolveByName(token);
     },
 
     async readServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState | null> {
@@ -56,14 +52,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
             'ServiceTokenNotFound',
             `service token ${input.tokenName} disappeared before rotation`,
           );
-        if (staged)
-          return {
-            ref: staged.ref,
-            fingerprint: staged.fingerprint,
-            tokenId: current.tokenId,
-            clientId: current.clientId,
-            secretVersion: current.secretVersion,
-          };
+        if (staged) return alreadyIssued(staged, current);
         if (current.secretVersion > input.expectedVersion) {
           throw permanentFailure(
             'RotatedSecretLost',
@@ -72,30 +61,12 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
           );
         }
       }
-      const { scope } = locate(input);
-      let rotated;
-      try {
-        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(input.tokenId, {
-          ...scope,
-          account_id: scope.account_id ?? '',
-          previous_client_secret_expires_at: input.previousSecretExpiresAt,
-        });
-      } catch (error) {
-        throw toActivityFailure(error, `rotate service token ${input.tokenName}`);
-      }
-      if (!rotated.client_secret || !rotated.client_id)
-        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(input, input.ref, {
-        clientId: rotated.client_id,
-        clientSecret: rotated.client_secret,
-      });
-      return {
-        ref: result.ref,
-        fingerprint: result.fingerprint,
+      return rotateAndStage(input, {
         tokenId: input.tokenId,
-        clientId: rotated.client_id,
-        secretVersion: secretVersionOf(rotated, input.expectedVersion + 1),
-      };
+        ref: input.ref,
+        previousSecretExpiresAt: input.previousSecretExpiresAt,
+        currentVersion: input.expectedVersion,
+      });
     },
 
     /**
@@ -109,51 +80,17 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     async revokeServiceTokenSecret(
       token: TokenKey & { ref: string },
     ): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
-      const { entry, scope } = locate(token);
-      if (entry.token.zoneId) return null;
-      const found = await listByName(token);
-      const [oldest, ...others] = found.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-      if (!oldest)
-        throw permanentFailure('ServiceTokenNotFound', `no service token named ${token.tokenName} in Cloudflare`);
-      const resolved = { ...oldest, strays: others.map((t) => t.tokenId) };
+      if (locate(token).entry.token.zoneId) return null;
+      const resolved = await resolveByName(token);
       const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
-      if (staged)
-        return {
-          resolved,
-          issued: {
-            ref: staged.ref,
-            fingerprint: staged.fingerprint,
-            tokenId: oldest.tokenId,
-            clientId: oldest.clientId,
-            secretVersion: oldest.secretVersion,
-          },
-        };
-      let rotated;
-      try {
-        rotated = await deps.wardenClient('mutations').zeroTrust.access.serviceTokens.rotate(oldest.tokenId, {
-          ...scope,
-          account_id: scope.account_id ?? '',
-          previous_client_secret_expires_at: new Date().toISOString(),
-        });
-      } catch (error) {
-        throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
-      }
-      if (!rotated.client_secret || !rotated.client_id)
-        throw permanentFailure('CloudflareContract', 'rotate answered without a client secret');
-      const result = await stage(token, token.ref, {
-        clientId: rotated.client_id,
-        clientSecret: rotated.client_secret,
+      if (staged) return { resolved, issued: alreadyIssued(staged, resolved) };
+      const issued = await rotateAndStage(token, {
+        tokenId: resolved.tokenId,
+        ref: token.ref,
+        previousSecretExpiresAt: new Date().toISOString(),
+        currentVersion: resolved.secretVersion,
       });
-      return {
-        resolved,
-        issued: {
-          ref: result.ref,
-          fingerprint: result.fingerprint,
-          tokenId: oldest.tokenId,
-          clientId: rotated.client_id,
-          secretVersion: secretVersionOf(rotated, oldest.secretVersion + 1),
-        },
-      };
+      return { resolved, issued };
     },
 
     /**
@@ -172,14 +109,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
         if (staged) {
           const { clientId } = await openStaged(deps.pending, input.ref);
           const mine = namesakes.find((t) => t.clientId === clientId);
-          if (mine)
-            return {
-              ref: staged.ref,
-              fingerprint: staged.fingerprint,
-              tokenId: mine.tokenId,
-              clientId: mine.clientId,
-              secretVersion: mine.secretVersion,
-            };
+          if (mine) return alreadyIssued(staged, mine);
           throw permanentFailure(
             'ReplacementTokenVanished',
             `the replacement token of ${input.tokenName} vanished after it was issued`,
@@ -206,19 +136,8 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       } catch (error) {
         throw toActivityFailure(error, `create service token ${input.tokenName}`);
       }
-      if (!created.client_secret || !created.client_id || !created.id)
-        throw permanentFailure('CloudflareContract', 'create answered without a client secret');
-      const result = await stage(input, input.ref, {
-        clientId: created.client_id,
-        clientSecret: created.client_secret,
-      });
-      return {
-        ref: result.ref,
-        fingerprint: result.fingerprint,
-        tokenId: created.id,
-        clientId: created.client_id,
-        secretVersion: 1,
-      };
+      if (!created.id) throw permanentFailure('CloudflareContract', 'create answered without a client secret');
+      return stageIssued(input, input.ref, 'create', created, { tokenId: created.id, secretVersion: 1 });
     },
 
     /** Moves the previous secret's expiry: later to give propagation time, `now` to retire it. Idempotent. */

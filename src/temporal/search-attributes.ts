@@ -15,12 +15,20 @@ export const customSearchAttributes = [
   TriggeredBy,
 ] as const;
 
-/** What a run about one service token is found by: the token, its account, its kind and who asked. */
-export function serviceTokenAttributes(token: { accountId: string; tokenName: string }, actor: string) {
+/**
+ * What a run about one service token is found by: the token, its account, its kind and who asked;
+ * a rotation started with its strategy known also by that.
+ */
+export function serviceTokenAttributes(
+  token: { accountId: string; tokenName: string },
+  actor: string,
+  strategy?: 'rotate-secret' | 'replace',
+) {
   return [
     { key: TokenName, value: token.tokenName },
     { key: CloudflareAccountId, value: token.accountId },
     { key: TokenKind, value: 'service-token' },
     { key: TriggeredBy, value: actor },
+    ...(strategy ? [{ key: RotationStrategy, value: strategy }] : []),
   ];
 }

@@ -5,20 +5,12 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { errorHandlerPlugin } from '../../src/api/plugins/error-handler';
 import { tokenRoutes } from '../../src/api/routes/tokens';
 import type { StoredApiTokenCheck } from '../../src/db/history-repository';
+import { statusToken } from './status-source';
 
 /** A recorded health row as recordTokenHealth writes it, with only what the status reads. */
 function healthRow(ageMs: number): StoredApiTokenCheck {
   const runId = randomUUID();
   const timestamp = new Date(Date.now() - ageMs).toISOString();
-  const token = (name: string, kind: 'account' | 'user') => ({
-    accountId: 'a'.repeat(32),
-    name,
-    kind,
-    isValid: true,
-    isActive: true,
-    hasAllPermissions: true,
-    missingPermissions: [],
-  });
   return {
     runId,
     workflowId: `token-health/${runId}`,
@@ -38,7 +30,7 @@ function healthRow(ageMs: number): StoredApiTokenCheck {
         timestamp,
         overallHealth: 'healthy',
         recommendations: ['ok'],
-        tokens: [token('a', 'account'), token('u', 'user')],
+        tokens: [statusToken('a', 'account'), statusToken('u', 'user')],
       },
     },
   };
@@ -79,6 +71,8 @@ describe('GET /tokens/status when its check does not finish within the request',
       history,
       statusMaxAgeMs: 60_000,
       statusRefreshWaitMs: 500,
+      // Every request reads the rows as this test sets them (nothing is kept); the memo has its own test.
+      statusMemoMs: 0,
     });
   });
   afterAll(async () => {

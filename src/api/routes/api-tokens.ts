@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
 import { verifyApiTokens } from '../../workflows/verify-api-tokens';
+import { apiActor } from '../actor';
 import { authErrors, backendErrors, bodyErrors, inputErrors } from '../errors';
 import { limit, reason } from '../inputs';
 
@@ -79,7 +80,7 @@ export const apiTokenRoutes: FastifyPluginAsyncZod<ApiTokenRouteDeps> = async (a
       },
     },
     async (request) => {
-      const actor = `api:${request.client?.name ?? 'unknown'}`;
+      const actor = apiActor(request);
       const handle = await deps.temporal.workflow.start(verifyApiTokens, {
         taskQueue: deps.taskQueue,
         workflowId: `verify-api-tokens/${randomUUID()}`,

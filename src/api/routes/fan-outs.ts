@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { fanOutProgressQuery, type FanOutProgress } from '../../workflows/fan-out';
 import { authErrors, backendErrors, inputErrors } from '../errors';
 import { limit } from '../inputs';
+import { workflowRunSchema, workflowRunWire } from '../workflow-run-wire';
 
 export interface FanOutRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -27,15 +28,7 @@ const progressSchema = z.object({
   eta_seconds: z.number().nullable(),
 });
 
-const fanOutSchema = z.object({
-  workflow_id: z.string(),
-  run_id: z.string(),
-  type: z.string(),
-  status: z.string(),
-  started_at: z.string().nullable(),
-  closed_at: z.string().nullable(),
-  progress: progressSchema.nullable(),
-});
+const fanOutSchema = workflowRunSchema.extend({ progress: progressSchema.nullable() });
 
 const wire = (p: FanOutProgress): z.infer<typeof progressSchema> => ({
   total: p.total,
@@ -95,12 +88,7 @@ export const fanOutRoutes: FastifyPluginAsyncZod<FanOutRouteDeps> = async (app, 
         found.map(async (run) => {
           const progress = run.status.name === 'RUNNING' ? await progressOf(run.workflowId, run.runId) : null;
           return {
-            workflow_id: run.workflowId,
-            run_id: run.runId,
-            type: run.type,
-            status: run.status.name,
-            started_at: run.startTime?.toISOString() ?? null,
-            closed_at: run.closeTime?.toISOString() ?? null,
+            ...workflowRunWire(run),
             progress: progress ? wire(progress) : null,
           };
         }),

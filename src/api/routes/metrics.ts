@@ -6,7 +6,7 @@ import { createApiRequestMetrics } from '../../metrics/api-request-metrics';
 import { registerApiTokenMetrics } from '../../metrics/api-token-metrics';
 import { registerBudgetMetrics } from '../../metrics/budget-metrics';
 import { registerServiceTokenMetrics } from '../../metrics/service-token-metrics';
-import { sharedWhileRunning } from '../../metrics/shared-read';
+import { sharedWhileRunning } from '../../single-flight-memo';
 import type { ServiceTokenExpiry } from '../../service-token-expiry';
 import { authErrors, backendErrors } from '../errors';
 
@@ -36,6 +36,8 @@ export const metricsRoutes = fp<MetricsRouteDeps>(
       'nodejs_active_resources_total',
     ])
       registry.removeSingleMetric(`token_warden_${misnamed}`);
+    // The collectors of one scrape start together: sharing each read while it runs reads every table
+    // once per scrape, and every metric of it tells the same story.
     registerServiceTokenMetrics(registry, {
       rotationCounts: sharedWhileRunning(deps.metrics.rotationCounts),
       lastRotations: sharedWhileRunning(deps.metrics.lastRotations),

@@ -6,19 +6,14 @@ import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { findServiceTokensByName, rotationWorkflowId, type ManagedServiceToken } from '../../inventory';
 import { targetLabel } from '../../stores/target-label';
-import {
-  CloudflareAccountId,
-  RotationStrategy,
-  TokenKind,
-  TokenName,
-  TriggeredBy,
-} from '../../temporal/search-attributes';
+import { serviceTokenAttributes } from '../../temporal/search-attributes';
 import {
   emergencyRevokeSignal,
   rotateServiceToken,
   type RotationMode,
 } from '../../workflows/rotation/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
+import { apiActor } from '../actor';
 import {
   authErrors,
   backendErrors,
@@ -59,8 +54,6 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
       throw new HttpError(400, 'ambiguous_token', `"${name}" exists in several accounts; add ?account_id=`);
     return matches[0]!;
   }
-
-  const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
   app.get(
     '/service-tokens',
@@ -122,7 +115,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
           },
         });
       }
-      const actor = actorOf(request);
+      const actor = apiActor(request);
       try {
         const handle = await deps.temporal.workflow.start(rotateServiceToken, {
           taskQueue: deps.taskQueue,
@@ -137,13 +130,11 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
               trigger: { actor, reason: request.body?.reason },
             },
           ],
-          typedSearchAttributes: [
-            { key: TokenName, value: token.name },
-            { key: CloudflareAccountId, value: account.id },
-            { key: RotationStrategy, value: strategy },
-            { key: TokenKind, value: 'service-token' },
-            { key: TriggeredBy, value: actor },
-          ],
+          typedSearchAttributes: serviceTokenAttributes(
+            { accountId: account.id, tokenName: token.name },
+            actor,
+            strategy,
+          ),
         });
         return reply.code(202).send({
           success: true as const,
@@ -192,7 +183,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     },
     async (request, reply) => {
       const { account, token } = locate(request.params.name, request.query.account_id);
-      const actor = actorOf(request);
+      const actor = apiActor(request);
       const workflowId = rotationWorkflowId(account.id, token.name);
       // signalWithStart: a running rotation is told to retire now; otherwise one starts in emergency mode.
       const handle = await deps.temporal.workflow.signalWithStart(rotateServiceToken, {
@@ -211,13 +202,11 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         signalArgs: [{ actor, reason: request.body.reason }],
         // Temporal serves priority 1 first in a backlogged queue: the revoke's first workflow task overtakes routine work.
         priority: { priorityKey: 1 },
-        typedSearchAttributes: [
-          { key: TokenName, value: token.name },
-          { key: CloudflareAccountId, value: account.id },
-          { key: RotationStrategy, value: token.zoneId ? 'replace' : token.strategy },
-          { key: TokenKind, value: 'service-token' },
-          { key: TriggeredBy, value: actor },
-        ],
+        typedSearchAttributes: serviceTokenAttributes(
+          { accountId: account.id, tokenName: token.name },
+          actor,
+          token.zoneId ? 'replace' : token.strategy,
+        ),
       });
       // The revoke went through: a failing audit write must not turn that into an error for the caller.
       await deps.history

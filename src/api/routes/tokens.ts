@@ -3,23 +3,29 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { historyDataSchema, historyEntry } from '../../health/history-wire';
-import {
-  recordedStatusSource,
-  statusAnswerSchema,
-  statusData,
-  type StatusAnswer,
-  type StatusSource,
-} from '../../health/status-wire';
+import { recordedStatusSource, statusAnswerSchema } from '../../health/status-wire';
 import { healMessage, healthData, healthDataSchema } from '../../health/wire';
+import { apiActor } from '../actor';
 import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
 import { encodeCursor } from '../cursor';
 import { before, flag, limit, queryInteger } from '../inputs';
+import { singleFlightMemo } from '../../single-flight-memo';
 import { tokenHealthRuns } from '../token-health-runs';
+import {
+  ageMsOf,
+  recordedStatus,
+  statusReply,
+  statusReplyJson,
+  type RecordedStatus,
+  type StatusReply,
+} from '../token-status-answer';
 
 /** `/tokens/status` answers from a recorded check younger than this (DESIGN §5.7). */
 export const DEFAULT_STATUS_MAX_AGE_MS = 15 * 60_000;
 /** How long a status request waits for the check it started or joined before answering from the older record. */
 export const DEFAULT_STATUS_REFRESH_WAIT_MS = 10_000;
+/** How long status requests share one read of the latest record (see singleFlightMemo). */
+export const DEFAULT_STATUS_MEMO_MS = 1_000;
 
 export interface TokenRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -29,6 +35,8 @@ export interface TokenRouteDeps {
   statusMaxAgeMs?: number;
   /** How long `/tokens/status` waits for that check before answering from the older record (default 10 s). */
   statusRefreshWaitMs?: number;
+  /** How long one read of the latest record answers `/tokens/status` (default 1 s; 0: only requests arriving while it runs). */
+  statusMemoMs?: number;
 }
 
 const errors = { ...inputErrors, ...authErrors, ...backendErrors };
@@ -49,17 +57,16 @@ const MAX_ACCEPTED_AGE_SECONDS = 7 * 86_400;
 export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, deps) => {
   const statusMaxAgeMs = deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS;
   const refreshWaitMs = deps.statusRefreshWaitMs ?? DEFAULT_STATUS_REFRESH_WAIT_MS;
-  const { run, refreshStatus } = tokenHealthRuns({
+  const runs = tokenHealthRuns({
     temporal: deps.temporal,
     taskQueue: deps.taskQueue,
     statusMaxAgeMs,
     refreshWaitMs,
     log: app.log,
   });
-  const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
 
   /** The latest recorded health check the status can answer from; a Postgres failure is a 503, not a 500. */
-  async function latestRecorded(): Promise<StatusSource | null> {
+  async function readLatestRecorded(): Promise<RecordedStatus | null> {
     let rows;
     try {
       rows = await deps.history.listApiTokenChecks(1, 'health');
@@ -67,9 +74,22 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
       app.log.warn({ err: error }, 'token status: reading the latest health check failed');
       throw new HttpError(503, 'history_unavailable', 'the recorded token health could not be read; try again shortly');
     }
-    const row = rows[0];
-    return row ? recordedStatusSource(row.results) : null;
+    const source = rows[0] ? recordedStatusSource(rows[0].results) : null;
+    return source ? recordedStatus(source) : null;
   }
+
+  /**
+   * Status requests share one read of the latest record for a second. Only a record within the
+   * server bound is kept (an older one is being refreshed), and a check this process ran or
+   * joined drops it, so the next request reads the record that check wrote.
+   */
+  const latestRecorded = singleFlightMemo(readLatestRecorded, {
+    ttlMs: deps.statusMemoMs ?? DEFAULT_STATUS_MEMO_MS,
+    keep: (recorded) => recorded !== null && ageMsOf(recorded) <= statusMaxAgeMs,
+  });
+  const thenForget = <T>(check: Promise<T>): Promise<T> => check.finally(() => latestRecorded.invalidate());
+  const run = (...args: Parameters<typeof runs.run>) => thenForget(runs.run(...args));
+  const refreshStatus = (...args: Parameters<typeof runs.refreshStatus>) => thenForget(runs.refreshStatus(...args));
 
   app.get(
     '/tokens/health',
@@ -84,7 +104,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     },
     async (request) => {
       if (request.query.auto_heal === 'true') request.requireScope('heal');
-      const report = await run(actorOf(request), { autoHeal: request.query.auto_heal === 'true' });
+      const report = await run(apiActor(request), { autoHeal: request.query.auto_heal === 'true' });
       return { success: true as const, data: healthData(report) };
     },
   );
@@ -108,7 +128,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     },
     async (request) => {
       if (request.query.dry_run !== 'true') request.requireScope('heal');
-      const report = await run(actorOf(request), { autoHeal: true, dryRun: request.query.dry_run === 'true' });
+      const report = await run(apiActor(request), { autoHeal: true, dryRun: request.query.dry_run === 'true' });
       return { success: true as const, message: healMessage(report), data: healthData(report) };
     },
   );
@@ -129,37 +149,20 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, de
     },
     async (request, reply) => {
       const maxAgeMs = Math.max(statusMaxAgeMs, (request.query.max_age_seconds ?? 0) * 1000);
-      // The check's own timestamp (workflow time), so the age is that of what Cloudflare said.
-      const ageMsOf = (source: StatusSource) => Math.max(0, Date.now() - Date.parse(source.timestamp));
-      const answer = (
-        source: StatusSource,
-        refreshStarted: boolean,
-        refresh: StatusAnswer['refresh'],
-      ): { success: true; data: StatusAnswer } => {
-        const ageMs = ageMsOf(source);
-        return {
-          success: true,
-          data: {
-            ...statusData(source),
-            checked_at: source.timestamp,
-            age_seconds: Math.floor(ageMs / 1000),
-            max_age_seconds: Math.floor(maxAgeMs / 1000),
-            stale: ageMs > maxAgeMs,
-            workflow_id: source.workflowId,
-            run_id: source.runId,
-            refresh_started: refreshStarted,
-            refresh,
-          },
-        };
-      };
+      const recorded = await latestRecorded.get();
+      if (recorded && ageMsOf(recorded) <= maxAgeMs) {
+        const fresh = statusReply(recorded, { maxAgeMs, refreshStarted: false, refresh: null });
+        return reply
+          .type('application/json; charset=utf-8')
+          .serializer((payload: StatusReply) => statusReplyJson(recorded, payload))
+          .send(fresh);
+      }
 
-      const recorded = await latestRecorded();
-      if (recorded && ageMsOf(recorded) <= maxAgeMs) return answer(recorded, false, null);
-
-      const refresh = await refreshStatus(actorOf(request), recorded?.runId ?? null);
+      const refresh = await refreshStatus(apiActor(request), recorded?.source.runId ?? null);
       const about = { workflow_id: refresh.workflowId, state: refresh.state };
-      if (refresh.state === 'completed') return answer(refresh.report, refresh.started, about);
-      if (recorded) return answer(recorded, refresh.started, about);
+      const answer = { maxAgeMs, refreshStarted: refresh.started, refresh: about };
+      if (refresh.state === 'completed') return statusReply(recordedStatus(refresh.report), answer);
+      if (recorded) return statusReply(recorded, answer);
       // Nothing recorded yet and the first check has not finished: there is no state to answer from.
       reply.header('retry-after', String(Math.max(1, Math.ceil(refreshWaitMs / 1000))));
       throw new HttpError(

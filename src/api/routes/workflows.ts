@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authErrors, backendErrors, errorResponseSchema, notFound, paramErrors } from '../errors';
 import { runId, workflowId } from '../inputs';
+import { workflowRunSchema, workflowRunWire } from '../workflow-run-wire';
 
 export interface WorkflowRouteDeps {
   temporal: Pick<Client, 'workflow'>;
@@ -32,13 +33,7 @@ const stepSchema = z.object({
 
 const workflowResponse = z.object({
   success: z.literal(true),
-  data: z.object({
-    workflow_id: z.string(),
-    run_id: z.string(),
-    type: z.string(),
-    status: z.string(),
-    started_at: z.string().nullable(),
-    closed_at: z.string().nullable(),
+  data: workflowRunSchema.extend({
     search_attributes: z.record(z.string(), z.unknown()),
     steps: z.array(stepSchema),
     signals: z.array(z.object({ name: z.string(), at: z.string().nullable() })),
@@ -141,12 +136,7 @@ export const workflowRoutes: FastifyPluginAsyncZod<WorkflowRouteDeps> = async (a
       return {
         success: true as const,
         data: {
-          workflow_id: description.workflowId,
-          run_id: description.runId,
-          type: description.type,
-          status: description.status.name,
-          started_at: description.startTime?.toISOString() ?? null,
-          closed_at: description.closeTime?.toISOString() ?? null,
+          ...workflowRunWire(description),
           search_attributes: searchAttributes,
           steps,
           signals,
