@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { CloudflareActivities, LocalActivities } from '../../src/activities';
+import type { DiscoveryListing, DiscoverySummary, FinishDiscoveryInput } from '../../src/activities/discovery';
+import { cloudflareTaskQueue } from '../../src/workflows/triggers';
+
+type All = LocalActivities & CloudflareActivities;
+
+interface Call {
+  name: string;
+  taskQueue: string;
+  input: unknown;
+}
+
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+/**
+ * `discoverCredentials` with stub activities: every account and the user's tokens listed once,
+ * in the scheduled lane, and the run finished (rows not seen marked gone) only once every
+ * listing succeeded.
+ */
+describe('discoverCredentials, with stub activities', () => {
+  const calls = new Map<string, Call[]>();
+  const failingAccounts = new Set<string>();
+  let client: Client;
+  let clientConnection: Connection;
+  let connection: NativeConnection;
+  let workers: Worker[];
+  let running: Array<Promise<void>>;
+  let taskQueue: string;
+
+  const listing = (accountIds: string[], cloudflareCalls: number): DiscoveryListing => ({
+    accountIds,
+    credentials: 2,
+    unmanaged: 1,
+    withoutExpiry: 1,
+    cloudflareCalls,
+  });
+
+  beforeAll(async () => {
+    const address = process.env.TEST_TEMPORAL_ADDRESS!;
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
+    connection = await NativeConnection.connect({ address });
+    clientConnection = await Connection.connect({ address });
+    client = new Client({ connection: clientConnection });
+    taskQueue = `tw-discover-wf-${randomBytes(4).toString('hex')}`;
+    const record = (input: unknown) => {
+      const info = Context.current().info;
+      const workflowId = info.workflowExecution?.workflowId ?? '';
+      calls.set(workflowId, [
+        ...(calls.get(workflowId) ?? []),
+        { name: info.activityType, taskQueue: info.taskQueue, input },
+      ]);
+    };
+    const accountsOf = (workflowId: string) => [`${workflowId}-a`, `${workflowId}-b`];
+    const activities: Partial<Record<keyof All, (input: never) => Promise<unknown>>> = {
+      recordAudit: async (input: unknown) => record(input),
+      discoveryAccounts: async () => {
+        record(undefined);
+        return accountsOf(Context.current().info.workflowExecution?.workflowId ?? '');
+      },
+      discoverAccountCredentials: async (input: { runId: string; accountId: string }) => {
+        record(input);
+        if (failingAccounts.has(input.accountId))
+          throw ApplicationFailure.create({ type: 'CloudflareRejected', message: 'HTTP 403', nonRetryable: true });
+        return listing([input.accountId], input.accountId.endsWith('-a') ? 3 : 2);
+      },
+      discoverUserApiTokens: async (input: { runId: string }) => {
+        record(input);
+        return listing(accountsOf(Context.current().info.workflowExecution?.workflowId ?? ''), 1);
+      },
+      finishDiscovery: async (input: FinishDiscoveryInput): Promise<DiscoverySummary> => {
+        record(input);
+        return {
+          runId: input.runId,
+          accounts: input.accountIds.length,
+          credentials: 6,
+          unmanaged: 3,
+          withoutExpiry: 3,
+          gone: 0,
+          cloudflareCalls: input.cloudflareCalls,
+        };
+      },
+    };
+    workers = await Promise.all([
+      Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }),
+      Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, 'scheduled'), activities }),
+    ]);
+    running = workers.map((worker) => worker.run());
+  });
+  afterAll(async () => {
+    for (const worker of workers ?? []) worker.shutdown();
+    await Promise.all(running ?? []);
+    await connection?.close();
+    await clientConnection?.close();
+  });
+
+  it('lists each account and the user once in the scheduled lane, then records the run with the requests spent', async () => {
+    const workflowId = `discover-${randomBytes(4).toString('hex')}`;
+    const handle = await client.workflow.start('discoverCredentials', {
+      taskQueue,
+      workflowId,
+      args: [{ trigger: { actor: 'schedule:token-warden/discover-credentials' } }],
+    });
+    const summary: DiscoverySummary = await handle.result();
+    const made = calls.get(workflowId) ?? [];
+    expect(made[0]).toMatchObject({
+      name: 'recordAudit',
+      input: { actor: 'schedule:token-warden/discover-credentials' },
+    });
+    const listings = made.filter((c) => c.name === 'discoverAccountCredentials' || c.name === 'discoverUserApiTokens');
+    expect(listings.map((c) => [c.name, c.taskQueue]).sort()).toEqual(
+      [
+        ['discoverAccountCredentials', cloudflareTaskQueue(taskQueue, 'scheduled')],
+        ['discoverAccountCredentials', cloudflareTaskQueue(taskQueue, 'scheduled')],
+        ['discoverUserApiTokens', cloudflareTaskQueue(taskQueue, 'scheduled')],
+      ].sort(),
+    );
+    const finish = made.filter((c) => c.name === 'finishDiscovery');
+    expect(finish).toHaveLength(1);
+    expect(finish[0]!.input).toMatchObject({
+      runId: handle.firstExecutionRunId,
+      workflowId,
+      triggeredBy: 'schedule:token-warden/discover-credentials',
+      accountIds: [`${workflowId}-a`, `${workflowId}-b`],
+      cloudflareCalls: 6,
+    });
+    expect(summary).toMatchObject({ accounts: 2, cloudflareCalls: 6 });
+  });
+
+  it('marks nothing gone when a listing fails: a partial listing would make present tokens look deleted', async () => {
+    const workflowId = `discover-${randomBytes(4).toString('hex')}`;
+    failingAccounts.add(`${workflowId}-b`);
+    const handle = await client.workflow.start('discoverCredentials', {
+      taskQueue,
+      workflowId,
+      args: [{ trigger: { actor: 'api:ops' } }],
+    });
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect((calls.get(workflowId) ?? []).map((c) => c.name)).not.toContain('finishDiscovery');
+  });
+});
