@@ -1,6 +1,6 @@
 import type Cloudflare from 'cloudflare';
 import type { Inventory } from '../config';
-import type { DiscoveredCredentialsRepository } from '../db/discovered-credentials';
+import type { DiscoveredCredentialsRepository, DiscoveryRun } from '../db/discovered-credentials';
 import type { HistoryRepository } from '../db/history-repository';
 import {
   classifyApiToken,
@@ -37,16 +37,8 @@ export interface DiscoveryListing {
   cloudflareCalls: number;
 }
 
-/** A finished run as the workflow returns it. */
-export interface DiscoverySummary {
-  runId: string;
-  accounts: number;
-  credentials: number;
-  unmanaged: number;
-  withoutExpiry: number;
-  gone: number;
-  cloudflareCalls: number;
-}
+/** A finished run as the workflow returns it: its counts. */
+export type DiscoverySummary = Omit<DiscoveryRun, 'workflowId' | 'triggeredBy' | 'startedAt' | 'finishedAt'>;
 
 export interface FinishDiscoveryInput {
   runId: string;

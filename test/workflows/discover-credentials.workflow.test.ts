@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { DiscoveryListing, DiscoverySummary, FinishDiscoveryInput } from '../../src/activities/discovery';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
+import { startStubWorkers, type StubWorkers } from './stub-workers';
 
 type All = LocalActivities & CloudflareActivities;
 
@@ -14,8 +14,6 @@ interface Call {
   input: unknown;
 }
 
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
-
 /**
  * `discoverCredentials` with stub activities: every account and the user's tokens listed once,
  * in the scheduled lane, and the run finished (rows not seen marked gone) only once every
@@ -24,11 +22,8 @@ const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() 
 describe('discoverCredentials, with stub activities', () => {
   const calls = new Map<string, Call[]>();
   const failingAccounts = new Set<string>();
+  let stub: StubWorkers | undefined;
   let client: Client;
-  let clientConnection: Connection;
-  let connection: NativeConnection;
-  let workers: Worker[];
-  let running: Array<Promise<void>>;
   let taskQueue: string;
 
   const listing = (accountIds: string[], cloudflareCalls: number): DiscoveryListing => ({
@@ -40,13 +35,6 @@ describe('discoverCredentials, with stub activities', () => {
   });
 
   beforeAll(async () => {
-    const address = process.env.TEST_TEMPORAL_ADDRESS!;
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
-    connection = await NativeConnection.connect({ address });
-    clientConnection = await Connection.connect({ address });
-    client = new Client({ connection: clientConnection });
-    taskQueue = `tw-discover-wf-${randomBytes(4).toString('hex')}`;
     const record = (input: unknown) => {
       const info = Context.current().info;
       const workflowId = info.workflowExecution?.workflowId ?? '';
@@ -85,17 +73,11 @@ describe('discoverCredentials, with stub activities', () => {
         };
       },
     };
-    workers = await Promise.all([
-      Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }),
-      Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, 'scheduled'), activities }),
-    ]);
-    running = workers.map((worker) => worker.run());
+    stub = await startStubWorkers('tw-discover-wf', activities);
+    ({ client, taskQueue } = stub);
   });
   afterAll(async () => {
-    for (const worker of workers ?? []) worker.shutdown();
-    await Promise.all(running ?? []);
-    await connection?.close();
-    await clientConnection?.close();
+    await stub?.close();
   });
 
   it('lists each account and the user once in the scheduled lane, then records the run with the requests spent', async () => {
