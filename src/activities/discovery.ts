@@ -16,7 +16,7 @@ import {
 } from '../discovery/credential-schemas';
 import { listEveryPage, type ListedPage } from '../cloudflare/pages';
 import { toActivityFailure } from './cloudflare-errors';
-import { permanentFailure } from './failure-types';
+import { permanentFailure, retryableFailure } from './failure-types';
 
 export interface DiscoveryDeps {
   inventory: Pick<Inventory, 'accounts'>;
@@ -72,7 +72,7 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
   };
   const account = (accountId: string) => {
     const found = deps.inventory.accounts.find((a) => a.id === accountId);
-    if (!found) throw permanentFailure('CloudflareContract', `account ${accountId} is not in the inventory`);
+    if (!found) throw retryableFailure('UnknownAccount', `account ${accountId} is not in this worker's inventory`);
     return found;
   };
   async function list<T>(what: string, fetchPage: (page: number, size: number) => Promise<ListedPage<T>>) {
@@ -88,6 +88,7 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
   return {
     /** The account's Access service tokens (account level and each zone its inventory names) and its account-owned API tokens. */
     async discoverAccountCredentials(input: { runId: string; accountId: string }): Promise<DiscoveryListing> {
+      const store = records();
       const inventoryAccount = account(input.accountId);
       const client = deps.wardenClient('reads');
       const at = now();
@@ -124,12 +125,13 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
             known: knownTokens,
           }),
         );
-      await records().upsertCredentials(input.runId, found);
+      await store.upsertCredentials(input.runId, found);
       return summarise([input.accountId], found, calls);
     },
 
     /** The user's API tokens, listed once per run, each recorded under the inventory accounts it reaches. */
     async discoverUserApiTokens(input: { runId: string }): Promise<DiscoveryListing> {
+      const store = records();
       const client = deps.wardenClient('reads');
       const tokens = await list('user API tokens', (page, size) =>
         client.user.tokens.list({ page, per_page: size, include_expired: true }),
@@ -143,7 +145,7 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
         for (const accountId of userTokenAccounts(listed, accountIds, managedIn))
           found.push(classifyApiToken(listed, { accountId, kind: 'user', known: knownTokens }));
       }
-      await records().upsertCredentials(input.runId, found);
+      await store.upsertCredentials(input.runId, found);
       return summarise(accountIds, found, tokens.requests);
     },
   };

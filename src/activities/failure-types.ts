@@ -44,6 +44,8 @@ export const FAILURE_TYPES = [
   'HistoryDataRejected',
   /** A worker built without discovery's Postgres records (a harness that does not run discovery). */
   'DiscoveryNotWired',
+  /** An account the worker's inventory does not list (workers started on different inventories): another may know it. */
+  'UnknownAccount',
   // Alerts.
   'NotifyNotConfigured',
   'NotifyRejected',
