@@ -13,12 +13,14 @@ COPY . .
 RUN npm ci --no-audit --no-fund && npm run build
 
 # Runtime stage: production dependencies and the build output, nothing else. Workspace packages
-# (development tools such as the Cloudflare simulator) are left out by --workspaces=false.
+# (development tools such as the Cloudflare simulator) are left out by --workspaces=false, and the
+# optional ones by --omit=optional: embedded PostgreSQL (npm start only; production sets
+# DATABASE_URL), esbuild's binaries (tsx, npm start only) and pg-cloudflare (Workers only), 80 MB.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --workspaces=false --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/workflow-bundle.js ./dist/workflow-bundle.js
 COPY migrations ./migrations

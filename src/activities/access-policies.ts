@@ -6,12 +6,21 @@ import {
   type PolicyIndexRefresh,
   type PolicyRef,
 } from '../db/access-policy-index';
+import {
+  namesToken,
+  namesTokenAnywhere,
+  RULE_LISTS,
+  tokenRule,
+  tokensNamed,
+  writable,
+  type Policy,
+} from './access-policy-rules';
 import { toActivityFailure } from './cloudflare-errors';
+import { listAll, PER_PAGE } from './cloudflare-list-pages';
+import { inProcessPolicyLock, type PolicyLock } from './policy-lock';
 
 export type { PolicyIndex, PolicyRef } from '../db/access-policy-index';
-
-/** Runs `work` while no other holder of the same key runs. */
-export type PolicyLock = <T>(key: string, work: () => Promise<T>) => Promise<T>;
+export { inProcessPolicyLock, type PolicyLock } from './policy-lock';
 
 /**
  * How old the policy index may grow before a lookup rebuilds it from a full scan. token-warden's
@@ -39,117 +48,10 @@ export interface AccessPolicyDeps {
   policyIndexMaxAgeMs?: number;
 }
 
-/** Edits queue up per key, one after the other, within this process. */
-export function inProcessPolicyLock(): PolicyLock {
-  const tails = new Map<string, Promise<void>>();
-  return async (key, work) => {
-    const before = tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = before.then(() => mine);
-    tails.set(key, tail);
-    await before;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (tails.get(key) === tail) tails.delete(key);
-    }
-  };
-}
-
 /** One per process, shared by every activity set built without a lock of its own. */
 const processPolicyLock = inProcessPolicyLock();
 /** One per process, shared by every activity set built without an index of its own (one per lane). */
 const processPolicyIndex = createInMemoryPolicyIndex();
-
-type Rule = Record<string, unknown>;
-type Policy = {
-  id?: string;
-  name?: string;
-  decision?: string;
-  include?: Rule[];
-  exclude?: Rule[];
-  require?: Rule[];
-  reusable?: boolean;
-} & Record<string, unknown>;
-
-const RULE_LISTS = ['include', 'require', 'exclude'] as const;
-/** Everything a PUT must send back so the replace keeps the policy as it was. */
-const WRITABLE_FIELDS = [
-  'name',
-  'decision',
-  'include',
-  'exclude',
-  'require',
-  'approval_groups',
-  'approval_required',
-  'isolation_required',
-  'purpose_justification_prompt',
-  'purpose_justification_required',
-  'session_duration',
-  'precedence',
-];
-
-/** Page size of every list. */
-const PER_PAGE = 100;
-
-interface ListPage<T> {
-  /** Cloudflare's v4 envelope says where the list ends; the SDK types only page and per_page. */
-  result_info?: { page?: number; per_page?: number; total_pages?: number; total_count?: number };
-  getPaginatedItems(): T[];
-  getNextPage(): Promise<ListPage<T>>;
-}
-
-/**
- * Every page of a list, and not one request more: the SDK's own iteration asks for the page after
- * the last until one comes back empty, a wasted request per list (one per app in a scan).
- */
-async function listAll<T>(first: PromiseLike<ListPage<T>>): Promise<T[]> {
-  const items: T[] = [];
-  for (let page = await first; ; page = await page.getNextPage()) {
-    const batch = page.getPaginatedItems();
-    items.push(...batch);
-    const info = page.result_info ?? {};
-    if (batch.length === 0) return items;
-    if (info.page !== undefined && info.total_pages !== undefined) {
-      if (info.page >= info.total_pages) return items;
-    } else if (info.total_count !== undefined) {
-      if (items.length >= info.total_count) return items;
-    } else if (batch.length < (info.per_page ?? PER_PAGE)) {
-      return items;
-    }
-  }
-}
-
-const namesToken = (rule: Rule, tokenId: string) =>
-  (rule.service_token as { token_id?: string } | undefined)?.token_id === tokenId;
-const tokenRule = (tokenId: string): Rule => ({ service_token: { token_id: tokenId } });
-const namesTokenAnywhere = (policy: Policy, tokenId: string) =>
-  RULE_LISTS.some((list) => (policy[list] ?? []).some((rule) => namesToken(rule, tokenId)));
-
-/** Every service token the policy's rules name, in any list. */
-function tokensNamed(policy: Policy): string[] {
-  const ids = new Set<string>();
-  for (const list of RULE_LISTS) {
-    for (const rule of policy[list] ?? []) {
-      const tokenId = (rule.service_token as { token_id?: unknown } | undefined)?.token_id;
-      if (typeof tokenId === 'string') ids.add(tokenId);
-    }
-  }
-  return [...ids];
-}
-
-function writable(policy: Policy): Record<string, unknown> {
-  return Object.fromEntries(
-    WRITABLE_FIELDS.filter((field) => policy[field] !== undefined && policy[field] !== null).map((field) => [
-      field,
-      policy[field],
-    ]),
-  );
-}
 
 const isNotFound = (error: unknown) => error instanceof Cloudflare.APIError && error.status === 404;
 

@@ -14,7 +14,8 @@ import { createPropagationActivities } from './propagation';
 import { createRotationRecordActivities } from './rotation-records';
 import { createServiceTokenActivities } from './service-tokens';
 import { createServiceTokenInventoryActivities } from './service-token-inventory';
-import { createTokenHealthActivities, createTokenHealthLocalActivities } from './token-health';
+import { createTokenHealthActivities } from './token-health';
+import { createTokenHealthLocalActivities } from './token-health-local';
 
 export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudgetDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;

@@ -1,143 +1,22 @@
-import type Cloudflare from 'cloudflare';
 import { Context } from '@temporalio/activity';
-import { z } from 'zod';
-import type { Inventory } from '../config';
-import { findServiceToken } from '../inventory';
-import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
+import type { TokenKey } from '../secrets/pending-secrets';
 import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
 import { permanentFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
+import { serviceTokenAccess, type ServiceTokenDeps } from './service-token-access';
+import {
+  secretVersionOf,
+  toState,
+  type IssuedSecret,
+  type ResolvedServiceToken,
+  type ServiceTokenState,
+} from './service-token-state';
 
-export interface ServiceTokenDeps {
-  inventory: Pick<Inventory, 'accounts'>;
-  /** A client on token-warden's own Cloudflare token. */
-  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
-  pending: Pick<PendingSecretStore, 'find' | 'stagePending' | 'open'>;
-}
-
-/** The fields a rotation decides on; read from Cloudflare's JSON, which carries more than the SDK types. */
-const serviceTokenStateSchema = z.looseObject({
-  id: z.string(),
-  client_id: z.string(),
-  name: z.string(),
-  expires_at: z.string().nullish(),
-  created_at: z.string().nullish(),
-  client_secret_version: z.number().default(1),
-  previous_client_secret_expires_at: z.string().nullish(),
-  enabled: z.boolean().default(true),
-});
-
-export interface ServiceTokenState {
-  tokenId: string;
-  clientId: string;
-  secretVersion: number;
-  expiresAt: string | null;
-  createdAt: string | null;
-  previousSecretExpiresAt: string | null;
-  enabled: boolean;
-}
-
-export interface ResolvedServiceToken extends ServiceTokenState {
-  /**
-   * Ids of the other tokens of this name, oldest first: what an earlier run left valid on
-   * purpose (a replace whose stores could not all be restored keeps both tokens) or by accident.
-   * Absent: none.
-   */
-  strays?: string[];
-}
-
-export interface IssuedSecret {
-  ref: string;
-  fingerprint: string;
-  tokenId: string;
-  clientId: string;
-  secretVersion: number;
-}
-
-/** Token data Cloudflare answered that does not have the fields a rotation decides on will not get better. */
-const toState = (raw: unknown): ServiceTokenState => {
-  const parsed = serviceTokenStateSchema.safeParse(raw);
-  if (!parsed.success)
-    throw permanentFailure(
-      'CloudflareContract',
-      `Cloudflare answered service-token data without ${parsed.error.issues.map((i) => i.path.join('.') || 'a body').join(', ')}`,
-    );
-  const token = parsed.data;
-  return {
-    tokenId: token.id,
-    clientId: token.client_id,
-    secretVersion: token.client_secret_version,
-    expiresAt: token.expires_at ?? null,
-    createdAt: token.created_at ?? null,
-    previousSecretExpiresAt: token.previous_client_secret_expires_at ?? null,
-    enabled: token.enabled,
-  };
-};
-
-/**
- * The version a rotate answered with. Read leniently: the new secret is staged by then, and a
- * final failure over a missing field would lose a rotation Cloudflare applied.
- */
-const secretVersionOf = (rotated: unknown, otherwise: number): number => {
-  const version = (rotated as { client_secret_version?: unknown } | null)?.client_secret_version;
-  return typeof version === 'number' ? version : otherwise;
-};
-
-const stagingRetries = 5;
+export type { ServiceTokenDeps } from './service-token-access';
+export type { IssuedSecret, ResolvedServiceToken, ServiceTokenState } from './service-token-state';
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
-  function locate(token: TokenKey) {
-    const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
-    if (!entry)
-      throw permanentFailure(
-        'UnknownServiceToken',
-        `service token ${token.tokenName} is not in the inventory of account ${token.accountId}`,
-      );
-    // Zone-scoped tokens live under /zones/{zone_id}; everything else under the account.
-    const scope = entry.token.zoneId ? { zone_id: entry.token.zoneId } : { account_id: token.accountId };
-    return { entry, scope };
-  }
-
-  /**
-   * One request: the name filter leaves a page or less, so the SDK's auto-pagination (which
-   * asks for one more, empty page) is not used.
-   */
-  async function listByName(token: TokenKey): Promise<ServiceTokenState[]> {
-    const { scope } = locate(token);
-    try {
-      const page = await deps
-        .wardenClient('reads')
-        .zeroTrust.access.serviceTokens.list({ ...scope, name: token.tokenName, per_page: 50 });
-      return page
-        .getPaginatedItems()
-        .filter((item) => item.name === token.tokenName)
-        .map(toState);
-    } catch (error) {
-      throw toActivityFailure(error, `list service tokens named ${token.tokenName}`);
-    }
-  }
-
-  async function read(token: TokenKey, tokenId: string): Promise<ServiceTokenState | null> {
-    const { scope } = locate(token);
-    try {
-      return toState(await deps.wardenClient('reads').zeroTrust.access.serviceTokens.get(tokenId, scope));
-    } catch (error) {
-      if (describeCloudflareError(error).httpStatus === 404) return null;
-      throw toActivityFailure(error, `read service token ${token.tokenName}`);
-    }
-  }
-
-  /** The staging write must not be lost once Cloudflare has answered: retry it in place. */
-  async function stage(token: TokenKey, ref: string, credential: { clientId: string; clientSecret: string }) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await deps.pending.stagePending(token, ref, credential);
-      } catch (error) {
-        if (attempt >= stagingRetries) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-      }
-    }
-  }
+  const { locate, listByName, read, stage } = serviceTokenAccess(deps);
 
   return {
     /**

@@ -9,8 +9,8 @@ import type { TokenHealthReport } from './report';
  * after the seed's fields, in keys of its own.
  */
 
-const healthStateSchema = z.enum(['healthy', 'degraded', 'unhealthy']);
-const tokenTypeSchema = z.enum(['account', 'user']);
+export const healthStateSchema = z.enum(['healthy', 'degraded', 'unhealthy']);
+export const tokenTypeSchema = z.enum(['account', 'user']);
 
 export const seedTokenSchema = z.object({
   token_type: tokenTypeSchema,
@@ -106,69 +106,10 @@ export const healthDataSchema = z.object({
   run_id: z.string(),
 });
 
-const statusTokenSchema = z.object({
-  is_valid: z.boolean(),
-  is_active: z.boolean(),
-  has_all_permissions: z.boolean(),
-  missing_permissions_count: z.number().int(),
-});
-
-export const statusDataSchema = z.object({
-  overall_health: healthStateSchema,
-  account_token: statusTokenSchema.nullable(),
-  user_token: statusTokenSchema.nullable(),
-  recommendations: z.array(z.string()),
-  additional_tokens: z.array(statusTokenSchema.extend({ name: z.string(), account_id: z.string() })).optional(),
-});
-
-/**
- * `GET /tokens/status`: the seed's fields from the latest recorded health check, then where
- * they come from and how old they are. A status read answers from recorded state; a check
- * runs only when the record is older than the bound (or there is none).
- */
-export const statusAnswerSchema = statusDataSchema.extend({
-  /** When the answered check ran (its run's timestamp). */
-  checked_at: z.string(),
-  age_seconds: z.number().int(),
-  /** The bound: a record older than this starts a check. */
-  max_age_seconds: z.number().int(),
-  /** Older than the bound: the refresh did not finish within the request (see `refresh`). */
-  stale: z.boolean(),
-  /** The checkTokenHealth run the answer comes from. */
-  workflow_id: z.string(),
-  run_id: z.string(),
-  /** Whether this request started a check (false when it answered from a fresh record or joined a check already running). */
-  refresh_started: z.boolean(),
-  /** The check a stale or missing record called for, and how it ended within the request; null when the record was fresh. */
-  refresh: z
-    .object({ workflow_id: z.string(), state: z.enum(['completed', 'running', 'failed', 'unavailable']) })
-    .nullable(),
-});
-
-export const historyEntrySchema = z.object({
-  timestamp: z.string(),
-  overall_health: z.string(),
-  account_token_valid: z.boolean().nullable(),
-  account_token_has_all_perms: z.boolean().nullable(),
-  account_token_missing_perms: z.number().int().nullable(),
-  user_token_valid: z.boolean().nullable(),
-  user_token_has_all_perms: z.boolean().nullable(),
-  user_token_missing_perms: z.number().int().nullable(),
-  auto_heal_attempted: z.boolean(),
-  auto_heal_success: z.boolean().nullable(),
-  triggered_by: z.string(),
-  workflow_id: z.string(),
-});
-
-export const historyDataSchema = z.object({ history: z.array(historyEntrySchema), count: z.number().int() });
-
 export type SeedToken = z.infer<typeof seedTokenSchema>;
 export type HealResult = z.infer<typeof healResultSchema>;
 export type DryRunResult = z.infer<typeof dryRunResultSchema>;
 export type HealthData = z.infer<typeof healthDataSchema>;
-export type StatusData = z.infer<typeof statusDataSchema>;
-export type StatusAnswer = z.infer<typeof statusAnswerSchema>;
-export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 export const toSeedToken = (token: TokenHealth): SeedToken => ({
   token_type: token.kind,
@@ -268,62 +209,6 @@ export function healthData(report: TokenHealthReport): HealthData {
   };
 }
 
-/**
- * What the status answer needs of a run's report. A recorded report is parsed with it (a row
- * written by an older version that lacks a field is no answer, not a crash); a report fresh
- * from a run satisfies it as it is.
- */
-export const statusSourceSchema = z.object({
-  workflowId: z.string(),
-  runId: z.string(),
-  timestamp: z.iso.datetime(),
-  overallHealth: healthStateSchema,
-  recommendations: z.array(z.string()),
-  tokens: z.array(
-    z.object({
-      accountId: z.string(),
-      name: z.string(),
-      kind: tokenTypeSchema,
-      isValid: z.boolean(),
-      isActive: z.boolean(),
-      hasAllPermissions: z.boolean(),
-      missingPermissions: z.array(z.string()),
-    }),
-  ),
-});
-export type StatusSource = z.infer<typeof statusSourceSchema>;
-
-/** The report inside a health row's results (see recordTokenHealth), or null when the row holds none it can read. */
-export function recordedStatusSource(results: unknown): StatusSource | null {
-  const parsed = z.object({ report: statusSourceSchema }).safeParse(results);
-  return parsed.success ? parsed.data.report : null;
-}
-
-const toStatusToken = (token: StatusSource['tokens'][number]): z.infer<typeof statusTokenSchema> => ({
-  is_valid: token.isValid,
-  is_active: token.isActive,
-  has_all_permissions: token.hasAllPermissions,
-  missing_permissions_count: token.missingPermissions.length,
-});
-
-export function statusData(report: StatusSource): StatusData {
-  const roles = seedRoles(report.tokens);
-  const at = (index: number | null) => (index === null ? undefined : report.tokens[index]);
-  const accountToken = at(roles.account);
-  const userToken = at(roles.user);
-  const additional = roles.additional.flatMap((index) => {
-    const token = report.tokens[index];
-    return token ? [{ ...toStatusToken(token), name: token.name, account_id: token.accountId }] : [];
-  });
-  return {
-    overall_health: report.overallHealth,
-    account_token: accountToken ? toStatusToken(accountToken) : null,
-    user_token: userToken ? toStatusToken(userToken) : null,
-    recommendations: report.recommendations,
-    ...(additional.length ? { additional_tokens: additional } : {}),
-  };
-}
-
 /** `POST /tokens/heal`'s message: the seed's on success, which tokens failed otherwise. */
 export function healMessage(report: TokenHealthReport): string {
   const outcomes = report.heal ?? [];
@@ -334,58 +219,4 @@ export function healMessage(report: TokenHealthReport): string {
   const failed = outcomes.map((o, i) => ({ o, i })).filter(({ o }) => !o.success);
   if (failed.length === 0) return 'Successfully healed all tokens';
   return `Could not heal ${failed.length} of ${outcomes.length} token${outcomes.length === 1 ? '' : 's'}: ${failed.map(({ i }) => tokenLabel(report.tokens, i)).join(', ')}`;
-}
-
-/** What a history row keeps for the seed's history entries (also stored in the row's results). */
-export const historySummarySchema = z.object({
-  account_token: z
-    .object({ valid: z.boolean(), has_all_perms: z.boolean(), missing_perms: z.number().int() })
-    .nullable(),
-  user_token: z.object({ valid: z.boolean(), has_all_perms: z.boolean(), missing_perms: z.number().int() }).nullable(),
-});
-export type HistorySummary = z.infer<typeof historySummarySchema>;
-
-export function historySummary(tokens: readonly TokenHealth[]): HistorySummary {
-  const roles = seedRoles(tokens);
-  const summary = (index: number | null) => {
-    const token = index === null ? undefined : tokens[index];
-    return token
-      ? {
-          valid: token.isValid && token.isActive,
-          has_all_perms: token.hasAllPermissions,
-          missing_perms: token.missingPermissions.length,
-        }
-      : null;
-  };
-  return { account_token: summary(roles.account), user_token: summary(roles.user) };
-}
-
-/** The results column of a health row: the summary above, the run's timestamp, the full report. */
-const storedResultsSchema = z.object({ timestamp: z.string().optional(), summary: historySummarySchema });
-
-export function historyEntry(row: {
-  checkedAt: Date;
-  overallHealth: string;
-  autoHealAttempted: boolean;
-  autoHealSuccess: boolean | null;
-  triggeredBy: string;
-  workflowId: string;
-  results: unknown;
-}): HistoryEntry {
-  const parsed = storedResultsSchema.safeParse(row.results);
-  const summary = parsed.success ? parsed.data.summary : { account_token: null, user_token: null };
-  return {
-    timestamp: (parsed.success ? parsed.data.timestamp : undefined) ?? row.checkedAt.toISOString(),
-    overall_health: row.overallHealth,
-    account_token_valid: summary.account_token?.valid ?? null,
-    account_token_has_all_perms: summary.account_token?.has_all_perms ?? null,
-    account_token_missing_perms: summary.account_token?.missing_perms ?? null,
-    user_token_valid: summary.user_token?.valid ?? null,
-    user_token_has_all_perms: summary.user_token?.has_all_perms ?? null,
-    user_token_missing_perms: summary.user_token?.missing_perms ?? null,
-    auto_heal_attempted: row.autoHealAttempted,
-    auto_heal_success: row.autoHealSuccess,
-    triggered_by: row.triggeredBy,
-    workflow_id: row.workflowId,
-  };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Environment } from '../config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded';
+import { stopOrphanedServer } from '../db/embedded-orphan';
 import { PROJECT_ROOT } from '../paths';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { isPortOpen, startDevServer, type RunningDevServer } from '../temporal/dev-server';
@@ -31,6 +32,11 @@ export async function startLocalTemporal(env: Environment, logger: Logger): Prom
 
 /** A real PostgreSQL on loopback, its cluster and password (a pgpass file) under DATA_DIR. */
 export async function startLocalPostgres(env: Environment, logger: Logger): Promise<EmbeddedPostgres> {
+  const orphan = await stopOrphanedServer(path.resolve(env.DATA_DIR, 'postgres'));
+  if (orphan)
+    logger.warn(
+      `stopped the PostgreSQL (pid ${orphan}) left running on ${env.DATA_DIR}/postgres by a token-warden that was killed before it could stop it`,
+    );
   if (await isPortOpen(env.POSTGRES_PORT)) {
     throw new Error(
       `port ${env.POSTGRES_PORT} is already in use: is another token-warden running? Stop it, set POSTGRES_PORT to a free port, or set DATABASE_URL to use that server.`,

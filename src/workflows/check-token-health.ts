@@ -1,7 +1,7 @@
 import { ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../activities';
 import type { NotifyChannel } from '../activities/notify';
-import type { TokenSubject } from '../activities/token-health';
+import type { TokenSubject } from '../activities/token-subject';
 import { checkLines, healLines, recommendationLines, runStartLines } from '../health/cron-output';
 import { evaluateToken, overallHealth, type HealOutcome, type TokenHealth } from '../health/evaluate';
 import { mayManageTokens, PermissionCatalogue } from '../health/permissions';

@@ -1,6 +1,6 @@
 import { ActivityFailure } from '@temporalio/workflow';
 import type { CloudflareActivities } from '../activities';
-import type { TokenSubject } from '../activities/token-health';
+import type { TokenSubject } from '../activities/token-subject';
 import type { HealOutcome, TokenHealth } from '../health/evaluate';
 import { decideHeal, healAnswered, healUpdateFailed, verifyHeal, type HealFacts } from '../health/heal-decisions';
 import type { PermissionCatalogue } from '../health/permissions';

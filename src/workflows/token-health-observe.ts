@@ -1,6 +1,8 @@
 import { patched } from '@temporalio/workflow';
 import type { CloudflareActivities } from '../activities';
-import type { PermissionGroupListing, TokenHealthRunPlan, TokenSubject } from '../activities/token-health';
+import type { PermissionGroupListing } from '../activities/token-health';
+import type { TokenHealthRunPlan } from '../activities/token-health-local';
+import type { TokenSubject } from '../activities/token-subject';
 import { observationSources } from '../health/shared-values';
 import type { InventoryTokenRef, TokenIdentity, TokenObservation } from '../health/types';
 import { describeFailure } from './heal-token';

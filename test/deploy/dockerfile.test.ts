@@ -31,7 +31,7 @@ describe('Dockerfile and .dockerignore', () => {
 
   it('gives the runtime stage production dependencies and the build output only, run as a non-root user', () => {
     expect(runtime).toContain(
-      'RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund && npm cache clean --force',
+      'RUN npm ci --omit=dev --omit=optional --workspaces=false --no-audit --no-fund && npm cache clean --force',
     );
     const copies = runtime.filter((line) => line.startsWith('COPY '));
     expect(copies).toEqual([

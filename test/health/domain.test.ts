@@ -3,7 +3,9 @@ import { evaluateToken, overallHealth, type HealOutcome, type TokenHealth } from
 import { apiGroupName, mayManageTokens, PermissionCatalogue, permissionKey } from '../../src/health/permissions';
 import { notificationReasons, recommendations, type ReportBody } from '../../src/health/report';
 import { slackPayload, webhookPayload } from '../../src/health/notification';
-import { healthData, healthDataSchema, historyEntry, statusData } from '../../src/health/wire';
+import { historyEntry } from '../../src/health/history-wire';
+import { statusData } from '../../src/health/status-wire';
+import { healthData, healthDataSchema } from '../../src/health/wire';
 import type { InventoryTokenRef, TokenObservation, TokenPolicy } from '../../src/health/types';
 import { groupNamed, HOME, TEST_GROUPS, USER_ID } from './catalogue';
 import { observation } from './observation';

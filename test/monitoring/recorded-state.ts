@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createTokenHealthLocalActivities } from '../../src/activities/token-health';
+import { createTokenHealthLocalActivities } from '../../src/activities/token-health-local';
 import { budgetShape } from '../../src/cloudflare/budget/shape';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
 import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';

@@ -15,7 +15,11 @@ export type {
 export { buildSimulatorApp, API_PREFIX } from './app';
 export type { SimulatorAppDeps } from './app';
 export { SimulatorState } from './state/state';
-export type { CreateAccessPolicyOptions, CreateApiTokenOptions, CreateServiceTokenOptions } from './state/state';
+export type {
+  CreateAccessPolicyOptions,
+  CreateApiTokenOptions,
+  CreateServiceTokenOptions,
+} from './state/state-options';
 export type { DemoApiToken, DemoSeed, DemoServiceToken } from './state/types';
 export type { FaultRuleInput, RateLimitPatch, RateLimitTarget } from './faults-schema';
 export type { RateLimitConfig, RateLimitKeySnapshot } from './rate-limit';

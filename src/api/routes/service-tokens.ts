@@ -3,16 +3,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Inventory } from '../../config';
 import type { HistoryRepository } from '../../db/history-repository';
-import type { RotationRepository } from '../../db/rotation-repository';
-import {
-  findServiceTokensByName,
-  managedServiceTokens,
-  rotationWorkflowId,
-  type ManagedServiceToken,
-} from '../../inventory';
-import type { ReadServiceTokenExpiry } from '../../service-token-expiry';
+import { findServiceTokensByName, rotationWorkflowId, type ManagedServiceToken } from '../../inventory';
 import { targetLabel } from '../../stores/target-label';
 import {
   CloudflareAccountId,
@@ -36,107 +28,23 @@ import {
   notFound,
   paramErrors,
 } from '../errors';
-import { accountId, flag, reason, tokenName } from '../inputs';
+import { flag, reason } from '../inputs';
+import { rotationPlanSteps } from '../rotation-plan';
+import { listServiceTokens, type ServiceTokenListingDeps } from '../service-token-listing';
+import {
+  accountQuery,
+  conflictResponse,
+  inventoryResponse,
+  planResponse,
+  tokenParams,
+  workflowStarted,
+} from '../service-token-schemas';
 import { workflowRunLink } from './workflows';
 
-export interface ServiceTokenRouteDeps {
+export interface ServiceTokenRouteDeps extends ServiceTokenListingDeps {
   temporal: Pick<Client, 'workflow'>;
   taskQueue: string;
-  inventory: Pick<Inventory, 'accounts'>;
   history: Pick<HistoryRepository, 'recordAudit'>;
-  rotations: Pick<RotationRepository, 'lastRotation'>;
-  /** Managed tokens' ids and expiry as Cloudflare has them; absent, they are unknown. */
-  serviceTokenExpiry?: ReadServiceTokenExpiry;
-}
-
-const tokenParams = z.object({ name: tokenName });
-const accountQuery = z.object({ account_id: accountId.optional() });
-const workflowStarted = z.object({
-  success: z.literal(true),
-  data: z.object({ workflow_id: z.string(), run_id: z.string() }),
-});
-const conflictResponse = z.object({
-  success: z.literal(false),
-  error: z.object({
-    code: z.literal('conflict'),
-    message: z.string(),
-    workflow_id: z.string(),
-    run_id: z.string().nullable(),
-  }),
-});
-
-const planResponse = z.object({
-  success: z.literal(true),
-  data: z.object({
-    dry_run: z.literal(true),
-    workflow_id: z.string(),
-    account_id: z.string(),
-    token: z.string(),
-    strategy: z.enum(['rotate-secret', 'replace']),
-    steps: z.array(z.string()),
-    overlap: z.string(),
-    propagation_wait: z.string(),
-    probe_url: z.string().nullable(),
-    targets: z.array(z.string()),
-  }),
-});
-
-const inventoryResponse = z.object({
-  success: z.literal(true),
-  data: z.object({
-    service_tokens: z.array(
-      z.object({
-        account_id: z.string(),
-        name: z.string(),
-        scope: z.enum(['account', 'zone']),
-        strategy: z.enum(['rotate-secret', 'replace']),
-        token_id: z.string().nullable(),
-        expires_at: z.string().nullable(),
-        days_to_expiry: z.number().nullable(),
-        renew_before: z.string(),
-        targets: z.array(z.string()),
-        last_rotation: z
-          .object({
-            run_id: z.string(),
-            status: z.string(),
-            started_at: z.string(),
-            finished_at: z.string().nullable(),
-          })
-          .nullable(),
-        workflow_id: z.string(),
-      }),
-    ),
-    count: z.number(),
-  }),
-});
-
-const DAY_MS = 86_400_000;
-
-function latest(dates: Array<Date | null | undefined>): Date | undefined {
-  return dates.reduce<Date | undefined>((max, d) => (d && (!max || d > max) ? d : max), undefined);
-}
-
-function steps(strategy: 'rotate-secret' | 'replace', hasProbe: boolean): string[] {
-  return strategy === 'rotate-secret'
-    ? [
-        'resolve',
-        'issue (rotate, previous secret kept for the overlap)',
-        'propagate',
-        hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)',
-        'wait',
-        'retire (previous secret expires now)',
-        'finish',
-      ]
-    : [
-        'resolve',
-        'issue (create a new token)',
-        'bind (add it beside the old one in every Access policy)',
-        'propagate',
-        hasProbe ? 'verify (read back every store, probe the app)' : 'verify (read back every store)',
-        'wait',
-        'retire (unbind and delete the old token)',
-        'finish',
-      ];
 }
 
 /** Service-token inventory, rotation and emergency revoke (their history: routes/rotations.ts). */
@@ -165,38 +73,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
       },
     },
     async () => {
-      const entries = managedServiceTokens(deps.inventory);
-      const lastRotations = await Promise.all(
-        entries.map(({ account, token }) => deps.rotations.lastRotation(account.id, token.name)),
-      );
-      const changedSince = latest(lastRotations.map((last) => last?.finishedAt));
-      const expiry = deps.serviceTokenExpiry ? await deps.serviceTokenExpiry({ changedSince }).catch(() => []) : [];
-      const now = Date.now();
-      const serviceTokens = entries.map(({ account, token }, i) => {
-        const live = expiry.find((t) => t.accountId === account.id && t.tokenName === token.name);
-        const last = lastRotations[i];
-        const expiresAt = live?.expiresAt ?? null;
-        return {
-          account_id: account.id,
-          name: token.name,
-          scope: token.zoneId ? ('zone' as const) : ('account' as const),
-          strategy: token.strategy,
-          token_id: live?.tokenId ?? null,
-          expires_at: expiresAt,
-          days_to_expiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / DAY_MS) : null,
-          renew_before: token.renewBefore,
-          targets: token.targets.map((target) => targetLabel(target, account.id)),
-          last_rotation: last
-            ? {
-                run_id: last.runId,
-                status: last.status,
-                started_at: last.startedAt.toISOString(),
-                finished_at: last.finishedAt?.toISOString() ?? null,
-              }
-            : null,
-          workflow_id: rotationWorkflowId(account.id, token.name),
-        };
-      });
+      const serviceTokens = await listServiceTokens(deps);
       return { success: true as const, data: { service_tokens: serviceTokens, count: serviceTokens.length } };
     },
   );
@@ -237,7 +114,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
             account_id: account.id,
             token: token.name,
             strategy,
-            steps: steps(strategy, Boolean(token.probeUrl)),
+            steps: rotationPlanSteps(strategy, Boolean(token.probeUrl)),
             overlap: token.overlap,
             propagation_wait: token.propagationWait,
             probe_url: token.probeUrl ?? null,

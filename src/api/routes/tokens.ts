@@ -1,33 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  type Client,
-  type WorkflowHandle,
-  type WorkflowStartOptions,
-} from '@temporalio/client';
-import { TimeoutFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
+import { historyDataSchema, historyEntry } from '../../health/history-wire';
 import {
-  healMessage,
-  healthData,
-  healthDataSchema,
-  historyDataSchema,
-  historyEntry,
   recordedStatusSource,
   statusAnswerSchema,
   statusData,
   type StatusAnswer,
   type StatusSource,
-} from '../../health/wire';
-import type { TokenHealthReport } from '../../health/report';
-import { TokenKind, TriggeredBy } from '../../temporal/search-attributes';
-import { checkTokenHealth, type CheckTokenHealthInput } from '../../workflows/check-token-health';
+} from '../../health/status-wire';
+import { healMessage, healthData, healthDataSchema } from '../../health/wire';
 import { authErrors, backendErrors, bodyErrors, HttpError, inputErrors } from '../errors';
 import { encodeCursor } from '../cursor';
 import { before, flag, limit, queryInteger } from '../inputs';
+import { tokenHealthRuns } from '../token-health-runs';
 
 /** `/tokens/status` answers from a recorded check younger than this (DESIGN §5.7). */
 export const DEFAULT_STATUS_MAX_AGE_MS = 15 * 60_000;
@@ -51,13 +38,8 @@ const historyPageSchema = historyDataSchema.extend({
     .nullable()
     .meta({ description: 'Pass as `before=` for the next (older) page; null on the last page.' }),
 });
-const RUN_TIMEOUT = '5 minutes';
 /** A week: a client may accept a record that old, never ask for one younger than the server's bound. */
 const MAX_ACCEPTED_AGE_SECONDS = 7 * 86_400;
-
-type Refresh =
-  | { state: 'completed'; workflowId: string; started: boolean; report: TokenHealthReport }
-  | { state: 'running' | 'failed' | 'unavailable'; workflowId: string; started: boolean; reason: string };
 
 /**
  * The seed's Token Manager endpoints. Every check is a checkTokenHealth run on Temporal (its
@@ -67,102 +49,14 @@ type Refresh =
 export const tokenRoutes: FastifyPluginAsyncZod<TokenRouteDeps> = async (app, deps) => {
   const statusMaxAgeMs = deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS;
   const refreshWaitMs = deps.statusRefreshWaitMs ?? DEFAULT_STATUS_REFRESH_WAIT_MS;
-  const startOptions = (
-    actor: string,
-    input: CheckTokenHealthInput,
-  ): Omit<WorkflowStartOptions<typeof checkTokenHealth>, 'workflowId'> => ({
+  const { run, refreshStatus } = tokenHealthRuns({
+    temporal: deps.temporal,
     taskQueue: deps.taskQueue,
-    args: [input],
-    // A run normally takes seconds; Cloudflare retries are bounded well inside this.
-    workflowExecutionTimeout: RUN_TIMEOUT,
-    typedSearchAttributes: [
-      { key: TriggeredBy, value: actor },
-      { key: TokenKind, value: 'api-token' },
-    ],
+    statusMaxAgeMs,
+    refreshWaitMs,
+    log: app.log,
   });
-
-  async function run(actor: string, options: Omit<CheckTokenHealthInput, 'trigger'>) {
-    const handle = await deps.temporal.workflow.start(checkTokenHealth, {
-      ...startOptions(actor, { trigger: { actor }, ...options }),
-      workflowId: `token-health/${randomUUID()}`,
-    });
-    try {
-      return await handle.result();
-    } catch (error) {
-      if (!(error instanceof WorkflowFailedError)) throw error;
-      throw new HttpError(
-        503,
-        'health_check_unavailable',
-        `token health run ${handle.workflowId} did not complete (${error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed'}); see it in the Temporal UI`,
-      );
-    }
-  }
   const actorOf = (request: { client: { name: string } | null }) => `api:${request.client?.name ?? 'unknown'}`;
-
-  /**
-   * One check (no heal) for every status request that finds `after` too old, however many
-   * arrive and on however many API processes: its workflow id names the record it replaces.
-   * While it runs, a second start is refused and joins it; once it has completed, the id is not
-   * reused (ALLOW_DUPLICATE_FAILED_ONLY), so a request that read the old record just before the
-   * new one was written joins the finished run instead of starting another. Only a failed or
-   * timed-out refresh is started again. Starting with the FAIL conflict policy rather than
-   * USE_EXISTING is what tells this request whether it started the run. With no record at all
-   * there is nothing to key on, and a finished first check must not stand in for later ones.
-   * The task queue in the id keeps deployments (and test stacks) sharing a namespace apart.
-   */
-  async function refreshStatus(actor: string, after: string | null): Promise<Refresh> {
-    const workflowId = `token-health/status-refresh/${deps.taskQueue}/${after ?? 'first'}`;
-    const deadline = Date.now() + refreshWaitMs;
-    let started = false;
-    let handle: WorkflowHandle<typeof checkTokenHealth> | null = null;
-    try {
-      return await deps.temporal.workflow.withDeadline(deadline, async () => {
-        try {
-          handle = await deps.temporal.workflow.start(checkTokenHealth, {
-            ...startOptions(actor, {
-              trigger: {
-                actor,
-                reason: after
-                  ? `status older than ${Math.round(statusMaxAgeMs / 1000)} s`
-                  : 'status: no recorded check',
-              },
-              autoHeal: false,
-            }),
-            workflowId,
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: after ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'ALLOW_DUPLICATE',
-          });
-          started = true;
-        } catch (error) {
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-          handle = deps.temporal.workflow.getHandle<typeof checkTokenHealth>(workflowId);
-        }
-        return { state: 'completed' as const, workflowId, started, report: await handle.result() };
-      });
-    } catch (error) {
-      if (error instanceof WorkflowFailedError)
-        return {
-          state: 'failed',
-          workflowId,
-          started,
-          reason: error.cause instanceof TimeoutFailure ? 'timed out: is a worker running?' : 'failed',
-        };
-      if (handle && Date.now() >= deadline)
-        return {
-          state: 'running',
-          workflowId,
-          started,
-          reason: `is still running after ${Math.round(refreshWaitMs / 1000)} s`,
-        };
-      app.log.warn({ err: error, workflowId }, 'token status: the refresh check could not be started or followed');
-      return {
-        state: 'unavailable',
-        workflowId,
-        started,
-        reason: 'could not be started or followed: Temporal did not answer',
-      };
-    }
-  }
 
   /** The latest recorded health check the status can answer from; a Postgres failure is a 503, not a 500. */
   async function latestRecorded(): Promise<StatusSource | null> {

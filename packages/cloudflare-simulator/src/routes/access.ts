@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { pageQuerySchema, paginate } from '../pagination';
-import { accessAppView, accessPolicyView, type AccessPolicyInput } from '../state/access';
+import type { AccessPolicyInput } from '../state/access';
+import { accessAppView, accessPolicyView } from '../state/access-views';
 import { queryBoolean, send, sortBy, type RouteDeps } from './common';
 
 const READ = ['Access: Apps and Policies Write', 'Access: Apps and Policies Read'];

@@ -1,60 +1,21 @@
 import type { SimClock } from '../clock';
 import { badRequest } from '../errors';
-import { isUserScoped, requirePermissionGroup } from '../permission-groups';
 import { seedDemo } from '../seed-demo';
-import { AccessRepo, type AccessDecision } from './access';
+import { AccessRepo } from './access';
 import { AccountsRepo } from './accounts';
-import { ApiTokensRepo, apiTokenView, type ApiTokenPolicyInput } from './api-tokens';
+import { ApiTokensRepo, apiTokenView } from './api-tokens';
 import { SecretsStoreRepo } from './secrets-store';
 import { serviceTokenView, ServiceTokensRepo } from './service-tokens';
 import { SimStore, type PersistFn } from './store';
-import type { AccessRule, DemoSeed, RequestIpCondition, SimData } from './types';
+import { policiesForGroups } from './permission-policies';
+import type {
+  CreateAccessPolicyOptions,
+  CreateApiTokenOptions,
+  CreateServiceTokenOptions,
+  ScriptOptions,
+} from './state-options';
+import type { DemoSeed, SimData } from './types';
 import { WorkersRepo } from './workers';
-
-export interface CreateApiTokenOptions {
-  /** 'user' for a user token, { accountId } for an account-owned token. */
-  owner: 'user' | { accountId: string };
-  name: string;
-  /** Permission group names ("API Tokens Write"); turned into policies on the natural resources. */
-  permissions?: string[];
-  /** For user tokens given `permissions`: the account its account-level groups apply to (default: every account). */
-  accountId?: string;
-  /** Raw policies instead of (or besides) `permissions`. */
-  policies?: ApiTokenPolicyInput[];
-  expiresOn?: string | Date;
-  notBefore?: string | Date;
-  status?: 'active' | 'disabled' | 'expired';
-  requestIp?: RequestIpCondition;
-}
-
-export interface CreateServiceTokenOptions {
-  accountId?: string;
-  zoneId?: string;
-  name: string;
-  duration?: string;
-  expiresAt?: string | Date | null;
-  enabled?: boolean;
-}
-
-export interface CreateAccessPolicyOptions {
-  accountId: string;
-  name: string;
-  decision?: AccessDecision;
-  include: AccessRule[];
-  exclude?: AccessRule[];
-  require?: AccessRule[];
-  /** Set for an app-scoped policy; omit for a reusable one. */
-  appId?: string;
-  /** Reusable policies: apps to attach it to right away. */
-  attachTo?: string[];
-  precedence?: number;
-}
-
-export interface ScriptOptions {
-  accountId: string;
-  scriptName: string;
-  dispatchNamespace?: string;
-}
 
 const iso = (value: string | Date): string => (typeof value === 'string' ? value : value.toISOString());
 
@@ -122,10 +83,11 @@ export class SimulatorState {
         : ({ kind: 'account', accountId: options.owner.accountId } as const);
     if (owner.kind === 'account') this.accounts.requireAccount(owner.accountId);
     const policies = [
-      ...this.policiesFor(
+      ...policiesForGroups(
         options.permissions ?? [],
         owner.kind === 'account' ? owner.accountId : options.accountId,
         owner.kind,
+        this.user.id,
       ),
       ...(options.policies ?? []),
     ];
@@ -287,38 +249,5 @@ export class SimulatorState {
       return { kind: 'zone', zoneId: options.zoneId };
     }
     throw badRequest('give exactly one of accountId or zoneId');
-  }
-
-  /** Groups become one policy per resource kind: user, account (or all accounts), zones. */
-  private policiesFor(
-    names: string[],
-    accountId: string | undefined,
-    ownerKind: 'user' | 'account',
-  ): ApiTokenPolicyInput[] {
-    const groups = names.map(requirePermissionGroup);
-    const userGroups = groups.filter(isUserScoped);
-    const zoneOnly = groups.filter((g) => g.scopes.length === 1 && g.scopes[0] === 'com.cloudflare.api.account.zone');
-    const accountGroups = groups.filter((g) => !isUserScoped(g) && !zoneOnly.includes(g));
-    const policies: ApiTokenPolicyInput[] = [];
-    const ids = (list: typeof groups): Array<{ id: string }> => list.map((g) => ({ id: g.id }));
-    if (accountGroups.length > 0) {
-      const key = `com.cloudflare.api.account.${accountId ?? '*'}`;
-      policies.push({ effect: 'allow', permission_groups: ids(accountGroups), resources: { [key]: '*' } });
-    }
-    if (zoneOnly.length > 0) {
-      const resources = accountId
-        ? { [`com.cloudflare.api.account.${accountId}`]: { 'com.cloudflare.api.account.zone.*': '*' } }
-        : { 'com.cloudflare.api.account.zone.*': '*' };
-      policies.push({ effect: 'allow', permission_groups: ids(zoneOnly), resources });
-    }
-    if (userGroups.length > 0) {
-      if (ownerKind === 'account') throw badRequest('account-owned tokens cannot hold user permissions');
-      policies.push({
-        effect: 'allow',
-        permission_groups: ids(userGroups),
-        resources: { [`com.cloudflare.api.user.${this.user.id}`]: '*' },
-      });
-    }
-    return policies;
   }
 }

@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import pino from 'pino';
+import type { Environment } from '../../src/config';
+import { startLocalPostgres } from '../../src/runtime/local-services';
+import { freePort } from '../../src/temporal/dev-server';
+
+/** npm start's PostgreSQL started by a child process; resolves once it is ready. */
+function startInChild(env: Record<string, string>): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'local-postgres-child.ts')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve({ child, stderr: () => stderr });
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${stderr}`)));
+  });
+}
+
+function serverPid(dataDir: string): number {
+  return Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+describe("npm start's PostgreSQL after token-warden was killed", () => {
+  let dataDir: string;
+  let env: Environment;
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'tw-orphan-'));
+    env = { DATA_DIR: dataDir, POSTGRES_PORT: await freePort() } as Environment;
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const childEnv = () => ({ DATA_DIR: env.DATA_DIR, POSTGRES_PORT: String(env.POSTGRES_PORT) });
+
+  it('starts again on the same data: the server a SIGKILLed token-warden left running is shut down first', async () => {
+    const first = await startInChild(childEnv());
+    const orphan = serverPid(dataDir);
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    expect(alive(orphan)).toBe(true); // its own process group: the kill did not reach it
+
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line).msg) });
+    const postgres = await startLocalPostgres(env, logger);
+    try {
+      expect(alive(orphan)).toBe(false);
+      expect(serverPid(dataDir)).not.toBe(orphan);
+      expect(warnings.join('\n')).toContain(`stopped the PostgreSQL (pid ${orphan})`);
+      const client = new Client({ connectionString: postgres.url });
+      await client.connect();
+      expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      await client.end();
+    } finally {
+      await postgres.close();
+    }
+  });
+
+  it('refuses data a running token-warden is using, and leaves its server alone', async () => {
+    const first = await startInChild(childEnv());
+    const running = serverPid(dataDir);
+    try {
+      await expect(startLocalPostgres(env, pino({ level: 'silent' }))).rejects.toThrow(
+        `in use by PostgreSQL (pid ${running}) of another running process (pid ${first.child.pid})`,
+      );
+      expect(alive(running)).toBe(true);
+    } finally {
+      first.child.kill('SIGTERM');
+      await exited(first.child);
+    }
+    expect(alive(running)).toBe(false);
+  });
+});
