@@ -1,3 +1,4 @@
+import { WARDEN_SUBJECT } from '../activities/token-subject';
 import type { Account, Inventory } from '../config';
 import { apiGroupName, extraPermissions, PermissionCatalogue } from '../health/permissions';
 import type { TokenIdentity, TokenKind } from '../health/types';
@@ -17,9 +18,6 @@ export interface KnownApiToken {
   requiredPermissions: readonly string[];
 }
 
-/** The identity cache's subject for token-warden's own token (see activities/token-health.ts). */
-export const WARDEN_IDENTITY = 'token-warden';
-
 /** Every API token token-warden knows, with the ids its health checks learnt where the inventory names none. */
 export function knownApiTokens(
   inventory: Pick<Inventory, 'accounts'>,
@@ -35,11 +33,11 @@ export function knownApiTokens(
       requiredPermissions: token.requiredPermissions,
     })),
   );
-  const warden = identities.find((identity) => identity.subject === WARDEN_IDENTITY);
+  const warden = identities.find((identity) => identity.subject === WARDEN_SUBJECT);
   if (warden && !known.some((token) => token.id === warden.tokenId))
     known.push({
       accountId: '',
-      name: WARDEN_IDENTITY,
+      name: WARDEN_SUBJECT,
       kind: warden.kind,
       id: warden.tokenId,
       requiredPermissions: [],
