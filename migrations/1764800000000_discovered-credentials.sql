@@ -44,7 +44,9 @@ CREATE TABLE discovery_runs (
   unmanaged integer NOT NULL,
   without_expiry integer NOT NULL,
   gone integer NOT NULL,
-  cloudflare_calls integer NOT NULL
+  cloudflare_calls integer NOT NULL,
+  -- Lists token-warden's token may not read (403): their rows were left as they were.
+  skipped jsonb NOT NULL DEFAULT '[]'
 );
 CREATE INDEX discovery_runs_finished_idx ON discovery_runs (finished_at DESC);
 

@@ -13,9 +13,11 @@ import {
   listedApiTokenSchema,
   listedServiceTokenSchema,
   type DiscoveredCredential,
+  type DiscoveryScope,
 } from '../discovery/credential-schemas';
 import { listEveryPage, type ListedPage } from '../cloudflare/pages';
-import { toActivityFailure } from './cloudflare-errors';
+import type { z } from 'zod';
+import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
 import { permanentFailure, retryableFailure } from './failure-types';
 
 export interface DiscoveryDeps {
@@ -29,7 +31,10 @@ export interface DiscoveryDeps {
 
 /** What one listing activity found and what it cost: ids and counts only. */
 export interface DiscoveryListing {
-  accountIds: string[];
+  /** The lists read in full: only their rows not found are marked gone. */
+  covered: DiscoveryScope[];
+  /** Lists token-warden's token may not read (403), as `what: why`; their rows are left as they were. */
+  skipped: string[];
   credentials: number;
   unmanaged: number;
   withoutExpiry: number;
@@ -46,16 +51,25 @@ export interface FinishDiscoveryInput {
   triggeredBy: string;
   startedAt: string;
   accountIds: string[];
+  covered: DiscoveryScope[];
+  skipped: string[];
   cloudflareCalls: number;
 }
 
-function summarise(accountIds: string[], credentials: DiscoveredCredential[], calls: number): DiscoveryListing {
+interface Walked {
+  covered: DiscoveryScope[];
+  skipped: string[];
+  calls: number;
+}
+
+function summarise(walked: Walked, credentials: DiscoveredCredential[]): DiscoveryListing {
   return {
-    accountIds,
+    covered: walked.covered,
+    skipped: walked.skipped,
     credentials: credentials.length,
     unmanaged: credentials.filter((c) => !c.managed).length,
     withoutExpiry: credentials.filter((c) => c.expiresAt === null).length,
-    cloudflareCalls: calls,
+    cloudflareCalls: walked.calls,
   };
 }
 
@@ -75,12 +89,33 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
     if (!found) throw retryableFailure('UnknownAccount', `account ${accountId} is not in this worker's inventory`);
     return found;
   };
-  async function list<T>(what: string, fetchPage: (page: number, size: number) => Promise<ListedPage<T>>) {
+  /**
+   * Every item of one list, or none when token-warden's token may not read it (a 403 is its
+   * permissions, not a failure: the run goes on and says so). Anything else fails the activity.
+   */
+  async function list<T>(
+    walked: Walked,
+    scope: DiscoveryScope,
+    what: string,
+    fetchPage: (page: number, size: number) => Promise<ListedPage<T>>,
+  ): Promise<T[]> {
     try {
-      return await listEveryPage(fetchPage);
+      const listed = await listEveryPage(fetchPage);
+      walked.calls += listed.requests;
+      walked.covered.push(scope);
+      return listed.items;
     } catch (error) {
-      throw toActivityFailure(error, `list ${what}`);
+      const info = describeCloudflareError(error);
+      if (info.httpStatus !== 403) throw toActivityFailure(error, `list ${what}`);
+      walked.calls += 1;
+      walked.skipped.push(`${what}: HTTP 403 ${info.message}`);
+      return [];
     }
+  }
+  function parsed<T>(schema: z.ZodType<T>, item: unknown, what: string): T {
+    const result = schema.safeParse(item);
+    if (!result.success) throw permanentFailure('CloudflareContract', `${what}: a listed item is malformed`);
+    return result.data;
   }
   const known = async (): Promise<KnownApiToken[]> =>
     knownApiTokens(deps.inventory, await deps.history.loadTokenIdentities());
@@ -93,60 +128,69 @@ export function createDiscoveryActivities(deps: DiscoveryDeps) {
       const client = deps.wardenClient('reads');
       const at = now();
       const found: DiscoveredCredential[] = [];
-      let calls = 0;
-      const scopes = [
-        { zoneId: null, scope: { account_id: input.accountId } },
-        ...[...new Set(inventoryAccount.serviceTokens.flatMap((t) => (t.zoneId ? [t.zoneId] : [])))].map((zoneId) => ({
-          zoneId,
-          scope: { zone_id: zoneId },
-        })),
-      ];
-      for (const { zoneId, scope } of scopes) {
-        const listed = await list(
-          `service tokens of ${zoneId ? `zone ${zoneId}` : `account ${input.accountId}`}`,
+      const walked: Walked = { covered: [], skipped: [], calls: 0 };
+      const zones = [...new Set(inventoryAccount.serviceTokens.flatMap((t) => (t.zoneId ? [t.zoneId] : [])))];
+      for (const zoneId of [null, ...zones]) {
+        const what = `service tokens of ${zoneId ? `zone ${zoneId}` : `account ${input.accountId}`}`;
+        const scope = zoneId ? { zone_id: zoneId } : { account_id: input.accountId };
+        const items = await list(
+          walked,
+          { accountId: input.accountId, kind: 'service-token', zoneId },
+          what,
           (page, size) => client.zeroTrust.access.serviceTokens.list({ ...scope, page, per_page: size }),
         );
-        calls += listed.requests;
-        for (const item of listed.items)
+        for (const item of items)
           found.push(
-            classifyServiceToken(listedServiceTokenSchema.parse(item), { account: inventoryAccount, zoneId, now: at }),
+            classifyServiceToken(parsed(listedServiceTokenSchema, item, what), {
+              account: inventoryAccount,
+              zoneId,
+              now: at,
+            }),
           );
       }
-      const tokens = await list(`API tokens of account ${input.accountId}`, (page, size) =>
-        client.accounts.tokens.list({ account_id: input.accountId, page, per_page: size, include_expired: true }),
+      const what = `API tokens of account ${input.accountId}`;
+      const tokens = await list(
+        walked,
+        { accountId: input.accountId, kind: 'account-api-token', zoneId: null },
+        what,
+        (page, size) =>
+          client.accounts.tokens.list({ account_id: input.accountId, page, per_page: size, include_expired: true }),
       );
-      calls += tokens.requests;
       const knownTokens = await known();
-      for (const item of tokens.items)
+      for (const item of tokens)
         found.push(
-          classifyApiToken(listedApiTokenSchema.parse(item), {
+          classifyApiToken(parsed(listedApiTokenSchema, item, what), {
             accountId: input.accountId,
             kind: 'account',
             known: knownTokens,
           }),
         );
       await store.upsertCredentials(input.runId, found);
-      return summarise([input.accountId], found, calls);
+      return summarise(walked, found);
     },
 
     /** The user's API tokens, listed once per run, each recorded under the inventory accounts it reaches. */
     async discoverUserApiTokens(input: { runId: string }): Promise<DiscoveryListing> {
       const store = records();
       const client = deps.wardenClient('reads');
-      const tokens = await list('user API tokens', (page, size) =>
+      const accountIds = deps.inventory.accounts.map((a) => a.id);
+      const walked: Walked = { covered: [], skipped: [], calls: 0 };
+      const what = 'user API tokens';
+      // One list for the user; read in full, it covers the user tokens of every account.
+      const tokens = await list(walked, { accountId: '', kind: 'user-api-token', zoneId: null }, what, (page, size) =>
         client.user.tokens.list({ page, per_page: size, include_expired: true }),
       );
-      const accountIds = deps.inventory.accounts.map((a) => a.id);
+      walked.covered = walked.covered.flatMap((scope) => accountIds.map((accountId) => ({ ...scope, accountId })));
       const knownTokens = await known();
       const found: DiscoveredCredential[] = [];
-      for (const item of tokens.items) {
-        const listed = listedApiTokenSchema.parse(item);
+      for (const item of tokens) {
+        const listed = parsed(listedApiTokenSchema, item, what);
         const managedIn = knownTokens.find((t) => t.kind === 'user' && t.id === listed.id)?.accountId ?? null;
         for (const accountId of userTokenAccounts(listed, accountIds, managedIn))
           found.push(classifyApiToken(listed, { accountId, kind: 'user', known: knownTokens }));
       }
       await store.upsertCredentials(input.runId, found);
-      return summarise(accountIds, found, tokens.requests);
+      return summarise(walked, found);
     },
   };
 }
@@ -170,6 +214,7 @@ export function createDiscoveryLocalActivities(deps: Pick<DiscoveryDeps, 'invent
         withoutExpiry: run.withoutExpiry,
         gone: run.gone,
         cloudflareCalls: run.cloudflareCalls,
+        skipped: run.skipped,
       };
     },
   };

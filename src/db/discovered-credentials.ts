@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { CredentialKind, DiscoveredCredential } from '../discovery/credential-schemas';
+import type { CredentialKind, DiscoveredCredential, DiscoveryScope } from '../discovery/credential-schemas';
 import { exactTime, toPage, type ListPosition, type Page } from './keyset';
 
 /** A recorded credential: what discovery saw, when, and whether it is still there. */
@@ -36,6 +36,8 @@ export interface DiscoveryRun {
   withoutExpiry: number;
   gone: number;
   cloudflareCalls: number;
+  /** Lists token-warden's token could not read (`what: why`). */
+  skipped: string[];
 }
 
 /** Per account and kind, the present credentials nobody manages and those that never expire (the gauges). */
@@ -82,6 +84,7 @@ interface RunRecord {
   without_expiry: number | string;
   gone: number | string;
   cloudflare_calls: number;
+  skipped: string[];
 }
 
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
@@ -132,8 +135,9 @@ export function createDiscoveredCredentialsRepository(pool: Pick<Pool, 'query'>)
     },
 
     /**
-     * Ends a run: what it did not list in the accounts it covered is marked gone, and the run row
-     * is written with its counts. Idempotent: a retry finds nothing new gone and rewrites the row.
+     * Ends a run: what it did not find in the lists it read in full is marked gone (a list it
+     * could not read leaves its rows alone), and the run row is written with its counts.
+     * Idempotent: a retry finds nothing new gone and rewrites the row.
      */
     async finishRun(run: {
       runId: string;
@@ -141,26 +145,35 @@ export function createDiscoveredCredentialsRepository(pool: Pick<Pool, 'query'>)
       triggeredBy: string;
       startedAt: string;
       accountIds: readonly string[];
+      covered: readonly DiscoveryScope[];
+      skipped: readonly string[];
       cloudflareCalls: number;
     }): Promise<DiscoveryRun> {
       await pool.query(
-        `UPDATE discovered_credentials SET gone_at = clock_timestamp(), gone_run_id = $2
-          WHERE account_id = ANY($1) AND last_run_id <> $2 AND gone_at IS NULL AND last_discovered_at < $3`,
+        `UPDATE discovered_credentials SET gone_at = clock_timestamp(), gone_run_id = $4
+          WHERE (account_id, kind, coalesce(zone_id, '')) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+            AND last_run_id <> $4 AND gone_at IS NULL AND last_discovered_at < $5`,
         // A run started meanwhile may have listed a row since this one began: it is not gone.
-        [run.accountIds, run.runId, run.startedAt],
+        [
+          run.covered.map((scope) => scope.accountId),
+          run.covered.map((scope) => scope.kind),
+          run.covered.map((scope) => scope.zoneId ?? ''),
+          run.runId,
+          run.startedAt,
+        ],
       );
       const { rows } = await pool.query<RunRecord>(
         `INSERT INTO discovery_runs (run_id, workflow_id, triggered_by, started_at, accounts, credentials, unmanaged,
-           without_expiry, gone, cloudflare_calls)
+           without_expiry, gone, cloudflare_calls, skipped)
          SELECT $1, $2, $3, $4, $5,
            count(*) FILTER (WHERE last_run_id = $1),
            count(*) FILTER (WHERE last_run_id = $1 AND NOT managed),
            count(*) FILTER (WHERE last_run_id = $1 AND expires_at IS NULL),
-           count(*) FILTER (WHERE gone_run_id = $1), $6
+           count(*) FILTER (WHERE gone_run_id = $1), $6, $8::jsonb
            FROM discovered_credentials WHERE account_id = ANY($7)
          ON CONFLICT (run_id) DO UPDATE SET finished_at = clock_timestamp(), credentials = EXCLUDED.credentials,
            unmanaged = EXCLUDED.unmanaged, without_expiry = EXCLUDED.without_expiry, gone = EXCLUDED.gone,
-           cloudflare_calls = EXCLUDED.cloudflare_calls
+           cloudflare_calls = EXCLUDED.cloudflare_calls, skipped = EXCLUDED.skipped
          RETURNING *`,
         [
           run.runId,
@@ -170,6 +183,7 @@ export function createDiscoveredCredentialsRepository(pool: Pick<Pool, 'query'>)
           run.accountIds.length,
           run.cloudflareCalls,
           run.accountIds,
+          JSON.stringify(run.skipped),
         ],
       );
       const [written] = rows;
@@ -248,6 +262,7 @@ function toRun(row: RunRecord): DiscoveryRun {
     withoutExpiry: Number(row.without_expiry),
     gone: Number(row.gone),
     cloudflareCalls: row.cloudflare_calls,
+    skipped: row.skipped,
   };
 }
 

@@ -55,6 +55,13 @@ export const listedApiTokenSchema = z.object({
 });
 
 export type CredentialKind = z.infer<typeof credentialKindSchema>;
+
+/** One list discovery read in full: a kind of credential in an account (service tokens: or one of its zones). */
+export interface DiscoveryScope {
+  accountId: string;
+  kind: CredentialKind;
+  zoneId: string | null;
+}
 export type DiscoveredCredential = z.infer<typeof discoveredCredentialSchema>;
 export type ListedServiceToken = z.infer<typeof listedServiceTokenSchema>;
 export type ListedApiToken = z.infer<typeof listedApiTokenSchema>;

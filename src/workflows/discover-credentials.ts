@@ -38,13 +38,15 @@ export async function discoverCredentials(input: DiscoverCredentialsInput): Prom
     ...accountIds.map((accountId) => cloudflare.discoverAccountCredentials({ runId, accountId })),
     cloudflare.discoverUserApiTokens({ runId }),
   ]);
-  // 3. mark what was not listed as gone, and record the run
+  // 3. mark what the lists read in full no longer hold as gone, and record the run
   const summary = await local.finishDiscovery({
     runId,
     workflowId,
     triggeredBy: input.trigger.actor,
     startedAt: startTime.toISOString(),
     accountIds,
+    covered: listings.flatMap((listing) => listing.covered),
+    skipped: listings.flatMap((listing) => listing.skipped),
     cloudflareCalls: listings.reduce((sum, listing) => sum + listing.cloudflareCalls, 0),
   });
   log.info('credential discovery finished', { ...summary });

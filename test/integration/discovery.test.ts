@@ -233,4 +233,15 @@ describe('credential discovery on the demo account', () => {
     const run = (await get('/inventory/discovered')).json().data.last_run;
     expect(run).toMatchObject({ gone: 1, cloudflare_calls: LIST_OPERATIONS.length });
   });
+
+  it("reports a list token-warden's token may not read and leaves its rows alone", async () => {
+    const before = await listed('?kind=user-api-token');
+    stack.sim.faults.set({ match: { operationId: 'user-api-tokens-list-tokens' }, status: 403, times: 1 });
+    const run = await discover();
+    expect(run.skipped).toEqual([expect.stringMatching(/^user API tokens: HTTP 403/)]);
+    expect(run).toMatchObject({ gone: 0, cloudflareCalls: LIST_OPERATIONS.length });
+    expect((await listed('?kind=user-api-token')).map((row) => row.id)).toEqual(before.map((row) => row.id));
+    const lastRun = (await get('/inventory/discovered')).json().data.last_run;
+    expect(lastRun.skipped).toEqual(run.skipped);
+  });
 });

@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { DiscoveryListing, DiscoverySummary, FinishDiscoveryInput } from '../../src/activities/discovery';
+import type { DiscoveryScope } from '../../src/discovery/credential-schemas';
 import { cloudflareTaskQueue } from '../../src/workflows/triggers';
 import { startStubWorkers, type StubWorkers } from './stub-workers';
 
@@ -26,8 +27,14 @@ describe('discoverCredentials, with stub activities', () => {
   let client: Client;
   let taskQueue: string;
 
-  const listing = (accountIds: string[], cloudflareCalls: number): DiscoveryListing => ({
-    accountIds,
+  const scope = (accountId: string, kind: DiscoveryScope['kind']): DiscoveryScope => ({
+    accountId,
+    kind,
+    zoneId: null,
+  });
+  const listing = (covered: DiscoveryScope[], cloudflareCalls: number, skipped: string[] = []): DiscoveryListing => ({
+    covered,
+    skipped,
     credentials: 2,
     unmanaged: 1,
     withoutExpiry: 1,
@@ -54,11 +61,11 @@ describe('discoverCredentials, with stub activities', () => {
         record(input);
         if (failingAccounts.has(input.accountId))
           throw ApplicationFailure.create({ type: 'CloudflareRejected', message: 'HTTP 403', nonRetryable: true });
-        return listing([input.accountId], input.accountId.endsWith('-a') ? 3 : 2);
+        return listing([scope(input.accountId, 'service-token')], input.accountId.endsWith('-a') ? 3 : 2);
       },
       discoverUserApiTokens: async (input: { runId: string }) => {
         record(input);
-        return listing(accountsOf(Context.current().info.workflowExecution?.workflowId ?? ''), 1);
+        return listing([], 1, ['user API tokens: HTTP 403 Unauthorized']);
       },
       finishDiscovery: async (input: FinishDiscoveryInput): Promise<DiscoverySummary> => {
         record(input);
@@ -70,6 +77,7 @@ describe('discoverCredentials, with stub activities', () => {
           withoutExpiry: 3,
           gone: 0,
           cloudflareCalls: input.cloudflareCalls,
+          skipped: input.skipped,
         };
       },
     };
@@ -108,6 +116,9 @@ describe('discoverCredentials, with stub activities', () => {
       workflowId,
       triggeredBy: 'schedule:token-warden/discover-credentials',
       accountIds: [`${workflowId}-a`, `${workflowId}-b`],
+      // Only the lists read in full mark rows gone; the one token-warden may not read is reported.
+      covered: [scope(`${workflowId}-a`, 'service-token'), scope(`${workflowId}-b`, 'service-token')],
+      skipped: ['user API tokens: HTTP 403 Unauthorized'],
       cloudflareCalls: 6,
     });
     expect(summary).toMatchObject({ accounts: 2, cloudflareCalls: 6 });

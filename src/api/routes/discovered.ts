@@ -62,6 +62,9 @@ const runSchema = z.object({
   without_expiry: z.number(),
   gone: z.number(),
   cloudflare_calls: z.number(),
+  skipped: z
+    .array(z.string())
+    .meta({ description: "Lists token-warden's token may not read (403); their rows were left as they were." }),
 });
 
 const credentialId = z
@@ -165,6 +168,7 @@ export const discoveredRoutes: FastifyPluginAsyncZod<DiscoveredRouteDeps> = asyn
             without_expiry: run.withoutExpiry,
             gone: run.gone,
             cloudflare_calls: run.cloudflareCalls,
+            skipped: run.skipped,
           },
         },
       };
