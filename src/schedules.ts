@@ -58,6 +58,15 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
     note: 'Daily: rotate or refresh every service token inside its renewBefore window',
     tokenKind: 'service-token',
   },
+  // Reads only, at an hour none of the others use: unmanaged, never-expiring and unused credentials.
+  {
+    id: 'token-warden/discover-credentials',
+    cron: '45 3 * * *',
+    workflowType: 'discoverCredentials',
+    args: (trigger) => [{ trigger }],
+    note: 'Daily: list every Access service token and API token in the accounts, managed or not',
+    tokenKind: 'credentials',
+  },
 ];
 
 /** Schedules earlier versions created; start-up deletes them (checkTokenHealth verifies every token). */

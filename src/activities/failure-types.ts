@@ -42,6 +42,10 @@ export const FAILURE_TYPES = [
   // History and audit rows.
   /** Postgres refused a history or audit row for its data (SQLSTATE classes 22 and 23), even cleaned. */
   'HistoryDataRejected',
+  /** A worker built without discovery's Postgres records (a harness that does not run discovery). */
+  'DiscoveryNotWired',
+  /** An account the worker's inventory does not list (workers started on different inventories): another may know it. */
+  'UnknownAccount',
   // Alerts.
   'NotifyNotConfigured',
   'NotifyRejected',

@@ -7,6 +7,7 @@ import type { StoreDeps } from '../stores';
 import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from './access-policies';
 import { createCloudflareBudgetActivities, type CloudflareBudgetDeps } from './cloudflare-budget';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
+import { createDiscoveryActivities, createDiscoveryLocalActivities, type DiscoveryDeps } from './discovery';
 import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
 import { createPropagationActivities } from './propagation';
@@ -32,6 +33,8 @@ export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudget
   policyLock?: PolicyLock;
   /** Which Access policies name which service tokens, shared by every worker; in-process when absent. */
   policyIndex?: PolicyIndex;
+  /** Discovery's records in Postgres; absent in harnesses that never run discovery. */
+  discovered?: DiscoveryDeps['discovered'];
 }
 
 /** Activities that call Cloudflare; they run on the rate-limited Cloudflare task queue. */
@@ -42,6 +45,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createAccessPolicyActivities(deps),
     ...createServiceTokenInventoryActivities(deps),
     ...createTokenHealthActivities(deps),
+    ...createDiscoveryActivities(deps),
     // Workers and Secrets Store targets are Cloudflare calls too.
     ...createPropagationActivities(deps),
   };
@@ -55,6 +59,7 @@ export function createLocalActivities(deps: ActivityDeps) {
     ...createRotationRecordActivities(deps),
     ...createTokenHealthLocalActivities(deps),
     ...createNotifyActivities(deps),
+    ...createDiscoveryLocalActivities(deps),
     ...createPropagationActivities(deps),
   };
 }

@@ -19,6 +19,7 @@ import { fanOutRoutes } from './routes/fan-outs';
 import { metricsRoutes, type MetricsRouteDeps } from './routes/metrics';
 import { dashboardRoutes, type DashboardOptions } from './routes/dashboard';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
+import { discoveredRoutes, type DiscoveredRouteDeps } from './routes/discovered';
 
 export interface AppDeps
   extends Omit<ApiTokenRouteDeps, 'history'>, Omit<ServiceTokenRouteDeps, 'history' | 'rotations'> {
@@ -39,6 +40,8 @@ export interface AppDeps
   /** Absent in harnesses that do not need /metrics. */
   metrics?: MetricsRouteDeps['metrics'];
   dashboard?: DashboardOptions;
+  /** Discovery's records; absent in harnesses without them, and then no /inventory/discover* routes. */
+  discovered?: DiscoveredRouteDeps['discovered'];
   logger?: FastifyBaseLogger | false;
   /** `/tokens/status` starts a check when the latest recorded one is older than this (default 15 minutes). */
   statusMaxAgeMs?: number;
@@ -82,6 +85,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(rotationRoutes, deps);
   await app.register(workflowRoutes, deps);
   await app.register(fanOutRoutes, deps);
+  if (deps.discovered) await app.register(discoveredRoutes, { ...deps, discovered: deps.discovered });
   await app.register(dashboardRoutes, deps.dashboard ?? { temporalUiUrl: null, namespace: 'default' });
   if (deps.metrics)
     await app.register(metricsRoutes, { metrics: deps.metrics, serviceTokenExpiry: deps.serviceTokenExpiry });

@@ -6,7 +6,7 @@ import type { ListPosition } from '../db/keyset';
  * and is exact: every value that matches it names a position (a page, maybe empty), and every
  * other one is a 400. The list letter makes a cursor of one list a 400 on the other.
  */
-export type PagedList = 'rotations' | 'token-health';
+export type PagedList = 'rotations' | 'token-health' | 'discovered';
 
 interface CursorFormat {
   letter: string;
@@ -26,6 +26,13 @@ const FORMATS: Record<PagedList, CursorFormat> = {
   },
   // Check ids are bigserials; 18 digits stay inside bigint.
   'token-health': { letter: 'h', key: '(?:0|[1-9][0-9]{0,17})', encodeKey: (key) => key, decodeKey: (text) => text },
+  // Discovered credentials: `<account>/<kind>/<id>`, hex of its UTF-8 like run ids.
+  discovered: {
+    letter: 'd',
+    key: '(?:0[1-9a-f]|[1-9a-f][0-9a-f]){1,500}',
+    encodeKey: (key) => Buffer.from(key, 'utf8').toString('hex'),
+    decodeKey: (text) => Buffer.from(text, 'hex').toString('utf8'),
+  },
 };
 
 /** Up to 16 digits: until the year 2286, always a date JavaScript and Postgres both hold. */
@@ -35,6 +42,7 @@ const pattern = (format: CursorFormat) => new RegExp(`^${format.letter}${MICROS}
 const PATTERNS: Record<PagedList, RegExp> = {
   rotations: pattern(FORMATS.rotations),
   'token-health': pattern(FORMATS['token-health']),
+  discovered: pattern(FORMATS.discovered),
 };
 
 export const cursorPattern = (list: PagedList): RegExp => PATTERNS[list];

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { createDiscoveredCredentialsRepository } from './discovered-credentials';
 
 export interface RotationCount {
   accountId: string;
@@ -81,6 +82,8 @@ function parseReport(results: unknown) {
 /** What /metrics exposes, read from Postgres at scrape time, so every API replica reports the same numbers. */
 export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
   return {
+    /** Unmanaged and never-expiring credentials per account and kind, as discovery last found them. */
+    discoveredCounts: createDiscoveredCredentialsRepository(pool).counts,
     async rotationCounts(): Promise<RotationCount[]> {
       const { rows } = await pool.query(
         `SELECT account_id, token_name, status, count(*)::int AS n, max(finished_at) AS last FROM rotations GROUP BY account_id, token_name, status`,

@@ -2,6 +2,7 @@ import { buildApp } from '../api/app';
 import type { ApiClient } from '../api/clients';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { createMetricsQueries } from '../db/metrics-queries';
+import { createDiscoveredCredentialsRepository } from '../db/discovered-credentials';
 import { createAdvisoryLock } from '../db/advisory-lock';
 import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
@@ -20,6 +21,7 @@ export async function startRuntimeWorkers(
   const policyLock = createAdvisoryLock(runtime.lockPool);
   // Which policies name which tokens: every process must see every other's binds.
   const policyIndex = createPostgresPolicyIndex(runtime.pool);
+  const discovered = createDiscoveredCredentialsRepository(runtime.pool);
   const workers = await startWorkers({
     temporal: runtime.temporal,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
@@ -41,6 +43,7 @@ export async function startRuntimeWorkers(
         stores: { ...runtime.stores, cloudflare: () => clients.warden('mutations') },
         policyLock,
         policyIndex,
+        discovered,
         cloudflareBudget: { load: () => runtime.budget.load(runtime.env.CLOUDFLARE_USER) },
       };
     },
@@ -75,6 +78,7 @@ export function buildRuntimeApp(runtime: Runtime, clients: readonly ApiClient[])
       (await runtime.wardenClient('reads').zeroTrust.access.serviceTokens.list(scope)).getPaginatedItems(),
     ),
     metrics: createMetricsQueries(runtime.pool),
+    discovered: createDiscoveredCredentialsRepository(runtime.pool),
     dashboard: {
       temporalUiUrl: runtime.env.TEMPORAL_UI_URL ?? runtime.urls['Temporal UI'] ?? null,
       namespace: runtime.temporal.namespace,

@@ -1,4 +1,5 @@
 import { targetLabel } from './target-label';
+import { isLastPage, MAX_PAGE_SIZE as PAGE_SIZE } from '../cloudflare/pages';
 import type Cloudflare from 'cloudflare';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential } from './fingerprint';
@@ -13,8 +14,6 @@ import type {
 } from './store-types';
 
 const FINGERPRINT_IN_COMMENT = /\bsha256:[0-9a-f]{16}\b/;
-/** The contract's largest page (`per_page` 5–50): one page covers any store we are likely to meet. */
-const PAGE_SIZE = 50;
 
 interface StoredSecret {
   id: string;
@@ -170,14 +169,4 @@ function commonPrefix(a: string, b: string): string {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
   return a.slice(0, i);
-}
-
-/** Whether `page` was the last, judged without asking for the next one (which would be empty). */
-function isLastPage(listed: { result: readonly unknown[]; result_info: object }, page: number): boolean {
-  const info = listed.result_info;
-  // The size the API used, should it cap ours lower than the contract says.
-  const perPage =
-    'per_page' in info && typeof info.per_page === 'number' && info.per_page > 0 ? info.per_page : PAGE_SIZE;
-  if (listed.result.length < perPage) return true;
-  return 'total_count' in info && typeof info.total_count === 'number' && page * perPage >= info.total_count;
 }

@@ -4,3 +4,4 @@ export { refreshServiceToken } from './refresh-service-token';
 export { checkTokenHealth, notifyTokenHealth } from './check-token-health';
 export { rotateAllServiceTokens } from './rotate-all-service-tokens';
 export { sweepExpiry } from './sweep-expiry';
+export { discoverCredentials } from './discover-credentials';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/api/app';
 import { createMetricsQueries } from '../../src/db/metrics-queries';
+import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
 import { AesGcmPayloadCodec } from '../../src/temporal/codec';
 import { startStack, TEST_CLIENT, type Stack } from '../support/stack';
 
@@ -45,6 +46,7 @@ export async function startApiStack(): Promise<ApiStack> {
         inventory: stack.inventory,
         rotations: stack.rotations,
         metrics: createMetricsQueries(stack.db.pool),
+        discovered: createDiscoveredCredentialsRepository(stack.db.pool),
         codec: { codec: new AesGcmPayloadCodec(stack.keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
         readiness: {
           temporal: async () => void (await stack.connection.workflowService.getSystemInfo({})),

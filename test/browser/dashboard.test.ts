@@ -117,4 +117,27 @@ describe('dashboard in a real browser', () => {
         .catch(() => undefined);
     }
   });
+
+  it('lists the credentials discovery found that nobody manages or that never expire', async () => {
+    f.stack.sim.state.createServiceToken({ accountId: f.accountId, name: 'hand-made-bot', expiresAt: null });
+    await f.stack.client.workflow.execute('discoverCredentials', {
+      taskQueue: f.stack.taskQueue,
+      workflowId: `test/discover/${Date.now()}`,
+      args: [{ trigger: { actor: 'schedule:test-discovery' } }],
+    });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(url);
+    await page.fill('#token', TEST_TOKEN);
+    await page.click('#login button');
+    const row = page.locator('#discovered tr', { hasText: 'hand-made-bot' });
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    expect([cells[1], cells[3], cells[4]]).toEqual(['service-token', 'unmanaged', 'never']);
+    // Managed tokens with an expiry, in use, are not listed.
+    expect(await page.locator('#discovered tr', { hasText: 'web-app' }).count()).toBe(0);
+    expect(await page.textContent('#discovered-at')).toMatch(/^Last discovery .*\(\d+ Cloudflare requests\)\.$/);
+    expect(errors).toEqual([]);
+  });
 });

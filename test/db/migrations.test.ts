@@ -18,6 +18,8 @@ const TABLES = [
   'api_token_identities',
   'audit_events',
   'cloudflare_budget',
+  'discovered_credentials',
+  'discovery_runs',
   'pending_secrets',
   'rotation_steps',
   'rotations',

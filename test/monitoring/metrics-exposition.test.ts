@@ -115,6 +115,9 @@ describe('/metrics as the API serves it, against real Postgres and the simulator
     expect(exposition).toContain('token_warden_own_token_missing_permissions{token_id="tok-warden"} 1');
     expect(exposition).toContain('token_warden_cloudflare_budget_rate_limited_total{owner="monitoring-user"} 1');
     expect(exposition).toContain('token_warden_cloudflare_budget_remaining_requests{owner="monitoring-user"} 0');
+    const discovered = `account_id="${accountId}",kind="service-token"`;
+    expect(exposition).toContain(`token_warden_unmanaged_credentials{${discovered}} 1`);
+    expect(exposition).toContain(`token_warden_credentials_without_expiry{${discovered}} 1`);
     expect(exposition).not.toMatch(/_days\b/);
   });
 

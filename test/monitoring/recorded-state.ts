@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createTokenHealthLocalActivities } from '../../src/activities/token-health-local';
 import { budgetShape } from '../../src/cloudflare/budget/shape';
 import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store';
+import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
 import type { HealOutcome, TokenHealth } from '../../src/health/evaluate';
 import type { TokenHealthReport } from '../../src/health/report';
 import type { Stack } from '../support/stack';
@@ -128,4 +129,21 @@ export async function recordMonitoringState(stack: Stack, serviceToken: string):
   for (let i = 0; i < 3; i++) await budget.take('monitoring-user', 'scheduled', shape);
   await budget.block('monitoring-user', 1_000);
   await budget.observe('monitoring-user', { remaining: 0, resetInMs: 120_000, windowMs: 300_000 }, shape);
+
+  // A discovery that found one unmanaged, never-expiring service token beside the managed one.
+  const discovered = createDiscoveredCredentialsRepository(stack.db.pool);
+  const found = { accountId, kind: 'service-token' as const, zoneId: null, status: 'active', lastUsedAt: null };
+  const none = { createdAt: null, overPrivileged: null, permissions: null, inventoryName: null };
+  await discovered.upsertCredentials('discovery-monitoring', [
+    {
+      ...found,
+      ...none,
+      id: 'st-managed',
+      name: serviceToken,
+      managed: true,
+      inventoryName: serviceToken,
+      expiresAt: new Date(Date.now() + 20 * DAY_MS).toISOString(),
+    },
+    { ...found, ...none, id: 'st-unmanaged', name: 'hand-made', managed: false, expiresAt: null },
+  ]);
 }

@@ -14,6 +14,7 @@ import { inventorySchema, readSecret, type Inventory } from '../../src/config';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
 import { createRotationRepository, type RotationRepository } from '../../src/db/rotation-repository';
 import { createMetricsQueries } from '../../src/db/metrics-queries';
+import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
 import { createServiceTokenExpiryReader } from '../../src/service-token-expiry';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/workers';
 import { createPendingSecretStore, type PendingSecretStore } from '../../src/secrets/pending-secrets';
@@ -138,6 +139,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           stores: { ...storeDeps, cloudflare: () => cloudflareClients(lane).warden('mutations') },
           cloudflareBudget: { load: () => budget.load('test-user') },
           policyIndex,
+          discovered: createDiscoveredCredentialsRepository(db.pool),
         }),
       });
       running.push(workers);
@@ -160,6 +162,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ),
         dashboard: { temporalUiUrl: appOptions.temporalUiUrl ?? null, namespace: 'default' },
         metrics: createMetricsQueries(db.pool),
+        discovered: createDiscoveredCredentialsRepository(db.pool),
         codec: { codec: new AesGcmPayloadCodec(keys), uiOrigins: ['http://127.0.0.1:8233'], public: false },
         readiness: {
           temporal: async () => void (await connection.workflowService.getSystemInfo({})),

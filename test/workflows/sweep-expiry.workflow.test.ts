@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { RotationPlan } from '../../src/activities/rotation-records';
 import type { RenewalDue } from '../../src/activities/service-token-inventory';
-import { LANES } from '../../src/cloudflare/budget/lanes';
 import { rotationWorkflowId } from '../../src/inventory';
 import { emergencyRevokeSignal, rotateServiceToken } from '../../src/workflows/rotation/rotate-service-token';
 import type { SweepResult } from '../../src/workflows/sweep-expiry';
-import { cloudflareTaskQueue, emergencyTaskQueue } from '../../src/workflows/triggers';
+import { emergencyTaskQueue } from '../../src/workflows/triggers';
 import { OLD_TOKEN, TARGETS } from './rotation-harness';
+import { startStubWorkers, type StubWorkers } from './stub-workers';
 
 type All = LocalActivities & CloudflareActivities;
 
@@ -29,8 +28,6 @@ interface Scenario {
   ) => Promise<Awaited<ReturnType<All['refreshServiceToken']>>>;
   calls: Call[];
 }
-
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 const plan = (overrides: Partial<RotationPlan> = {}): RotationPlan => ({
   strategy: 'rotate-secret',
@@ -60,22 +57,11 @@ async function until(what: string, test: () => boolean, timeoutMs = 20_000): Pro
  */
 describe('sweepExpiry, with stub activities', () => {
   const scenarios = new Map<string, Scenario>();
+  let stub: StubWorkers | undefined;
   let client: Client;
-  let clientConnection: Connection;
-  let connection: NativeConnection;
-  let workers: Worker[];
-  let running: Array<Promise<void>>;
   let taskQueue: string;
 
   beforeAll(async () => {
-    const address = process.env.TEST_TEMPORAL_ADDRESS!;
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
-    connection = await NativeConnection.connect({ address });
-    clientConnection = await Connection.connect({ address });
-    client = new Client({ connection: clientConnection });
-    taskQueue = `tw-sweep-wf-${randomBytes(4).toString('hex')}`;
-
     const scenarioOf = (input: unknown): Scenario => {
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
       const account = (input as { accountId?: string } | undefined)?.accountId ?? workflowId.split('/')[1] ?? '';
@@ -137,20 +123,11 @@ describe('sweepExpiry, with stub activities', () => {
       verifyStore: async (i: Parameters<All['verifyStore']>[0]) => (scenarioOf(i), i.receipt.expected),
       probeCredential: async (i: { accountId: string }) => (scenarioOf(i), { status: 403 }),
     };
-    workers = await Promise.all([
-      Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }),
-      Worker.create({ connection, taskQueue: emergencyTaskQueue(taskQueue), workflowBundle: bundle, activities }),
-      ...LANES.map((lane) =>
-        Worker.create({ connection, taskQueue: cloudflareTaskQueue(taskQueue, lane), activities }),
-      ),
-    ]);
-    running = workers.map((w) => w.run());
+    stub = await startStubWorkers('tw-sweep-wf', activities);
+    ({ client, taskQueue } = stub);
   });
   afterAll(async () => {
-    for (const worker of workers ?? []) worker.shutdown();
-    await Promise.allSettled(running ?? []);
-    await clientConnection?.close();
-    await connection?.close();
+    await stub?.close();
   });
 
   function scenario(due: Array<Pick<RenewalDue, 'tokenName' | 'action'>>, refresh: Scenario['refresh']): Scenario {

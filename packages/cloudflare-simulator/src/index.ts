@@ -36,5 +36,6 @@ export {
 } from './permission-groups';
 export type { PermissionGroup } from './permission-groups';
 export { DEMO_ACCOUNT_TOKEN_MISSING, WARDEN_ACCOUNT_PERMISSIONS, WARDEN_USER_PERMISSIONS, seedDemo } from './seed-demo';
+export { DEMO_UNACCOUNTED } from './seed-demo-unaccounted';
 export { SimClock } from './clock';
 export type { OperationMeta, RouteAuth } from './operations';

@@ -4,6 +4,7 @@ import {
   SEED_004_ACCOUNT_TOKEN_PERMISSIONS,
   SEED_004_USER_TOKEN_PERMISSIONS,
 } from './permission-groups';
+import { seedUnaccounted } from './seed-demo-unaccounted';
 import type { SimulatorState } from './state/state';
 import type { DemoSeed } from './state/types';
 
@@ -105,6 +106,7 @@ export function seedDemo(state: SimulatorState): DemoSeed {
       dispatchNamespace: 'demo-dispatch',
     });
     const store = state.createSecretsStore({ accountId: account.id, name: 'demo-secrets-store' });
+    seedUnaccounted(state, account.id);
 
     const expiresAt = (id: string): string | null => state.serviceTokens.get(id)?.expires_at ?? null;
     const demo: DemoSeed = {

@@ -140,7 +140,9 @@ describe('Access service tokens', () => {
   });
 
   it('pages lists until an empty page ends for-await', async () => {
-    for (let i = 0; i < 23; i += 1) f.sim.state.createServiceToken({ accountId: f.demo.accountId, name: `bulk-${i}` });
+    const seeded = f.sim.state.serviceTokens.list({ kind: 'account', accountId: f.demo.accountId }).length;
+    for (let i = 0; i < 26 - seeded; i += 1)
+      f.sim.state.createServiceToken({ accountId: f.demo.accountId, name: `bulk-${i}` });
     f.sim.calls.reset();
     const names: string[] = [];
     for await (const token of f.warden.zeroTrust.access.serviceTokens.list({
@@ -161,7 +163,13 @@ describe('Access service tokens', () => {
     });
     expect(byName.result.map((t) => t.name)).toEqual(['ci-deploy']);
     const bySearch = await f.warden.zeroTrust.access.serviceTokens.list({ account_id: f.demo.accountId, search: 'o' });
-    expect(bySearch.result.map((t) => t.name).sort()).toEqual(['backup-job', 'chaos-consumer', 'ci-deploy']);
+    expect(bySearch.result.map((t) => t.name).sort()).toEqual([
+      'backup-job',
+      'chaos-consumer',
+      'ci-deploy',
+      'legacy-deploy-bot',
+      'vendor-integration',
+    ]);
   });
 
   it('manages zone-level tokens under their zone only', async () => {

@@ -14,7 +14,7 @@ const STYLE = `
   th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e3e6eb; font-size: .9rem; }
   .badge { padding: .1rem .5rem; border-radius: .8rem; font-size: .8rem; font-weight: 600; }
   .healthy, .completed { background: #dff5e3; color: #17602a; } .degraded, .running { background: #fff2cc; color: #7a5a00; }
-  .unhealthy, .failed, .compensated, .cancelled { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
+  .unhealthy, .failed, .compensated, .cancelled, .unmanaged { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
   button { font: inherit; padding: .3rem .7rem; cursor: pointer; } #login { background: #fff; padding: 1rem; max-width: 28rem; }
   #notice { min-height: 1.2rem; margin: .5rem 0; } ul { margin: .3rem 0; padding-left: 1.2rem; }
 `;
@@ -74,6 +74,7 @@ async function refresh() {
     cell(row, workflowLink(f.workflow_id, f.run_id, 'run'));
     runs.append(row);
   }
+  await showDiscovered();
   const rot = el('rotations'); rot.replaceChildren();
   for (const r of rotations.rotations) {
     const row = document.createElement('tr');
@@ -83,6 +84,25 @@ async function refresh() {
     rot.append(row);
   }
 }
+/** Credentials an auditor asks about: nobody manages them, they never expire, or nobody used them for 90 days. */
+async function showDiscovered() {
+  const queries = ['unmanaged=true', 'no_expiry=true', 'unused_days=' + UNUSED_DAYS];
+  const pages = await Promise.all(queries.map((q) => api('/inventory/discovered?limit=100&' + q).catch(() => null)));
+  const run = pages[0] && pages[0].last_run;
+  el('discovered-at').textContent = run ? 'Last discovery ' + run.finished_at + ': ' + run.credentials + ' credentials, ' + run.unmanaged + ' unmanaged, ' + run.without_expiry + ' without expiry (' + run.cloudflare_calls + ' Cloudflare requests).' : 'No discovery recorded yet.';
+  const rows = new Map();
+  for (const page of pages) for (const c of page ? page.credentials : []) rows.set(c.account_id + '/' + c.kind + '/' + c.id, c);
+  const body = el('discovered'); body.replaceChildren();
+  for (const c of rows.values()) {
+    const row = document.createElement('tr'); row.dataset.kind = c.kind;
+    cell(row, c.name); cell(row, c.kind); cell(row, c.account_id);
+    cell(row, c.managed ? 'managed (' + c.inventory_name + ')' : badge('unmanaged'));
+    cell(row, c.expires_in_days == null ? 'never' : c.expires_in_days + ' days');
+    cell(row, c.unused_days + ' days'); cell(row, c.status);
+    body.append(row);
+  }
+}
+const UNUSED_DAYS = 90;
 let following;
 /** After an action, refresh every 2 s for a minute so the run is seen to finish. */
 function follow() {
@@ -144,6 +164,11 @@ export function dashboardPage(options: { temporalUiUrl: string | null; namespace
   <section aria-labelledby="fleet-title">
     <h2 id="fleet-title">Fleet rotations and expiry sweeps</h2>
     <table><thead><tr><th>Started</th><th>Run</th><th>Status</th><th>Done</th><th>Running</th><th>Waiting</th><th>Failed</th><th>ETA</th><th>In Temporal</th></tr></thead><tbody id="fan-outs"></tbody></table>
+  </section>
+  <section aria-labelledby="disc-title">
+    <h2 id="disc-title">Credentials in the accounts: unmanaged, never expiring or unused for 90 days</h2>
+    <p id="discovered-at">No discovery recorded yet.</p>
+    <table><thead><tr><th>Name</th><th>Kind</th><th>Account</th><th>Managed</th><th>Expires in</th><th>Unused for</th><th>Status</th></tr></thead><tbody id="discovered"></tbody></table>
   </section>
   <section aria-labelledby="rot-title">
     <h2 id="rot-title">Recent rotations</h2>

@@ -5,6 +5,7 @@ import type { MetricsQueries } from '../../db/metrics-queries';
 import { createApiRequestMetrics } from '../../metrics/api-request-metrics';
 import { registerApiTokenMetrics } from '../../metrics/api-token-metrics';
 import { registerBudgetMetrics } from '../../metrics/budget-metrics';
+import { registerDiscoveryMetrics } from '../../metrics/discovery-metrics';
 import { registerServiceTokenMetrics } from '../../metrics/service-token-metrics';
 import { sharedWhileRunning } from '../../single-flight-memo';
 import type { ServiceTokenExpiry } from '../../service-token-expiry';
@@ -48,6 +49,7 @@ export const metricsRoutes = fp<MetricsRouteDeps>(
       latestHeal: sharedWhileRunning(deps.metrics.latestHeal),
     });
     registerBudgetMetrics(registry, sharedWhileRunning(deps.metrics.budgets));
+    registerDiscoveryMetrics(registry, sharedWhileRunning(deps.metrics.discoveredCounts));
     const apiRequests = createApiRequestMetrics(registry);
     app.addHook('onResponse', async (request, reply) => apiRequests.record(request, reply));
 
