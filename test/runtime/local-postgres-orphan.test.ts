@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
 import type { Environment } from '../../src/config';
+import { alive } from '../../src/db/embedded-orphan';
 import { startLocalPostgres } from '../../src/runtime/local-services';
 import { freePort } from '../../src/temporal/dev-server';
 
@@ -26,15 +27,6 @@ function startInChild(env: Record<string, string>): Promise<{ child: ChildProces
 
 function serverPid(dataDir: string): number {
   return Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function exited(child: ChildProcess): Promise<void> {
