@@ -89,10 +89,11 @@ export class RateLimitControl {
 
   /** `request` is null for outside requests (no HTTP request was made). */
   private take(key: string, operationId: string, request: { method: string; path: string } | null): RateLimitDecision {
-    const decision = this.limiter.take(key);
+    const at = this.state.clock.now();
+    const decision = this.limiter.take(key, at);
     this.calls.arrived({
       operationId,
-      at: this.state.clock.now(),
+      at,
       rateLimited: !decision.allowed,
       key,
       outside: request === null,

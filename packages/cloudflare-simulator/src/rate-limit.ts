@@ -101,8 +101,8 @@ export class RateLimiter {
     return (this.settings.windowSeconds * 1000) / this.settings.timeScale;
   }
 
-  take(key: string): RateLimitDecision {
-    const now = this.clock.now();
+  /** `now`: the caller's reading of the clock, so what it reports of the request agrees with the decision. */
+  take(key: string, now = this.clock.now()): RateLimitDecision {
     const windowMs = this.windowMs();
     const { limit, enabled } = this.settings;
     let state = this.current(key, now);
