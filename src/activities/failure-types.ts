@@ -28,6 +28,10 @@ export const FAILURE_TYPES = [
   'StoreRestoreFailed',
   'StoreFailed',
   'StoreNotUpdated',
+  /** A consumer of a store (a Kubernetes workload in `restart:`) is still rolling out: retried. */
+  'RolloutIncomplete',
+  /** A consumer did not finish rolling out within the target's rolloutTimeout: verify fails. */
+  'RolloutFailed',
   'NoProbe',
   'ProbeUnreachable',
   'ProbeRejected',

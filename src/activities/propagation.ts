@@ -1,4 +1,4 @@
-import type { ApplicationFailure } from '@temporalio/activity';
+import { Context, type ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
@@ -57,6 +57,30 @@ function storeFailure(error: unknown): ApplicationFailure {
 }
 
 /**
+ * Throws until every consumer of the store runs the write behind the receipt: RolloutIncomplete
+ * (retried) while the target's window lasts, then RolloutFailed, which fails verification and so
+ * the round, like a store that does not read back (a replace then compensates).
+ */
+async function consumersRolledOut(store: PropagationStore, receipt: WriteReceipt): Promise<void> {
+  let report;
+  try {
+    report = await store.consumersReady!(receipt);
+  } catch (error) {
+    throw storeFailure(error);
+  }
+  const pending = report.consumers.filter((consumer) => !consumer.ready);
+  if (pending.length === 0) return;
+  const waitedMs = Date.now() - Context.current().info.scheduledTimestampMs;
+  const what = pending.map((consumer) => `${consumer.consumer}: ${consumer.detail}`).join('; ');
+  if (waitedMs < report.timeoutMs)
+    throw retryableFailure('RolloutIncomplete', `${store.label}: waiting for the rollout (${what})`);
+  throw permanentFailure(
+    'RolloutFailed',
+    `${store.label}: rollout not complete after ${Math.round(waitedMs / 1000)}s (limit ${Math.round(report.timeoutMs / 1000)}s): ${what}`,
+  );
+}
+
+/**
  * Writes, read-backs and restores of one propagation target each, so a failing store is
  * retried on its own and the others are not written twice. Secrets are opened from the
  * pending-secret store here, inside the activity; arguments and results carry only refs,
@@ -108,7 +132,12 @@ export function createPropagationActivities(deps: PropagationDeps) {
       }
     },
 
-    /** Step 4: the store still shows what the receipt says was written; retried until it does. */
+    /**
+     * Step 4: the store still shows what the receipt says was written; retried until it does.
+     * Then, for a store with consumers to restart, their rollouts have completed: each attempt
+     * reads them once, and the activity's retries are the polls. The window is counted from the
+     * activity's first schedule (verification began), across attempts.
+     */
     async verifyStore(input: StoreTarget & { receipt: WriteReceipt }): Promise<ReadBack> {
       const store = storeFor(input);
       let actual: ReadBack;
@@ -123,6 +152,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
           `${store.label} does not show the new credential (${JSON.stringify(actual)})`,
         );
       }
+      if (store.consumersReady) await consumersRolledOut(store, input.receipt);
       return actual;
     },
 

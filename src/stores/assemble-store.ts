@@ -1,5 +1,6 @@
 import { guarded } from './store-error';
 import type {
+  ConsumersReady,
   PropagationStore,
   PropagationTargetKind,
   ReadBack,
@@ -17,6 +18,8 @@ export interface StoreParts {
    */
   put(credential: ServiceTokenCredential, operation: 'write' | 'restore', options: WriteOptions): Promise<WriteReceipt>;
   read(): Promise<ReadBack>;
+  /** Only stores whose consumers must be restarted to pick a write up (see PropagationStore). */
+  consumersReady?(receipt: WriteReceipt): Promise<ConsumersReady>;
 }
 
 /**
@@ -37,5 +40,11 @@ export function assembleStore(parts: StoreParts): PropagationStore {
     restore: async (previous) => {
       await put(previous, 'restore');
     },
+    ...(parts.consumersReady
+      ? {
+          consumersReady: (receipt: WriteReceipt) =>
+            guarded({ store: label, operation: 'readBack', secrets: [] }, () => parts.consumersReady!(receipt)),
+        }
+      : {}),
   };
 }

@@ -2,6 +2,7 @@ import { targetLabel } from './target-label';
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { assembleStore } from './assemble-store';
 import { fingerprintCredential, fingerprintOfHalves } from './fingerprint';
+import type { KubernetesRollout } from './kubernetes-rollout';
 import { httpStatusOf, StoreError, type StoreOperation } from './store-error';
 import type { KubernetesTarget, PropagationStore, ServiceTokenCredential, WriteReceipt } from './store-types';
 
@@ -28,7 +29,12 @@ export function kubernetesSecretsApi(config: KubeConfig): KubernetesSecretsApi {
   return config.makeApiClient(CoreV1Api);
 }
 
-export function createKubernetesStore(target: KubernetesTarget, api: KubernetesSecretsApi): PropagationStore {
+/** `rollout`: the workloads of the target's `restart:`, rolled out after each write (kubernetes-rollout.ts). */
+export function createKubernetesStore(
+  target: KubernetesTarget,
+  api: KubernetesSecretsApi,
+  rollout?: KubernetesRollout,
+): PropagationStore {
   const { namespace, name, keys } = target;
   const label = targetLabel(target, undefined);
 
@@ -54,7 +60,7 @@ export function createKubernetesStore(target: KubernetesTarget, api: KubernetesS
    * writer makes it fail with 409 instead of being overwritten; we then re-read, which picks up
    * the other writer's keys, and try again. Keys other than ours are carried over untouched.
    */
-  async function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
+  async function putSecret(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
     const fingerprint = fingerprintCredential(credential);
     const receipt = (changed: boolean): WriteReceipt => ({
       store: label,
@@ -96,11 +102,25 @@ export function createKubernetesStore(target: KubernetesTarget, api: KubernetesS
     });
   }
 
+  /**
+   * The Secret first, then its consumers' rollouts: a pod started by the rollout reads the Secret
+   * as it is then, so it must already hold the value the annotation names. The rollout is asked
+   * for even when the Secret already held the value (a retry after a write whose patch failed);
+   * the same annotation again changes nothing. A restore (compensation) rolls the consumers back
+   * the same way, to the old value's fingerprint.
+   */
+  async function put(credential: ServiceTokenCredential, operation: StoreOperation): Promise<WriteReceipt> {
+    const receipt = await putSecret(credential, operation);
+    await rollout?.restart(receipt.fingerprint);
+    return receipt;
+  }
+
   return assembleStore({
     kind: 'kubernetes',
     label,
     put,
     read: async () => ({ evidence: 'fingerprint', fingerprint: fingerprintOf(await read()) }),
+    ...(rollout ? { consumersReady: (receipt: WriteReceipt) => rollout.ready(receipt.fingerprint) } : {}),
   });
 }
 

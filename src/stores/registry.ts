@@ -3,6 +3,7 @@ import type { Octokit } from '@octokit/rest';
 import type Cloudflare from 'cloudflare';
 import { createFileStore } from './file-store';
 import { createGithubStore, defaultGithubClient, type GithubClientOptions } from './github-store';
+import { createKubernetesRollout, kubernetesAppsApi } from './kubernetes-rollout';
 import { createKubernetesStore, defaultKubeConfig, kubernetesSecretsApi } from './kubernetes-store';
 import { createMemoryStoreMemo, type StoreMemo } from './memo';
 import { createSecretsStoreStore } from './secrets-store-store';
@@ -64,7 +65,8 @@ const factories: { [K in PropagationTargetKind]: StoreFactory<K> } = {
   file: (target) => createFileStore(target),
   kubernetes: (target, deps) => {
     const config = configure(target.kind, () => (deps.kubeConfig ?? defaultKubeConfig)(target));
-    return createKubernetesStore(target, kubernetesSecretsApi(config));
+    const rollout = target.restart ? createKubernetesRollout(target, kubernetesAppsApi(config)) : undefined;
+    return createKubernetesStore(target, kubernetesSecretsApi(config), rollout);
   },
   github: (target, deps) => {
     const client = (deps.github ?? defaultGithubClient)({

@@ -1,3 +1,4 @@
+import { msToNumber } from '@temporalio/common';
 import { z } from 'zod';
 import { githubScopeOf } from './github-scope';
 
@@ -29,6 +30,39 @@ export const fileTargetSchema = z.strictObject({
   keys: namePairSchema(envKey),
 });
 
+/**
+ * The longest `rolloutTimeout`. Verify waits for rollouts inside the verifyStore activity, whose
+ * attempts all fit in `verification.scheduleToCloseTimeout` (3 minutes, src/workflows/activity-options.ts),
+ * retried at most 10 s apart: 160 s leaves the last poll room to fail with RolloutFailed before
+ * the activity's own deadline would (test/stores/kubernetes-rollout.test.ts checks the arithmetic).
+ */
+export const LONGEST_ROLLOUT_TIMEOUT_MS = 160_000;
+
+const rolloutTimeoutSchema = z.string().refine(
+  (value) => {
+    try {
+      const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+      return ms > 0 && ms <= LONGEST_ROLLOUT_TIMEOUT_MS;
+    } catch {
+      return false;
+    }
+  },
+  `must be a positive duration of at most ${LONGEST_ROLLOUT_TIMEOUT_MS / 1000}s, such as "90s"`,
+);
+
+/** Without `rolloutTimeout`: long enough for a few pods to restart, short enough to fit LONGEST_ROLLOUT_TIMEOUT_MS. */
+export const DEFAULT_ROLLOUT_TIMEOUT = '150s';
+
+const kubernetesName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Kubernetes object name');
+
+/** A workload that reads the Secret: restarted (rolled out) after each write, and waited for by verify. */
+export const kubernetesConsumerSchema = z.strictObject({
+  kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
+  name: kubernetesName,
+  /** Defaults to the Secret's namespace. */
+  namespace: kubernetesName.optional(),
+});
+
 export const kubernetesTargetSchema = z.strictObject({
   kind: z.literal('kubernetes'),
   namespace: z.string().min(1),
@@ -38,6 +72,10 @@ export const kubernetesTargetSchema = z.strictObject({
   /** A kubeconfig file; without it: in-cluster config, else KUBECONFIG / ~/.kube/config. */
   kubeconfig: z.string().min(1).optional(),
   context: z.string().min(1).optional(),
+  /** Workloads that read the Secret at start-up: each write rolls them out (kubernetes-rollout.ts). */
+  restart: z.array(kubernetesConsumerSchema).min(1).optional(),
+  /** How long verify waits for every rollout to complete before the write counts as failed (default 150s). */
+  rolloutTimeout: rolloutTimeoutSchema.optional(),
 });
 
 export const githubTargetSchema = z

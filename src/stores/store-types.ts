@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type {
   fileTargetSchema,
   githubTargetSchema,
+  kubernetesConsumerSchema,
   kubernetesTargetSchema,
   propagationTargetSchema,
   readBackSchema,
@@ -14,6 +15,7 @@ export type PropagationTarget = z.infer<typeof propagationTargetSchema>;
 export type PropagationTargetKind = PropagationTarget['kind'];
 export type FileTarget = z.infer<typeof fileTargetSchema>;
 export type KubernetesTarget = z.infer<typeof kubernetesTargetSchema>;
+export type KubernetesConsumer = z.infer<typeof kubernetesConsumerSchema>;
 export type GithubTarget = z.infer<typeof githubTargetSchema>;
 export type WorkersSecretTarget = z.infer<typeof workersSecretTargetSchema>;
 export type SecretsStoreTarget = z.infer<typeof secretsStoreTargetSchema>;
@@ -53,4 +55,16 @@ export interface PropagationStore {
   readBack(): Promise<ReadBack>;
   /** Puts the previous, still valid credential back; used by compensation. */
   restore(previous: ServiceTokenCredential): Promise<void>;
+  /**
+   * Whether the workloads that read this store have picked up the write behind the receipt
+   * (Kubernetes `restart:`). Absent on stores whose consumers read the value on every use.
+   */
+  consumersReady?(receipt: WriteReceipt): Promise<ConsumersReady>;
+}
+
+/** Where each consumer of a store stands with a write; evidence only, never a value. */
+export interface ConsumersReady {
+  /** How long, from the start of verification, the consumers may take before the write counts as failed. */
+  timeoutMs: number;
+  consumers: Array<{ consumer: string; ready: boolean; detail: string }>;
 }

@@ -298,11 +298,8 @@ describe('deploy/kubernetes', () => {
     expect(targets.filter((target) => target.kind === 'file')).toEqual([]);
   });
 
-  it('lets the worker get, create and update only the Secrets its kubernetes targets name', () => {
-    // The Kubernetes calls the store makes (its `Pick<CoreV1Api, ...>`), as RBAC verbs.
-    const store = read('src/stores/kubernetes-store.ts');
-    const picked = /Pick<\s*CoreV1Api,([^>]*)>/.exec(store)?.[1] ?? '';
-    const methods = [...picked.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
+  it('lets the worker get, create and update only the Secrets its kubernetes targets name, and get and patch only the workloads they restart', () => {
+    // The Kubernetes calls the store and its rollouts make (their `Pick<…Api, ...>`), as RBAC verbs.
     const verbOf: Record<string, string> = {
       read: 'get',
       list: 'list',
@@ -311,22 +308,39 @@ describe('deploy/kubernetes', () => {
       patch: 'patch',
       delete: 'delete',
     };
-    const storeVerbs = methods.map((method) => verbOf[/^[a-z]+/.exec(method)![0]]).sort();
+    const verbsPicked = (file: string, api: string) => {
+      const picked = new RegExp(`Pick<\\s*${api},([^>]*)>`).exec(read(file))?.[1] ?? '';
+      const methods = [...picked.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
+      return [...new Set(methods.map((method) => verbOf[/^[a-z]+/.exec(method)![0]]))].sort();
+    };
+    const storeVerbs = verbsPicked('src/stores/kubernetes-store.ts', 'CoreV1Api');
     expect(storeVerbs).toEqual(['create', 'get', 'update']);
+    const rolloutVerbs = verbsPicked('src/stores/kubernetes-rollout.ts', 'AppsV1Api');
+    expect(rolloutVerbs).toEqual(['get', 'patch']);
 
     expect(worker.spec.template.spec.serviceAccountName).toBe('token-warden');
     expect(worker.spec.template.spec.automountServiceAccountToken).not.toBe(false);
     find(manifestSchema, 'ServiceAccount', 'token-warden');
     const roles = all(roleSchema, 'Role');
     expect(roles.length).toBeGreaterThan(0);
+    const PLURALS = ['daemonsets', 'deployments', 'statefulsets'];
     for (const role of roles) {
       expect(role.metadata.namespace).not.toBe(NAMESPACE);
       for (const rule of role.rules) {
+        if (rule.apiGroups[0] === 'apps') {
+          // Workloads: by name only, exactly get and patch, nothing but the three kinds.
+          expect(rule.apiGroups).toEqual(['apps']);
+          expect(rule.resources.every((resource) => PLURALS.includes(resource))).toBe(true);
+          expect(rule.resourceNames?.length).toBeGreaterThan(0);
+          expect([...rule.verbs].sort()).toEqual(rolloutVerbs);
+          continue;
+        }
         expect([rule.apiGroups, rule.resources]).toEqual([[''], ['secrets']]);
         // Only `create` cannot be limited by name; everything else names its Secrets.
         if (!rule.resourceNames) expect(rule.verbs).toEqual(['create']);
       }
-      expect([...new Set(role.rules.flatMap((rule) => rule.verbs))].sort()).toEqual(storeVerbs);
+      const secretRules = role.rules.filter((rule) => rule.apiGroups[0] === '');
+      expect([...new Set(secretRules.flatMap((rule) => rule.verbs))].sort()).toEqual(storeVerbs);
     }
     const kubernetesTargets = podInventory().accounts.flatMap((account) =>
       account.serviceTokens.flatMap((token) =>
@@ -335,10 +349,11 @@ describe('deploy/kubernetes', () => {
     );
     expect(kubernetesTargets.length).toBeGreaterThan(0);
     const bindings = all(roleBindingSchema, 'RoleBinding');
-    for (const target of kubernetesTargets) {
+    /** The verbs the worker's bound Roles in `namespace` grant on `resource` named `name`. */
+    const grantedTo = (namespace: string, apiGroup: string, resource: string, name: string) => {
       const bound = bindings.filter(
         (binding) =>
-          binding.metadata.namespace === target.namespace &&
+          binding.metadata.namespace === namespace &&
           binding.subjects.some(
             (subject) =>
               subject.kind === 'ServiceAccount' && subject.name === 'token-warden' && subject.namespace === NAMESPACE,
@@ -347,16 +362,49 @@ describe('deploy/kubernetes', () => {
       const granted = roles
         .filter(
           (role) =>
-            role.metadata.namespace === target.namespace &&
+            role.metadata.namespace === namespace &&
             bound.some((binding) => binding.roleRef.kind === 'Role' && binding.roleRef.name === role.metadata.name),
         )
         .flatMap((role) =>
-          role.rules.filter((rule) => rule.resourceNames?.includes(target.name)).flatMap((rule) => rule.verbs),
+          role.rules
+            .filter(
+              (rule) =>
+                rule.apiGroups.includes(apiGroup) &&
+                rule.resources.includes(resource) &&
+                rule.resourceNames?.includes(name),
+            )
+            .flatMap((rule) => rule.verbs),
         );
-      expect(`${target.namespace}/${target.name}: ${[...new Set(granted)].sort().join(',')}`).toBe(
-        `${target.namespace}/${target.name}: get,update`,
+      return `${namespace}/${resource}/${name}: ${[...new Set(granted)].sort().join(',')}`;
+    };
+    for (const target of kubernetesTargets) {
+      expect(grantedTo(target.namespace, '', 'secrets', target.name)).toBe(
+        `${target.namespace}/secrets/${target.name}: get,update`,
       );
     }
+    const consumers = kubernetesTargets.flatMap((target) =>
+      (target.restart ?? []).map((consumer) => ({
+        namespace: consumer.namespace ?? target.namespace,
+        resource: `${consumer.kind.toLowerCase()}s`,
+        name: consumer.name,
+      })),
+    );
+    // The example names a Deployment, so the rule above is exercised, not vacuous.
+    expect(consumers.length).toBeGreaterThan(0);
+    for (const { namespace, resource, name } of consumers) {
+      expect(grantedTo(namespace, 'apps', resource, name)).toBe(`${namespace}/${resource}/${name}: get,patch`);
+    }
+    // Every workload the Roles name is one a target restarts: no grant outlives its consumer.
+    const namedWorkloads = roles.flatMap((role) =>
+      role.rules
+        .filter((rule) => rule.apiGroups.includes('apps'))
+        .flatMap((rule) =>
+          rule.resources.flatMap((resource) =>
+            (rule.resourceNames ?? []).map((name) => `${role.metadata.namespace}/${resource}/${name}`),
+          ),
+        ),
+    );
+    expect(namedWorkloads.sort()).toEqual(consumers.map((c) => `${c.namespace}/${c.resource}/${c.name}`).sort());
   });
 
   it('gives the API pod no service-account token', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createKubernetesApps, type KubernetesApps } from './kubernetes-apps';
 import { startLoopbackServer, type FakeRequest, type FakeResponse } from './loopback-server';
 import { OpenApiContract, sharedDocument } from './openapi-contract';
 
@@ -9,6 +10,7 @@ import { OpenApiContract, sharedDocument } from './openapi-contract';
  * the contract, and anything off is kept in `violations` for the test to assert empty.
  * Semantics from the contract's x-semantics: no create-on-update (PUT/PATCH of a missing Secret
  * is 404), a stale metadata.resourceVersion is 409 Conflict, an empty one updates unconditionally.
+ * apps/v1 workloads and their rollouts are kubernetes-apps.ts, on the same server.
  */
 
 const COLLECTION = '/api/v1/namespaces/{namespace}/secrets';
@@ -41,6 +43,8 @@ interface Injection {
 
 export interface KubernetesFake {
   url: string;
+  /** apps/v1 Deployments, StatefulSets and DaemonSets, with rollouts the test steers (kubernetes-apps.ts). */
+  readonly apps: KubernetesApps;
   /** Contract violations seen so far, requests and responses; a passing test leaves it empty. */
   readonly violations: string[];
   /** Method and path of every request, in order. */
@@ -81,6 +85,7 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
   const violations: string[] = [];
   const requests: Array<{ method: string; path: string }> = [];
   const injections: Injection[] = [];
+  const apps = createKubernetesApps(violations);
   let resourceVersion = 1000;
   const key = (namespace: string, name: string) => `${namespace}/${name}`;
   const nextVersion = () => String((resourceVersion += 1));
@@ -269,6 +274,8 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
       const answer = injection.apply(request);
       if (answer) return answer;
     }
+    const workload = apps.route(request);
+    if (workload) return workload;
     const match = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(request.path);
     if (!match?.[1])
       return {
@@ -314,6 +321,7 @@ export async function startKubernetesFake(): Promise<KubernetesFake> {
 
   return {
     url: server.url,
+    apps,
     violations,
     requests,
     secret: (namespace, name) => secrets.get(key(namespace, name)),

@@ -37,8 +37,16 @@ export interface TokenSpec {
   strategy: 'rotate-secret' | 'replace';
   propagationWait?: string;
   overlap?: string;
-  /** All five kinds by default; `file` only for lighter tests. */
-  stores?: 'all' | 'file';
+  /** All five kinds by default; `file` only for lighter tests; `file+kubernetes` for rollout tests. */
+  stores?: 'all' | 'file' | 'file+kubernetes';
+  /**
+   * The kubernetes target's consumers (`restart:`) and `rolloutTimeout`. The fixture seeds each
+   * workload in the Kubernetes fake (namespace `apps`) before the stores are adopted.
+   */
+  kubernetes?: {
+    restart: Array<{ kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; name: string }>;
+    rolloutTimeout?: string;
+  };
   probe?: boolean;
   expiresAt?: Date;
   renewBefore?: string;
@@ -67,9 +75,11 @@ export async function startRotationFixture(
   const targetsFor = (spec: TokenSpec) => {
     const file = { kind: 'file', path: path.join(dir, `${spec.name}.env`) };
     if (spec.stores === 'file') return [file];
+    const kubernetes = { kind: 'kubernetes', namespace: 'apps', name: `${spec.name}-access`, ...spec.kubernetes };
+    if (spec.stores === 'file+kubernetes') return [file, kubernetes];
     return [
       file,
-      { kind: 'kubernetes', namespace: 'apps', name: `${spec.name}-access` },
+      kubernetes,
       {
         kind: 'github',
         owner: 'acme',
@@ -150,6 +160,8 @@ export async function startRotationFixture(
     }),
   });
 
+  for (const spec of specs)
+    for (const consumer of spec.kubernetes?.restart ?? []) k8s.apps.seed(consumer.kind, 'apps', consumer.name);
   // Adoption: every store holds the token's current credential, and token-warden knows it.
   for (const spec of specs) {
     const token = tokens[spec.name]!;
