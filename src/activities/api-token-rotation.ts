@@ -5,7 +5,7 @@ import { findApiToken } from '../inventory';
 import { evaluateRequirements, PermissionCatalogue } from '../health/permissions';
 import type { TokenKind } from '../health/types';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
-import { listAll } from './cloudflare-list-pages';
+import { listAll, MAX_PAGE_SIZE } from '../cloudflare/pages';
 import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
 import { permanentFailure, retryableFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
@@ -76,8 +76,10 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
   async function listByName(kind: TokenKind, accountId: string, name: string) {
     const client = warden('reads');
     const listing =
-      kind === 'account' ? client.accounts.tokens.list({ account_id: accountId }) : client.user.tokens.list();
-    return (await listAll(listing)).filter((t) => t.name === name);
+      kind === 'account'
+        ? client.accounts.tokens.list({ account_id: accountId, per_page: MAX_PAGE_SIZE })
+        : client.user.tokens.list({ per_page: MAX_PAGE_SIZE });
+    return (await listAll(listing, MAX_PAGE_SIZE)).filter((t) => t.name === name);
   }
 
   async function roll(client: Cloudflare, kind: TokenKind, accountId: string, tokenId: string): Promise<string> {
