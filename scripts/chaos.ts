@@ -11,11 +11,12 @@ import {
 import { DEFAULT_INFRASTRUCTURE_FAULTS } from '../test/chaos/infrastructure-faults';
 import { formatChaosReport } from '../test/chaos/report';
 
-const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--concurrency N] [--seed N] [--fault-rate 0.2]
+const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--api-tokens N] [--concurrency N] [--seed N] [--fault-rate 0.2]
                      [--workers 2] [--temporal-restarts 2] [--postgres-restarts 2] [--keep]
 
 Starts a throwaway Postgres, a Temporal dev server (state in a SQLite file) and the Cloudflare
-simulator, runs N service-token rotations (default 200) through the API while faults are injected,
+simulator, runs N rotations (default 200) of service tokens (default 12) and API tokens (default 4,
+successors; account-owned and the user's) through the API while faults are injected,
 the worker processes are SIGKILLed and restarted, and Temporal and Postgres restart mid-run, then
 checks DESIGN.md §5's invariants. Exits 1 on any violation.`;
 
@@ -32,6 +33,7 @@ async function main(): Promise<number> {
     options: {
       rotations: { type: 'string' },
       tokens: { type: 'string' },
+      'api-tokens': { type: 'string' },
       concurrency: { type: 'string' },
       seed: { type: 'string' },
       'fault-rate': { type: 'string' },
@@ -48,7 +50,8 @@ async function main(): Promise<number> {
   }
   const rotations = positiveInt('rotations', values.rotations, 200);
   const tokens = positiveInt('tokens', values.tokens, 12);
-  const concurrency = Math.min(tokens, positiveInt('concurrency', values.concurrency, 12));
+  const apiTokens = count('api-tokens', values['api-tokens'], 4, 0);
+  const concurrency = Math.min(tokens + apiTokens, positiveInt('concurrency', values.concurrency, 12));
   const seed = positiveInt('seed', values.seed, Date.now() % 100_000);
   const faultRate = values['fault-rate'] === undefined ? 0.2 : Number(values['fault-rate']);
   if (!(faultRate >= 0 && faultRate <= 1)) throw new Error('--fault-rate must be between 0 and 1');
@@ -74,6 +77,7 @@ async function main(): Promise<number> {
       chaosOptions({
         rotations,
         tokens,
+        apiTokens,
         concurrency,
         seed,
         faultRate,

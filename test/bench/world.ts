@@ -225,6 +225,7 @@ export function buildBenchWorld(
     probeUrl: sim.probeUrl(apps[0]!.id),
     wardenToken: warden.value,
     tokens: chaosTokens,
+    apiTokens: [],
     policies,
     inventory,
     inventoryFile,

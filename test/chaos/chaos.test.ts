@@ -30,7 +30,9 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
       chaosOptions({
         rotations: 8,
         tokens: 4,
-        concurrency: 4,
+        // An account-owned and a user API token; with every token in a lane of its own, each is rotated at least once.
+        apiTokens: 2,
+        concurrency: 6,
         seed: 11,
         temporalAddress,
         databaseUrl: db.url,
@@ -68,5 +70,11 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
     expect(report.workerExits).toEqual([]);
     expect(report.faults.failed).toBeGreaterThan(0);
     expect(report.checks.history.temporalRuns).toBe(report.runs.length);
+    const apiTokenRuns = report.runs.filter((r) => r.workflowId.startsWith('rotate-api-token/'));
+    expect(new Set(apiTokenRuns.map((r) => r.token))).toEqual(new Set(['chaos-api-0', 'chaos-api-1']));
+    expect(report.checks.tokens.filter((t) => t.name.startsWith('chaos-api-'))).toEqual([
+      expect.objectContaining({ tokens: 1, liveCredentials: 1, storesAgreeing: 2, stores: 2, pendingLeftovers: 0 }),
+      expect.objectContaining({ tokens: 1, liveCredentials: 1, storesAgreeing: 1, stores: 1, pendingLeftovers: 0 }),
+    ]);
   }, 150_000);
 });

@@ -10,6 +10,7 @@ import { progressQuery, type RotationProgress } from '../../src/workflows/rotati
 import type { ConsumerEvent } from './consumer-protocol';
 import { readFileCredential, type ChaosWorld } from './world';
 import { emergencyTaskQueue } from '../../src/workflows/triggers';
+import { checkApiTokens } from './api-token-checks';
 
 export type RunOutcome = 'completed' | 'compensated' | 'failed' | 'stuck';
 
@@ -237,6 +238,8 @@ export async function runFinalChecks(input: CheckInputs): Promise<FinalChecks> {
     });
   }
 
+  tokens.push(...(await checkApiTokens(input, violations)));
+
   // 4. Access policies name exactly the live token of every managed name they named at the start.
   for (const policy of world.policies) {
     const record = sim.state.store.data.accessPolicies[policy.id];
@@ -259,7 +262,7 @@ export async function runFinalChecks(input: CheckInputs): Promise<FinalChecks> {
   // Emergency revokes that start a run run on the emergency queue beside the main one.
   const queues = `(TaskQueue = '${input.taskQueue}' OR TaskQueue = '${emergencyTaskQueue(input.taskQueue)}')`;
   for await (const execution of input.client.workflow.list({
-    query: `${queues} AND WorkflowType = 'rotateServiceToken'`,
+    query: `${queues} AND WorkflowType IN ('rotateServiceToken', 'rotateApiToken')`,
   })) {
     temporalRuns.push({ workflowId: execution.workflowId, runId: execution.runId, status: execution.status.name });
   }

@@ -3,7 +3,11 @@ import { z } from 'zod';
 /** What the engine tells the consumer process (argv[2], JSON). */
 export const consumerConfigSchema = z.object({
   probeUrl: z.url(),
-  stores: z.array(z.object({ token: z.string(), file: z.string() })).min(1),
+  /**
+   * Each store a consumer reads. With `verifyUrl` it holds an API token (id and value) that the
+   * consumer presents to Cloudflare's verify endpoint; without, an Access service token for the probe app.
+   */
+  stores: z.array(z.object({ token: z.string(), file: z.string(), verifyUrl: z.url().optional() })).min(1),
   intervalMs: z.number().int().positive(),
   maxRunMs: z.number().int().positive(),
 });

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { API_TOKEN_NAMES } from '../../src/api-token-rotate-config';
 import { parseCredentialFile } from '../../src/stores/file-format';
 import { fingerprintCredential } from '../../src/stores/fingerprint';
 import { consumerConfigSchema, type ConsumerConfig, type ConsumerEvent } from './consumer-protocol';
@@ -12,8 +13,11 @@ import { consumerConfigSchema, type ConsumerConfig, type ConsumerEvent } from '.
  * stdin closes (the engine is gone) or after `maxRunMs`, whichever comes first.
  */
 
-/** The probe app's answer: `reason` says why it refused. */
-const probeAnswer = z.looseObject({ reason: z.string().optional() });
+/** The probe app's answer: `reason` says why it refused; verify's `result.status` says whether the token is active. */
+const probeAnswer = z.looseObject({
+  reason: z.string().optional(),
+  result: z.looseObject({ status: z.string().optional() }).optional(),
+});
 
 interface Credential {
   clientId: string;
@@ -22,12 +26,16 @@ interface Credential {
 
 const emit = (event: ConsumerEvent) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
-async function readStore(file: string): Promise<Credential | null> {
+const ACCESS_NAMES = { clientId: 'CF_ACCESS_CLIENT_ID', clientSecret: 'CF_ACCESS_CLIENT_SECRET' };
+
+/** A store's credential: an Access service token's id and secret, or an API token's id and value. */
+async function readStore(store: ConsumerConfig['stores'][number]): Promise<Credential | null> {
   try {
-    const halves = parseCredentialFile(await readFile(file, 'utf8'), 'env', {
-      clientId: 'CF_ACCESS_CLIENT_ID',
-      clientSecret: 'CF_ACCESS_CLIENT_SECRET',
-    });
+    const halves = parseCredentialFile(
+      await readFile(store.file, 'utf8'),
+      'env',
+      store.verifyUrl ? API_TOKEN_NAMES : ACCESS_NAMES,
+    );
     return halves.clientId && halves.clientSecret
       ? { clientId: halves.clientId, clientSecret: halves.clientSecret }
       : null;
@@ -52,17 +60,35 @@ async function main(): Promise<void> {
   process.stdin.resume();
   const deadline = Date.now() + config.maxRunMs;
 
-  /** The app's answer; null when the app could not be reached (not the credential's fault). */
-  async function probe(credential: Credential): Promise<{ status: number; reason: string | null } | null> {
+  /**
+   * The app's answer; null when it could not be reached, or when Cloudflare's API answered with
+   * something other than a verdict on the token (a 5xx or 429 is not the credential's fault).
+   */
+  async function probe(
+    store: ConsumerConfig['stores'][number],
+    credential: Credential,
+  ): Promise<{ ok: boolean; status: number; reason: string | null } | null> {
     stats.probes += 1;
     try {
-      const response = await fetch(config.probeUrl, {
-        headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret },
-        signal: AbortSignal.timeout(5_000),
-      });
+      const response = store.verifyUrl
+        ? await fetch(store.verifyUrl, {
+            headers: { authorization: `Bearer ${credential.clientSecret}` },
+            signal: AbortSignal.timeout(5_000),
+          })
+        : await fetch(config.probeUrl, {
+            headers: { 'CF-Access-Client-Id': credential.clientId, 'CF-Access-Client-Secret': credential.clientSecret },
+            signal: AbortSignal.timeout(5_000),
+          });
       const body = probeAnswer.safeParse(await response.json().catch(() => ({})));
+      if (store.verifyUrl && response.status !== 200 && response.status !== 401 && response.status !== 403) {
+        stats.probeErrors += 1;
+        return null;
+      }
+      const inactive = store.verifyUrl && response.status === 200 && body.data?.result?.status !== 'active';
+      if (inactive)
+        return { ok: false, status: response.status, reason: `token ${body.data?.result?.status ?? 'status unknown'}` };
       if (response.status === 200) stats.accepted += 1;
-      return { status: response.status, reason: body.data?.reason ?? null };
+      return { ok: response.status === 200, status: response.status, reason: body.data?.reason ?? null };
     } catch {
       stats.probeErrors += 1;
       return null;
@@ -70,10 +96,10 @@ async function main(): Promise<void> {
   }
 
   async function check(store: ConsumerConfig['stores'][number]): Promise<void> {
-    const first = await readStore(store.file);
+    const first = await readStore(store);
     if (!first) {
       // A rename is atomic, so a reader never sees a half-written file; look once more.
-      if (!(await readStore(store.file)))
+      if (!(await readStore(store)))
         emit({
           type: 'failure',
           kind: 'unreadable',
@@ -86,12 +112,12 @@ async function main(): Promise<void> {
         });
       return;
     }
-    const answer = await probe(first);
-    if (!answer || answer.status === 200) return;
+    const answer = await probe(store, first);
+    if (!answer || answer.ok) return;
     // Refused. What an application does: read the store again. If it changed meanwhile, the
     // refusal was of a credential the store no longer held (a stale read); if not, the store
     // held a credential Cloudflare refused.
-    const again = await readStore(store.file);
+    const again = await readStore(store);
     if (same(first, again)) {
       emit({
         type: 'failure',
@@ -107,8 +133,8 @@ async function main(): Promise<void> {
     }
     stats.staleReads += 1;
     if (!again) return;
-    const retry = await probe(again);
-    if (retry && retry.status !== 200 && same(again, await readStore(store.file))) {
+    const retry = await probe(store, again);
+    if (retry && !retry.ok && same(again, await readStore(store))) {
       emit({
         type: 'failure',
         kind: 'rejected',
@@ -123,9 +149,10 @@ async function main(): Promise<void> {
   }
 
   let lastStats = 0;
-  while (!stopping && Date.now() < deadline) {
+  // API tokens are checked every fifth round: verify spends the user's rate limit, as token-warden's own calls do.
+  for (let round = 0; !stopping && Date.now() < deadline; round++) {
     const started = Date.now();
-    await Promise.all(config.stores.map(check));
+    await Promise.all(config.stores.filter((s) => !s.verifyUrl || round % 5 === 0).map(check));
     if (started - lastStats > 2_000) {
       emit({ type: 'stats', ...stats });
       lastStats = started;

@@ -38,12 +38,15 @@ import { RunDriver } from './run-driver';
 import { installStagingGate } from './staging-gate';
 import { WorkerFleet, type KillOptions, type WorkerExit, type WorkerFigures } from './worker-fleet';
 import { adoptCredentials, buildChaosWorld, readFileCredential, type ChaosWorld } from './world';
+import { apiTokenFamily, readApiTokenFile } from './api-token-world';
 
 export interface ChaosOptions {
   /** Rotation runs to start in the chaos phase (rotate and revoke requests through the API). */
   rotations: number;
   /** Managed service tokens, half `rotate-secret`, half `replace`. */
   tokens: number;
+  /** Managed API tokens (successor strategy), account-owned and the user's in turn. */
+  apiTokens: number;
   /** Rotations running at once (at most one per token). */
   concurrency: number;
   temporalAddress: string;
@@ -100,6 +103,7 @@ export function chaosOptions(
   return {
     rotations: 200,
     tokens: 12,
+    apiTokens: 4,
     concurrency: 12,
     seed: 1,
     faultRate: 0.2,
@@ -142,7 +146,7 @@ export interface InfrastructureFigures {
 export interface ChaosReport {
   options: Pick<
     ChaosOptions,
-    'rotations' | 'tokens' | 'concurrency' | 'seed' | 'faultRate' | 'overlap' | 'propagationWait'
+    'rotations' | 'tokens' | 'apiTokens' | 'concurrency' | 'seed' | 'faultRate' | 'overlap' | 'propagationWait'
   >;
   durationMs: number;
   chaosPhaseMs: number;
@@ -195,6 +199,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     cleanups.push(() => sim.close());
     const { world, initial } = buildChaosWorld(sim, {
       count: options.tokens,
+      apiTokens: options.apiTokens,
       dir: options.workDir,
       overlap: options.overlap,
       propagationWait: options.propagationWait,
@@ -213,6 +218,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const pending = createPendingSecretStore(pool, createSecretBox(keys));
     // Every secret the run sees, to look for in places it must never be (invariant 4).
     const secrets = new Set<string>([...initial.values()].map((c) => c.clientSecret));
+    const apiTokenNames = new Set(world.apiTokens.map((t) => t.name));
     await adoptCredentials(world, initial, pending);
     initial.clear();
 
@@ -248,6 +254,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       client,
       taskQueue,
       outages,
+      routeOf: (token) => (apiTokenNames.has(token) ? 'api-tokens' : 'service-tokens'),
     });
     const { runs, windows, lanes } = driver;
 
@@ -294,7 +301,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const consumer = startConsumer(
       {
         probeUrl: world.probeUrl,
-        stores: world.tokens.flatMap((t) => t.files.map((f) => ({ token: t.name, file: f.realPath }))),
+        stores: [
+          ...world.tokens.flatMap((t) => t.files.map((f) => ({ token: t.name, file: f.realPath }))),
+          ...world.apiTokens.flatMap((t) =>
+            t.files.map((f) => ({ token: t.name, file: f.realPath, verifyUrl: t.verifyUrl })),
+          ),
+        ],
         intervalMs: options.consumerIntervalMs,
         maxRunMs: options.chaosPhaseMs + options.settleMs + 5 * 60_000,
       },
@@ -363,6 +375,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           const credential = readFileCredential(file.realPath);
           if (credential) secrets.add(credential.clientSecret);
         }
+        for (const file of world.apiTokens.flatMap((t) => t.files)) {
+          const value = readApiTokenFile(file.realPath);
+          if (value) secrets.add(value.clientSecret);
+        }
         await sleep(1_000);
       }
     })();
@@ -376,7 +392,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const chaosDeadline = chaosBegan + options.chaosPhaseMs;
     let lastReport = Date.now();
     while (started < options.rotations && Date.now() < chaosDeadline) {
-      const idle = world.tokens.map((t) => t.name).filter((name) => !lanes.has(name));
+      const idle = [...world.tokens, ...world.apiTokens].map((t) => t.name).filter((name) => !lanes.has(name));
       if (lanes.size < options.concurrency && idle.length) {
         if (lanes.size && random.chance(options.runningRevokeShare)) {
           // An emergency revoke of a token whose rotation is running (signalled, or a new run if it just ended).
@@ -432,6 +448,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // shows in more than one piece (several tokens of its name, a previous secret still alive) is
     // rotated again, as an operator (or the next schedule) would.
     const untidy = (name: string) => {
+      const apiToken = world.apiTokens.find((t) => t.name === name);
+      if (apiToken) return apiTokenFamily(sim, apiToken, world.accountId).length !== 1;
       const namesakes = sim.state.serviceTokens
         .list({ kind: 'account', accountId: world.accountId })
         .filter((t) => t.name === name);
@@ -444,7 +462,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     };
     for (let round = 1; round <= 3 && Date.now() < settleDeadline; round++) {
-      const unsettled = world.tokens
+      const unsettled = [...world.tokens, ...world.apiTokens]
         .map((t) => t.name)
         .filter((name) => {
           const last = runs.filter((r) => r.token === name).at(-1);
@@ -505,6 +523,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       options: {
         rotations: options.rotations,
         tokens: options.tokens,
+        apiTokens: options.apiTokens,
         concurrency: options.concurrency,
         seed: options.seed,
         faultRate: options.faultRate,

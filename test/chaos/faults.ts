@@ -12,6 +12,12 @@ export const APPLY_THEN_DROP = {
   'drop: app policy update': 'access-policies-update-an-access-policy',
   'drop: Workers secret put': 'worker-put-script-secret',
   'drop: Secrets Store edit': 'secrets-store-patch-by-id',
+  'drop: API token create (issue)': 'account-api-tokens-create-token',
+  'drop: user token create (issue)': 'user-api-tokens-create-token',
+  'drop: API token delete (retire)': 'account-api-tokens-delete-token',
+  'drop: user token delete (retire)': 'user-api-tokens-delete-token',
+  'drop: API token roll (emergency)': 'account-api-tokens-roll-token',
+  'drop: user token roll (emergency)': 'user-api-tokens-roll-token',
 } as const;
 
 /**
@@ -25,7 +31,7 @@ export function cloudflareFaultRules(rate: number): FaultRuleInput[] {
     id,
     match: { operationId },
     // Issue and retire (the hazard DESIGN.md §4 names) often; policy and store writes now and then.
-    errorRate: operationId.includes('service-token') ? 0.2 : 0.05,
+    errorRate: /service-token|api-tokens/.test(operationId) ? 0.2 : 0.05,
     applyThenDrop: true,
   }));
   return [

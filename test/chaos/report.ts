@@ -41,7 +41,7 @@ export function formatChaosReport(report: ChaosReport): string {
   );
 
   lines.push(
-    `token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} tokens (${Object.entries(
+    `token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} service tokens and ${options.apiTokens} API tokens (${Object.entries(
       strategies,
     )
       .map(([s, c]) => `${c} ${s}`)
@@ -55,6 +55,10 @@ export function formatChaosReport(report: ChaosReport): string {
   out(
     '',
     `by trigger: ${chaos.filter((r) => r.trigger === 'rotate').length} rotate, ${chaos.filter((r) => r.trigger === 'revoke').length} emergency revoke (+ revokes of running rotations: ${report.emergencyWindows.length - chaos.filter((r) => r.trigger === 'revoke').length})`,
+  );
+  out(
+    '',
+    `by kind: ${runs.filter((r) => !r.workflowId.startsWith('rotate-api-token/')).length} service-token runs, ${runs.filter((r) => r.workflowId.startsWith('rotate-api-token/')).length} API-token runs`,
   );
   out(
     '',
@@ -129,11 +133,11 @@ export function formatChaosReport(report: ChaosReport): string {
     'consumer',
     `${n(consumer.probes)} probes, ${n(consumer.accepted)} accepted, ${n(consumer.staleReads)} stale reads, ${n(consumer.probeErrors)} unreachable; failures: ${checks.consumerFailures} (${checks.excusedFailures} inside emergency windows, ${checks.consumerFailures - checks.excusedFailures} outside)`,
   );
-  out('tokens', 'name        strategy       tokens  live credentials  stores agreeing  leftover pending');
+  out('tokens', 'name          strategy             tokens  live credentials  stores agreeing  leftover pending');
   for (const t of checks.tokens)
     out(
       '',
-      `${t.name.padEnd(12)}${t.strategy.padEnd(15)}${String(t.tokens).padEnd(8)}${String(t.liveCredentials).padEnd(18)}${`${t.storesAgreeing}/${t.stores}`.padEnd(17)}${t.pendingLeftovers}`,
+      `${t.name.padEnd(14)}${t.strategy.padEnd(21)}${String(t.tokens).padEnd(8)}${String(t.liveCredentials).padEnd(18)}${`${t.storesAgreeing}/${t.stores}`.padEnd(17)}${t.pendingLeftovers}`,
     );
   out(
     'history',

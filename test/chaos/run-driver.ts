@@ -45,6 +45,8 @@ export class RunDriver {
       client: Client;
       taskQueue: string;
       outages: OutageLog;
+      /** The API's collection a token is rotated through: service tokens, or API tokens. */
+      routeOf: (token: string) => 'service-tokens' | 'api-tokens';
     },
   ) {}
 
@@ -65,7 +67,7 @@ export class RunDriver {
           attempts += 1;
           const answer = await this.deps.app.inject({
             method: 'POST',
-            url: `/service-tokens/${encodeURIComponent(token)}/${action}`,
+            url: `/${this.deps.routeOf(token)}/${encodeURIComponent(token)}/${action}`,
             headers: this.deps.auth,
             payload: { reason: action === 'revoke' ? 'chaos: credential reported leaked' : `chaos: ${trigger}` },
           });
@@ -94,7 +96,7 @@ export class RunDriver {
     }
     if (response.statusCode !== 202) {
       this.apiErrors.push(
-        `POST /service-tokens/${token}/${action} answered ${response.statusCode}: ${response.body.slice(0, 200)}`,
+        `POST /${this.deps.routeOf(token)}/${token}/${action} answered ${response.statusCode}: ${response.body.slice(0, 200)}`,
       );
       return undefined;
     }
@@ -117,7 +119,7 @@ export class RunDriver {
     const queues = `(TaskQueue = '${this.deps.taskQueue}' OR TaskQueue = '${emergencyTaskQueue(this.deps.taskQueue)}')`;
     let found = 0;
     for await (const execution of this.deps.client.workflow.list({
-      query: `${queues} AND WorkflowType = 'rotateServiceToken'`,
+      query: `${queues} AND WorkflowType IN ('rotateServiceToken', 'rotateApiToken')`,
     })) {
       if (this.followed.has(execution.runId)) continue;
       found += 1;

@@ -7,6 +7,7 @@ import { inventorySchema, type Inventory } from '../../src/config';
 import type { PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createStore, propagationTargetSchema, type ServiceTokenCredential, type StoreDeps } from '../../src/stores';
 import { parseCredentialFile } from '../../src/stores/file-format';
+import { adoptApiTokens, createChaosApiTokens, type ChaosApiToken } from './api-token-world';
 
 export type Strategy = 'rotate-secret' | 'replace';
 
@@ -90,6 +91,8 @@ export interface ChaosWorld {
   probeUrl: string;
   wardenToken: string;
   tokens: ChaosToken[];
+  /** API tokens rotated beside the service tokens (successor strategy). */
+  apiTokens: ChaosApiToken[];
   policies: ChaosPolicy[];
   inventory: Inventory;
   inventoryFile: string;
@@ -103,12 +106,13 @@ const bindingName = (name: string, half: 'id' | 'secret') => `${name.replace(/[^
  * The Cloudflare side and the stores of a chaos run: `count` service tokens of both strategies
  * in the simulator's demo account, every one named by a reusable policy of the probe app (and
  * the replace tokens also by an app-scoped policy of a second app), each with a file store,
- * some with a file in the flaky directory, a Workers secret or a Secrets Store secret. The
- * inventory is written as YAML for the worker process.
+ * some with a file in the flaky directory, a Workers secret or a Secrets Store secret; and
+ * `apiTokens` API tokens with `rotate:` (api-token-world.ts). The inventory is written as YAML
+ * for the worker process.
  */
 export function buildChaosWorld(
   sim: RunningSimulator,
-  options: { count: number; dir: string; overlap: string; propagationWait: string },
+  options: { count: number; apiTokens: number; dir: string; overlap: string; propagationWait: string },
 ): { world: ChaosWorld; initial: Map<string, ServiceTokenCredential> } {
   const demo = sim.demo;
   if (!demo) throw new Error('the chaos world needs the simulator seeded with the demo account');
@@ -187,11 +191,21 @@ export function buildChaosWorld(
     { id: backOfficePolicy.id, name: 'chaos back office', tokens: replaced.map((t) => t.name) },
   ];
 
+  const api = createChaosApiTokens(sim, {
+    count: options.apiTokens,
+    accountId,
+    storesDir,
+    flaky,
+    propagationWait: options.propagationWait,
+  });
+  for (const [name, credential] of api.initial) initial.set(name, credential);
+
   const document = {
     accounts: [
       {
         id: accountId,
         name: 'chaos',
+        apiTokens: api.entries,
         serviceTokens: tokens.map((t) => ({
           name: t.name,
           strategy: t.strategy,
@@ -216,6 +230,7 @@ export function buildChaosWorld(
     probeUrl,
     wardenToken,
     tokens,
+    apiTokens: api.tokens,
     policies,
     inventory,
     inventoryFile,
@@ -243,6 +258,11 @@ export async function adoptCredentials(
       );
     await pending.setCurrent({ accountId: world.accountId, tokenName: token.name }, credential);
   }
+  await adoptApiTokens(world.apiTokens, credentials, {
+    accountId: world.accountId,
+    storeDeps: world.storeDeps,
+    pending,
+  });
 }
 
 /** What a file store holds, or null when it holds no complete credential. */
