@@ -1,4 +1,3 @@
-import { condition } from '@temporalio/workflow';
 import type { IssuedSecret, ResolvedServiceToken } from '../../activities/service-tokens';
 import { leaveBothValidIfCancelled } from './cancelled';
 import { confirmRevoked, containCompromised, killAtStart, killIfRevokedWhile, recordKill } from './emergency';
@@ -6,6 +5,7 @@ import { compensateAndFail, complete, failAfterRetire, promote, type RotationRes
 import { propagateAndVerify } from './propagate-and-verify';
 import { RotationRun, type RotateServiceTokenInput } from './run';
 import { serviceTokens } from './service-token';
+import { waitBeforeRetire } from './wait';
 
 export { emergencyRevokeSignal, progressQuery } from './messages';
 export type { EmergencyRevokeRequest, RotationMode, RotationProgress, RotationStep } from './messages';
@@ -69,13 +69,9 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
     // accepts it; a failed round does what the strategy says
     await propagateAndVerify(run, issued, serviceTokens.strategy(run).onPropagationFailure(run, old));
 
-    // 5. wait — consumers pick up the new credential; an emergency revoke cuts it short
-    const { propagationWaitMs } = run.plan;
-    await run.step(
-      'wait',
-      () => condition(() => run.revoked() !== undefined, propagationWaitMs),
-      (wasRevoked) => ({ waitedMs: propagationWaitMs, cutShortBy: wasRevoked ? (run.revoked()?.actor ?? null) : null }),
-    );
+    // 5. wait — consumers pick up the new credential (a replace: until one is seen using it, at
+    // most the configured wait); an emergency revoke cuts it short
+    await waitBeforeRetire(run, issued, Date.now());
   } catch (error) {
     // A compromised credential is ended, a cancelled rotate-secret leaves both valid; any other
     // failure is undone by the saga. Each ends the run.
