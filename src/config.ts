@@ -4,15 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common';
 import { propagationTargetSchema } from './stores/store-schemas';
-
-/** A duration as Temporal writes them ("30s", "720h", "90 days"), kept as the string. */
-const durationSchema = z.string().refine((value) => {
-  try {
-    return msToNumber(value as Parameters<typeof msToNumber>[0]) > 0;
-  } catch {
-    return false;
-  }
-}, 'must be a positive duration such as "30s", "12h" or "90d"');
+import { apiTokenRotateSchema } from './api-token-rotate-config';
+import { durationSchema } from './duration-schema';
 
 /** Where a secret comes from: an environment variable or a file; never the value itself. */
 export const secretSourceSchema = z.union([
@@ -32,6 +25,8 @@ export const apiTokenSchema = z.strictObject({
   cloudflareUser: z.string().min(1).optional(),
   secretFrom: secretSourceSchema,
   requiredPermissions: z.array(z.string().min(1)).default([]),
+  /** Rotation by token-warden (api-token-rotate-config.ts); absent: health checks only. */
+  rotate: apiTokenRotateSchema.optional(),
 });
 
 export const serviceTokenSchema = z.strictObject({

@@ -16,7 +16,10 @@ import {
   type Policy,
 } from './access-policy-rules';
 import { toActivityFailure } from './cloudflare-errors';
-import { listAll, PER_PAGE } from './cloudflare-list-pages';
+import { listAll } from '../cloudflare/pages';
+
+/** Page size of the Access lists. */
+const PER_PAGE = 100;
 import { inProcessPolicyLock, type PolicyLock } from './policy-lock';
 
 export type { PolicyIndex, PolicyRef } from '../db/access-policy-index';
@@ -86,17 +89,20 @@ export function createAccessPolicyActivities(deps: AccessPolicyDeps) {
     const found = new Map<string, IndexedPolicy>();
     for (const policy of await listAll(
       client.zeroTrust.access.policies.list({ account_id: accountId, per_page: PER_PAGE }),
+      PER_PAGE,
     )) {
       const p = policy as unknown as Policy;
       if (p.id) found.set(p.id, { policyId: p.id, name: p.name ?? p.id, tokenIds: tokensNamed(p) });
     }
     for (const app of await listAll(
       client.zeroTrust.access.applications.list({ account_id: accountId, per_page: PER_PAGE }),
+      PER_PAGE,
     )) {
       const appId = (app as { id?: string }).id;
       if (!appId) continue;
       for (const policy of await listAll(
         client.zeroTrust.access.applications.policies.list(appId, { account_id: accountId, per_page: PER_PAGE }),
+        PER_PAGE,
       )) {
         const p = policy as unknown as Policy;
         // The app's list repeats the reusable policies it uses; those are edited once, at the account.

@@ -19,6 +19,13 @@ export const FAILURE_TYPES = [
   'ReplacementTokenVanished',
   'UnknownApiToken',
   'ApiTokenValueMissing',
+  // API-token rotation (api-token-rotation.ts).
+  /** A roll was applied but its answer was lost: the old value is dead and the new one unseen. */
+  'RolledValueLost',
+  /** Cloudflare does not (yet) accept a new value as the token it was issued as. */
+  'ApiTokenNotAccepted',
+  /** A new token lacks a permission the inventory requires of it. */
+  'ApiTokenLacksPermission',
   // Propagation targets and the probe.
   'UnknownTarget',
   'InvalidTarget',

@@ -6,6 +6,7 @@ import type { PendingSecretStore } from '../secrets/pending-secrets';
 import type { StoreDeps } from '../stores';
 import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from './access-policies';
 import { createCloudflareBudgetActivities, type CloudflareBudgetDeps } from './cloudflare-budget';
+import { createApiTokenRotationActivities } from './api-token-rotation';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createDiscoveryActivities, createDiscoveryLocalActivities, type DiscoveryDeps } from './discovery';
 import { createHistoryActivities } from './history';
@@ -41,6 +42,7 @@ export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudget
 export function createCloudflareActivities(deps: ActivityDeps) {
   return {
     ...createApiTokenVerificationActivities(deps),
+    ...createApiTokenRotationActivities(deps),
     ...createServiceTokenActivities(deps),
     ...createAccessPolicyActivities(deps),
     ...createServiceTokenInventoryActivities(deps),

@@ -24,6 +24,8 @@ export interface RotationAlert {
     | 'rotation-compensated'
     | 'rotation-cancelled'
     | 'lost-secret-recovered'
+    /** An API token was rolled but the new value was lost: the old value is dead, a successor replaces it. */
+    | 'rolled-value-lost'
     | 'failed-after-retire'
     | 'emergency-revoked'
     | 'emergency-incomplete'

@@ -1,6 +1,6 @@
 import { Context, type ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
-import { findServiceToken } from '../inventory';
+import { findServiceToken, rotationTargetsOf } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import {
   createStore,
@@ -88,9 +88,8 @@ async function consumersRolledOut(store: PropagationStore, receipt: WriteReceipt
  */
 export function createPropagationActivities(deps: PropagationDeps) {
   function storeFor(input: StoreTarget): PropagationStore {
-    const entry = findServiceToken(deps.inventory, input.accountId, input.tokenName);
-    const raw = entry?.token.targets[input.targetIndex];
-    if (!entry || !raw)
+    const raw = rotationTargetsOf(deps.inventory, input)?.[input.targetIndex];
+    if (!raw)
       throw permanentFailure('UnknownTarget', `no propagation target #${input.targetIndex} for ${input.tokenName}`);
     const parsed = propagationTargetSchema.safeParse(raw);
     if (!parsed.success)
@@ -113,7 +112,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
    */
   async function writeOptions(input: PropagateInput, credential: ServiceTokenCredential): Promise<WriteOptions> {
     if ((input.round ?? 1) > 1) return {};
-    const current = await deps.pending.current({ accountId: input.accountId, tokenName: input.tokenName });
+    const current = await deps.pending.current(input);
     if (current === undefined || current.ref === input.ref) return {};
     const previous = await openStaged(deps.pending, current.ref);
     return { clientIdUnchanged: previous.clientId === credential.clientId };

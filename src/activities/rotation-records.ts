@@ -1,6 +1,7 @@
 import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
 import type { RotationRepository, RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
-import { findServiceToken } from '../inventory';
+import { successorName, type ApiTokenRotateConfig } from '../api-token-rotate-config';
+import { findApiToken, findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { propagationTargetSchema, targetLabel } from '../stores';
 import { permanentFailure } from './failure-types';
@@ -23,7 +24,7 @@ export interface PlannedTarget {
 }
 
 export interface RotationPlan {
-  strategy: ServiceTokenConfig['strategy'];
+  strategy: ServiceTokenConfig['strategy'] | ApiTokenRotateConfig['strategy'];
   overlapMs: number;
   propagationWaitMs: number;
   duration: string;
@@ -35,6 +36,8 @@ export interface RotationPlan {
   currentFingerprint: string | null;
   /** Where alerts about this rotation go (the inventory's `notify`). */
   notifyChannels: NotifyChannel[];
+  /** An API token's successor's name (its `rotate.name` template, filled in). */
+  successorName?: string;
 }
 
 function planTarget(target: unknown, index: number, accountId: string): PlannedTarget {
@@ -65,8 +68,33 @@ async function withRef(ref: string, work: () => Promise<void>): Promise<void> {
 
 /** Plan, history rows and the pending-secret lifecycle: Postgres work on the main queue. */
 export function createRotationRecordActivities(deps: RotationRecordDeps) {
+  /** An API token's plan: its `rotate:` settings; verification asks Cloudflare instead of a probe app. */
+  async function planApiTokenRotation(token: TokenKey): Promise<RotationPlan> {
+    const rotate = findApiToken(deps.inventory, token.accountId, token.tokenName)?.token.rotate;
+    if (!rotate)
+      throw permanentFailure(
+        'UnknownApiToken',
+        `API token ${token.tokenName} of account ${token.accountId} is not in the inventory with rotate:`,
+      );
+    const current = await deps.pending.current(token);
+    return {
+      strategy: rotate.strategy,
+      overlapMs: 0,
+      propagationWaitMs: durationMs(rotate.propagationWait),
+      duration: rotate.duration,
+      hasProbe: true,
+      zoneScoped: false,
+      targets: rotate.targets.map((target, i) => planTarget(target, i, token.accountId)),
+      currentRef: current?.ref ?? null,
+      currentFingerprint: current?.fingerprint ?? null,
+      notifyChannels: configuredChannels(deps.inventory.notify),
+      successorName: successorName(rotate.name, token.tokenName, Date.now()),
+    };
+  }
+
   return {
     async planRotation(token: TokenKey): Promise<RotationPlan> {
+      if (token.credential === 'api-token') return planApiTokenRotation(token);
       const entry = findServiceToken(deps.inventory, token.accountId, token.tokenName);
       if (!entry)
         throw permanentFailure(

@@ -14,6 +14,7 @@ export function isLastPage(listed: ListedPage<unknown>, page: number, pageSize =
   const perPage =
     'per_page' in info && typeof info.per_page === 'number' && info.per_page > 0 ? info.per_page : pageSize;
   if (listed.result.length < perPage) return true;
+  if ('total_pages' in info && typeof info.total_pages === 'number') return page >= info.total_pages;
   return 'total_count' in info && typeof info.total_count === 'number' && page * perPage >= info.total_count;
 }
 
@@ -31,5 +32,26 @@ export async function listEveryPage<T>(
     const listed = await fetchPage(page, pageSize);
     items.push(...listed.result);
     if (isLastPage(listed, page, pageSize)) return { items, requests: page };
+  }
+}
+
+/** A page of a list as the SDK's auto-paginating list call returns it. */
+interface SdkPage<T> {
+  /** Cloudflare's v4 envelope says where the list ends; the SDK types only page and per_page. */
+  result_info?: object;
+  getPaginatedItems(): T[];
+  getNextPage(): Promise<SdkPage<T>>;
+}
+
+/**
+ * Every item of an SDK list call made with `per_page: pageSize`, judged by the same rule and
+ * with no request after the last page (the SDK's own iteration reads the empty one after it).
+ */
+export async function listAll<T>(first: PromiseLike<SdkPage<T>>, pageSize: number): Promise<T[]> {
+  const items: T[] = [];
+  for (let page = await first, n = 1; ; page = await page.getNextPage(), n++) {
+    const batch = page.getPaginatedItems();
+    items.push(...batch);
+    if (isLastPage({ result: batch, result_info: page.result_info ?? {} }, n, pageSize)) return items;
   }
 }

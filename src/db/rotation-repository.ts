@@ -12,7 +12,11 @@ export interface RotationStart {
   strategy: string;
   mode: string;
   triggeredBy: string;
+  /** What was rotated; absent: an Access service token (rows written before API tokens rotated). */
+  kind?: RotationKind;
 }
+
+export type RotationKind = 'service-token' | 'api-token';
 
 export interface RotationStepRecord {
   runId: string;
@@ -24,6 +28,7 @@ export interface RotationStepRecord {
 }
 
 export interface RotationRow extends RotationStart {
+  kind: RotationKind;
   status: RotationStatus;
   startedAt: Date;
   finishedAt: Date | null;
@@ -35,6 +40,7 @@ export interface RotationRow extends RotationStart {
 export interface RotationFilter {
   accountId?: string;
   tokenName?: string;
+  kind?: RotationKind;
   limit: number;
   before?: ListPosition;
 }
@@ -47,15 +53,15 @@ export interface RotationFilter {
 const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const ROTATION_COLUMNS =
-  'run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status, started_at, finished_at, outcome';
+  'run_id, workflow_id, account_id, token_name, kind, strategy, mode, triggered_by, status, started_at, finished_at, outcome';
 
 /** Rotation history: one row per run, one per step; every write idempotent under retries. */
 export function createRotationRepository(pool: Pool) {
   return {
     async startRotation(start: RotationStart): Promise<void> {
       await pool.query(
-        `INSERT INTO rotations (run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running') ON CONFLICT (run_id) DO NOTHING`,
+        `INSERT INTO rotations (run_id, workflow_id, account_id, token_name, strategy, mode, triggered_by, status, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8) ON CONFLICT (run_id) DO NOTHING`,
         [
           start.runId,
           start.workflowId,
@@ -64,6 +70,7 @@ export function createRotationRepository(pool: Pool) {
           start.strategy,
           start.mode,
           start.triggeredBy,
+          start.kind ?? 'service-token',
         ],
       );
     },
@@ -94,6 +101,7 @@ export function createRotationRepository(pool: Pool) {
       const where = [
         filter.accountId !== undefined && `account_id = ${param(filter.accountId)}`,
         filter.tokenName !== undefined && `token_name = ${param(filter.tokenName)}`,
+        filter.kind !== undefined && `kind = ${param(filter.kind)}`,
         filter.before &&
           `(started_at, run_id) < (${param(filter.before.at)}::timestamptz, ${param(filter.before.key)}::text)`,
       ].filter((condition) => typeof condition === 'string');
@@ -130,6 +138,7 @@ export function createRotationRepository(pool: Pool) {
           workflowId: row.workflow_id,
           accountId: row.account_id,
           tokenName: row.token_name,
+          kind: row.kind,
           strategy: row.strategy,
           mode: row.mode,
           triggeredBy: row.triggered_by,
@@ -146,8 +155,12 @@ export function createRotationRepository(pool: Pool) {
       return (await this.listRotationPage(filter)).rows;
     },
 
-    async lastRotation(accountId: string, tokenName: string): Promise<RotationRow | undefined> {
-      return (await this.listRotations({ accountId, tokenName, limit: 1 }))[0];
+    async lastRotation(
+      accountId: string,
+      tokenName: string,
+      kind: RotationKind = 'service-token',
+    ): Promise<RotationRow | undefined> {
+      return (await this.listRotations({ accountId, tokenName, kind, limit: 1 }))[0];
     },
   };
 }

@@ -3,16 +3,21 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Environment } from '../config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded';
-import { stopOrphanedServer } from '../db/embedded-orphan';
 import { PROJECT_ROOT } from '../paths';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { isPortOpen, startDevServer, type RunningDevServer } from '../temporal/dev-server';
 import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { demoVariables } from './demo';
 import { loadSimulator } from './load-simulator';
+import { stopOrphanedDevServer, stopOrphanedPostgres } from './orphaned-process';
 
 /** The Temporal dev server of `npm start`: SQLite under DATA_DIR, so runs survive a restart. */
 export async function startLocalTemporal(env: Environment, logger: Logger): Promise<RunningDevServer> {
+  const dbFile = path.resolve(env.DATA_DIR, 'temporal.db');
+  for (const orphan of await stopOrphanedDevServer(dbFile))
+    logger.warn(
+      `stopped the Temporal dev server (pid ${orphan}) left running on ${dbFile} by a token-warden that was killed before it could stop it`,
+    );
   if (await isPortOpen(env.TEMPORAL_PORT)) {
     throw new Error(
       `port ${env.TEMPORAL_PORT} is already in use: is another token-warden running? Stop it, or set TEMPORAL_ADDRESS=127.0.0.1:${env.TEMPORAL_PORT} to use that server.`,
@@ -25,14 +30,14 @@ export async function startLocalTemporal(env: Environment, logger: Logger): Prom
     port: env.TEMPORAL_PORT,
     uiPort: env.TEMPORAL_UI_PORT,
     uiCodecEndpoint: `http://${env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST}:${env.PORT}/codec`,
-    dbFile: path.resolve(env.DATA_DIR, 'temporal.db'),
+    dbFile,
     namespace: env.TEMPORAL_NAMESPACE,
   });
 }
 
 /** A real PostgreSQL on loopback, its cluster and password (a pgpass file) under DATA_DIR. */
 export async function startLocalPostgres(env: Environment, logger: Logger): Promise<EmbeddedPostgres> {
-  const orphan = await stopOrphanedServer(path.resolve(env.DATA_DIR, 'postgres'));
+  const orphan = await stopOrphanedPostgres(path.resolve(env.DATA_DIR, 'postgres'));
   if (orphan)
     logger.warn(
       `stopped the PostgreSQL (pid ${orphan}) left running on ${env.DATA_DIR}/postgres by a token-warden that was killed before it could stop it`,

@@ -24,17 +24,26 @@ export interface StagedSecret {
 export interface TokenKey {
   accountId: string;
   tokenName: string;
+  /** Absent: an Access service token. An API token's secrets are kept apart from a namesake service token's. */
+  credential?: 'api-token';
 }
+
+/** The row key of a token's secrets: an API token's name is prefixed, so it never meets a service token's. */
+const rowKey = (token: TokenKey): TokenKey => ({
+  accountId: token.accountId,
+  tokenName: token.credential === 'api-token' ? `api-token:${token.tokenName}` : token.tokenName,
+});
 
 const aad = (ref: string, token: TokenKey) => `${ref}|${token.accountId}|${token.tokenName}`;
 
 export function createPendingSecretStore(pool: Pool, box: SecretBox) {
   async function insert(
-    token: TokenKey,
+    key: TokenKey,
     credential: ServiceTokenCredential,
     stage: SecretStage,
     ref: string,
   ): Promise<StagedSecret> {
+    const token = rowKey(key);
     const sealed = box.seal(JSON.stringify(credential), aad(ref, token));
     const fingerprint = fingerprintCredential(credential);
     await pool.query(
@@ -51,7 +60,8 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
       insert(token, credential, 'pending', ref),
 
     /** Records the credential the stores hold today (first import, or after a rotation). */
-    async setCurrent(token: TokenKey, credential: ServiceTokenCredential): Promise<StagedSecret> {
+    async setCurrent(key: TokenKey, credential: ServiceTokenCredential): Promise<StagedSecret> {
+      const token = rowKey(key);
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -93,7 +103,8 @@ export function createPendingSecretStore(pool: Pool, box: SecretBox) {
       );
     },
 
-    async current(token: TokenKey): Promise<StagedSecret | undefined> {
+    async current(key: TokenKey): Promise<StagedSecret | undefined> {
+      const token = rowKey(key);
       const { rows } = await pool.query(
         `SELECT ref, fingerprint, stage FROM pending_secrets WHERE account_id = $1 AND token_name = $2 AND stage = 'current' ORDER BY created_at DESC LIMIT 1`,
         [token.accountId, token.tokenName],

@@ -5,3 +5,4 @@ export { checkTokenHealth, notifyTokenHealth } from './check-token-health';
 export { rotateAllServiceTokens } from './rotate-all-service-tokens';
 export { sweepExpiry } from './sweep-expiry';
 export { discoverCredentials } from './discover-credentials';
+export { rotateApiToken } from './rotation/rotate-api-token';

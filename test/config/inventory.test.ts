@@ -159,3 +159,35 @@ describe('shipped inventories', () => {
     );
   });
 });
+
+describe('rotate: of an API token', () => {
+  const withRotate = (rotate: string) =>
+    `accounts:\n  - id: a\n    apiTokens:\n      - name: bot\n        kind: user\n        secretFrom: { env: BOT }\n        rotate:\n${rotate}`;
+
+  it('defaults to a successor whose stores use the API-token key names, keeping names a target gives', () => {
+    const inventory = parseInventory(
+      withRotate(
+        `          targets:\n            - { kind: file, path: /tmp/bot.env }\n            - { kind: kubernetes, namespace: n, name: s, keys: { clientId: ID, clientSecret: TOKEN } }\n`,
+      ),
+      'inv.yaml',
+    );
+    const rotate = inventory.accounts[0]!.apiTokens[0]!.rotate!;
+    expect(rotate).toMatchObject({ strategy: 'successor', renewBefore: '720h', name: '{name}-{date}' });
+    expect(rotate.targets[0]).toMatchObject({
+      keys: { clientId: 'CLOUDFLARE_API_TOKEN_ID', clientSecret: 'CLOUDFLARE_API_TOKEN' },
+    });
+    expect(rotate.targets[1]).toMatchObject({ keys: { clientId: 'ID', clientSecret: 'TOKEN' } });
+  });
+
+  it('refuses an unknown strategy and a duration that is not one', () => {
+    const lines = problems(() =>
+      parseInventory(withRotate(`          strategy: swap\n          renewBefore: soon\n`), 'inv.yaml'),
+    );
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/apiTokens\.0\.rotate\.strategy/),
+        expect.stringMatching(/apiTokens\.0\.rotate\.renewBefore/),
+      ]),
+    );
+  });
+});

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
 import type { Environment } from '../../src/config';
-import { alive } from '../../src/db/embedded-orphan';
+import { alive } from '../../src/runtime/orphaned-process';
 import { startLocalPostgres } from '../../src/runtime/local-services';
 import { freePort } from '../../src/temporal/dev-server';
 

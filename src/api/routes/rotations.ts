@@ -23,6 +23,7 @@ const rotationSchema = z.object({
   workflow_id: z.string(),
   account_id: z.string(),
   token: z.string(),
+  kind: z.enum(['service-token', 'api-token']),
   strategy: z.string(),
   mode: z.string(),
   triggered_by: z.string(),
@@ -50,6 +51,7 @@ const toWire = (row: RotationRow): z.infer<typeof rotationSchema> => ({
   workflow_id: row.workflowId,
   account_id: row.accountId,
   token: row.tokenName,
+  kind: row.kind,
   strategy: row.strategy,
   mode: row.mode,
   triggered_by: row.triggeredBy,
@@ -77,10 +79,11 @@ export const rotationRoutes: FastifyPluginAsyncZod<RotationRouteDeps> = async (a
         tags: ['service-tokens'],
         summary: 'Rotation history from Postgres, newest first, with every recorded step',
         description:
-          "Filters by account and token name; `before=` (the previous page's `next_before`) pages back through long histories.",
+          "Filters by account, token name and kind (`service-token`, `api-token`); `before=` (the previous page's `next_before`) pages back through long histories.",
         querystring: z.object({
           account_id: accountId.optional(),
           token: tokenName.optional(),
+          kind: z.enum(['service-token', 'api-token']).optional(),
           limit: limit(100, 20),
           before: before('rotations').optional(),
         }),
@@ -88,10 +91,11 @@ export const rotationRoutes: FastifyPluginAsyncZod<RotationRouteDeps> = async (a
       },
     },
     async (request) => {
-      const { account_id: accountIdFilter, token, limit: pageSize, before: position } = request.query;
+      const { account_id: accountIdFilter, token, kind, limit: pageSize, before: position } = request.query;
       const page = await deps.rotations.listRotationPage({
         accountId: accountIdFilter,
         tokenName: token,
+        kind,
         limit: pageSize,
         before: position,
       });

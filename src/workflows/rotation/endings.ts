@@ -1,5 +1,8 @@
 import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
 import type { IssuedSecret } from '../../activities/service-tokens';
+
+/** What any credential kind issued: the staged ref and who it names. */
+export type Issued = Pick<IssuedSecret, 'ref' | 'fingerprint' | 'tokenId' | 'clientId'>;
 import { endsWith, failureMessage, failureSummary } from '../failures';
 import type { RotationRun, StrategyName } from './run';
 import { compensationStatus } from './saga';
@@ -16,7 +19,7 @@ export interface RotationResult {
 }
 
 /** 7. finish — the new credential becomes current; the pending row is wiped. */
-export function promote(run: RotationRun, fresh: IssuedSecret): Promise<unknown> {
+export function promote(run: RotationRun, fresh: Issued): Promise<unknown> {
   return run.step(
     'finish',
     () => run.records.promoteSecret({ ref: fresh.ref }),
@@ -78,7 +81,7 @@ export async function failAfterRetire(run: RotationRun, error: unknown): Promise
 }
 
 /** The run's result, recorded and (for a revoke or a recovered secret) announced. */
-export async function complete(run: RotationRun, fresh: IssuedSecret): Promise<RotationResult> {
+export async function complete(run: RotationRun, fresh: Issued): Promise<RotationResult> {
   const request = run.revoked();
   const result: RotationResult = {
     status: 'completed',
@@ -107,7 +110,7 @@ export async function complete(run: RotationRun, fresh: IssuedSecret): Promise<R
       'lost-secret-recovered',
       'Cloudflare applied a rotate whose answer was lost; the rotation was finished blue/green with a new token',
     );
-  log.info('service token rotated', {
+  log.info(`${run.kind} rotated`, {
     token: run.token.tokenName,
     strategy: run.strategy,
     emergency: Boolean(request),

@@ -12,7 +12,11 @@ const PROPAGATION_ROUNDS = 3;
  * new fingerprint, and the probe app accepts it. A failed round does what the strategy's policy says.
  * Not async: the workflow awaits the propagation's own promise (replay, strategies/strategy.ts).
  */
-export function propagateAndVerify(run: RotationRun, fresh: IssuedSecret, policy: PropagationPolicy): Promise<void> {
+export function propagateAndVerify(
+  run: RotationRun,
+  fresh: Pick<IssuedSecret, 'ref'>,
+  policy: PropagationPolicy,
+): Promise<void> {
   const { plan, token } = run;
   const io: PropagationIo = {
     recorder: run.recorder,
@@ -20,7 +24,11 @@ export function propagateAndVerify(run: RotationRun, fresh: IssuedSecret, policy
     hasProbe: plan.hasProbe,
     write: (target, round) => run.write(target, fresh.ref, round),
     readBack: (target, receipt) => run.readBack(target, receipt),
-    probe: () => run.probe.probeCredential({ ...token, ref: fresh.ref, expect: 'accepted' }),
+    // An API token's consumer is Cloudflare itself: the new value must pass verify and hold every required permission.
+    probe: () =>
+      run.kind === 'api-token'
+        ? run.cloudflareVerification().verifyApiTokenSuccessor({ ...token, credential: 'api-token', ref: fresh.ref })
+        : run.probe.probeCredential({ ...token, ref: fresh.ref, expect: 'accepted' }),
   };
   if (policy.until === 'held') {
     run.hold = { missing: plan.targets, probed: !plan.hasProbe, previousValidUntil: run.previousValidUntil };

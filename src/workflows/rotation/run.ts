@@ -10,6 +10,7 @@ import {
 import type { CloudflareActivities, LocalActivities } from '../../activities';
 import type { PlannedTarget, RotationPlan } from '../../activities/rotation-records';
 import type { WriteReceipt } from '../../stores/store-types';
+import type { TokenKey } from '../../secrets/pending-secrets';
 import type { Lane } from '../../cloudflare/budget/lanes';
 import {
   CloudflareAccountId,
@@ -48,13 +49,18 @@ import { Saga } from './saga';
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
 
-export type StrategyName = 'rotate-secret' | 'replace';
+export type StrategyName = 'rotate-secret' | 'replace' | 'successor' | 'roll';
+
+/** What a run rotates: an Access service token, or a Cloudflare API token (rotate-api-token.ts). */
+export type CredentialKind = 'service-token' | 'api-token';
 
 export interface RotateServiceTokenInput {
   accountId: string;
   tokenName: string;
   mode: RotationMode;
   trigger: Trigger;
+  /** Absent: a service token. */
+  credential?: 'api-token';
 }
 
 /** The budget lane of a rotation's Cloudflare calls (an emergency revoke's are always `emergency`). */
@@ -71,7 +77,8 @@ type OnLane = () => CloudflareActivities;
  * learned on the way that later steps decide on.
  */
 export class RotationRun {
-  readonly token: { accountId: string; tokenName: string };
+  readonly token: TokenKey;
+  readonly kind: CredentialKind;
   readonly workflowId: string;
   readonly runId: string;
   readonly recorder: RotationRecorder;
@@ -87,7 +94,8 @@ export class RotationRun {
    */
   readonly evidence: CloudflareActivities;
   private readonly cloudflareStores: OnLane;
-  private readonly cloudflareVerification: OnLane;
+  /** Cloudflare reads that verify: retried until they confirm. */
+  readonly cloudflareVerification: OnLane;
   private readonly localStores: LocalActivities;
   private revoke: EmergencyRevokeRequest | undefined;
   private planned: RotationPlan | undefined;
@@ -108,7 +116,9 @@ export class RotationRun {
 
   constructor(readonly input: RotateServiceTokenInput) {
     ({ workflowId: this.workflowId, runId: this.runId } = workflowInfo());
+    this.kind = input.credential ?? 'service-token';
     this.token = { accountId: input.accountId, tokenName: input.tokenName };
+    if (input.credential) this.token.credential = input.credential;
     if (input.mode === 'emergency')
       this.revoke = { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' };
     const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
@@ -169,13 +179,21 @@ export class RotationRun {
     const { input } = this;
     this.planned = plan;
     this.recorder.alertTo(plan.notifyChannels);
-    this.strategy = !this.canRotate ? 'replace' : this.revoked() ? 'rotate-secret' : plan.strategy;
+    // An API token's strategy is its own: its emergency kills the old value inside the run (rotate-api-token.ts).
+    this.strategy =
+      this.kind === 'api-token'
+        ? plan.strategy
+        : !this.canRotate
+          ? 'replace'
+          : this.revoked()
+            ? 'rotate-secret'
+            : plan.strategy;
     this.progress.strategy = this.strategy;
     upsertSearchAttributes([
       { key: TokenName, value: input.tokenName },
       { key: CloudflareAccountId, value: input.accountId },
       { key: RotationStrategy, value: this.strategy },
-      { key: TokenKind, value: 'service-token' },
+      { key: TokenKind, value: this.kind },
       { key: TriggeredBy, value: input.trigger.actor },
     ]);
   }
@@ -189,15 +207,20 @@ export class RotationRun {
       subject: input.tokenName,
       workflowId,
       runId,
-      details: { accountId: input.accountId, reason: input.trigger.reason ?? null },
+      details: {
+        accountId: input.accountId,
+        reason: input.trigger.reason ?? null,
+        ...(input.credential ? { kind: input.credential } : {}),
+      },
     });
   }
 
   /** The run's history row. */
   recordStart(): Promise<void> {
     const { input, workflowId, runId } = this;
-    const row = { runId, workflowId, ...this.token, strategy: this.strategy, mode: input.mode };
-    return this.recorder.start({ ...row, triggeredBy: input.trigger.actor });
+    const { accountId, tokenName } = this.token;
+    const row = { runId, workflowId, accountId, tokenName, strategy: this.strategy, mode: input.mode };
+    return this.recorder.start({ ...row, triggeredBy: input.trigger.actor, kind: this.kind });
   }
 
   /** The strategy the run turned to, in the progress query and the search attributes alike. */

@@ -34,7 +34,6 @@ export interface WaitEvidence {
  * answer, or no answer at all: the timer decides, and the step says so.
  */
 export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
-  const { propagationWaitMs } = run.plan;
   if (run.strategy === 'replace' && patched(RETIRE_ON_EVIDENCE)) {
     return run.step(
       'wait',
@@ -42,6 +41,16 @@ export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagat
       (saw) => ({ ...saw }),
     );
   }
+  return waitForConsumers(run);
+}
+
+/**
+ * The plain timer: every rotate-secret, API-token rotations, and the replaces recorded before
+ * `replace-retire-on-evidence`. Not async: the workflow awaits the step's own promise (replay,
+ * strategies/strategy.ts).
+ */
+export function waitForConsumers(run: RotationRun): Promise<boolean> {
+  const { propagationWaitMs } = run.plan;
   return run.step(
     'wait',
     () => condition(() => run.revoked() !== undefined, propagationWaitMs),
