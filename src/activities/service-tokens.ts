@@ -164,6 +164,29 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       }
     },
 
+    /**
+     * Step 5 (replace): evidence that a consumer uses the new token. One GET; `reported` is false
+     * when Cloudflare's answer has no `last_seen_at` at all (the wait then falls back to its timer),
+     * `lastSeenAt` null when it has one but the token was never seen. The SDK's type lacks the
+     * field, so it is read from the answer as sent.
+     */
+    async readServiceTokenLastSeen(
+      input: TokenKey & { tokenId: string },
+    ): Promise<{ reported: boolean; lastSeenAt: string | null }> {
+      const { scope } = locate(input);
+      let answer: unknown;
+      try {
+        answer = await deps.wardenClient('reads').zeroTrust.access.serviceTokens.get(input.tokenId, scope);
+      } catch (error) {
+        throw toActivityFailure(error, `read service token ${input.tokenName}`);
+      }
+      if (typeof answer !== 'object' || answer === null || !('last_seen_at' in answer))
+        return { reported: false, lastSeenAt: null };
+      const seen = answer.last_seen_at;
+      if (typeof seen !== 'string' || Number.isNaN(Date.parse(seen))) return { reported: true, lastSeenAt: null };
+      return { reported: true, lastSeenAt: new Date(seen).toISOString() };
+    },
+
     /** Expiry sweep's lighter option: extend `expires_at` by the token's duration. */
     async refreshServiceToken(input: TokenKey & { tokenId: string }): Promise<ServiceTokenState> {
       const { scope } = locate(input);

@@ -66,6 +66,15 @@ export const verification = {
   retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '10s' },
 } as const;
 
+/**
+ * Reads that only gather evidence (a replace's wait polling the new token's `last_seen_at`): a few
+ * tries, then the wait falls back to its timer; a failed read never fails the rotation.
+ */
+export const evidenceReads = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+} as const;
+
 /** Rotation alerts are best effort: a few tries, then the run goes on (the history row says it all). */
 export const rotationAlerts = {
   startToCloseTimeout: '15s',

@@ -1,5 +1,6 @@
 import { startGithubFake, type GithubFake } from '../fakes/github-api';
 import { startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
+import path from 'node:path';
 import { OpenApiContract, sharedDocument } from '../fakes/openapi-contract';
 
 let kubernetes: KubernetesFake;
@@ -69,6 +70,38 @@ describe('contract checks of the loopback fakes', () => {
     expect(patched.status).toBe(200);
     expect(fake.secret('apps', 'app')?.data).toEqual({ B: 'Yg==' });
     expect(fake.violations).toEqual([]);
+  });
+
+  it('check apps/v1 workloads against their contract: schema, required fields, 404 and patch types', async () => {
+    const contract = new OpenApiContract(path.join(__dirname, '../fakes/contracts/kubernetes-apps-v1.json'));
+    const item = '/apis/apps/v1/namespaces/{namespace}/deployments/{name}';
+    // A Deployment without a selector, replicas as text: both caught.
+    expect(
+      contract.responseProblems('GET', item, 200, {
+        spec: { template: {} },
+        status: { replicas: 'three' },
+      }),
+    ).toEqual([
+      expect.stringMatching(/\/spec must have required property 'selector'/),
+      expect.stringMatching(/\/status\/replicas must be integer/),
+    ]);
+    const fake = kubernetes;
+    const missing = await fetch(`${fake.url}/apis/apps/v1/namespaces/apps/deployments/none`);
+    expect(missing.status).toBe(404);
+    fake.apps.seed('Deployment', 'apps', 'web');
+    const read = await fetch(`${fake.url}/apis/apps/v1/namespaces/apps/deployments/web`);
+    expect(await read.json()).toMatchObject({
+      kind: 'Deployment',
+      status: { observedGeneration: 1, updatedReplicas: 2 },
+    });
+    expect(fake.violations).toEqual([]);
+    const jsonPatch = await fetch(`${fake.url}/apis/apps/v1/namespaces/apps/deployments/web`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'add', path: '/spec/paused', value: true }]),
+    });
+    expect(jsonPatch.status).toBe(415);
+    expect(fake.violations.join('\n')).toMatch(/applies only merge patches/);
   });
 
   it('reject a GitHub secret PUT without a key id', async () => {

@@ -5,7 +5,7 @@ import { compensateAndFail, complete, failAfterRetire, promote, type RotationRes
 import { propagateAndVerify } from './propagate-and-verify';
 import { RotationRun, type RotateServiceTokenInput } from './run';
 import { serviceTokens } from './service-token';
-import { waitForConsumers } from './wait';
+import { waitBeforeRetire } from './wait';
 
 export { emergencyRevokeSignal, progressQuery } from './messages';
 export type { EmergencyRevokeRequest, RotationMode, RotationProgress, RotationStep } from './messages';
@@ -69,8 +69,9 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
     // accepts it; a failed round does what the strategy says
     await propagateAndVerify(run, issued, serviceTokens.strategy(run).onPropagationFailure(run, old));
 
-    // 5. wait — consumers pick up the new credential; an emergency revoke cuts it short
-    await waitForConsumers(run);
+    // 5. wait — consumers pick up the new credential (a replace: until one is seen using it, at
+    // most the configured wait); an emergency revoke cuts it short
+    await waitBeforeRetire(run, issued, Date.now());
   } catch (error) {
     // A compromised credential is ended, a cancelled rotate-secret leaves both valid; any other
     // failure is undone by the saga. Each ends the run.

@@ -20,6 +20,7 @@ import {
   TriggeredBy,
 } from '../../temporal/search-attributes';
 import {
+  evidenceReads,
   retireCalls,
   rotationAlerts,
   rotationCloudflareCalls,
@@ -87,6 +88,11 @@ export class RotationRun {
   /** Cloudflare calls that may be retried a few times, and retire's, retried until answered. */
   readonly cloudflare: OnLane;
   readonly retire: OnLane;
+  /**
+   * Reads that only gather evidence (the wait's `last_seen_at` polls): the scheduled lane of the
+   * request budget whatever the run's mode, so polling never crowds out interactive work.
+   */
+  readonly evidence: CloudflareActivities;
   private readonly cloudflareStores: OnLane;
   /** Cloudflare reads that verify: retried until they confirm. */
   readonly cloudflareVerification: OnLane;
@@ -136,6 +142,11 @@ export class RotationRun {
     this.cloudflareStores = this.onLane(besideTheWork ? storeWritesToTheEnd : storeWrites);
     this.localStores = proxyActivities<LocalActivities>(besideTheWork ? storeWritesToTheEnd : storeWrites);
     this.cloudflareVerification = this.onLane(verification);
+    this.evidence = proxyActivities<CloudflareActivities>({
+      ...evidenceReads,
+      startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
+      taskQueue: cloudflareQueue('scheduled'),
+    });
   }
 
   get progress() {

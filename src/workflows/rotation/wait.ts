@@ -1,9 +1,53 @@
-import { condition } from '@temporalio/workflow';
+import { condition, log, patched } from '@temporalio/workflow';
+import type { IssuedSecret } from '../../activities/service-tokens';
+import { failureSummary } from '../failures';
 import type { RotationRun } from './run';
+import { iso } from './support';
+
+/** Patch: a replace's wait retires on evidence (the new token's `last_seen_at`), the timer its bound. */
+export const RETIRE_ON_EVIDENCE = 'replace-retire-on-evidence';
+/** How often the wait reads the new token: every 30 s, or four times within a shorter wait. */
+const LONGEST_POLL_MS = 30_000;
+const SHORTEST_POLL_MS = 1_000;
+
+/** What the wait saw, as its step records it. */
+export interface WaitEvidence {
+  waitedMs: number;
+  cutShortBy: string | null;
+  /** `seen`: a consumer used the new token after propagation; otherwise why the timer decided. */
+  evidence?: 'seen' | 'not-seen' | 'unreported' | 'unreadable';
+  propagatedAt?: string;
+  lastSeenAt?: string | null;
+  note?: string;
+}
 
 /**
  * 5. wait — consumers pick up the new credential; an emergency revoke cuts it short. Not async:
- * the workflow awaits the step's own promise (replay, strategies/strategy.ts).
+ * it hands back the step's own promise, so the runs recorded before `replace-retire-on-evidence`
+ * take the promise turns they took (strategies/strategy.ts).
+ *
+ * A `replace` since that patch waits for evidence rather than only a timer: the old token is
+ * deleted at retire, and a consumer that has not switched yet would be cut off. So the wait reads
+ * the new token (one GET per poll, on the scheduled lane) until Cloudflare's `last_seen_at` is
+ * later than the end of propagation (`propagatedAt`, after verify, whose probe uses the token too),
+ * and retires then; the configured wait stays its bound. No `last_seen_at` in Cloudflare's
+ * answer, or no answer at all: the timer decides, and the step says so.
+ */
+export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
+  if (run.strategy === 'replace' && patched(RETIRE_ON_EVIDENCE)) {
+    return run.step(
+      'wait',
+      () => waitForEvidence(run, fresh, propagatedAt),
+      (saw) => ({ ...saw }),
+    );
+  }
+  return waitForConsumers(run);
+}
+
+/**
+ * The plain timer: every rotate-secret, API-token rotations, and the replaces recorded before
+ * `replace-retire-on-evidence`. Not async: the workflow awaits the step's own promise (replay,
+ * strategies/strategy.ts).
  */
 export function waitForConsumers(run: RotationRun): Promise<boolean> {
   const { propagationWaitMs } = run.plan;
@@ -12,4 +56,55 @@ export function waitForConsumers(run: RotationRun): Promise<boolean> {
     () => condition(() => run.revoked() !== undefined, propagationWaitMs),
     (wasRevoked) => ({ waitedMs: propagationWaitMs, cutShortBy: wasRevoked ? (run.revoked()?.actor ?? null) : null }),
   );
+}
+
+async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<WaitEvidence> {
+  const startedAt = Date.now();
+  const deadline = startedAt + run.plan.propagationWaitMs;
+  const pollMs = Math.max(SHORTEST_POLL_MS, Math.min(LONGEST_POLL_MS, run.plan.propagationWaitMs / 4));
+  const revoked = () => run.revoked() !== undefined;
+  const ended = (saw: Omit<WaitEvidence, 'waitedMs' | 'cutShortBy' | 'propagatedAt'>): WaitEvidence => ({
+    waitedMs: Date.now() - startedAt,
+    cutShortBy: run.revoked()?.actor ?? null,
+    propagatedAt: iso(propagatedAt),
+    ...saw,
+  });
+  /** The timer decides what is left of the wait. */
+  const onTheTimer = async (saw: Parameters<typeof ended>[0]) => {
+    await condition(revoked, Math.max(0, deadline - Date.now()));
+    return ended(saw);
+  };
+
+  for (;;) {
+    if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
+    let seen: { reported: boolean; lastSeenAt: string | null };
+    try {
+      seen = await run.evidence.readServiceTokenLastSeen({ ...run.token, tokenId: fresh.tokenId });
+    } catch (error) {
+      log.warn('could not read the new token for evidence; retiring on the timer', {
+        token: run.token.tokenName,
+        error: failureSummary(error),
+      });
+      return onTheTimer({
+        evidence: 'unreadable',
+        note: "could not read the new token's last_seen_at; retired on the timer",
+      });
+    }
+    if (!seen.reported)
+      return onTheTimer({ evidence: 'unreported', note: 'Cloudflare reports no last_seen_at; retired on the timer' });
+    if (seen.lastSeenAt !== null && Date.parse(seen.lastSeenAt) > propagatedAt)
+      return ended({
+        evidence: 'seen',
+        lastSeenAt: seen.lastSeenAt,
+        note: `new token seen by a consumer at ${seen.lastSeenAt}`,
+      });
+    const left = deadline - Date.now();
+    if (left <= 0)
+      return ended({
+        evidence: 'not-seen',
+        lastSeenAt: seen.lastSeenAt,
+        note: 'not seen within the wait; retiring on the timer',
+      });
+    await condition(revoked, Math.min(pollMs, left));
+  }
 }
