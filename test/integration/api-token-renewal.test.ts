@@ -39,5 +39,12 @@ describe('the expiry sweep renews API tokens, on the real stack', () => {
     expect(f.stack.sim.state.apiTokens.get(f.tokens['far-away']!.id)).toBeDefined();
     const [row] = await f.stack.rotations.listRotations({ tokenName: 'expiring', kind: 'api-token', limit: 1 });
     expect(row).toMatchObject({ mode: 'expiry', status: 'completed', triggeredBy: 'schedule:test-sweep' });
+
+    // /metrics: the API token's last rotation is there; service-token gauges do not count it.
+    const app = await f.stack.app();
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: f.stack.auth })).body;
+    expect(metrics).toMatch(/^token_warden_api_token_last_rotation_timestamp_seconds\{[^}]*token="expiring"\} \d+/m);
+    expect(metrics).not.toMatch(/token_warden_api_token_last_rotation_timestamp_seconds\{[^}]*token="far-away"/);
+    expect(metrics).not.toMatch(/token_warden_service_token_[a-z_]+\{[^}]*token="expiring"/);
   });
 });
