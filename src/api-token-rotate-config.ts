@@ -14,15 +14,41 @@ const NAMES_FIELD: Record<string, 'keys' | 'names'> = {
   'secrets-store': 'names',
 };
 
-/** An API token's target without `keys`/`names` gets the API-token names, not the service-token ones. */
-function withApiTokenNames(raw: unknown): unknown {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const field = NAMES_FIELD[String((raw as { kind?: unknown }).kind)];
+/** Where R2's S3 credentials go when an `as: r2-s3` target does not name them. */
+export const R2_S3_NAMES = { clientId: 'AWS_ACCESS_KEY_ID', clientSecret: 'AWS_SECRET_ACCESS_KEY' } as const;
+
+const isObject = (raw: unknown): raw is Record<string, unknown> =>
+  typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+
+/** A target without `keys`/`names` gets the names of what it holds, not the service-token ones. */
+function withDefaultNames(raw: Record<string, unknown>, names: Record<'clientId' | 'clientSecret', string>): unknown {
+  const field = NAMES_FIELD[String(raw.kind)];
   if (!field || field in raw) return raw;
-  return { ...raw, [field]: API_TOKEN_NAMES };
+  return { ...raw, [field]: names };
 }
 
-export const apiTokenTargetSchema = z.preprocess(withApiTokenNames, propagationTargetSchema);
+/**
+ * One store of an API token: any propagation target, holding the token's id and value, or with
+ * `as: r2-s3` R2's S3 credentials derived from them (stores/r2-credentials.ts).
+ */
+export const apiTokenTargetSchema = z.unknown().transform((raw, ctx) => {
+  const { as = 'api-token', ...rest } = isObject(raw) ? raw : { kind: raw };
+  const format = z.enum(['api-token', 'r2-s3']).safeParse(as);
+  const names = format.success && format.data === 'r2-s3' ? R2_S3_NAMES : API_TOKEN_NAMES;
+  const target = propagationTargetSchema.safeParse(withDefaultNames(rest, names));
+  if (!format.success) ctx.addIssue({ code: 'custom', path: ['as'], message: 'must be api-token or r2-s3' });
+  for (const issue of target.success ? [] : target.error.issues)
+    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  if (!format.success || !target.success) return z.NEVER;
+  return format.data === 'r2-s3' ? { ...target.data, as: 'r2-s3' as const } : target.data;
+});
+
+/** A stored API-token target: the store's own target and the format it holds. */
+export function splitApiTokenTarget(raw: unknown): { target: unknown; r2: boolean } {
+  if (!isObject(raw) || raw.as === undefined) return { target: raw, r2: false };
+  const { as, ...target } = raw;
+  return { target, r2: as === 'r2-s3' };
+}
 
 /**
  * `rotate:` of an API token. `successor` (default) creates a new token with the old one's

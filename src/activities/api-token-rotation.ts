@@ -38,7 +38,7 @@ export interface IssuedApiToken {
   orphansDeleted: string[];
 }
 
-type Key = TokenKey & { credential: 'api-token' };
+export type Key = TokenKey & { credential: 'api-token' };
 
 const isNotFound = (error: unknown) => describeCloudflareError(error).httpStatus === 404;
 
@@ -58,18 +58,7 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
     return entry;
   }
 
-  /** The token id to rotate: the one token-warden last propagated, else the inventory's, else the value's own. */
-  async function currentTokenId(key: Key): Promise<string> {
-    const current = await deps.pending.current(key);
-    if (current) return (await openStaged(deps.pending, current.ref)).clientId;
-    const { token } = entryOf(key);
-    if (token.id) return token.id;
-    const value = deps.readSecret(token.secretFrom);
-    if (!value) throw permanentFailure('ApiTokenValueMissing', `no value for API token ${key.tokenName}`);
-    const client = deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose: 'reads' });
-    return (await verifyToken(client, token.kind, key.accountId)).id;
-  }
-
+  const currentTokenId = (key: Key) => currentApiTokenId(deps, key);
   const read = (kind: TokenKind, accountId: string, tokenId: string) =>
     getToken(warden('reads'), kind, accountId, tokenId);
 
@@ -243,6 +232,19 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
       return { status: 200 };
     },
   };
+}
+
+/** The token id to rotate: the one token-warden last propagated, else the inventory's, else the value's own. */
+export async function currentApiTokenId(deps: ApiTokenRotationDeps, key: Key): Promise<string> {
+  const current = await deps.pending.current(key);
+  if (current) return (await openStaged(deps.pending, current.ref)).clientId;
+  const token = findApiToken(deps.inventory, key.accountId, key.tokenName)?.token;
+  if (!token) throw permanentFailure('UnknownApiToken', `API token ${key.tokenName} is not in the inventory`);
+  if (token.id) return token.id;
+  const value = deps.readSecret(token.secretFrom);
+  if (!value) throw permanentFailure('ApiTokenValueMissing', `no value for API token ${key.tokenName}`);
+  const client = deps.cloudflare({ apiToken: value, baseURL: deps.cloudflareBaseURL, purpose: 'reads' });
+  return (await verifyToken(client, token.kind, key.accountId)).id;
 }
 
 async function deleteToken(client: Cloudflare, kind: TokenKind, accountId: string, tokenId: string): Promise<void> {

@@ -6,6 +6,7 @@ import type { PendingSecretStore } from '../secrets/pending-secrets';
 import type { StoreDeps } from '../stores';
 import { createAccessPolicyActivities, type PolicyIndex, type PolicyLock } from './access-policies';
 import { createCloudflareBudgetActivities, type CloudflareBudgetDeps } from './cloudflare-budget';
+import { createApiTokenRenewalActivities } from './api-token-renewal';
 import { createApiTokenRotationActivities } from './api-token-rotation';
 import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } from './api-token-verification';
 import { createDiscoveryActivities, createDiscoveryLocalActivities, type DiscoveryDeps } from './discovery';
@@ -43,6 +44,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
   return {
     ...createApiTokenVerificationActivities(deps),
     ...createApiTokenRotationActivities(deps),
+    ...createApiTokenRenewalActivities(deps),
     ...createServiceTokenActivities(deps),
     ...createAccessPolicyActivities(deps),
     ...createServiceTokenInventoryActivities(deps),

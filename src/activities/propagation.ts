@@ -1,6 +1,8 @@
 import { Context, type ApplicationFailure } from '@temporalio/activity';
 import type { Inventory } from '../config';
+import { splitApiTokenTarget } from '../api-token-rotate-config';
 import { findServiceToken, rotationTargetsOf } from '../inventory';
+import { r2S3Credential } from '../stores/r2-credentials';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import {
   createStore,
@@ -87,15 +89,19 @@ async function consumersRolledOut(store: PropagationStore, receipt: WriteReceipt
  * labels and fingerprints.
  */
 export function createPropagationActivities(deps: PropagationDeps) {
-  function storeFor(input: StoreTarget): PropagationStore {
-    const raw = rotationTargetsOf(deps.inventory, input)?.[input.targetIndex];
+  /** The target's store, and what it holds of the staged credential (an API token's R2 S3 keys, or itself). */
+  function storeFor(
+    input: StoreTarget,
+  ): PropagationStore & { holding: (c: ServiceTokenCredential) => ServiceTokenCredential } {
+    const { target: raw, r2 } = splitApiTokenTarget(rotationTargetsOf(deps.inventory, input)?.[input.targetIndex]);
+    const holding = r2 ? r2S3Credential : (credential: ServiceTokenCredential) => credential;
     if (!raw)
       throw permanentFailure('UnknownTarget', `no propagation target #${input.targetIndex} for ${input.tokenName}`);
     const parsed = propagationTargetSchema.safeParse(raw);
     if (!parsed.success)
       throw permanentFailure('InvalidTarget', `target #${input.targetIndex} of ${input.tokenName} is invalid`);
     try {
-      return createStore(parsed.data, deps.stores, { accountId: input.accountId });
+      return Object.assign(createStore(parsed.data, deps.stores, { accountId: input.accountId }), { holding });
     } catch (error) {
       throw storeFailure(error);
     }
@@ -125,7 +131,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
       const credential = await openStaged(deps.pending, input.ref);
       const options = await writeOptions(input, credential);
       try {
-        return await store.write(credential, options);
+        return await store.write(store.holding(credential), options);
       } catch (error) {
         throw storeFailure(error);
       }
@@ -160,7 +166,7 @@ export function createPropagationActivities(deps: PropagationDeps) {
       const store = storeFor(input);
       const credential = await openStaged(deps.pending, input.ref);
       try {
-        await store.restore(credential);
+        await store.restore(store.holding(credential));
       } catch (error) {
         throw storeFailure(error);
       }

@@ -1,6 +1,6 @@
 import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
 import type { RotationRepository, RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
-import { successorName, type ApiTokenRotateConfig } from '../api-token-rotate-config';
+import { splitApiTokenTarget, successorName, type ApiTokenRotateConfig } from '../api-token-rotate-config';
 import { findApiToken, findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { propagationTargetSchema, targetLabel } from '../stores';
@@ -40,14 +40,15 @@ export interface RotationPlan {
   successorName?: string;
 }
 
-function planTarget(target: unknown, index: number, accountId: string): PlannedTarget {
+function planTarget(stored: unknown, index: number, accountId: string): PlannedTarget {
+  const { target, r2 } = splitApiTokenTarget(stored);
   const parsed = propagationTargetSchema.safeParse(target);
   if (!parsed.success) throw permanentFailure('InvalidTarget', `propagation target #${index} is invalid`);
   const t = parsed.data;
   return {
     index,
     kind: t.kind,
-    label: targetLabel(t, accountId),
+    label: `${targetLabel(t, accountId)}${r2 ? ' (R2 S3 keys)' : ''}`,
     viaCloudflare: t.kind === 'workers-secret' || t.kind === 'secrets-store',
   };
 }

@@ -86,7 +86,7 @@ export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
     discoveredCounts: createDiscoveredCredentialsRepository(pool).counts,
     async rotationCounts(): Promise<RotationCount[]> {
       const { rows } = await pool.query(
-        `SELECT account_id, token_name, status, count(*)::int AS n, max(finished_at) AS last FROM rotations GROUP BY account_id, token_name, status`,
+        `SELECT account_id, token_name, status, count(*)::int AS n, max(finished_at) AS last FROM rotations WHERE kind = 'service-token' GROUP BY account_id, token_name, status`,
       );
       return rows.map((r) => ({
         accountId: r.account_id,
@@ -101,7 +101,7 @@ export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
     async lastRotations(): Promise<LastRotation[]> {
       const { rows } = await pool.query(
         `SELECT DISTINCT ON (account_id, token_name) account_id, token_name, status, finished_at
-           FROM rotations WHERE status <> 'running' AND finished_at IS NOT NULL
+           FROM rotations WHERE kind = 'service-token' AND status <> 'running' AND finished_at IS NOT NULL
           ORDER BY account_id, token_name, started_at DESC, finished_at DESC`,
       );
       return rows.map((r) => ({
@@ -110,6 +110,15 @@ export function createMetricsQueries(pool: Pick<Pool, 'query'>) {
         status: r.status,
         finishedAt: r.finished_at,
       }));
+    },
+
+    /** Per API token, when its newest completed rotation finished. */
+    async lastApiTokenRotations(): Promise<Array<{ accountId: string; tokenName: string; finishedAt: Date }>> {
+      const { rows } = await pool.query(
+        `SELECT account_id, token_name, max(finished_at) AS last FROM rotations
+          WHERE kind = 'api-token' AND status = 'completed' AND finished_at IS NOT NULL GROUP BY account_id, token_name`,
+      );
+      return rows.map((r) => ({ accountId: r.account_id, tokenName: r.token_name, finishedAt: r.last }));
     },
 
     async latestHealth(): Promise<LatestHealthCheck | null> {

@@ -4,6 +4,7 @@ import type { HealAttempt, LatestHealthCheck, OwnTokenAudit } from '../db/metric
 export interface ApiTokenSources {
   latestHealth: () => Promise<LatestHealthCheck | null>;
   latestHeal: () => Promise<HealAttempt[]>;
+  lastApiTokenRotations: () => Promise<Array<{ accountId: string; tokenName: string; finishedAt: Date }>>;
 }
 
 const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const;
@@ -67,6 +68,18 @@ export function registerApiTokenMetrics(registry: Registry, sources: ApiTokenSou
       this.reset();
       for (const token of tokens)
         if (token.expiresOn) this.set({ account_id: token.accountId, token: token.name }, seconds(token.expiresOn));
+    },
+  });
+  new Gauge({
+    name: 'token_warden_api_token_last_rotation_timestamp_seconds',
+    help: 'When the newest completed rotation of an API token (rotate:) finished',
+    labelNames: tokenLabels,
+    registers: [registry],
+    async collect() {
+      const rows = await sources.lastApiTokenRotations();
+      this.reset();
+      for (const row of rows)
+        this.set({ account_id: row.accountId, token: row.tokenName }, row.finishedAt.getTime() / 1000);
     },
   });
   new Gauge({

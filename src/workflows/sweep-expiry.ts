@@ -11,9 +11,12 @@ import type { Trigger } from './triggers';
 import { cloudflareQueue } from './lanes';
 import { cloudflareCalls, historyWrites } from './activity-options';
 import { failureMessage, failureSummary } from './failures';
+import { renewApiTokens, type ApiTokenRenewal } from './sweep-api-tokens';
 
 /** Patch: refreshes run as child workflows under each token's own id, side by side (runs recorded before refresh in the sweep, one after the other). */
 const REFRESH_UNDER_TOKEN_ID = 'sweep-refreshes-under-token-id';
+/** Patch: the sweep renews API tokens with `rotate:` inside their `renewBefore` too (runs recorded before renewed service tokens only). */
+const RENEWS_API_TOKENS = 'sweep-renews-api-tokens';
 
 export interface SweepExpiryInput {
   trigger: Trigger;
@@ -33,6 +36,8 @@ export interface SweepResult {
   /** Tokens left to what ran under their id: a rotation (which renews them too) or an emergency revoke. */
   refreshSkipped?: RefreshNotDone[];
   rotated: FanOutOutcome[];
+  /** API tokens renewed by a successor (runs since `sweep-renews-api-tokens`). */
+  apiTokens?: ApiTokenRenewal[];
 }
 
 type Refreshes = Pick<SweepResult, 'refreshed'> & Required<Pick<SweepResult, 'refreshFailed' | 'refreshSkipped'>>;
@@ -77,6 +82,8 @@ export async function sweepExpiry(input: SweepExpiryInput): Promise<SweepResult>
     const refreshed = await refreshInTurn(cloudflare, toRefresh);
     result = { refreshed, rotated: await rotateMany(toRotate, 'expiry', input.trigger, input.batchSize) };
   }
+  // 5. API tokens with rotate: inside their renewBefore get a successor before they die
+  if (patched(RENEWS_API_TOKENS)) result.apiTokens = await renewApiTokens(cloudflare, input.trigger);
   log.info('expiry sweep finished', {
     due: due.length,
     refreshed: result.refreshed.map((r) => r.tokenName),

@@ -81,6 +81,8 @@ describe('sweepExpiry, with stub activities', () => {
       notifyRotation: async () => ({ status: 200 }),
       readCloudflareBudgetLoad: async () => null,
       findServiceTokensToRenew: async () => scenarioOf(undefined).due,
+      // No API token with rotate: in these scenarios (test/integration/api-token-renewal.test.ts renews one).
+      findApiTokensToRenew: async () => [],
       refreshServiceToken: async (input: Parameters<All['refreshServiceToken']>[0]) => scenarioOf(input).refresh(input),
       planRotation: async (input: { accountId: string }) => (
         scenarioOf(input),

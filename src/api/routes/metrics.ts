@@ -47,6 +47,7 @@ export const metricsRoutes = fp<MetricsRouteDeps>(
     registerApiTokenMetrics(registry, {
       latestHealth: sharedWhileRunning(deps.metrics.latestHealth),
       latestHeal: sharedWhileRunning(deps.metrics.latestHeal),
+      lastApiTokenRotations: sharedWhileRunning(deps.metrics.lastApiTokenRotations),
     });
     registerBudgetMetrics(registry, sharedWhileRunning(deps.metrics.budgets));
     registerDiscoveryMetrics(registry, sharedWhileRunning(deps.metrics.discoveredCounts));
