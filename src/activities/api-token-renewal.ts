@@ -2,7 +2,7 @@ import { durationMs } from '../config';
 import { apiTokenRotationWorkflowId, managedApiTokens } from '../inventory';
 import type { TokenKind } from '../health/types';
 import { currentApiTokenId, type ApiTokenRotationDeps } from './api-token-rotation';
-import { listAll } from './cloudflare-list-pages';
+import { listAll, MAX_PAGE_SIZE } from '../cloudflare/pages';
 import { toActivityFailure } from './cloudflare-errors';
 
 /** An API token inside its `renewBefore`: what the sweep rotates, ids and dates only. */
@@ -32,7 +32,10 @@ export function createApiTokenRenewalActivities(deps: ApiTokenRotationDeps & { n
         const cached = listings.get(key);
         if (cached) return cached;
         const listed = listAll<Listed>(
-          kind === 'user' ? client.user.tokens.list() : client.accounts.tokens.list({ account_id: accountId }),
+          kind === 'user'
+            ? client.user.tokens.list({ per_page: MAX_PAGE_SIZE })
+            : client.accounts.tokens.list({ account_id: accountId, per_page: MAX_PAGE_SIZE }),
+          MAX_PAGE_SIZE,
         );
         listings.set(key, listed);
         return listed;
