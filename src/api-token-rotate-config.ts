@@ -59,7 +59,10 @@ export function splitApiTokenTarget(raw: unknown): { target: unknown; r2: boolea
  */
 export const apiTokenRotateSchema = z.strictObject({
   strategy: z.enum(['successor', 'roll']).default('successor'),
-  /** How often a rotation is due; none: only on demand and before expiry. */
+  /**
+   * How often a rotation is due regardless of expiry. Accepted but not acted on yet: today a
+   * token is rotated on demand and by the expiry sweep (`renewBefore`) only.
+   */
   every: durationSchema.optional(),
   /** Renew once the token is this close to expiring. */
   renewBefore: durationSchema.default('720h'),

@@ -1,6 +1,6 @@
 import type Cloudflare from 'cloudflare';
 import { DEFAULT_CLOUDFLARE_BASE_URL } from '../cloudflare/client';
-import type { Inventory, SecretSource } from '../config';
+import { durationMs, type Inventory, type SecretSource } from '../config';
 import type { HistoryRepository } from '../db/history-repository';
 import type { TokenHealthReport } from '../health/report';
 import { wardenNeeds, type WardenNeed } from '../health/self-audit';
@@ -52,6 +52,7 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
             kind: token.kind,
             configuredId: token.id ?? null,
             requiredPermissions: [...token.requiredPermissions],
+            ...(token.rotate ? { renewBeforeMs: durationMs(token.rotate.renewBefore) } : {}),
           })),
         ),
         wardenNeeds: wardenNeeds({ accounts }),

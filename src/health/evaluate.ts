@@ -48,6 +48,11 @@ export interface TokenHealth {
   readVia: Credential | null;
   state: HealthState;
   verificationUrl: string;
+  /**
+   * A token token-warden rotates: when the expiry sweep renews it (its expiry less its
+   * `renewBefore`; null when it never expires). Absent for tokens it only checks.
+   */
+  nextRotationAt?: string | null;
 }
 
 export function verificationUrl(baseURL: string, kind: TokenKind, accountId: string): string {
@@ -166,7 +171,17 @@ export function evaluateToken(
     readVia: observation.readVia,
     state,
     verificationUrl: verificationUrl(context.baseURL, ref.kind, ref.accountId),
+    ...(ref.renewBeforeMs === undefined
+      ? {}
+      : { nextRotationAt: nextRotationAt(validity.expiresOn, ref.renewBeforeMs) }),
   };
+}
+
+/** When the sweep renews a token that expires at `expiresOn`: `renewBeforeMs` ahead of it. */
+export function nextRotationAt(expiresOn: string | null, renewBeforeMs: number): string | null {
+  if (!expiresOn) return null;
+  const at = Date.parse(expiresOn);
+  return Number.isNaN(at) ? null : new Date(at - renewBeforeMs).toISOString();
 }
 
 /** Unhealthy if any token is invalid or inactive; degraded if any misses permissions; else healthy. */

@@ -76,6 +76,8 @@ export interface InventoryTokenRef {
   /** From the inventory; otherwise learnt through verify and cached. */
   configuredId: string | null;
   requiredPermissions: readonly string[];
+  /** A token token-warden rotates (`rotate:`): how long before expiry the sweep renews it. */
+  renewBeforeMs?: number;
 }
 
 /** A Cloudflare refusal reduced to what is safe to keep. */

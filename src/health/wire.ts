@@ -65,6 +65,8 @@ const tokenDetailSchema = z.object({
   ),
   over_privileged: z.boolean(),
   extra_permissions: z.array(z.string()),
+  /** Tokens token-warden rotates: when the expiry sweep renews this one (null: it never expires). */
+  next_rotation_at: z.string().nullable().optional(),
 });
 
 const selfAuditSchema = z.object({
@@ -151,6 +153,7 @@ const toDetail = (token: TokenHealth): z.infer<typeof tokenDetailSchema> => ({
   permissions: token.requirements.map((r) => ({ permission: r.permission, state: r.state, key: r.key })),
   over_privileged: token.extraPermissions.length > 0,
   extra_permissions: token.extraPermissions,
+  ...(token.nextRotationAt === undefined ? {} : { next_rotation_at: token.nextRotationAt }),
 });
 
 export function healthData(report: TokenHealthReport): HealthData {

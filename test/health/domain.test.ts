@@ -157,6 +157,15 @@ describe('token health', () => {
     expect(evaluate(userRef, observation(null, { secret: 'missing', accepted: null })).state).toBe('unhealthy');
   });
 
+  it('says when a token token-warden rotates is renewed next: its expiry less renewBefore', () => {
+    const obs = observation([allow(['Workers Scripts Write'], { [`com.cloudflare.api.account.${HOME}`]: '*' })]);
+    const expiring = { ...obs, snapshot: { ...obs.snapshot!, expiresOn: '2026-01-12T00:00:00.000Z' } };
+    const rotated = { ...accountRef, renewBeforeMs: 30 * 86_400_000 };
+    expect(evaluate(rotated, expiring).nextRotationAt).toBe('2025-12-13T00:00:00.000Z');
+    expect(evaluate(rotated, obs).nextRotationAt).toBeNull(); // never expires: never renewed
+    expect(evaluate(accountRef, expiring)).not.toHaveProperty('nextRotationAt'); // only checked, not rotated
+  });
+
   it('flags permissions beyond the required list', () => {
     const token = evaluate(
       userRef,

@@ -47,4 +47,14 @@ describe('the expiry sweep renews API tokens, on the real stack', () => {
     expect(metrics).not.toMatch(/token_warden_api_token_last_rotation_timestamp_seconds\{[^}]*token="far-away"/);
     expect(metrics).not.toMatch(/token_warden_service_token_[a-z_]+\{[^}]*token="expiring"/);
   });
+
+  it('shows in the health report when each rotated token is renewed next', async () => {
+    const app = await f.stack.app();
+    const health = (await app.inject({ method: 'GET', url: '/tokens/health', headers: f.stack.auth })).json();
+    const details = health.data.token_details as Array<{ name: string; expires_on: string; next_rotation_at: string }>;
+    for (const name of ['expiring', 'far-away']) {
+      const detail = details.find((d) => d.name === name)!;
+      expect(Date.parse(detail.next_rotation_at)).toBe(Date.parse(detail.expires_on) - 30 * DAY);
+    }
+  });
 });
