@@ -72,6 +72,7 @@ export const verification = {
  */
 export const evidenceReads = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 } as const;
 

@@ -74,6 +74,32 @@ describe('rotateServiceToken, replace, retiring on evidence, with stub activitie
     },
   );
 
+  it.concurrent(
+    'gives up a read that outlasts the wait (a lost worker, a held-back lane) and retires on the timer',
+    async () => {
+      const run = await harness.run({
+        strategy: 'replace',
+        plan: { propagationWaitMs: 1_500 },
+        stubs: {
+          // Answers long after the wait: it would count as seen if the wait held retire for it.
+          readServiceTokenLastSeen: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 8_000));
+            return { reported: true, lastSeenAt: new Date().toISOString() };
+          },
+        },
+      });
+      expect(run.result).toMatchObject({ status: 'completed' });
+      const wait = recordedStep(run, 'wait')!;
+      expect(wait.details).toMatchObject({
+        evidence: 'not-seen',
+        note: "the new token's last_seen_at could not be read within the wait; retiring on the timer",
+      });
+      expect(Number(wait.details!.waitedMs)).toBeGreaterThanOrEqual(1_500);
+      expect(Number(wait.details!.waitedMs)).toBeLessThan(8_000);
+    },
+    30_000,
+  );
+
   it.concurrent('reads nothing for a rotate-secret, whose wait is the timer', async () => {
     const run = await harness.run({ strategy: 'rotate-secret' });
     expect(run.result).toMatchObject({ status: 'completed' });

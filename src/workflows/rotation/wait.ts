@@ -1,4 +1,4 @@
-import { condition, log, patched } from '@temporalio/workflow';
+import { CancellationScope, condition, log, patched } from '@temporalio/workflow';
 import type { IssuedSecret } from '../../activities/service-tokens';
 import { failureSummary } from '../failures';
 import type { RotationRun } from './run';
@@ -58,6 +58,30 @@ export function waitForConsumers(run: RotationRun): Promise<boolean> {
   );
 }
 
+type LastSeen = { reported: boolean; lastSeenAt: string | null };
+type Read = { seen: LastSeen } | { error: unknown } | { abandoned: true };
+
+/**
+ * One read of the new token, given at most `ms`: a read still going when the wait runs out (a
+ * worker lost under it, the scheduled lane held back by the budget) is cancelled, so evidence
+ * never holds retire past the configured wait.
+ */
+async function readWithin(run: RotationRun, tokenId: string, ms: number): Promise<Read> {
+  let settled: Read | undefined;
+  const scope = new CancellationScope();
+  const read = scope
+    .run(() => run.evidence.readServiceTokenLastSeen({ ...run.token, tokenId }))
+    .then(
+      (seen) => void (settled = { seen }),
+      (error: unknown) => void (settled ??= { error }),
+    );
+  await condition(() => settled !== undefined || run.revoked() !== undefined, Math.max(1, ms));
+  if (settled) return settled;
+  scope.cancel();
+  await read;
+  return { abandoned: true };
+}
+
 async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<WaitEvidence> {
   const startedAt = Date.now();
   const deadline = startedAt + run.plan.propagationWaitMs;
@@ -75,34 +99,42 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
     return ended(saw);
   };
 
+  let lastSeenAt: string | null = null;
   for (;;) {
     if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
-    let seen: { reported: boolean; lastSeenAt: string | null };
-    try {
-      seen = await run.evidence.readServiceTokenLastSeen({ ...run.token, tokenId: fresh.tokenId });
-    } catch (error) {
+    const read = await readWithin(run, fresh.tokenId, deadline - Date.now());
+    if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
+    if ('abandoned' in read)
+      return ended({
+        evidence: 'not-seen',
+        lastSeenAt,
+        note: "the new token's last_seen_at could not be read within the wait; retiring on the timer",
+      });
+    if ('error' in read) {
       log.warn('could not read the new token for evidence; retiring on the timer', {
         token: run.token.tokenName,
-        error: failureSummary(error),
+        error: failureSummary(read.error),
       });
       return onTheTimer({
         evidence: 'unreadable',
         note: "could not read the new token's last_seen_at; retired on the timer",
       });
     }
+    const { seen } = read;
     if (!seen.reported)
       return onTheTimer({ evidence: 'unreported', note: 'Cloudflare reports no last_seen_at; retired on the timer' });
-    if (seen.lastSeenAt !== null && Date.parse(seen.lastSeenAt) > propagatedAt)
+    lastSeenAt = seen.lastSeenAt;
+    if (lastSeenAt !== null && Date.parse(lastSeenAt) > propagatedAt)
       return ended({
         evidence: 'seen',
-        lastSeenAt: seen.lastSeenAt,
-        note: `new token seen by a consumer at ${seen.lastSeenAt}`,
+        lastSeenAt,
+        note: `new token seen by a consumer at ${lastSeenAt}`,
       });
     const left = deadline - Date.now();
     if (left <= 0)
       return ended({
         evidence: 'not-seen',
-        lastSeenAt: seen.lastSeenAt,
+        lastSeenAt,
         note: 'not seen within the wait; retiring on the timer',
       });
     await condition(revoked, Math.min(pollMs, left));
