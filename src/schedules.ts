@@ -73,7 +73,9 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
 const RETIRED_SCHEDULE_IDS: readonly string[] = ['token-warden/verify-api-tokens'];
 
 const UPSERT_ATTEMPTS = 20;
+const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_UNAVAILABLE = 14;
 
 async function upsertSchedule(client: Client, options: ScheduleOptions, note: string): Promise<'created' | 'updated'> {
   for (let attempt = 1; ; attempt++) {
@@ -81,7 +83,11 @@ async function upsertSchedule(client: Client, options: ScheduleOptions, note: st
       await client.schedule.create(options);
       return 'created';
     } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      if (!(error instanceof ScheduleAlreadyRunning)) {
+        if (!busy(error) || attempt >= UPSERT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        continue; // a create that did land is found by the next one (already running)
+      }
     }
     try {
       await client.schedule.getHandle(options.scheduleId).update((previous) => ({
@@ -94,17 +100,26 @@ async function upsertSchedule(client: Client, options: ScheduleOptions, note: st
       }));
       return 'updated';
     } catch (error) {
-      if (!deletedMeanwhile(error) || attempt >= UPSERT_ATTEMPTS) throw error;
+      if (!(deletedMeanwhile(error) || busy(error)) || attempt >= UPSERT_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     }
   }
 }
 
+const grpcCode = (error: unknown): number | undefined => {
+  const cause = error instanceof ServiceError ? error.cause : undefined;
+  return isGrpcServiceError(cause) ? cause.code : undefined;
+};
+
+/** A server too busy to answer in time, or away for a moment: asking again is safe (upserts are idempotent). */
+function busy(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === GRPC_DEADLINE_EXCEEDED || code === GRPC_UNAVAILABLE;
+}
+
 /** Deleted between create and update: gone, or its workflow closing while the deletion completes. */
 function deletedMeanwhile(error: unknown): boolean {
-  if (error instanceof ScheduleNotFoundError) return true;
-  const cause = error instanceof ServiceError ? error.cause : undefined;
-  return isGrpcServiceError(cause) && cause.code === GRPC_FAILED_PRECONDITION;
+  return error instanceof ScheduleNotFoundError || grpcCode(error) === GRPC_FAILED_PRECONDITION;
 }
 
 function scheduleOptions(definition: ScheduleDefinition, taskQueue: string): ScheduleOptions {
