@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,31 +7,10 @@ import type { Environment } from '../../src/config';
 import { alive } from '../../src/runtime/orphaned-process';
 import { startLocalPostgres } from '../../src/runtime/local-services';
 import { freePort } from '../../src/temporal/dev-server';
-
-/** npm start's PostgreSQL started by a child process; resolves once it is ready. */
-function startInChild(env: Record<string, string>): Promise<{ child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'local-postgres-child.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve({ child, stderr: () => stderr });
-    });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${stderr}`)));
-  });
-}
+import { exited, startInChild } from './child-process';
 
 function serverPid(dataDir: string): number {
   return Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 describe("npm start's PostgreSQL after token-warden was killed", () => {
@@ -48,10 +26,10 @@ describe("npm start's PostgreSQL after token-warden was killed", () => {
   const childEnv = () => ({ DATA_DIR: env.DATA_DIR, POSTGRES_PORT: String(env.POSTGRES_PORT) });
 
   it('starts again on the same data: the server a SIGKILLed token-warden left running is shut down first', async () => {
-    const first = await startInChild(childEnv());
+    const first = await startInChild('local-postgres-child.ts', childEnv());
     const orphan = serverPid(dataDir);
-    first.child.kill('SIGKILL');
-    await exited(first.child);
+    first.kill('SIGKILL');
+    await exited(first);
     expect(alive(orphan)).toBe(true); // its own process group: the kill did not reach it
 
     const warnings: string[] = [];
@@ -71,16 +49,16 @@ describe("npm start's PostgreSQL after token-warden was killed", () => {
   });
 
   it('refuses data a running token-warden is using, and leaves its server alone', async () => {
-    const first = await startInChild(childEnv());
+    const first = await startInChild('local-postgres-child.ts', childEnv());
     const running = serverPid(dataDir);
     try {
       await expect(startLocalPostgres(env, pino({ level: 'silent' }))).rejects.toThrow(
-        `in use by PostgreSQL (pid ${running}) of another running process (pid ${first.child.pid})`,
+        `in use by PostgreSQL (pid ${running}) of another running process (pid ${first.pid})`,
       );
       expect(alive(running)).toBe(true);
     } finally {
-      first.child.kill('SIGTERM');
-      await exited(first.child);
+      first.kill('SIGTERM');
+      await exited(first);
     }
     expect(alive(running)).toBe(false);
   });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,30 +7,9 @@ import type { Environment } from '../../src/config';
 import { startLocalTemporal } from '../../src/runtime/local-services';
 import { alive, processesWith } from '../../src/runtime/orphaned-process';
 import { freePort } from '../../src/temporal/dev-server';
+import { exited, startInChild } from './child-process';
 
 jest.setTimeout(120_000);
-
-/** npm start's Temporal dev server started by a child process; resolves once it is ready. */
-function startInChild(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'local-temporal-child.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${stderr}`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 describe("npm start's Temporal dev server after token-warden was killed", () => {
   let dataDir: string;
@@ -57,7 +35,7 @@ describe("npm start's Temporal dev server after token-warden was killed", () => 
   const childEnv = () => ({ DATA_DIR: env.DATA_DIR, TEMPORAL_PORT: String(env.TEMPORAL_PORT) });
 
   it('starts again on the same data: the dev server a SIGKILLed token-warden left running is stopped first', async () => {
-    const first = await startInChild(childEnv());
+    const first = await startInChild('local-temporal-child.ts', childEnv());
     const orphan = (await processesWith('--db-filename', dbFile))[0]!;
     expect(orphan).toBeGreaterThan(0);
     first.kill('SIGKILL');
@@ -80,7 +58,7 @@ describe("npm start's Temporal dev server after token-warden was killed", () => 
   });
 
   it('refuses data a running token-warden is using, and leaves its dev server alone', async () => {
-    const first = await startInChild(childEnv());
+    const first = await startInChild('local-temporal-child.ts', childEnv());
     const running = (await processesWith('--db-filename', dbFile))[0]!;
     try {
       await expect(startLocalTemporal(env, pino({ level: 'silent' }))).rejects.toThrow(

@@ -18,6 +18,7 @@ import { emergencyRevokeSignal } from '../../workflows/rotation/messages';
 import { rotateApiToken } from '../../workflows/rotation/rotate-api-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
 import { apiActor } from '../actor';
+import { auditRevoke, rotationConflict } from '../rotation-answers';
 import {
   authErrors,
   backendErrors,
@@ -159,19 +160,7 @@ export const apiTokenRotationRoutes: FastifyPluginAsyncZod<ApiTokenRotationRoute
           .send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.firstExecutionRunId } });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        const running = await deps.temporal.workflow
-          .getHandle(workflowId)
-          .describe()
-          .catch(() => undefined);
-        return reply.code(409).send({
-          success: false as const,
-          error: {
-            code: 'conflict' as const,
-            message: `a rotation of ${entry.token.name} is already running`,
-            workflow_id: workflowId,
-            run_id: running?.runId ?? null,
-          },
-        });
+        return reply.code(409).send(await rotationConflict(deps.temporal, workflowId, entry.token.name));
       }
     },
   );
@@ -210,21 +199,13 @@ export const apiTokenRotationRoutes: FastifyPluginAsyncZod<ApiTokenRotationRoute
         priority: { priorityKey: 1 },
         typedSearchAttributes: attributes(entry, actor, 'successor'),
       });
-      await deps.history
-        .recordAudit({
-          actor,
-          action: 'revoke.request',
-          subject: entry.token.name,
-          workflowId,
-          runId: handle.signaledRunId,
-          details: { accountId: entry.account.id, kind: 'api-token', reason: request.body.reason },
-        })
-        .catch((error: unknown) =>
-          request.log.error(
-            { err: error, workflowId },
-            'revoke: the audit row of a delivered revoke could not be written',
-          ),
-        );
+      await auditRevoke(deps.history, request.log, {
+        actor,
+        subject: entry.token.name,
+        workflowId,
+        runId: handle.signaledRunId,
+        details: { accountId: entry.account.id, kind: 'api-token', reason: request.body.reason },
+      });
       return reply
         .code(202)
         .send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });

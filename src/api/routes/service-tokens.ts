@@ -14,6 +14,7 @@ import {
 } from '../../workflows/rotation/rotate-service-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
 import { apiActor } from '../actor';
+import { auditRevoke, rotationConflict } from '../rotation-answers';
 import {
   authErrors,
   backendErrors,
@@ -142,19 +143,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        const running = await deps.temporal.workflow
-          .getHandle(workflowId)
-          .describe()
-          .catch(() => undefined);
-        return reply.code(409).send({
-          success: false as const,
-          error: {
-            code: 'conflict' as const,
-            message: `a rotation of ${token.name} is already running`,
-            workflow_id: workflowId,
-            run_id: running?.runId ?? null,
-          },
-        });
+        return reply.code(409).send(await rotationConflict(deps.temporal, workflowId, token.name));
       }
     },
   );
@@ -208,22 +197,13 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
           token.zoneId ? 'replace' : token.strategy,
         ),
       });
-      // The revoke went through: a failing audit write must not turn that into an error for the caller.
-      await deps.history
-        .recordAudit({
-          actor,
-          action: 'revoke.request',
-          subject: token.name,
-          workflowId,
-          runId: handle.signaledRunId,
-          details: { accountId: account.id, reason: request.body.reason },
-        })
-        .catch((error: unknown) =>
-          request.log.error(
-            { err: error, workflowId },
-            'revoke: the audit row of a delivered revoke could not be written',
-          ),
-        );
+      await auditRevoke(deps.history, request.log, {
+        actor,
+        subject: token.name,
+        workflowId,
+        runId: handle.signaledRunId,
+        details: { accountId: account.id, reason: request.body.reason },
+      });
       return reply
         .code(202)
         .send({ success: true as const, data: { workflow_id: workflowId, run_id: handle.signaledRunId } });
