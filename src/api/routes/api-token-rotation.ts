@@ -19,17 +19,8 @@ import { rotateApiToken } from '../../workflows/rotation/rotate-api-token';
 import { emergencyTaskQueue } from '../../workflows/triggers';
 import { apiActor } from '../actor';
 import { auditRevoke, rotationConflict } from '../rotation-answers';
-import {
-  authErrors,
-  backendErrors,
-  bodyErrors,
-  errorResponseSchema,
-  HttpError,
-  notFound,
-  paramErrors,
-} from '../errors';
-import { flag, reason } from '../inputs';
-import { accountQuery, conflictResponse, tokenParams, workflowStarted } from '../service-token-schemas';
+import { revokeRouteSchema, rotateRouteSchema } from '../rotation-route-schemas';
+import { HttpError, notFound } from '../errors';
 import { workflowRunLink } from './workflows';
 
 export interface ApiTokenRotationRouteDeps {
@@ -109,23 +100,11 @@ export const apiTokenRotationRoutes: FastifyPluginAsyncZod<ApiTokenRotationRoute
     {
       config: { scope: 'rotate' },
       links: { 202: workflowRunLink },
-      schema: {
-        tags: ['api-tokens'],
-        summary: 'Rotate an API token now (202), or show the plan (?dry_run=true)',
-        params: tokenParams,
-        querystring: accountQuery.extend({ dry_run: flag }),
-        body: z.object({ reason: reason.optional() }).nullish(),
-        response: {
-          200: planResponse,
-          202: workflowStarted,
-          ...paramErrors,
-          ...bodyErrors,
-          ...authErrors,
-          404: errorResponseSchema,
-          409: conflictResponse,
-          ...backendErrors,
-        },
-      },
+      schema: rotateRouteSchema(
+        'api-tokens',
+        'Rotate an API token now (202), or show the plan (?dry_run=true)',
+        planResponse,
+      ),
     },
     async (request, reply) => {
       const { entry, rotate, workflowId } = locate(request.params.name, request.query.account_id);
@@ -170,21 +149,10 @@ export const apiTokenRotationRoutes: FastifyPluginAsyncZod<ApiTokenRotationRoute
     {
       config: { scope: 'revoke' },
       links: { 202: workflowRunLink },
-      schema: {
-        tags: ['api-tokens'],
-        summary: 'Emergency revoke: the old value dies at once (roll), a successor is issued and propagated',
-        params: tokenParams,
-        querystring: accountQuery,
-        body: z.object({ reason }),
-        response: {
-          202: workflowStarted,
-          ...paramErrors,
-          ...bodyErrors,
-          ...authErrors,
-          404: errorResponseSchema,
-          ...backendErrors,
-        },
-      },
+      schema: revokeRouteSchema(
+        'api-tokens',
+        'Emergency revoke: the old value dies at once (roll), a successor is issued and propagated',
+      ),
     },
     async (request, reply) => {
       const { entry, workflowId } = locate(request.params.name, request.query.account_id);

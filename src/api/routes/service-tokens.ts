@@ -2,7 +2,6 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { HistoryRepository } from '../../db/history-repository';
 import { findServiceTokensByName, rotationWorkflowId, type ManagedServiceToken } from '../../inventory';
 import { targetLabel } from '../../stores/target-label';
@@ -15,26 +14,11 @@ import {
 import { emergencyTaskQueue } from '../../workflows/triggers';
 import { apiActor } from '../actor';
 import { auditRevoke, rotationConflict } from '../rotation-answers';
-import {
-  authErrors,
-  backendErrors,
-  bodyErrors,
-  errorResponseSchema,
-  HttpError,
-  notFound,
-  paramErrors,
-} from '../errors';
-import { flag, reason } from '../inputs';
+import { revokeRouteSchema, rotateRouteSchema } from '../rotation-route-schemas';
+import { authErrors, backendErrors, HttpError, notFound } from '../errors';
 import { rotationPlanSteps } from '../rotation-plan';
 import { listServiceTokens, type ServiceTokenListingDeps } from '../service-token-listing';
-import {
-  accountQuery,
-  conflictResponse,
-  inventoryResponse,
-  planResponse,
-  tokenParams,
-  workflowStarted,
-} from '../service-token-schemas';
+import { inventoryResponse, planResponse } from '../service-token-schemas';
 import { workflowRunLink } from './workflows';
 
 export interface ServiceTokenRouteDeps extends ServiceTokenListingDeps {
@@ -77,23 +61,11 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     {
       config: { scope: 'rotate' },
       links: { 202: workflowRunLink },
-      schema: {
-        tags: ['service-tokens'],
-        summary: 'Rotate a service token now (202), or show the plan (?dry_run=true)',
-        params: tokenParams,
-        querystring: accountQuery.extend({ dry_run: flag }),
-        body: z.object({ reason: reason.optional() }).nullish(),
-        response: {
-          200: planResponse,
-          202: workflowStarted,
-          ...paramErrors,
-          ...bodyErrors,
-          ...authErrors,
-          404: errorResponseSchema,
-          409: conflictResponse,
-          ...backendErrors,
-        },
-      },
+      schema: rotateRouteSchema(
+        'service-tokens',
+        'Rotate a service token now (202), or show the plan (?dry_run=true)',
+        planResponse,
+      ),
     },
     async (request, reply) => {
       const { account, token } = locate(request.params.name, request.query.account_id);
@@ -153,22 +125,10 @@ export const serviceTokenRoutes: FastifyPluginAsyncZod<ServiceTokenRouteDeps> = 
     {
       config: { scope: 'revoke' },
       links: { 202: workflowRunLink },
-      schema: {
-        tags: ['service-tokens'],
-        summary: 'Emergency revoke: kill the credential now, issue and propagate a new one',
-        params: tokenParams,
-        querystring: accountQuery,
-        // The reason is validated here, before anything starts: it goes into the run's history and the audit trail.
-        body: z.object({ reason }),
-        response: {
-          202: workflowStarted,
-          ...paramErrors,
-          ...bodyErrors,
-          ...authErrors,
-          404: errorResponseSchema,
-          ...backendErrors,
-        },
-      },
+      schema: revokeRouteSchema(
+        'service-tokens',
+        'Emergency revoke: kill the credential now, issue and propagate a new one',
+      ),
     },
     async (request, reply) => {
       const { account, token } = locate(request.params.name, request.query.account_id);
