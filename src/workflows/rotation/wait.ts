@@ -99,17 +99,26 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
     return ended(saw);
   };
 
+  const notSeen = { evidence: 'not-seen', note: 'not seen within the wait; retiring on the timer' } as const;
   let lastSeenAt: string | null = null;
+  let answered = false;
   for (;;) {
     if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
-    const read = await readWithin(run, fresh.tokenId, deadline - Date.now());
+    const left = deadline - Date.now();
+    // No read starts once the wait is over: the configured wait bounds evidence.
+    if (answered && left <= 0) return ended({ ...notSeen, lastSeenAt });
+    const read = await readWithin(run, fresh.tokenId, left);
     if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
     if ('abandoned' in read)
-      return ended({
-        evidence: 'not-seen',
-        lastSeenAt,
-        note: "the new token's last_seen_at could not be read within the wait; retiring on the timer",
-      });
+      return ended(
+        answered
+          ? { ...notSeen, lastSeenAt }
+          : {
+              evidence: 'not-seen',
+              lastSeenAt,
+              note: "the new token's last_seen_at could not be read within the wait; retiring on the timer",
+            },
+      );
     if ('error' in read) {
       log.warn('could not read the new token for evidence; retiring on the timer', {
         token: run.token.tokenName,
@@ -123,6 +132,7 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
     const { seen } = read;
     if (!seen.reported)
       return onTheTimer({ evidence: 'unreported', note: 'Cloudflare reports no last_seen_at; retired on the timer' });
+    answered = true;
     lastSeenAt = seen.lastSeenAt;
     if (lastSeenAt !== null && Date.parse(lastSeenAt) > propagatedAt)
       return ended({
@@ -130,13 +140,8 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
         lastSeenAt,
         note: `new token seen by a consumer at ${lastSeenAt}`,
       });
-    const left = deadline - Date.now();
-    if (left <= 0)
-      return ended({
-        evidence: 'not-seen',
-        lastSeenAt,
-        note: 'not seen within the wait; retiring on the timer',
-      });
-    await condition(revoked, Math.min(pollMs, left));
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return ended({ ...notSeen, lastSeenAt });
+    await condition(revoked, Math.min(pollMs, remaining));
   }
 }
