@@ -126,7 +126,9 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
           if (staged) return staged;
           const since = Date.parse(input.notBefore);
           for (const t of await listByName(kind, accountId, input.name)) {
-            if (t.id === undefined || t.id === input.oldTokenId || Date.parse(t.issued_on ?? '') < since) continue;
+            // Only a token known to be issued during this run: one whose issue time is unknown is not ours to delete.
+            const issuedAt = Date.parse(t.issued_on ?? '');
+            if (t.id === undefined || t.id === input.oldTokenId || !(issuedAt >= since)) continue;
             await deleteToken(warden('mutations'), kind, accountId, t.id);
             orphans.push(t.id);
           }
