@@ -14,6 +14,16 @@ const tokenOf = (run: RotationRun, old: ResolvedApiToken) => ({
   kind: old.kind,
 });
 
+/** A new value for the old token; `stage`: kept for the stores (roll), or thrown away (an emergency's kill). */
+const rollValue = (run: RotationRun, old: ResolvedApiToken, stage: boolean) =>
+  run.cloudflare().rollApiTokenValue({
+    ...tokenOf(run, old),
+    tokenId: old.tokenId,
+    ref: uuid4(),
+    modifiedOn: old.modifiedOn,
+    stage,
+  });
+
 /** A failed round compensates: the stores are given the value they held back, when it is known. */
 function restoreOnFailure(run: RotationRun): PropagationPolicy {
   return {
@@ -85,14 +95,7 @@ export const roll: ApiTokenStrategy = {
   async issue(run, old) {
     const issued = await run.step(
       'issue',
-      () =>
-        run.cloudflare().rollApiTokenValue({
-          ...tokenOf(run, old),
-          tokenId: old.tokenId,
-          ref: uuid4(),
-          modifiedOn: old.modifiedOn,
-          stage: true,
-        }),
+      () => rollValue(run, old, true),
       (r) => ({ strategy: 'roll', tokenId: r?.tokenId ?? null, fingerprint: r?.fingerprint ?? null }),
     );
     if (!issued) throw new Error('a staged roll came back without its value');
@@ -125,14 +128,7 @@ export const apiTokens = {
     run.switchStrategy('successor');
     await run.step(
       'kill',
-      () =>
-        run.cloudflare().rollApiTokenValue({
-          ...tokenOf(run, old),
-          tokenId: old.tokenId,
-          ref: uuid4(),
-          modifiedOn: old.modifiedOn,
-          stage: false,
-        }),
+      () => rollValue(run, old, false),
       () => ({ killedTokenId: old.tokenId }),
     );
   },
