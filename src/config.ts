@@ -4,7 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common';
 import { propagationTargetSchema } from './stores/store-schemas';
-import { apiTokenRotateSchema } from './api-token-rotate-config';
+import { API_TOKEN_NAMES, apiTokenRotateSchema } from './api-token-rotate-config';
+import { parseCredentialFile } from './stores/file-format';
 import { durationSchema } from './duration-schema';
 
 /** Where a secret comes from: an environment variable or a file; never the value itself. */
@@ -27,6 +28,11 @@ export const apiTokenSchema = z.strictObject({
   requiredPermissions: z.array(z.string().min(1)).default([]),
   /** Rotation by token-warden (api-token-rotate-config.ts); absent: health checks only. */
   rotate: apiTokenRotateSchema.optional(),
+  /**
+   * The token token-warden itself runs on (README, "token-warden's own token"): its `secretFrom`
+   * is the file of CLOUDFLARE_API_TOKEN_FILE, which its rotation writes and every worker re-reads.
+   */
+  self: z.boolean().default(false),
 });
 
 export const serviceTokenSchema = z.strictObject({
@@ -61,7 +67,33 @@ export const inventorySchema = z
   })
   .superRefine((inventory, ctx) => {
     const seen = new Set<string>();
+    let selfSeen = false;
     inventory.accounts.forEach((account, a) => {
+      account.apiTokens.forEach((token, t) => {
+        if (!token.self) return;
+        const at = ['accounts', a, 'apiTokens', t];
+        if (selfSeen)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'self'],
+            message: "only one API token can be token-warden's own",
+          });
+        selfSeen = true;
+        if (!('file' in token.secretFrom))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'secretFrom'],
+            message:
+              "token-warden's own token is read from a file (CLOUDFLARE_API_TOKEN_FILE), so a rotation can replace it without a restart",
+          });
+        if (token.rotate?.strategy === 'roll')
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'rotate', 'strategy'],
+            message:
+              "token-warden's own token rotates by successor: a roll kills the value token-warden works with before it holds the new one",
+          });
+      });
       account.serviceTokens.forEach((token, t) => {
         if (token.zoneId && token.strategy === 'rotate-secret') {
           ctx.addIssue({
@@ -143,6 +175,11 @@ export const environmentSchema = z.object({
   POSTGRES_PORT: z.coerce.number().int().positive().default(5433),
 
   CLOUDFLARE_API_TOKEN: optionalString,
+  /**
+   * A file holding token-warden's own token instead (the value alone, a mounted Kubernetes Secret
+   * key, or a dotenv/JSON file with a CLOUDFLARE_API_TOKEN key): re-read whenever it changes.
+   */
+  CLOUDFLARE_API_TOKEN_FILE: optionalString,
   CLOUDFLARE_BASE_URL: optionalString,
   CLOUDFLARE_ACCOUNT_ID: optionalString,
   /** Port of the built-in Cloudflare simulator (simulation mode only). */
@@ -267,11 +304,29 @@ export function readSecret(
 ): string | undefined {
   if ('env' in source) return env[source.env] || undefined;
   try {
-    return readFileSync(source.file, 'utf8').trim() || undefined;
+    return tokenInFile(readFileSync(source.file, 'utf8'));
   } catch {
     return undefined;
   }
 }
+
+/**
+ * The token a file holds: the whole text, or the CLOUDFLARE_API_TOKEN key of a dotenv or JSON
+ * file (what a `file` target of an API token writes), so a token's `secretFrom` can name the
+ * file its rotation writes.
+ */
+export function tokenInFile(text: string): string | undefined {
+  const trimmed = text.trim();
+  const format = trimmed.startsWith('{') ? 'json' : TOKEN_KEY_LINE.test(trimmed) ? 'env' : undefined;
+  if (!format) return trimmed || undefined;
+  try {
+    return parseCredentialFile(trimmed, format, API_TOKEN_NAMES).clientSecret || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const TOKEN_KEY_LINE = new RegExp(`^\\s*(?:export\\s+)?${API_TOKEN_NAMES.clientSecret}\\s*=`, 'm');
 
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {

@@ -11,11 +11,12 @@ import { permanentFailure, retryableFailure } from './failure-types';
 import { findStaged, openStaged } from './pending-secret-access';
 import { getToken, verifyToken, type TokenHealthDeps } from './token-credentials';
 import { createTokenHealthActivities } from './token-health';
+import { createSelfTokenChecks } from './api-token-self';
 import { sdkPolicy } from './token-snapshot';
 
 export interface ApiTokenRotationDeps extends TokenHealthDeps {
   inventory: Pick<Inventory, 'accounts'>;
-  pending: Pick<PendingSecretStore, 'current' | 'open' | 'find' | 'stagePending'>;
+  pending: Pick<PendingSecretStore, 'current' | 'open' | 'find' | 'stagePending' | 'setCurrent'>;
 }
 
 /** The API token a rotation starts from, as Cloudflare has it now; never its value. */
@@ -26,6 +27,11 @@ export interface ResolvedApiToken {
   name: string;
   modifiedOn: string | null;
   expiresOn: string | null;
+  /**
+   * Present for token-warden's own token (`self: true`): the record of the value it runs on now,
+   * what compensation writes back, and a sign that an emergency must not kill it first.
+   */
+  self?: { currentRef: string };
 }
 
 /** A new value, staged in the pending-secret store: clientId is the token id, the value the secret. */
@@ -89,14 +95,17 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
     return { ref, fingerprint: staged.fingerprint, tokenId: clientId, clientId, orphansDeleted: [] };
   }
 
+  const self = createSelfTokenChecks(deps, warden);
+
   return {
     /** Step 1: the token as Cloudflare has it now. */
     async resolveApiToken(key: Key): Promise<ResolvedApiToken> {
       const { token } = entryOf(key);
       try {
+        const own = token.self ? { currentRef: await self.recordSelf(key, token) } : undefined;
         const snapshot = await read(token.kind, key.accountId, await currentTokenId(key));
         const { id: tokenId, name, modifiedOn, expiresOn } = snapshot;
-        return { tokenId, kind: token.kind, name, modifiedOn, expiresOn };
+        return { tokenId, kind: token.kind, name, modifiedOn, expiresOn, ...(own ? { self: own } : {}) };
       } catch (error) {
         throw toActivityFailure(error, `resolve API token ${key.tokenName}`);
       }
@@ -215,6 +224,7 @@ export function createApiTokenRotationActivities(deps: ApiTokenRotationDeps) {
       }
       if (verified.id !== tokenId || verified.status !== 'active')
         throw retryableFailure('ApiTokenNotAccepted', `the new value of ${input.tokenName} is ${verified.status}`);
+      if (token.self) await self.checkSwitched(input, token, tokenId, value);
       if (token.requiredPermissions.length === 0) return { status: 200 };
       const listing = await createTokenHealthActivities(deps).listPermissionGroups({ accountId: input.accountId });
       if (!listing.groups) throw retryableFailure('ApiTokenNotAccepted', `no permission groups: ${listing.problem}`);

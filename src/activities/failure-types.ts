@@ -26,6 +26,8 @@ export const FAILURE_TYPES = [
   'ApiTokenNotAccepted',
   /** A new token lacks a permission the inventory requires of it. */
   'ApiTokenLacksPermission',
+  /** token-warden's own token was rotated but its requests do not use the successor yet: retried. */
+  'WardenNotSwitched',
   // Propagation targets and the probe.
   'UnknownTarget',
   'InvalidTarget',

@@ -13,7 +13,8 @@ export interface LaneClients {
 
 export interface BudgetedClientsOptions {
   budget: RequestBudget;
-  warden: { apiToken: string; baseURL?: string; owner: string };
+  /** token-warden's own token: a function when it can change while the process runs (warden-token.ts). */
+  warden: { apiToken: string | (() => string); baseURL?: string; owner: string };
   /** Bounds each request's send (not its wait for the budget). */
   timeoutMs?: number;
   logger?: BudgetLogger;
@@ -26,6 +27,8 @@ export interface BudgetedClientsOptions {
  */
 export function createBudgetedClients(options: BudgetedClientsOptions): (lane: Lane) => LaneClients {
   const timeoutMs = options.timeoutMs ?? 20_000;
+  const { apiToken } = options.warden;
+  const wardenToken = typeof apiToken === 'function' ? apiToken : () => apiToken;
   const byLane = new Map<Lane, LaneClients>();
   const build = (lane: Lane): LaneClients => {
     // Building an SDK client costs milliseconds (it sets up every API resource): activities reuse them.
@@ -52,7 +55,7 @@ export function createBudgetedClients(options: BudgetedClientsOptions): (lane: L
       return found;
     };
     return {
-      warden: (purpose) => factory({ apiToken: options.warden.apiToken, baseURL: options.warden.baseURL, purpose }),
+      warden: (purpose) => factory({ apiToken: wardenToken(), baseURL: options.warden.baseURL, purpose }),
       factory,
     };
   };

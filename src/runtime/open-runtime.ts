@@ -31,6 +31,7 @@ import { createRotationRepository, type RotationRepository } from '../db/rotatio
 import { createPendingSecretStore, type PendingSecretStore } from '../secrets/pending-secrets';
 import { createSecretBox } from '../secrets/secret-box';
 import type { StoreDeps } from '../stores';
+import { checkSelfToken, configuredWardenToken, fixedWardenToken, type WardenToken } from './warden-token';
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
@@ -39,7 +40,7 @@ export interface Runtime {
   logger: Logger;
   inventory: Inventory;
   readSecret: (source: SecretSource) => string | undefined;
-  cloudflare: { baseURL?: string; apiToken: string; simulated: boolean; simulator?: RunningSimulator };
+  cloudflare: { baseURL?: string; token: WardenToken; simulated: boolean; simulator?: RunningSimulator };
   /** Clients on token-warden's own Cloudflare token, in the interactive lane of the budget. */
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
   /** Cloudflare clients whose requests take the shared request budget in one lane. */
@@ -86,9 +87,10 @@ async function openCloudflare(
   logger: Logger,
   closers: Closers,
 ): Promise<CloudflareSide> {
-  if (env.CLOUDFLARE_API_TOKEN)
+  const configured = configuredWardenToken(env);
+  if (configured)
     return {
-      cloudflare: { apiToken: env.CLOUDFLARE_API_TOKEN, baseURL: env.CLOUDFLARE_BASE_URL, simulated: false },
+      cloudflare: { token: configured, baseURL: env.CLOUDFLARE_BASE_URL, simulated: false },
       secretEnv: rawEnv,
       inventoryFile: env.TOKEN_WARDEN_INVENTORY,
       urls: {},
@@ -97,7 +99,7 @@ async function openCloudflare(
   closers.push(simulator.close);
   return {
     cloudflare: {
-      apiToken: simulator.apiToken,
+      token: fixedWardenToken(simulator.apiToken, 'the simulator'),
       baseURL: simulator.baseURL,
       simulated: true,
       simulator: simulator.simulator,
@@ -183,7 +185,7 @@ export async function openRuntime(
     const missing = [
       !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
       !env.DATABASE_URL && 'DATABASE_URL',
-      !env.CLOUDFLARE_API_TOKEN && 'CLOUDFLARE_API_TOKEN',
+      !env.CLOUDFLARE_API_TOKEN && !env.CLOUDFLARE_API_TOKEN_FILE && 'CLOUDFLARE_API_TOKEN',
     ].filter((name): name is string => Boolean(name));
     if (!local && missing.length)
       throw new ConfigError(
@@ -206,6 +208,7 @@ export async function openRuntime(
     const { temporal, connection } = temporalSide;
     Object.assign(urls, cloudflareSide.urls, postgresSide.urls, temporalSide.urls);
     const inventory = loadInventoryFile(path.resolve(inventoryFile ?? 'token-warden.yaml'), secretEnv);
+    checkSelfToken(inventory, cloudflare.token);
 
     const pool = createPool(databaseUrl);
     closers.push(() => pool.end());
@@ -229,7 +232,7 @@ export async function openRuntime(
     closers.push(async () => budget.close());
     const cloudflareClients = createBudgetedClients({
       budget,
-      warden: { apiToken: cloudflare.apiToken, baseURL: cloudflare.baseURL, owner: env.CLOUDFLARE_USER },
+      warden: { apiToken: cloudflare.token.current, baseURL: cloudflare.baseURL, owner: env.CLOUDFLARE_USER },
       logger: logger.child({ component: 'cloudflare-budget' }),
     });
     const wardenClient = cloudflareClients('interactive').warden;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createStore, propagationTargetSchema } from '../../src/stores';
@@ -15,6 +15,10 @@ export interface ApiTokenSpec {
   stores?: 'file' | 'file+kubernetes';
   expiresInDays?: number;
   renewBefore?: string;
+  /** token-warden's own token (the simulator's warden user token): its file is where the worker reads its token. */
+  self?: boolean;
+  /** The inventory's requiredPermissions (default: Workers Scripts Write). */
+  requires?: string[];
 }
 
 export interface SeededApiToken {
@@ -46,11 +50,19 @@ export async function startApiTokenFixture(specs: ApiTokenSpec[]): Promise<ApiTo
   const kinds = Object.fromEntries(specs.map((s) => [s.name, s.kind]));
   let accountId = '';
   const fileOf = (name: string) => path.join(dir, `${name}.env`);
+  const self = specs.find((s) => s.self);
   const stack = await startStack({
     simulator: { seed: 'demo' },
+    ...(self ? { wardenTokenFile: fileOf(self.name) } : {}),
     inventory: (sim) => {
       accountId = sim.demo!.accountId;
       for (const spec of specs) {
+        if (spec.self) {
+          const { id, value } = sim.demo!.apiTokens.warden;
+          tokens[spec.name] = { id, value: value! };
+          writeFileSync(fileOf(spec.name), `${value}\n`, { mode: 0o600 });
+          continue;
+        }
         tokens[spec.name] = sim.state.createApiToken({
           owner: spec.kind === 'user' ? 'user' : { accountId },
           name: `${spec.name} (hand-made)`,
@@ -68,7 +80,8 @@ export async function startApiTokenFixture(specs: ApiTokenSpec[]): Promise<ApiTo
               name: spec.name,
               kind: spec.kind,
               secretFrom: { file: fileOf(spec.name) },
-              requiredPermissions: ['Workers Scripts Write'],
+              requiredPermissions: spec.requires ?? ['Workers Scripts Write'],
+              self: spec.self ?? false,
               rotate: {
                 strategy: spec.strategy ?? 'successor',
                 propagationWait: '1s',
@@ -95,7 +108,9 @@ export async function startApiTokenFixture(specs: ApiTokenSpec[]): Promise<ApiTo
       await createStore(propagationTargetSchema.parse(apiTokenTargetSchema.parse(raw)), stack.storeDeps, {
         accountId,
       }).write(credential);
-    await stack.pending.setCurrent({ accountId, tokenName: spec.name, credential: 'api-token' }, credential);
+    // token-warden's own token is recorded by its first rotation: an operator only points it at the file.
+    if (!spec.self)
+      await stack.pending.setCurrent({ accountId, tokenName: spec.name, credential: 'api-token' }, credential);
   }
   await stack.startWorkers();
 

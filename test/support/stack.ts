@@ -17,6 +17,7 @@ import { createMetricsQueries } from '../../src/db/metrics-queries';
 import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
 import { createServiceTokenExpiryReader } from '../../src/service-token-expiry';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/workers';
+import { wardenTokenFromFile } from '../../src/runtime/warden-token';
 import { createPendingSecretStore, type PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import type { StoreDeps } from '../../src/stores';
@@ -62,6 +63,8 @@ export interface StackOptions {
   inventory: (sim: RunningSimulator) => unknown;
   secretEnv?: (sim: RunningSimulator) => Record<string, string | undefined>;
   storeDeps?: (sim: RunningSimulator) => Partial<StoreDeps>;
+  /** token-warden's own token comes from this file, re-read when it changes (CLOUDFLARE_API_TOKEN_FILE). */
+  wardenTokenFile?: string;
   /** Requests per 5 minutes of the shared Cloudflare budget; tests default to one that never slows them. */
   cloudflareRequestsPer5Min?: number;
 }
@@ -96,7 +99,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const policyIndex = createPostgresPolicyIndex(db.pool);
   const cloudflareClients = createBudgetedClients({
     budget,
-    warden: { apiToken: wardenToken ?? 'missing', baseURL: sim.baseURL, owner: 'test-user' },
+    warden: {
+      apiToken: options.wardenTokenFile
+        ? wardenTokenFromFile(options.wardenTokenFile).current
+        : (wardenToken ?? 'missing'),
+      baseURL: sim.baseURL,
+      owner: 'test-user',
+    },
   });
   const wardenClient = cloudflareClients('interactive').warden;
   const storeDeps: StoreDeps = {

@@ -24,12 +24,16 @@ const rollValue = (run: RotationRun, old: ResolvedApiToken, stage: boolean) =>
     stage,
   });
 
-/** A failed round compensates: the stores are given the value they held back, when it is known. */
-function restoreOnFailure(run: RotationRun): PropagationPolicy {
+/**
+ * A failed round compensates: the stores are given the value they held back, when it is known —
+ * for token-warden's own token always (resolve recorded the value it runs on), so it is never left
+ * with a deleted one.
+ */
+function restoreOnFailure(run: RotationRun, old: ResolvedApiToken): PropagationPolicy {
   return {
     until: 'rounds',
     beforeFirstRound() {
-      const previous = run.plan.currentRef;
+      const previous = old.self?.currentRef ?? run.plan.currentRef;
       if (!previous) return;
       run.saga.push({
         name: 'restore stores',

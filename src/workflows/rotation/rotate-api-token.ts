@@ -35,7 +35,9 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   try {
     // 1. resolve, 0. an emergency's kill, 2. issue
     resolved = await apiTokens.resolve(run);
-    if (run.revoked()) await apiTokens.kill(run, resolved);
+    // token-warden's own token is not killed first: the successor is issued on it, and retire
+    // deletes it as soon as token-warden works with the successor (the wait is cut short).
+    if (run.revoked() && !resolved.self) await apiTokens.kill(run, resolved);
     issued = await apiTokens.issue(run, resolved);
     // 3. propagate and 4. verify — every store reads back the new value, Cloudflare accepts it
     await propagateAndVerify(run, issued, apiTokens.strategy(run).onPropagationFailure(run, resolved));
