@@ -16,7 +16,8 @@ const USAGE = `npm run chaos -- [--rotations N] [--tokens N] [--api-tokens N] [-
 
 Starts a throwaway Postgres, a Temporal dev server (state in a SQLite file) and the Cloudflare
 simulator, runs N rotations (default 200) of service tokens (default 12) and API tokens (default 4,
-successors; account-owned and the user's) through the API while faults are injected,
+successors; account-owned and the user's; with any, token-warden's own token too, which the
+workers read from the file its rotation writes) through the API while faults are injected,
 the worker processes are SIGKILLed and restarted, and Temporal and Postgres restart mid-run, then
 checks DESIGN.md §5's invariants. Exits 1 on any violation.`;
 

@@ -219,11 +219,13 @@ export function buildBenchWorld(
     path.join(storesDir, 'unused-flaky-real'),
     path.join(storesDir, 'unused-flaky-blocker'),
   );
+  const wardenTokenFile = path.join(storesDir, 'warden-token');
+  writeFileSync(wardenTokenFile, `${warden.value}\n`, { mode: 0o600 });
   const chaos: ChaosWorld = {
     accountId,
     appId: apps[0]!.id,
     probeUrl: sim.probeUrl(apps[0]!.id),
-    wardenToken: warden.value,
+    wardenTokenFile,
     tokens: chaosTokens,
     apiTokens: [],
     policies,

@@ -16,6 +16,8 @@ export interface ChaosApiToken {
   targets: Array<Record<string, unknown>>;
   /** Where a consumer of this token checks it: Cloudflare's verify endpoint of its kind. */
   verifyUrl: string;
+  /** token-warden's own token: the workers read it from the first file (CLOUDFLARE_API_TOKEN_FILE). */
+  self?: boolean;
 }
 
 /** Permissions the chaos API tokens hold; the first is what the inventory requires. */
@@ -28,26 +30,39 @@ const PERMISSIONS = ['Workers Scripts Write', 'Account Settings Read'];
  */
 export function createChaosApiTokens(
   sim: RunningSimulator,
-  options: { count: number; accountId: string; storesDir: string; flaky: FlakyDirectory; propagationWait: string },
+  options: {
+    count: number;
+    accountId: string;
+    storesDir: string;
+    flaky: FlakyDirectory;
+    propagationWait: string;
+    /** token-warden's own token, rotated too (`self: true`) when given. */
+    warden?: { id: string; value: string };
+  },
 ): { tokens: ChaosApiToken[]; initial: Map<string, ServiceTokenCredential>; entries: unknown[] } {
   const { accountId } = options;
   const tokens: ChaosApiToken[] = [];
   const initial = new Map<string, ServiceTokenCredential>();
   const entries: unknown[] = [];
-  for (let i = 0; i < options.count; i++) {
-    const name = `chaos-api-${i}`;
-    const kind = i % 2 === 0 ? 'account' : 'user';
-    const created = sim.state.createApiToken({
-      owner: kind === 'user' ? 'user' : { accountId },
-      name,
-      accountId,
-      permissions: PERMISSIONS,
-      expiresOn: new Date(sim.clock.now() + 365 * 86_400_000),
-    });
+  for (let i = 0; i < options.count + (options.warden ? 1 : 0); i++) {
+    const self = i === options.count;
+    // The simulator's warden token is a user token named token-warden, with what token-warden needs.
+    const name = self ? 'token-warden' : `chaos-api-${i}`;
+    const kind = self || i % 2 === 1 ? 'user' : 'account';
+    const created =
+      self && options.warden
+        ? options.warden
+        : sim.state.createApiToken({
+            owner: kind === 'user' ? 'user' : { accountId },
+            name,
+            accountId,
+            permissions: PERMISSIONS,
+            expiresOn: new Date(sim.clock.now() + 365 * 86_400_000),
+          });
     initial.set(name, { clientId: created.id, clientSecret: created.value });
     const stable = path.join(options.storesDir, `${name}.env`);
     const files: ChaosFile[] = [{ path: stable, realPath: stable, flaky: false }];
-    if (i % 2 === 0)
+    if (i % 2 === 0 || self)
       files.push({
         path: path.join(options.flaky.link, `${name}.env`),
         realPath: path.join(options.flaky.real, `${name}.env`),
@@ -62,13 +77,15 @@ export function createChaosApiTokens(
       targets,
       verifyUrl:
         kind === 'user' ? `${sim.baseURL}/user/tokens/verify` : `${sim.baseURL}/accounts/${accountId}/tokens/verify`,
+      self,
     });
     entries.push({
       name,
       kind,
       id: created.id,
       secretFrom: { file: stable },
-      requiredPermissions: PERMISSIONS.slice(0, 1),
+      requiredPermissions: self ? ['API Tokens Write'] : PERMISSIONS.slice(0, 1),
+      self,
       rotate: { strategy: 'successor', propagationWait: options.propagationWait, targets },
     });
   }

@@ -271,7 +271,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         DATA_DIR: path.join(options.workDir, 'data'),
         TEMPORAL_ADDRESS: options.temporalAddress,
         TEMPORAL_TASK_QUEUE: taskQueue,
-        CLOUDFLARE_API_TOKEN: world.wardenToken,
+        CLOUDFLARE_API_TOKEN_FILE: world.wardenTokenFile,
         CLOUDFLARE_BASE_URL: sim.baseURL,
         // The budget's window runs as fast as the simulator's, so it keeps to the allowance Cloudflare's limiter enforces.
         CLOUDFLARE_BUDGET_WINDOW_SECONDS: String(300 / options.cloudflareSpeedup),

@@ -89,7 +89,8 @@ export interface ChaosWorld {
   accountId: string;
   appId: string;
   probeUrl: string;
-  wardenToken: string;
+  /** Where the workers read token-warden's own token, which the run rotates too (CLOUDFLARE_API_TOKEN_FILE). */
+  wardenTokenFile: string;
   tokens: ChaosToken[];
   /** API tokens rotated beside the service tokens (successor strategy). */
   apiTokens: ChaosApiToken[];
@@ -197,7 +198,10 @@ export function buildChaosWorld(
     storesDir,
     flaky,
     propagationWait: options.propagationWait,
+    warden: options.apiTokens > 0 ? { id: demo.apiTokens.warden.id, value: wardenToken } : undefined,
   });
+  const wardenTokenFile = api.tokens.find((t) => t.self)?.files[0]?.path ?? path.join(storesDir, 'warden-token');
+  if (options.apiTokens === 0) writeFileSync(wardenTokenFile, `${wardenToken}\n`, { mode: 0o600 });
   for (const [name, credential] of api.initial) initial.set(name, credential);
 
   const document = {
@@ -228,7 +232,7 @@ export function buildChaosWorld(
     accountId,
     appId: app.id,
     probeUrl,
-    wardenToken,
+    wardenTokenFile,
     tokens,
     apiTokens: api.tokens,
     policies,
