@@ -59,10 +59,7 @@ export function splitApiTokenTarget(raw: unknown): { target: unknown; r2: boolea
  */
 export const apiTokenRotateSchema = z.strictObject({
   strategy: z.enum(['successor', 'roll']).default('successor'),
-  /**
-   * How often a rotation is due regardless of expiry. Accepted but not acted on yet: today a
-   * token is rotated on demand and by the expiry sweep (`renewBefore`) only.
-   */
+  /** How often a rotation is due regardless of expiry: the daily sweep rotates a value older than this. */
   every: durationSchema.optional(),
   /** Renew once the token is this close to expiring. */
   renewBefore: durationSchema.default('720h'),

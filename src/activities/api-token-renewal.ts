@@ -5,21 +5,25 @@ import { currentApiTokenId, type ApiTokenRotationDeps } from './api-token-rotati
 import { listAll, MAX_PAGE_SIZE } from '../cloudflare/pages';
 import { toActivityFailure } from './cloudflare-errors';
 
-/** An API token inside its `renewBefore`: what the sweep rotates, ids and dates only. */
+/** An API token the sweep rotates, ids and dates only: inside its `renewBefore`, or older than its `every`. */
 export interface ApiTokenRenewalDue {
   accountId: string;
   tokenName: string;
   workflowId: string;
   tokenId: string;
-  expiresOn: string;
-  daysLeft: number;
+  expiresOn: string | null;
+  daysLeft: number | null;
+  /** Absent in runs recorded before `every:` was scheduled: expiry. */
+  reason?: 'expiry' | 'every';
 }
 
-type Listed = { id?: string; expires_on?: string | null };
+type Listed = { id?: string; expires_on?: string | null; issued_on?: string | null; modified_on?: string | null };
 
 /**
  * The expiry sweep's reads for API tokens with `rotate:`: one listing per owner (an account's
- * tokens, the user's), not one read per token. A token without an expiry never needs renewing.
+ * tokens, the user's), not one read per token. A token is due inside its `renewBefore`, or when
+ * its value is older than `every` (issued then, or for `roll` last modified then): the daily
+ * sweep is what schedules `every`, so a token is rotated within a day of its due date.
  */
 export function createApiTokenRenewalActivities(deps: ApiTokenRotationDeps & { now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
@@ -47,13 +51,26 @@ export function createApiTokenRenewalActivities(deps: ApiTokenRotationDeps & { n
         try {
           const key = { accountId: account.id, tokenName: token.name, credential: 'api-token' as const };
           const tokenId = await currentApiTokenId(deps, key);
-          const expiresOn = (await listingOf(token.kind, account.id)).find((t) => t.id === tokenId)?.expires_on;
-          if (!expiresOn) continue;
-          const left = Date.parse(expiresOn) - now().getTime();
-          if (left > durationMs(token.rotate.renewBefore)) continue;
-          const workflowId = apiTokenRotationWorkflowId(entry);
-          const daysLeft = Math.floor(left / 86_400_000);
-          due.push({ accountId: account.id, tokenName: token.name, workflowId, tokenId, expiresOn, daysLeft });
+          const listed = (await listingOf(token.kind, account.id)).find((t) => t.id === tokenId);
+          const expiresOn = listed?.expires_on ?? null;
+          const left = expiresOn ? Date.parse(expiresOn) - now().getTime() : null;
+          const expiring = left !== null && left <= durationMs(token.rotate.renewBefore);
+          const valueSince =
+            token.rotate.strategy === 'roll' ? (listed?.modified_on ?? listed?.issued_on) : listed?.issued_on;
+          const aged =
+            token.rotate.every !== undefined &&
+            valueSince != null &&
+            now().getTime() - Date.parse(valueSince) >= durationMs(token.rotate.every);
+          if (!expiring && !aged) continue;
+          due.push({
+            accountId: account.id,
+            tokenName: token.name,
+            workflowId: apiTokenRotationWorkflowId(entry),
+            tokenId,
+            expiresOn,
+            daysLeft: left === null ? null : Math.floor(left / 86_400_000),
+            reason: expiring ? 'expiry' : 'every',
+          });
         } catch (error) {
           throw toActivityFailure(error, `find whether API token ${token.name} needs renewing`);
         }

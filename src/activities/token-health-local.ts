@@ -53,6 +53,14 @@ export function createTokenHealthLocalActivities(deps: TokenHealthLocalDeps) {
             configuredId: token.id ?? null,
             requiredPermissions: [...token.requiredPermissions],
             ...(token.rotate ? { renewBeforeMs: durationMs(token.rotate.renewBefore) } : {}),
+            ...(token.rotate?.every
+              ? {
+                  every: {
+                    ms: durationMs(token.rotate.every),
+                    since: token.rotate.strategy === 'roll' ? ('modifiedOn' as const) : ('issuedOn' as const),
+                  },
+                }
+              : {}),
           })),
         ),
         wardenNeeds: wardenNeeds({ accounts }),

@@ -173,15 +173,28 @@ export function evaluateToken(
     verificationUrl: verificationUrl(context.baseURL, ref.kind, ref.accountId),
     ...(ref.renewBeforeMs === undefined
       ? {}
-      : { nextRotationAt: nextRotationAt(validity.expiresOn, ref.renewBeforeMs) }),
+      : {
+          nextRotationAt: nextRotationAt(validity.expiresOn, ref.renewBeforeMs, {
+            every: ref.every?.ms,
+            valueSince: ref.every && snapshot ? snapshot[ref.every.since] : null,
+          }),
+        }),
   };
 }
 
-/** When the sweep renews a token that expires at `expiresOn`: `renewBeforeMs` ahead of it. */
-export function nextRotationAt(expiresOn: string | null, renewBeforeMs: number): string | null {
-  if (!expiresOn) return null;
-  const at = Date.parse(expiresOn);
-  return Number.isNaN(at) ? null : new Date(at - renewBeforeMs).toISOString();
+/**
+ * When the sweep rotates a token: `renewBeforeMs` ahead of its expiry, or `every` after its value
+ * was made, whichever comes first.
+ */
+export function nextRotationAt(
+  expiresOn: string | null,
+  renewBeforeMs: number,
+  cadence: { every?: number; valueSince?: string | null } = {},
+): string | null {
+  const renewal = expiresOn ? Date.parse(expiresOn) - renewBeforeMs : NaN;
+  const due = cadence.every && cadence.valueSince ? Date.parse(cadence.valueSince) + cadence.every : NaN;
+  const candidates = [renewal, due].filter((at) => !Number.isNaN(at));
+  return candidates.length ? new Date(Math.min(...candidates)).toISOString() : null;
 }
 
 /** Unhealthy if any token is invalid or inactive; degraded if any misses permissions; else healthy. */

@@ -78,6 +78,8 @@ export interface InventoryTokenRef {
   requiredPermissions: readonly string[];
   /** A token token-warden rotates (`rotate:`): how long before expiry the sweep renews it. */
   renewBeforeMs?: number;
+  /** Its `rotate.every`, counted from when its value was made (issued; for `roll`, last modified). */
+  every?: { ms: number; since: 'issuedOn' | 'modifiedOn' };
 }
 
 /** A Cloudflare refusal reduced to what is safe to keep. */

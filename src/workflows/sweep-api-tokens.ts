@@ -10,14 +10,14 @@ import type { Trigger } from './triggers';
 export interface ApiTokenRenewal {
   accountId: string;
   tokenName: string;
-  expiresOn: string;
+  expiresOn: string | null;
   outcome: 'completed' | 'failed' | 'joined-running';
   detail?: string;
 }
 
 /**
  * The sweep's API-token half: every API token with `rotate:` inside its `renewBefore` gets a
- * successor (or a roll, as it says) before it dies, each as a child run under the token's own
+ * successor (or a roll, as it says) before it dies, and one older than its `every` a new value, each as a child run under the token's own
  * workflow id, side by side; a rotation already running renews it anyway. One token's failure
  * holds up no other.
  */
@@ -36,7 +36,14 @@ async function renewOne(token: ApiTokenRenewalDue, trigger: Trigger): Promise<Ap
   try {
     const child = await startChild(rotateApiToken, {
       workflowId: token.workflowId,
-      args: [{ accountId: token.accountId, tokenName: token.tokenName, mode: 'expiry', trigger }],
+      args: [
+        {
+          accountId: token.accountId,
+          tokenName: token.tokenName,
+          mode: token.reason === 'every' ? 'scheduled' : 'expiry',
+          trigger,
+        },
+      ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: TokenName, value: token.tokenName },

@@ -20,6 +20,9 @@ export interface ChaosApiToken {
   self?: boolean;
 }
 
+/** The inventory name of token-warden's own token: the simulator's warden user token is named so. */
+export const OWN_TOKEN = 'token-warden';
+
 /** Permissions the chaos API tokens hold; the first is what the inventory requires. */
 const PERMISSIONS = ['Workers Scripts Write', 'Account Settings Read'];
 
@@ -46,8 +49,7 @@ export function createChaosApiTokens(
   const entries: unknown[] = [];
   for (let i = 0; i < options.count + (options.warden ? 1 : 0); i++) {
     const self = i === options.count;
-    // The simulator's warden token is a user token named token-warden, with what token-warden needs.
-    const name = self ? 'token-warden' : `chaos-api-${i}`;
+    const name = self ? OWN_TOKEN : `chaos-api-${i}`;
     const kind = self || i % 2 === 1 ? 'user' : 'account';
     const created =
       self && options.warden

@@ -391,6 +391,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const chaosBegan = Date.now();
     const chaosDeadline = chaosBegan + options.chaosPhaseMs;
     let lastReport = Date.now();
+    // token-warden's own token goes first, while workers are killed and servers restart around it.
+    let ownTokenFirst = world.apiTokens.find((t) => t.self)?.name;
     while (started < options.rotations && Date.now() < chaosDeadline) {
       const idle = [...world.tokens, ...world.apiTokens].map((t) => t.name).filter((name) => !lanes.has(name));
       if (lanes.size < options.concurrency && idle.length) {
@@ -398,7 +400,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           // An emergency revoke of a token whose rotation is running (signalled, or a new run if it just ended).
           if (await driver.request(random.pick([...lanes.keys()]), 'revoke', 'revoke')) started += 1;
         }
-        const token = random.pick(idle);
+        const token = ownTokenFirst ?? random.pick(idle);
+        ownTokenFirst = undefined;
         const action = random.chance(options.emergencyShare) ? 'revoke' : 'rotate';
         if (await driver.request(token, action, action)) started += 1;
       } else {

@@ -1,4 +1,5 @@
 import type { ChaosReport } from './engine';
+import { OWN_TOKEN } from './api-token-world';
 import type { Outage, Service } from './outages';
 
 const n = (value: number) => value.toLocaleString('en-US');
@@ -35,13 +36,14 @@ export function formatChaosReport(report: ChaosReport): string {
   const chaos = runs.filter((r) => r.trigger !== 'settle');
   const settle = runs.filter((r) => r.trigger === 'settle');
   const count = (list: typeof runs, outcome: string) => list.filter((r) => r.outcome === outcome).length;
+  const own = runs.filter((r) => r.workflowId === `rotate-api-token/user/${OWN_TOKEN}`);
   const strategies = report.checks.tokens.reduce<Record<string, number>>(
     (acc, t) => ({ ...acc, [t.strategy]: (acc[t.strategy] ?? 0) + 1 }),
     {},
   );
 
   lines.push(
-    `token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} service tokens and ${options.apiTokens} API tokens (${Object.entries(
+    `token-warden chaos run: seed ${options.seed}, ${n(options.rotations)} rotations over ${options.tokens} service tokens and ${options.apiTokens} API tokens${options.apiTokens ? ` and token-warden's own` : ''} (${Object.entries(
       strategies,
     )
       .map(([s, c]) => `${c} ${s}`)
@@ -58,7 +60,7 @@ export function formatChaosReport(report: ChaosReport): string {
   );
   out(
     '',
-    `by kind: ${runs.filter((r) => !r.workflowId.startsWith('rotate-api-token/')).length} service-token runs, ${runs.filter((r) => r.workflowId.startsWith('rotate-api-token/')).length} API-token runs`,
+    `by kind: ${runs.filter((r) => !r.workflowId.startsWith('rotate-api-token/')).length} service-token runs, ${runs.filter((r) => r.workflowId.startsWith('rotate-api-token/')).length} API-token runs, of them ${own.length} of token-warden's own token (${count(own, 'completed')} completed, ${own.filter((r) => r.emergency).length} emergencies)`,
   );
   out(
     '',

@@ -10,12 +10,13 @@ describe('the expiry sweep renews API tokens, on the real stack', () => {
   beforeAll(async () => {
     f = await startApiTokenFixture([
       { name: 'expiring', kind: 'account', stores: 'file', expiresInDays: 10 },
-      { name: 'far-away', kind: 'user', stores: 'file', expiresInDays: 200 },
+      { name: 'far-away', kind: 'user', stores: 'file', expiresInDays: 200, every: '720h', issuedDaysAgo: 20 },
+      { name: 'monthly', kind: 'account', stores: 'file', expiresInDays: 200, every: '720h', issuedDaysAgo: 31 },
     ]);
   });
   afterAll(async () => f?.close());
 
-  it('gives a token expiring in 10 days (renewBefore 30 days) a successor, and leaves one far from expiry alone', async () => {
+  it('gives a token expiring in 10 days (renewBefore 30 days) and one older than its `every` a successor, and leaves one far from both alone', async () => {
     const expiring = f.tokens['expiring']!;
     const farValue = f.fileValue('far-away');
     const result = (await f.stack.client.workflow.execute('sweepExpiry', {
@@ -26,7 +27,12 @@ describe('the expiry sweep renews API tokens, on the real stack', () => {
 
     expect(result.apiTokens).toEqual([
       { accountId: f.accountId, tokenName: 'expiring', expiresOn: expect.any(String), outcome: 'completed' },
+      { accountId: f.accountId, tokenName: 'monthly', expiresOn: expect.any(String), outcome: 'completed' },
     ]);
+    // `every: 720h` on a token issued 31 days ago: a scheduled rotation, the old token gone.
+    const [monthly] = await f.stack.rotations.listRotations({ tokenName: 'monthly', kind: 'api-token', limit: 1 });
+    expect(monthly).toMatchObject({ mode: 'scheduled', status: 'completed' });
+    expect(f.stack.sim.state.apiTokens.get(f.tokens['monthly']!.id)).toBeUndefined();
     // The expiring token is gone; its successor is in the store, accepted, and lives for its duration.
     expect(f.stack.sim.state.apiTokens.get(expiring.id)).toBeUndefined();
     const successorId = f.fileTokenId('expiring');
@@ -52,9 +58,18 @@ describe('the expiry sweep renews API tokens, on the real stack', () => {
     const app = await f.stack.app();
     const health = (await app.inject({ method: 'GET', url: '/tokens/health', headers: f.stack.auth })).json();
     const details = health.data.token_details as Array<{ name: string; expires_on: string; next_rotation_at: string }>;
-    for (const name of ['expiring', 'far-away']) {
-      const detail = details.find((d) => d.name === name)!;
-      expect(Date.parse(detail.next_rotation_at)).toBe(Date.parse(detail.expires_on) - 30 * DAY);
+    const detail = (name: string) => details.find((d) => d.name === name)!;
+    // No `every`: 30 days (renewBefore) ahead of expiry.
+    const expiring = detail('expiring');
+    expect(Date.parse(expiring.next_rotation_at)).toBe(Date.parse(expiring.expires_on) - 30 * DAY);
+    // `every: 720h` comes first: 30 days after the value was issued (20 days ago; just now for the successor).
+    for (const [name, issuedAgo] of [
+      ['far-away', 20 * DAY],
+      ['monthly', 0],
+    ] as const) {
+      const due = Date.parse(detail(name).next_rotation_at);
+      expect(due).toBeLessThan(Date.parse(detail(name).expires_on) - 30 * DAY);
+      expect(Math.abs(due - (Date.now() - issuedAgo + 30 * DAY))).toBeLessThan(5 * 60_000);
     }
   });
 });

@@ -15,6 +15,9 @@ export interface ApiTokenSpec {
   stores?: 'file' | 'file+kubernetes';
   expiresInDays?: number;
   renewBefore?: string;
+  /** `rotate.every`; `issuedDaysAgo` backdates the token's issue time in Cloudflare. */
+  every?: string;
+  issuedDaysAgo?: number;
   /** token-warden's own token (the simulator's warden user token): its file is where the worker reads its token. */
   self?: boolean;
   /** The inventory's requiredPermissions (default: Workers Scripts Write). */
@@ -71,6 +74,10 @@ export async function startApiTokenFixture(specs: ApiTokenSpec[]): Promise<ApiTo
           requestIp: { in: ['192.0.2.0/24', '127.0.0.1/32', '::1/128'], not_in: ['192.0.2.7/32'] },
           expiresOn: new Date(Date.now() + (spec.expiresInDays ?? 200) * 86_400_000),
         });
+        if (spec.issuedDaysAgo)
+          sim.state.apiTokens.get(tokens[spec.name]!.id)!.issued_on = new Date(
+            Date.now() - spec.issuedDaysAgo * 86_400_000,
+          ).toISOString();
       }
       return {
         accounts: [
@@ -86,6 +93,7 @@ export async function startApiTokenFixture(specs: ApiTokenSpec[]): Promise<ApiTo
                 strategy: spec.strategy ?? 'successor',
                 propagationWait: '1s',
                 ...(spec.renewBefore ? { renewBefore: spec.renewBefore } : {}),
+                ...(spec.every ? { every: spec.every } : {}),
                 targets: [
                   { kind: 'file', path: fileOf(spec.name) },
                   ...(spec.stores === 'file' ? [] : [{ kind: 'kubernetes', namespace: 'apps', name: spec.name }]),
