@@ -2,7 +2,8 @@ import type Cloudflare from 'cloudflare';
 import { budgetedFetch } from './budget/budgeted-fetch';
 import type { Lane } from './budget/lanes';
 import type { BudgetLogger, RequestBudget } from './budget/request-budget';
-import { createCloudflareClient, type CloudflareClientFactory } from './client';
+import { createCloudflareClient, type CloudflareClientFactory, type CloudflareClientOptions } from './client';
+import { wardenFetch } from './warden-fetch';
 
 export interface LaneClients {
   /** A client on token-warden's own token. */
@@ -33,30 +34,33 @@ export function createBudgetedClients(options: BudgetedClientsOptions): (lane: L
   const build = (lane: Lane): LaneClients => {
     // Building an SDK client costs milliseconds (it sets up every API resource): activities reuse them.
     const clients = new Map<string, Cloudflare>();
-    const factory: CloudflareClientFactory = (client) => {
+    const clientFor = (client: CloudflareClientOptions, own: boolean) => {
       const owner = client.budgetOwner ?? options.warden.owner;
-      const key = JSON.stringify([client.apiToken, client.baseURL ?? null, client.purpose, owner]);
+      const key = JSON.stringify([client.apiToken, client.baseURL ?? null, client.purpose, owner, own]);
       let found = clients.get(key);
       if (!found) {
         if (clients.size >= MAX_CLIENTS_PER_LANE) clients.clear();
-        found = createCloudflareClient({
-          ...client,
-          timeoutMs,
-          fetch: budgetedFetch({
+        const meter = (send?: typeof fetch) =>
+          budgetedFetch({
             budget: options.budget,
             owner,
             lane,
             sendTimeoutMs: timeoutMs,
             logger: options.logger,
-          }),
+            ...(send ? { fetch: send } : {}),
+          });
+        found = createCloudflareClient({
+          ...client,
+          timeoutMs,
+          fetch: own ? wardenFetch(wardenToken, meter) : meter(),
         });
         clients.set(key, found);
       }
       return found;
     };
     return {
-      warden: (purpose) => factory({ apiToken: wardenToken(), baseURL: options.warden.baseURL, purpose }),
-      factory,
+      warden: (purpose) => clientFor({ apiToken: wardenToken(), baseURL: options.warden.baseURL, purpose }, true),
+      factory: (client) => clientFor(client, false),
     };
   };
   return (lane) => {
