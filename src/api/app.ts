@@ -10,6 +10,7 @@ import { errorHandlerPlugin } from './plugins/error-handler';
 import { hostCheckPlugin, LOOPBACK_HOSTS } from './plugins/host-check';
 import { securityHeadersPlugin } from './plugins/security-headers';
 import { apiTokenRoutes, type ApiTokenRouteDeps } from './routes/api-tokens';
+import { apiTokenListingRoutes } from './routes/api-token-listing';
 import { apiTokenRotationRoutes } from './routes/api-token-rotation';
 import { codecCors, codecRoutes, type CodecRouteOptions } from './routes/codec';
 import { rotationRoutes, type RotationRouteDeps } from './routes/rotations';
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(apiTokenRoutes, deps);
+  await app.register(apiTokenListingRoutes, deps);
   await app.register(apiTokenRotationRoutes, deps);
   await app.register(tokenRoutes, { ...deps, statusMaxAgeMs: deps.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS });
   await app.register(serviceTokenRoutes, deps);

@@ -3,12 +3,35 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
-import { rotationWorkflowId } from '../../src/inventory';
+import { apiTokenRotationWorkflowId, findApiToken, rotationWorkflowId } from '../../src/inventory';
 import { fanOutProgressQuery } from '../../src/workflows/fan-out';
+import { startApiTokenFixture, type ApiTokenFixture } from '../support/api-token-fixture';
 import { TEST_TOKEN } from '../support/stack';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's Chromium, headless; no sandbox, since tests may run as root in a container. */
+async function launchChromium(): Promise<Browser> {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+  } catch {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
 
 describe('dashboard in a real browser', () => {
   let f: RotationFixture;
@@ -17,30 +40,13 @@ describe('dashboard in a real browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    try {
-      accessSync(CHROMIUM, constants.X_OK);
-    } catch {
-      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
-    }
+    browser = await launchChromium();
     f = await startRotationFixture([
       { name: 'web-app', strategy: 'rotate-secret', stores: 'file' },
       { name: 'slow-app', strategy: 'rotate-secret', stores: 'file', propagationWait: '1 hour' },
     ]);
     app = await f.stack.app({ temporalUiUrl: 'http://127.0.0.1:8233' });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -138,6 +144,66 @@ describe('dashboard in a real browser', () => {
     // Managed tokens with an expiry, in use, are not listed.
     expect(await page.locator('#discovered tr', { hasText: 'web-app' }).count()).toBe(0);
     expect(await page.textContent('#discovered-at')).toMatch(/^Last discovery .*\(\d+ Cloudflare requests\)\.$/);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('dashboard in a real browser: API tokens', () => {
+  let f: ApiTokenFixture;
+  let url: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    f = await startApiTokenFixture([
+      { name: 'deploy-bot', kind: 'account', stores: 'file' },
+      { name: 'warden', kind: 'user', self: true, stores: 'file' },
+    ]);
+    const app = await f.stack.app({ temporalUiUrl: 'http://127.0.0.1:8233' });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await f?.close();
+  });
+
+  it("lists API tokens with token-warden's own marked, shows a check's expiry and rotates one with a click", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await page.goto(url);
+    await page.fill('#token', TEST_TOKEN);
+    await page.click('#login button');
+    const row = page.locator('#api-tokens tr', { hasText: 'deploy-bot' });
+    await row.waitFor();
+    const own = page.locator('#api-tokens tr', { hasText: 'warden' });
+    expect(await own.locator('.badge.own').count()).toBe(1);
+    expect(await row.locator('.badge.own').count()).toBe(0);
+    // Nothing recorded yet: no expiry shown, and the page started no check to find one.
+    expect((await row.locator('td').allTextContents()).slice(2, 5)).toEqual(['account', '—', '—']);
+
+    await page.click('#check');
+    await page.locator('#notice', { hasText: 'Check finished' }).waitFor({ timeout: 30_000 });
+    await row.locator('td', { hasText: /^\d+ days$/ }).waitFor();
+    expect((await row.locator('td').allTextContents())[4]).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+
+    const old = f.tokens['deploy-bot']!;
+    await row.locator('button', { hasText: 'Rotate' }).click();
+    await page.locator('#notice', { hasText: 'Rotation of deploy-bot started' }).waitFor();
+    await row.locator('.badge.completed').waitFor({ timeout: 30_000 });
+    const [run] = await f.stack.rotations.listRotations({ tokenName: 'deploy-bot', kind: 'api-token', limit: 1 });
+    const workflowId = apiTokenRotationWorkflowId(findApiToken(f.stack.inventory, f.accountId, 'deploy-bot')!);
+    expect(await row.locator('a', { hasText: 'run' }).getAttribute('href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${run!.runId}/history`,
+    );
+    expect(f.fileValue('deploy-bot')).not.toBe(old.value);
+    expect(await f.verify('deploy-bot', f.fileValue('deploy-bot'))).toBe(200);
+    // The expiry shown is the recorded check's, which saw the token before it was rotated: the page says so.
+    expect((await row.locator('td').allTextContents())[3]).toMatch(/^\d+ days \(checked before the last rotation\)$/);
+    await page.screenshot({ path: path.join(os.tmpdir(), 'token-warden-dashboard-api-tokens.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 });

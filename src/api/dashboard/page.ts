@@ -14,7 +14,7 @@ const STYLE = `
   th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e3e6eb; font-size: .9rem; }
   .badge { padding: .1rem .5rem; border-radius: .8rem; font-size: .8rem; font-weight: 600; }
   .healthy, .completed { background: #dff5e3; color: #17602a; } .degraded, .running { background: #fff2cc; color: #7a5a00; }
-  .unhealthy, .failed, .compensated, .cancelled, .unmanaged { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; }
+  .unhealthy, .failed, .compensated, .cancelled, .unmanaged { background: #fde2e1; color: #8a1c17; } .unknown { background: #e8eaee; } .own { background: #e2ecfd; color: #1b4a8f; }
   button { font: inherit; padding: .3rem .7rem; cursor: pointer; } #login { background: #fff; padding: 1rem; max-width: 28rem; }
   #notice { min-height: 1.2rem; margin: .5rem 0; } ul { margin: .3rem 0; padding-left: 1.2rem; }
 `;
@@ -44,7 +44,7 @@ async function api(path, init = {}) {
 }
 function notice(message) { el('notice').textContent = message; }
 async function refresh() {
-  const [history, tokens, rotations, fleet] = await Promise.all([api('/tokens/history?limit=1'), api('/service-tokens'), api('/rotations?limit=10'), api('/fan-outs?limit=3')]);
+  const [history, tokens, apiTokens, rotations, fleet] = await Promise.all([api('/tokens/history?limit=1'), api('/service-tokens'), api('/api-tokens'), api('/rotations?limit=10'), api('/fan-outs?limit=3')]);
   const last = history.history[0];
   el('overall').replaceWith(Object.assign(badge(last ? last.overall_health : 'unknown'), { id: 'overall' }));
   el('checked-at').textContent = last ? 'Last check ' + last.timestamp + ': account token ' + (last.account_token_valid ? 'valid' : 'invalid') + ', ' + last.account_token_missing_perms + ' missing; user token ' + (last.user_token_valid ? 'valid' : 'invalid') + ', ' + last.user_token_missing_perms + ' missing.' : 'No health check recorded yet.';
@@ -55,16 +55,10 @@ async function refresh() {
     cell(row, t.days_to_expiry == null ? '—' : t.days_to_expiry + ' days');
     cell(row, t.last_rotation ? withLink(badge(t.last_rotation.status), t.workflow_id, t.last_rotation.run_id) : '—');
     cell(row, t.targets.join(', '));
-    const actions = cell(row, '');
-    const rotate = document.createElement('button'); rotate.textContent = 'Rotate'; rotate.dataset.token = t.name;
-    rotate.onclick = async () => {
-      try { const started = await api('/service-tokens/' + encodeURIComponent(t.name) + '/rotate?account_id=' + encodeURIComponent(t.account_id), { method: 'POST' }); notice('Rotation of ' + t.name + ' started: ' + started.workflow_id); }
-      catch (error) { notice('Rotation of ' + t.name + ' not started: ' + error.message); }
-      follow();
-    };
-    actions.append(rotate, text(' '), workflowLink(t.workflow_id));
+    cell(row, '').append(rotateButton('service-tokens', t), text(' '), workflowLink(t.workflow_id));
     body.append(row);
   }
+  showApiTokens(apiTokens.api_tokens);
   const runs = el('fan-outs'); runs.replaceChildren();
   for (const f of fleet.fan_outs) {
     const row = document.createElement('tr'); const p = f.progress;
@@ -83,6 +77,33 @@ async function refresh() {
     cell(row, workflowLink(r.workflow_id, r.run_id, 'run'));
     rot.append(row);
   }
+}
+/** API tokens: expiry and renewal from the latest recorded check (none is started), rotation for those with rotate:. */
+function showApiTokens(list) {
+  const body = el('api-tokens'); body.replaceChildren();
+  for (const t of list) {
+    const row = document.createElement('tr'); const h = t.health;
+    const name = cell(row, t.name); if (t.self) name.append(text(' '), Object.assign(badge('own'), { title: "token-warden's own token" }));
+    cell(row, t.account_id); cell(row, t.kind);
+    const before = h && t.last_rotation && t.last_rotation.finished_at > h.checked_at ? ' (checked before the last rotation)' : '';
+    cell(row, !h ? '—' : (h.expires_on == null ? 'never' : Math.floor((Date.parse(h.expires_on) - Date.now()) / 86400000) + ' days') + before);
+    cell(row, t.next_rotation_at ? t.next_rotation_at.slice(0, 10) : '—');
+    cell(row, t.last_rotation ? withLink(badge(t.last_rotation.status), t.workflow_id, t.last_rotation.run_id) : '—');
+    cell(row, t.rotate ? t.rotate.targets.join(', ') : 'not rotated (checked only)');
+    const actions = cell(row, '');
+    if (t.rotate) actions.append(rotateButton('api-tokens', t), text(' '), workflowLink(t.workflow_id));
+    body.append(row);
+  }
+}
+/** Starts a rotation of a service or API token; the notice names its workflow, and the page follows it. */
+function rotateButton(kind, t) {
+  const button = document.createElement('button'); button.textContent = 'Rotate'; button.dataset.token = t.name;
+  button.onclick = async () => {
+    try { const started = await api('/' + kind + '/' + encodeURIComponent(t.name) + '/rotate?account_id=' + encodeURIComponent(t.account_id), { method: 'POST' }); notice('Rotation of ' + t.name + ' started: ' + started.workflow_id); }
+    catch (error) { notice('Rotation of ' + t.name + ' not started: ' + error.message); }
+    follow();
+  };
+  return button;
 }
 /** Credentials an auditor asks about: nobody manages them, they never expire, or nobody used them for 90 days. */
 async function showDiscovered() {
@@ -156,6 +177,7 @@ export function dashboardPage(options: { temporalUiUrl: string | null; namespace
     <p id="checked-at">No health check recorded yet.</p>
     <button id="check">Check now (starts a checkTokenHealth run)</button>
     <ul id="recommendations"></ul>
+    <table><thead><tr><th>Token</th><th>Account</th><th>Kind</th><th>Expires in</th><th>Next rotation</th><th>Last rotation</th><th>Stores</th><th></th></tr></thead><tbody id="api-tokens"></tbody></table>
   </section>
   <section aria-labelledby="st-title">
     <h2 id="st-title">Service tokens</h2>
