@@ -32,6 +32,7 @@ const recordedHealthSchema = z.object({
         isValid: z.boolean(),
         expiresOn: z.string().nullable(),
         missingPermissions: z.array(z.string()),
+        nextRotationAt: z.string().nullable().optional(),
       }),
     ),
   }),
@@ -91,8 +92,16 @@ export async function listApiTokens(
               missing_permissions_count: checked.missingPermissions.length,
             }
           : null,
-      // The same date the health report shows: the sweep renews a token renewBefore ahead of its expiry.
-      next_rotation_at: token.rotate ? nextRotationAt(expiresOn, durationMs(token.rotate.renewBefore)) : null,
+      // When the sweep rotates it: renewBefore ahead of expiry, or `every` after the value was made
+      // (the last completed rotation; before any, the date the health check worked out).
+      next_rotation_at: token.rotate
+        ? last?.status === 'completed' || !checked?.nextRotationAt
+          ? nextRotationAt(expiresOn, durationMs(token.rotate.renewBefore), {
+              every: token.rotate.every ? durationMs(token.rotate.every) : undefined,
+              valueSince: last?.status === 'completed' ? last.startedAt.toISOString() : null,
+            })
+          : (checked.nextRotationAt ?? null)
+        : null,
       last_rotation: last
         ? {
             run_id: last.runId,
