@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { configuredApiClients, MIN_CLIENT_TOKEN_LENGTH } from '../../src/api/clients';
-import { ConfigError } from '../../src/config';
 import { localClientToken } from '../../src/runtime/client-token';
+import { configProblems } from '../support/config-problems';
 
 describe('client tokens shorter than 32 characters stop start-up with one line each', () => {
   let dir: string;
@@ -13,15 +13,7 @@ describe('client tokens shorter than 32 characters stop start-up with one line e
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const problems = (run: () => unknown): string[] => {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected a ConfigError');
-  };
+  const problems = configProblems;
   const long = () => randomBytes(24).toString('base64url');
 
   it('names CLIENT_AUTH_TOKEN, each short API_CLIENT_TOKENS entry and each short clients-file secret, never the value', () => {

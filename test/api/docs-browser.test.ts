@@ -1,9 +1,7 @@
-import { accessSync, constants } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, pageWithErrors } from '../support/browser';
 import { startApiStack, type ApiStack } from './support';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('Swagger UI at /docs works in a real browser under its security headers', () => {
   let api: ApiStack;
@@ -12,27 +10,10 @@ describe('Swagger UI at /docs works in a real browser under its security headers
   let browser: Browser;
 
   beforeAll(async () => {
-    try {
-      accessSync(CHROMIUM, constants.X_OK);
-    } catch {
-      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
-    }
     api = await startApiStack();
     app = await api.app();
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -40,12 +21,7 @@ describe('Swagger UI at /docs works in a real browser under its security headers
   });
 
   it('renders every operation, breaks no CSP rule, and calls the API with a pasted token', async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
+    const { page, errors: problems } = await pageWithErrors(browser);
     const response = await page.goto(`${url}/docs`);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     expect(response?.headers()['x-content-type-options']).toBe('nosniff');

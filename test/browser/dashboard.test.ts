@@ -1,37 +1,13 @@
-import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, pageWithErrors } from '../support/browser';
 import { apiTokenRotationWorkflowId, findApiToken, rotationWorkflowId } from '../../src/inventory';
 import { fanOutProgressQuery } from '../../src/workflows/fan-out';
 import { startApiTokenFixture, type ApiTokenFixture } from '../support/api-token-fixture';
 import { TEST_TOKEN } from '../support/stack';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** Debian's Chromium, headless; no sandbox, since tests may run as root in a container. */
-async function launchChromium(): Promise<Browser> {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 describe('dashboard in a real browser', () => {
   let f: RotationFixture;
@@ -54,12 +30,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it('asks for a token, refuses a wrong one, lists service tokens and rotates one with a click', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
+    const { page, errors } = await pageWithErrors(browser);
     await page.goto(url);
     await page.fill('#token', 'not-the-token');
     await page.click('#login button');
@@ -168,12 +139,7 @@ describe('dashboard in a real browser: API tokens', () => {
   });
 
   it("lists API tokens with token-warden's own marked, shows a check's expiry and rotates one with a click", async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
+    const { page, errors } = await pageWithErrors(browser);
     await page.goto(url);
     await page.fill('#token', TEST_TOKEN);
     await page.click('#login button');

@@ -391,8 +391,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const chaosBegan = Date.now();
     const chaosDeadline = chaosBegan + options.chaosPhaseMs;
     let lastReport = Date.now();
-    // token-warden's own token goes first, while workers are killed and servers restart around it.
-    let ownTokenFirst = world.apiTokens.find((t) => t.self)?.name;
+    // token-warden's own token goes first, while workers are killed and servers restart around it,
+    // and is revoked in an emergency as soon as that run has ended; later it takes its chances.
+    const ownToken = world.apiTokens.find((t) => t.self)?.name;
+    const ownTokenTurns: Array<'rotate' | 'revoke'> = ownToken ? ['rotate', 'revoke'] : [];
     while (started < options.rotations && Date.now() < chaosDeadline) {
       const idle = [...world.tokens, ...world.apiTokens].map((t) => t.name).filter((name) => !lanes.has(name));
       if (lanes.size < options.concurrency && idle.length) {
@@ -400,9 +402,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           // An emergency revoke of a token whose rotation is running (signalled, or a new run if it just ended).
           if (await driver.request(random.pick([...lanes.keys()]), 'revoke', 'revoke')) started += 1;
         }
-        const token = ownTokenFirst ?? random.pick(idle);
-        ownTokenFirst = undefined;
-        const action = random.chance(options.emergencyShare) ? 'revoke' : 'rotate';
+        const ownTurn = ownToken && idle.includes(ownToken) ? ownTokenTurns.shift() : undefined;
+        const token = ownTurn ? ownToken! : random.pick(idle);
+        const action = ownTurn ?? (random.chance(options.emergencyShare) ? 'revoke' : 'rotate');
         if (await driver.request(token, action, action)) started += 1;
       } else {
         await Promise.race([...lanes.values(), sleep(500)]);

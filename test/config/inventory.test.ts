@@ -1,16 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, parseEnvironment, parseInventory } from '../../src/config';
+import { parseEnvironment, parseInventory } from '../../src/config';
+import { configProblems } from '../support/config-problems';
 
-function problems(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = configProblems;
 
 const valid = `
 accounts:

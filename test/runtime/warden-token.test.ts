@@ -1,18 +1,11 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, parseEnvironment, parseInventory, readSecret } from '../../src/config';
+import { parseEnvironment, parseInventory, readSecret } from '../../src/config';
 import { checkSelfToken, configuredWardenToken, wardenTokenFromFile } from '../../src/runtime/warden-token';
+import { configProblems } from '../support/config-problems';
 
-function problems(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = configProblems;
 
 describe("token-warden's own token from a file", () => {
   let dir: string;
