@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { chaosOptions, runChaos } from './engine';
 import { formatChaosReport } from './report';
+import { OWN_TOKEN } from './api-token-world';
 
 /**
  * A small run of the chaos suite (`npm run chaos` runs 200 rotations): two real worker processes,
@@ -30,7 +31,8 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
       chaosOptions({
         rotations: 8,
         tokens: 4,
-        // An account-owned and a user API token; with every token in a lane of its own, each is rotated at least once.
+        // An account-owned and a user API token, and token-warden's own; with every token in a lane of
+        // its own, each is rotated at least once.
         apiTokens: 2,
         concurrency: 6,
         seed: 11,
@@ -71,10 +73,17 @@ describe('chaos: rotations under Cloudflare faults, store outages and worker SIG
     expect(report.faults.failed).toBeGreaterThan(0);
     expect(report.checks.history.temporalRuns).toBe(report.runs.length);
     const apiTokenRuns = report.runs.filter((r) => r.workflowId.startsWith('rotate-api-token/'));
-    expect(new Set(apiTokenRuns.map((r) => r.token))).toEqual(new Set(['chaos-api-0', 'chaos-api-1']));
-    expect(report.checks.tokens.filter((t) => t.name.startsWith('chaos-api-'))).toEqual([
+    expect(new Set(apiTokenRuns.map((r) => r.token))).toEqual(new Set(['chaos-api-0', 'chaos-api-1', OWN_TOKEN]));
+    // token-warden's own token: rotated, then revoked in an emergency, by workers that read it from its store.
+    const own = apiTokenRuns.filter((r) => r.token === OWN_TOKEN);
+    expect(own.map((r) => [r.outcome, Boolean(r.emergency)])).toEqual([
+      ['completed', false],
+      ['completed', true],
+    ]);
+    expect(report.checks.tokens.filter((t) => t.name.startsWith('chaos-api-') || t.name === OWN_TOKEN)).toEqual([
       expect.objectContaining({ tokens: 1, liveCredentials: 1, storesAgreeing: 2, stores: 2, pendingLeftovers: 0 }),
       expect.objectContaining({ tokens: 1, liveCredentials: 1, storesAgreeing: 1, stores: 1, pendingLeftovers: 0 }),
+      expect.objectContaining({ tokens: 1, liveCredentials: 1, storesAgreeing: 2, stores: 2, pendingLeftovers: 0 }),
     ]);
   }, 150_000);
 });
