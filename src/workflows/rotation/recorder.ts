@@ -2,6 +2,7 @@ import { CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import type { LocalActivities } from '../../activities';
 import type { HistoryWriteResult } from '../../activities/history-writes';
 import type { NotifyChannel, RotationAlert } from '../../activities/notify';
+import type { RotationRow, RotationRowResult } from '../../activities/rotation-rows';
 import type { RotationProgress, RotationStep } from './messages';
 import { failureSummary } from '../failures';
 import { iso } from './support';
@@ -16,7 +17,7 @@ export interface HistoryProblem {
 
 type Records = Pick<
   LocalActivities,
-  'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord'
+  'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord' | 'recordRotationRows'
 >;
 type Notifications = Pick<LocalActivities, 'notifyRotation'>;
 
@@ -41,6 +42,13 @@ export interface RecorderContext {
  * Postgres or not. Rows and alerts are never cancelled with the run, so a cancelled run still
  * says what it left behind.
  *
+ * `batched` (runs started since `rotation-bookkeeping-batched`, always beside): rows are written
+ * in batches (`recordRotationRows`), one round trip through the task queue, and one workflow task,
+ * per batch rather than per row. The run row goes at once (with the audit rows before it); step and
+ * audit rows are held until the run waits anyway (`writeHeld`: the wait before retire, a pause
+ * between propagation rounds) or the next run or outcome row, so none crowds the work's own round
+ * trips.
+ *
  * Otherwise (runs recorded before), every row and alert is awaited where it was recorded, as
  * that code did, so their histories replay.
  *
@@ -55,10 +63,15 @@ export class RotationRecorder {
   private readonly beside: Array<Promise<void>> = [];
   private channels: NotifyChannel[] | null = null;
   private readonly held: Array<Parameters<RotationRecorder['alert']>> = [];
+  /** Rows recorded and not yet taken by a batch (`batched`); each built when its batch is. */
+  private readonly pending: Array<{ what: string; row: () => RotationRow }> = [];
+  /** A batch is queued that has not taken its rows yet. */
+  private batchAhead = false;
 
   constructor(
     private readonly context: RecorderContext,
     readonly besideTheWork: boolean,
+    private readonly batched = false,
   ) {
     this.queue = besideTheWork ? new Promise<void>((resolve) => (this.release = resolve)) : Promise.resolve();
   }
@@ -113,17 +126,28 @@ export class RotationRecorder {
     details: Record<string, unknown>,
   ): Promise<void> {
     this.progress.steps.push({ seq, step, outcome, startedAt, finishedAt: iso(Date.now()), details });
-    await this.write(`step ${step}`, () =>
-      this.context.records.recordRotationStep({ runId: this.context.runId, seq, step, outcome, startedAt, details }),
+    const row = { runId: this.context.runId, seq, step, outcome, startedAt, details };
+    await this.write(
+      `step ${step}`,
+      () => this.context.records.recordRotationStep(row),
+      () => ({ kind: 'step', row }),
     );
   }
 
   audit(what: string, event: Parameters<Records['recordAudit']>[0]): Promise<void> {
-    return this.write(what, () => this.context.records.recordAudit(event));
+    return this.write(
+      what,
+      () => this.context.records.recordAudit(event),
+      () => ({ kind: 'audit', row: event }),
+    );
   }
 
   start(row: Parameters<Records['recordRotationStart']>[0]): Promise<void> {
-    return this.write('run', () => this.context.records.recordRotationStart(row));
+    return this.write(
+      'run',
+      () => this.context.records.recordRotationStart(row),
+      () => ({ kind: 'run', row }),
+    );
   }
 
   /** The run's outcome row; it names every row that could not be stored as it was. */
@@ -131,12 +155,16 @@ export class RotationRecorder {
     status: Parameters<Records['finishRotationRecord']>[0]['status'],
     outcome: Record<string, unknown>,
   ): Promise<void> {
-    return this.write('outcome', () =>
-      this.context.records.finishRotationRecord({
-        runId: this.context.runId,
-        status,
-        outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
-      }),
+    // Built when written: it names the problems of every row written before it.
+    const row = () => ({
+      runId: this.context.runId,
+      status,
+      outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
+    });
+    return this.write(
+      'outcome',
+      () => this.context.records.finishRotationRecord(row()),
+      () => ({ kind: 'outcome', row: row() }),
     );
   }
 
@@ -167,9 +195,17 @@ export class RotationRecorder {
     this.track(CancellationScope.nonCancellable(send));
   }
 
+  /** Held rows start to be written (`batched`), after the batch under way: where the run waits anyway. */
+  writeHeld(): void {
+    if (!this.batched || !this.pending.length || this.batchAhead) return;
+    this.batchAhead = true;
+    this.queue = this.queue.then(() => this.writePending());
+  }
+
   /** Waits until every row and alert recorded so far (and any they led to) is done. */
   async flush(): Promise<void> {
     this.open();
+    this.writeHeld();
     for (;;) {
       const queue = this.queue;
       const alerts = this.beside.length;
@@ -183,10 +219,43 @@ export class RotationRecorder {
     this.beside.push(work);
   }
 
-  private write(what: string, run: () => Promise<HistoryWriteResult | void>): Promise<void> {
+  private write(what: string, run: () => Promise<HistoryWriteResult | void>, row: () => RotationRow): Promise<void> {
     if (!this.besideTheWork) return this.attempt(what, run);
+    if (this.batched) {
+      this.pending.push({ what, row });
+      if (row().kind === 'run' || row().kind === 'outcome') this.writeHeld();
+      return Promise.resolve();
+    }
     this.queue = this.queue.then(() => this.attempt(what, () => CancellationScope.nonCancellable(run)));
     return Promise.resolve();
+  }
+
+  /** Writes every row recorded so far in one activity, then notes what Postgres refused or cleaned. */
+  private async writePending(): Promise<void> {
+    this.batchAhead = false;
+    const batch = this.pending.splice(0);
+    const rows = batch.map((entry) => entry.row());
+    let results: RotationRowResult[];
+    try {
+      results = await CancellationScope.nonCancellable(() => this.context.records.recordRotationRows(rows));
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const { type, message } = failureSummary(error);
+      results = rows.map(() => ({ stored: 'rejected', type: String(type), message: String(message) }));
+    }
+    const known = this.problems.length;
+    for (const [i, r] of results.entries()) {
+      const write = batch[i]!.what;
+      if (r.stored === 'rejected')
+        await this.problem({ write, stored: 'not stored', type: r.type, message: r.message });
+      if (r.stored === 'sanitized') await this.problem({ write, stored: 'sanitized', message: r.problem });
+    }
+    // The outcome row names every row that could not be stored as it was: written again if one of its batch was not.
+    const outcome = batch.filter((_, i) => rows[i]!.kind === 'outcome').at(-1);
+    if (outcome && this.problems.length > known) {
+      this.pending.push(outcome);
+      this.writeHeld();
+    }
   }
 
   private async attempt(what: string, run: () => Promise<HistoryWriteResult | void>): Promise<void> {

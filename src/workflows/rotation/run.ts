@@ -48,6 +48,8 @@ import { Saga } from './saga';
  * waiting for its plan kills first. Runs recorded before replay the old path.
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
+/** Patch: the rows recorded while a write is under way are written together (recorder.ts). */
+const BOOKKEEPING_BATCHED = 'rotation-bookkeeping-batched';
 
 export type StrategyName = 'rotate-secret' | 'replace' | 'successor' | 'roll';
 
@@ -132,7 +134,8 @@ export class RotationRun {
     };
     const notifications = proxyActivities<LocalActivities>(rotationAlerts);
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
-    this.recorder = new RotationRecorder({ ...context, records: this.records, notifications }, besideTheWork);
+    const batched = besideTheWork && patched(BOOKKEEPING_BATCHED);
+    this.recorder = new RotationRecorder({ ...context, records: this.records, notifications }, besideTheWork, batched);
     setHandler(emergencyRevokeSignal, (request) => this.revokeSignalled(request));
     setHandler(progressQuery, () => progress);
 
