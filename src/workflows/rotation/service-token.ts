@@ -1,9 +1,12 @@
-import { log } from '@temporalio/workflow';
+import { log, patched } from '@temporalio/workflow';
 import type { ResolvedServiceToken } from '../../activities/service-tokens';
 import type { RotationRun } from './run';
 import { replace } from './strategies/replace';
 import { rotateSecret } from './strategies/rotate-secret';
 import type { RotationStrategy } from './strategies/strategy';
+
+/** Patch: resolve's read of Cloudflare is sent beside the plan's read of Postgres. */
+const RESOLVE_BESIDE_PLAN = 'resolve-beside-plan';
 
 /**
  * The credential kind an Access service token is: how it is resolved, which strategy rotates
@@ -11,8 +14,19 @@ import type { RotationStrategy } from './strategies/strategy';
  */
 export const serviceTokens = {
   /** 1. resolve — the token as Cloudflare has it now. */
-  resolve(run: RotationRun): Promise<ResolvedServiceToken> {
-    return run.step('resolve', () => run.cloudflare().resolveServiceToken(run.token), describeResolved);
+  resolve(run: RotationRun, begun?: Promise<ResolvedServiceToken>): Promise<ResolvedServiceToken> {
+    return run.step('resolve', () => begun ?? run.cloudflare().resolveServiceToken(run.token), describeResolved);
+  },
+
+  /**
+   * Resolve only reads Cloudflare: it is sent beside the plan (runs since `resolve-beside-plan`),
+   * and the resolve step takes its answer. A failure surfaces there, or nowhere if the plan failed.
+   */
+  resolveBesidePlan(run: RotationRun): Promise<ResolvedServiceToken> | undefined {
+    if (!patched(RESOLVE_BESIDE_PLAN)) return undefined;
+    const resolving = run.cloudflare().resolveServiceToken(run.token);
+    resolving.catch(() => undefined);
+    return resolving;
   },
 
   /**
