@@ -27,6 +27,8 @@ export interface RecorderContext {
   runId: string;
   progress: RotationProgress;
   records: Records;
+  /** The first batch and the last: local activities, inside the workflow task that records them. */
+  localRecords?: Pick<LocalActivities, 'recordRotationRows'>;
   notifications: Notifications;
 }
 
@@ -42,12 +44,10 @@ export interface RecorderContext {
  * Postgres or not. Rows and alerts are never cancelled with the run, so a cancelled run still
  * says what it left behind.
  *
- * `batched` (runs started since `rotation-bookkeeping-batched`, always beside): rows are written
- * in batches (`recordRotationRows`), one round trip through the task queue, and one workflow task,
- * per batch rather than per row. The run row goes at once (with the audit rows before it); step and
- * audit rows are held until the run waits anyway (`writeHeld`: the wait before retire, a pause
- * between propagation rounds) or the next run or outcome row, so none crowds the work's own round
- * trips.
+ * `batched` (since `rotation-fewer-round-trips`, always beside): one activity per batch of rows
+ * (`recordRotationRows`), not per row, so none crowds the work's round trips. The run row (and
+ * audit rows before it) goes at once and the last rows when the run is done (`flush`), as local
+ * activities; the rows between wait until the run does (`writeHeld`: before retire, a pause).
  *
  * Otherwise (runs recorded before), every row and alert is awaited where it was recorded, as
  * that code did, so their histories replay.
@@ -196,17 +196,17 @@ export class RotationRecorder {
   }
 
   /** Held rows start to be written (`batched`), after the batch under way: where the run waits anyway. */
-  writeHeld(): void {
+  writeHeld(local = false): void {
     if (!this.batched || !this.pending.length || this.batchAhead) return;
     this.batchAhead = true;
-    this.queue = this.queue.then(() => this.writePending());
+    this.queue = this.queue.then(() => this.writePending(local));
   }
 
   /** Waits until every row and alert recorded so far (and any they led to) is done. */
   async flush(): Promise<void> {
     this.open();
-    this.writeHeld();
     for (;;) {
+      this.writeHeld(true);
       const queue = this.queue;
       const alerts = this.beside.length;
       await queue;
@@ -223,21 +223,22 @@ export class RotationRecorder {
     if (!this.besideTheWork) return this.attempt(what, run);
     if (this.batched) {
       this.pending.push({ what, row });
-      if (row().kind === 'run' || row().kind === 'outcome') this.writeHeld();
+      if (row().kind === 'run') this.writeHeld(true);
       return Promise.resolve();
     }
     this.queue = this.queue.then(() => this.attempt(what, () => CancellationScope.nonCancellable(run)));
     return Promise.resolve();
   }
 
-  /** Writes every row recorded so far in one activity, then notes what Postgres refused or cleaned. */
-  private async writePending(): Promise<void> {
+  /** Writes the rows recorded so far in one activity; notes what Postgres refused or cleaned. */
+  private async writePending(local: boolean): Promise<void> {
     this.batchAhead = false;
     const batch = this.pending.splice(0);
     const rows = batch.map((entry) => entry.row());
     let results: RotationRowResult[];
     try {
-      results = await CancellationScope.nonCancellable(() => this.context.records.recordRotationRows(rows));
+      const records = (local && this.context.localRecords) || this.context.records;
+      results = await CancellationScope.nonCancellable(() => records.recordRotationRows(rows));
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { type, message } = failureSummary(error);
@@ -254,7 +255,7 @@ export class RotationRecorder {
     const outcome = batch.filter((_, i) => rows[i]!.kind === 'outcome').at(-1);
     if (outcome && this.problems.length > known) {
       this.pending.push(outcome);
-      this.writeHeld();
+      this.writeHeld(local);
     }
   }
 

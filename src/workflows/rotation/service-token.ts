@@ -1,12 +1,9 @@
-import { log, patched } from '@temporalio/workflow';
+import { log } from '@temporalio/workflow';
 import type { ResolvedServiceToken } from '../../activities/service-tokens';
 import type { RotationRun } from './run';
 import { replace } from './strategies/replace';
 import { rotateSecret } from './strategies/rotate-secret';
 import type { RotationStrategy } from './strategies/strategy';
-
-/** Patch: resolve's read of Cloudflare is sent beside the plan's read of Postgres. */
-const RESOLVE_BESIDE_PLAN = 'resolve-beside-plan';
 
 /**
  * The credential kind an Access service token is: how it is resolved, which strategy rotates
@@ -19,11 +16,11 @@ export const serviceTokens = {
   },
 
   /**
-   * Resolve only reads Cloudflare: it is sent beside the plan (runs since `resolve-beside-plan`),
+   * Resolve only reads Cloudflare: it is sent beside the plan (runs since `rotation-fewer-round-trips`),
    * and the resolve step takes its answer. A failure surfaces there, or nowhere if the plan failed.
    */
   resolveBesidePlan(run: RotationRun): Promise<ResolvedServiceToken> | undefined {
-    if (!patched(RESOLVE_BESIDE_PLAN)) return undefined;
+    if (!run.fewerRoundTrips) return undefined;
     const resolving = run.cloudflare().resolveServiceToken(run.token);
     resolving.catch(() => undefined);
     return resolving;
