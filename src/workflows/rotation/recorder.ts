@@ -244,17 +244,16 @@ export class RotationRecorder {
       const { type, message } = failureSummary(error);
       results = rows.map(() => ({ stored: 'rejected', type: String(type), message: String(message) }));
     }
-    const known = this.problems.length;
     for (const [i, r] of results.entries()) {
       const write = batch[i]!.what;
       if (r.stored === 'rejected')
         await this.problem({ write, stored: 'not stored', type: r.type, message: r.message });
       if (r.stored === 'sanitized') await this.problem({ write, stored: 'sanitized', message: r.problem });
     }
-    // The outcome row names every row that could not be stored as it was: written again if one of its batch was not.
-    const outcome = batch.filter((_, i) => rows[i]!.kind === 'outcome').at(-1);
-    if (outcome && this.problems.length > known) {
-      this.pending.push(outcome);
+    // The outcome row names every row that could not be stored as it was: written again if one before it in its batch was not.
+    const at = rows.map((row) => row.kind).lastIndexOf('outcome');
+    if (at > 0 && results.slice(0, at).some((r) => r.stored !== 'as-given')) {
+      this.pending.push(batch[at]!);
       this.writeHeld(local);
     }
   }
