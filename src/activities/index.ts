@@ -14,6 +14,7 @@ import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
 import { createPropagationActivities } from './propagation';
 import { createRotationRecordActivities } from './rotation-records';
+import { createRotationRowActivities } from './rotation-rows';
 import { createServiceTokenActivities } from './service-tokens';
 import { createServiceTokenInventoryActivities } from './service-token-inventory';
 import { createTokenHealthActivities } from './token-health';
@@ -61,6 +62,7 @@ export function createLocalActivities(deps: ActivityDeps) {
     ...createHistoryActivities(deps.history),
     ...createCloudflareBudgetActivities(deps),
     ...createRotationRecordActivities(deps),
+    ...createRotationRowActivities(deps),
     ...createTokenHealthLocalActivities(deps),
     ...createNotifyActivities(deps),
     ...createDiscoveryLocalActivities(deps),

@@ -153,7 +153,9 @@ describe('rotateServiceToken history writes, with stub activities', () => {
       expect(kill).toBeGreaterThanOrEqual(0);
       expect(run.calls[kill]).toMatchObject({ queue: 'cloudflare', lane: 'emergency' });
       expect(run.result).toMatchObject({ status: 'completed', emergency: true, strategy: 'rotate-secret' });
+      // The resolve read went beside the plan (rotation-fewer-round-trips); the kill is the first mutation.
       expect(flow(run)).toEqual([
+        'resolveServiceToken',
         'revokeServiceTokenSecret',
         'propagateToStore',
         'verifyStore',

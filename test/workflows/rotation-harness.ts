@@ -10,7 +10,9 @@ import {
   type LogLevel,
 } from '@temporalio/worker';
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
+import type { HistoryWriteResult } from '../../src/activities/history-writes';
 import type { PlannedTarget, RotationPlan } from '../../src/activities/rotation-records';
+import type { RotationRow, RotationRowResult } from '../../src/activities/rotation-rows';
 import type { ServiceTokenState } from '../../src/activities/service-tokens';
 import type { WriteReceipt } from '../../src/stores/store-types';
 import {
@@ -183,6 +185,12 @@ const ROTATION_ACTIVITIES = [
   'notifyRotation',
 ] as const satisfies ReadonlyArray<keyof All>;
 type Name = (typeof ROTATION_ACTIVITIES)[number];
+const ROW_ACTIVITIES = {
+  audit: 'recordAudit',
+  run: 'recordRotationStart',
+  step: 'recordRotationStep',
+  outcome: 'finishRotationRecord',
+} as const satisfies Record<RotationRow['kind'], Name>;
 type StubSet = { [K in Name]: (input: Input<K>, attempt: number) => Promise<Output<K>> };
 export type Stubs = Partial<StubSet>;
 
@@ -237,25 +245,37 @@ export async function startHarness(): Promise<Harness> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
 
-  const activitiesFor = (queue: Call['queue'], lane?: Lane) =>
-    Object.fromEntries(
-      ROTATION_ACTIVITIES.map((name) => [
-        name,
-        async (input: unknown) => {
-          const { workflowExecution, attempt } = Context.current().info;
-          const scenario = workflowExecution && scenarios.get(workflowExecution.workflowId);
-          if (!scenario)
-            throw ApplicationFailure.create({
-              message: `no scenario for ${workflowExecution?.workflowId}`,
-              nonRetryable: true,
-            });
-          scenario.calls.push({ queue, ...(lane ? { lane } : {}), name, input, attempt });
-          // The stub for `name` takes that activity's input: the one Temporal just delivered.
-          const stub: (input: never, attempt: number) => Promise<unknown> = scenario.stubs[name];
-          return stub(input as never, attempt);
-        },
-      ]),
-    );
+  const call = async (queue: Call['queue'], lane: Lane | undefined, name: Name, input: unknown) => {
+    const { workflowExecution, attempt } = Context.current().info;
+    const scenario = workflowExecution && scenarios.get(workflowExecution.workflowId);
+    if (!scenario)
+      throw ApplicationFailure.create({
+        message: `no scenario for ${workflowExecution?.workflowId}`,
+        nonRetryable: true,
+      });
+    scenario.calls.push({ queue, ...(lane ? { lane } : {}), name, input, attempt });
+    // The stub for `name` takes that activity's input: the one Temporal just delivered.
+    const stub: (input: never, attempt: number) => Promise<unknown> = scenario.stubs[name];
+    return stub(input as never, attempt);
+  };
+  const activitiesFor = (queue: Call['queue'], lane?: Lane) => ({
+    ...Object.fromEntries(
+      ROTATION_ACTIVITIES.map((name) => [name, (input: unknown) => call(queue, lane, name, input)]),
+    ),
+    // A batch of rows is each row's own activity, in order, as recordRotationRows writes them.
+    recordRotationRows: async (rows: RotationRow[]): Promise<RotationRowResult[]> => {
+      const results: RotationRowResult[] = [];
+      for (const { kind, row } of rows) {
+        try {
+          results.push((await call(queue, lane, ROW_ACTIVITIES[kind], row)) as HistoryWriteResult);
+        } catch (error) {
+          if (!(error instanceof ApplicationFailure) || !error.nonRetryable) throw error;
+          results.push({ stored: 'rejected', type: String(error.type), message: error.message });
+        }
+      }
+      return results;
+    },
+  });
 
   const taskQueue = `tw-rotate-wf-${randomBytes(4).toString('hex')}`;
   const workers = await Promise.all([
@@ -346,11 +366,15 @@ export function recordedStep(
   return inputsOf(run, 'recordRotationStep').find((s) => s.step === step);
 }
 
-/** What `finishRotationRecord` was given (exactly one call expected). */
+/**
+ * What `finishRotationRecord` was given: exactly one outcome. The last batch of rows is a local
+ * activity, run again when the workflow task that ran it is retried (its completion refused for
+ * events that came in meanwhile); the writes are idempotent, so the same row written twice is one.
+ */
 export function finished(run: Pick<Run, 'calls'>) {
-  const all = inputsOf(run, 'finishRotationRecord');
-  expect(all).toHaveLength(1);
-  return all[0]!;
+  const all = new Set(inputsOf(run, 'finishRotationRecord').map((row) => JSON.stringify(row)));
+  expect(all.size).toBe(1);
+  return inputsOf(run, 'finishRotationRecord')[0]!;
 }
 
 const BOOKKEEPING = new Set<Name>([

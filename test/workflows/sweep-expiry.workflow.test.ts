@@ -76,6 +76,10 @@ describe('sweepExpiry, with stub activities', () => {
       recordRotationStart: none,
       recordRotationStep: none,
       finishRotationRecord: none,
+      recordRotationRows: async (rows: unknown[]) => {
+        scenarioOf(undefined);
+        return rows.map(() => ({ stored: 'as-given' }));
+      },
       promoteSecret: none,
       discardSecret: none,
       notifyRotation: async () => ({ status: 200 }),

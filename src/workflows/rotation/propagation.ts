@@ -182,6 +182,7 @@ export async function propagateUntilHeld(
       }
     }
     recorder.progress.phase = 'propagate (retrying)';
+    recorder.writeHeld();
     if (await condition(() => options.revoked(), pauseBeforeNextRound(pause, state.previousValidUntil, Date.now())))
       throw failure.error;
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);

@@ -2,6 +2,7 @@ import { CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import type { LocalActivities } from '../../activities';
 import type { HistoryWriteResult } from '../../activities/history-writes';
 import type { NotifyChannel, RotationAlert } from '../../activities/notify';
+import type { RotationRow, RotationRowResult } from '../../activities/rotation-rows';
 import type { RotationProgress, RotationStep } from './messages';
 import { failureSummary } from '../failures';
 import { iso } from './support';
@@ -16,7 +17,7 @@ export interface HistoryProblem {
 
 type Records = Pick<
   LocalActivities,
-  'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord'
+  'recordAudit' | 'recordRotationStart' | 'recordRotationStep' | 'finishRotationRecord' | 'recordRotationRows'
 >;
 type Notifications = Pick<LocalActivities, 'notifyRotation'>;
 
@@ -26,6 +27,8 @@ export interface RecorderContext {
   runId: string;
   progress: RotationProgress;
   records: Records;
+  /** The first batch and the last: local activities, inside the workflow task that records them. */
+  localRecords?: Pick<LocalActivities, 'recordRotationRows'>;
   notifications: Notifications;
 }
 
@@ -41,6 +44,11 @@ export interface RecorderContext {
  * Postgres or not. Rows and alerts are never cancelled with the run, so a cancelled run still
  * says what it left behind.
  *
+ * `batched` (since `rotation-fewer-round-trips`, always beside): one activity per batch of rows
+ * (`recordRotationRows`), not per row, so none crowds the work's round trips. The run row (and
+ * audit rows before it) goes at once and the last rows when the run is done (`flush`), as local
+ * activities; the rows between wait until the run does (`writeHeld`: before retire, a pause).
+ *
  * Otherwise (runs recorded before), every row and alert is awaited where it was recorded, as
  * that code did, so their histories replay.
  *
@@ -55,10 +63,15 @@ export class RotationRecorder {
   private readonly beside: Array<Promise<void>> = [];
   private channels: NotifyChannel[] | null = null;
   private readonly held: Array<Parameters<RotationRecorder['alert']>> = [];
+  /** Rows recorded and not yet taken by a batch (`batched`); each built when its batch is. */
+  private readonly pending: Array<{ what: string; row: () => RotationRow }> = [];
+  /** A batch is queued that has not taken its rows yet. */
+  private batchAhead = false;
 
   constructor(
     private readonly context: RecorderContext,
     readonly besideTheWork: boolean,
+    private readonly batched = false,
   ) {
     this.queue = besideTheWork ? new Promise<void>((resolve) => (this.release = resolve)) : Promise.resolve();
   }
@@ -113,17 +126,28 @@ export class RotationRecorder {
     details: Record<string, unknown>,
   ): Promise<void> {
     this.progress.steps.push({ seq, step, outcome, startedAt, finishedAt: iso(Date.now()), details });
-    await this.write(`step ${step}`, () =>
-      this.context.records.recordRotationStep({ runId: this.context.runId, seq, step, outcome, startedAt, details }),
+    const row = { runId: this.context.runId, seq, step, outcome, startedAt, details };
+    await this.write(
+      `step ${step}`,
+      () => this.context.records.recordRotationStep(row),
+      () => ({ kind: 'step', row }),
     );
   }
 
   audit(what: string, event: Parameters<Records['recordAudit']>[0]): Promise<void> {
-    return this.write(what, () => this.context.records.recordAudit(event));
+    return this.write(
+      what,
+      () => this.context.records.recordAudit(event),
+      () => ({ kind: 'audit', row: event }),
+    );
   }
 
   start(row: Parameters<Records['recordRotationStart']>[0]): Promise<void> {
-    return this.write('run', () => this.context.records.recordRotationStart(row));
+    return this.write(
+      'run',
+      () => this.context.records.recordRotationStart(row),
+      () => ({ kind: 'run', row }),
+    );
   }
 
   /** The run's outcome row; it names every row that could not be stored as it was. */
@@ -131,12 +155,16 @@ export class RotationRecorder {
     status: Parameters<Records['finishRotationRecord']>[0]['status'],
     outcome: Record<string, unknown>,
   ): Promise<void> {
-    return this.write('outcome', () =>
-      this.context.records.finishRotationRecord({
-        runId: this.context.runId,
-        status,
-        outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
-      }),
+    // Built when written: it names the problems of every row written before it.
+    const row = () => ({
+      runId: this.context.runId,
+      status,
+      outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
+    });
+    return this.write(
+      'outcome',
+      () => this.context.records.finishRotationRecord(row()),
+      () => ({ kind: 'outcome', row: row() }),
     );
   }
 
@@ -167,10 +195,18 @@ export class RotationRecorder {
     this.track(CancellationScope.nonCancellable(send));
   }
 
+  /** Held rows start to be written (`batched`), after the batch under way: where the run waits anyway. */
+  writeHeld(local = false): void {
+    if (!this.batched || !this.pending.length || this.batchAhead) return;
+    this.batchAhead = true;
+    this.queue = this.queue.then(() => this.writePending(local));
+  }
+
   /** Waits until every row and alert recorded so far (and any they led to) is done. */
   async flush(): Promise<void> {
     this.open();
     for (;;) {
+      this.writeHeld(true);
       const queue = this.queue;
       const alerts = this.beside.length;
       await queue;
@@ -183,10 +219,43 @@ export class RotationRecorder {
     this.beside.push(work);
   }
 
-  private write(what: string, run: () => Promise<HistoryWriteResult | void>): Promise<void> {
+  private write(what: string, run: () => Promise<HistoryWriteResult | void>, row: () => RotationRow): Promise<void> {
     if (!this.besideTheWork) return this.attempt(what, run);
+    if (this.batched) {
+      this.pending.push({ what, row });
+      if (row().kind === 'run') this.writeHeld(true);
+      return Promise.resolve();
+    }
     this.queue = this.queue.then(() => this.attempt(what, () => CancellationScope.nonCancellable(run)));
     return Promise.resolve();
+  }
+
+  /** Writes the rows recorded so far in one activity; notes what Postgres refused or cleaned. */
+  private async writePending(local: boolean): Promise<void> {
+    this.batchAhead = false;
+    const batch = this.pending.splice(0);
+    const rows = batch.map((entry) => entry.row());
+    let results: RotationRowResult[];
+    try {
+      const records = (local && this.context.localRecords) || this.context.records;
+      results = await CancellationScope.nonCancellable(() => records.recordRotationRows(rows));
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const { type, message } = failureSummary(error);
+      results = rows.map(() => ({ stored: 'rejected', type: String(type), message: String(message) }));
+    }
+    for (const [i, r] of results.entries()) {
+      const write = batch[i]!.what;
+      if (r.stored === 'rejected')
+        await this.problem({ write, stored: 'not stored', type: r.type, message: r.message });
+      if (r.stored === 'sanitized') await this.problem({ write, stored: 'sanitized', message: r.problem });
+    }
+    // The outcome row names every row that could not be stored as it was: written again if one before it in its batch was not.
+    const at = rows.map((row) => row.kind).lastIndexOf('outcome');
+    if (at > 0 && results.slice(0, at).some((r) => r.stored !== 'as-given')) {
+      this.pending.push(batch[at]!);
+      this.writeHeld(local);
+    }
   }
 
   private async attempt(what: string, run: () => Promise<HistoryWriteResult | void>): Promise<void> {

@@ -39,6 +39,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   const killedAtStart = await killAtStart(run);
   run.recorder.open();
   const planning = run.records.planRotation(run.token);
+  const resolving = killedAtStart ? undefined : serviceTokens.resolveBesidePlan(run);
   const killed = killedAtStart ?? (await killIfRevokedWhile(run, planning));
   run.begin(await planning);
   await run.recordAudit();
@@ -48,7 +49,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   let issued: IssuedSecret | undefined;
   try {
     // 1. resolve — the token as Cloudflare has it now (an emergency's kill resolved it already)
-    resolved = killed ? killed.resolved : await serviceTokens.resolve(run);
+    resolved = killed ? killed.resolved : await serviceTokens.resolve(run, resolving);
     if (killed) await recordKill(run, killed, 'resolve');
     serviceTokens.chooseStrategy(run, resolved);
 

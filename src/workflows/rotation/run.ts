@@ -3,6 +3,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -21,6 +22,7 @@ import {
 } from '../../temporal/search-attributes';
 import {
   evidenceReads,
+  historyWrites,
   retireCalls,
   rotationAlerts,
   rotationCloudflareCalls,
@@ -48,6 +50,11 @@ import { Saga } from './saga';
  * waiting for its plan kills first. Runs recorded before replay the old path.
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
+/**
+ * Patch: fewer round trips through the task queue. The recorder writes rows in batches
+ * (recorder.ts, `batched`), and resolve's read goes beside the plan (service-token.ts).
+ */
+const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
 
 export type StrategyName = 'rotate-secret' | 'replace' | 'successor' | 'roll';
 
@@ -82,6 +89,8 @@ export class RotationRun {
   readonly workflowId: string;
   readonly runId: string;
   readonly recorder: RotationRecorder;
+  /** Runs since `rotation-fewer-round-trips`: bookkeeping in batches, resolve beside the plan. */
+  readonly fewerRoundTrips: boolean;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -132,7 +141,13 @@ export class RotationRun {
     };
     const notifications = proxyActivities<LocalActivities>(rotationAlerts);
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
-    this.recorder = new RotationRecorder({ ...context, records: this.records, notifications }, besideTheWork);
+    this.fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
+    const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
+    this.recorder = new RotationRecorder(
+      { ...context, records: this.records, localRecords, notifications },
+      besideTheWork,
+      this.fewerRoundTrips,
+    );
     setHandler(emergencyRevokeSignal, (request) => this.revokeSignalled(request));
     setHandler(progressQuery, () => progress);
 

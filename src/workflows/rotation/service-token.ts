@@ -11,8 +11,19 @@ import type { RotationStrategy } from './strategies/strategy';
  */
 export const serviceTokens = {
   /** 1. resolve — the token as Cloudflare has it now. */
-  resolve(run: RotationRun): Promise<ResolvedServiceToken> {
-    return run.step('resolve', () => run.cloudflare().resolveServiceToken(run.token), describeResolved);
+  resolve(run: RotationRun, begun?: Promise<ResolvedServiceToken>): Promise<ResolvedServiceToken> {
+    return run.step('resolve', () => begun ?? run.cloudflare().resolveServiceToken(run.token), describeResolved);
+  },
+
+  /**
+   * Resolve only reads Cloudflare: it is sent beside the plan (runs since `rotation-fewer-round-trips`),
+   * and the resolve step takes its answer. A failure surfaces there, or nowhere if the plan failed.
+   */
+  resolveBesidePlan(run: RotationRun): Promise<ResolvedServiceToken> | undefined {
+    if (!run.fewerRoundTrips) return undefined;
+    const resolving = run.cloudflare().resolveServiceToken(run.token);
+    resolving.catch(() => undefined);
+    return resolving;
   },
 
   /**

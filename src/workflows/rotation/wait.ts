@@ -34,6 +34,8 @@ export interface WaitEvidence {
  * answer, or no answer at all: the timer decides, and the step says so.
  */
 export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
+  // The step rows so far are written while the run waits (runs with batched bookkeeping).
+  run.recorder.writeHeld();
   if (run.strategy === 'replace' && patched(RETIRE_ON_EVIDENCE)) {
     return run.step(
       'wait',
