@@ -36,15 +36,20 @@ import { KUBERNETES_VERSIONS, kubeconform, kubernetesSchemaLocation, run } from 
  * No cluster runs here: the manifests are checked by shape against the code they start — the
  * entry points, the environment schema, the inventory schema, the routes the probes hit and the
  * Kubernetes calls the Secret store makes — and by kubeconform against the Kubernetes API's own
- * schemas, offline (tools/deploy-validators/install.sh installs both).
+ * schemas, offline (tools/deploy-validators/install.sh installs both). token-warden's own token
+ * (its mounted Secret, its Role, its `self: true` entry): kubernetes-self-token.test.ts.
  */
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
-/** Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`. */
-const REQUIRED_SECRETS = ['CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
+/**
+ * Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`.
+ * CLOUDFLARE_API_TOKEN is in none (a mounted file instead), and never a literal.
+ */
+const REQUIRED_SECRETS = ['TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
 const OPTIONAL_SECRETS = ['CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN', 'TEMPORAL_API_KEY'];
 const SECRET_NAMES = [
   ...REQUIRED_SECRETS,
+  'CLOUDFLARE_API_TOKEN',
   ...OPTIONAL_SECRETS,
   'CLIENT_AUTH_TOKEN',
   'TOKEN_WARDEN_PREVIOUS_KEYS',
@@ -144,7 +149,7 @@ describe('deploy/kubernetes', () => {
         expect.arrayContaining([
           'TEMPORAL_ADDRESS',
           'DATABASE_URL',
-          'CLOUDFLARE_API_TOKEN',
+          'CLOUDFLARE_API_TOKEN_FILE',
           'TOKEN_WARDEN_ENCRYPTION_KEY',
           'TOKEN_WARDEN_INVENTORY',
         ]),
@@ -266,11 +271,11 @@ describe('deploy/kubernetes', () => {
     expect(worker.spec.template.spec.serviceAccountName).toBe('token-warden');
     expect(worker.spec.template.spec.automountServiceAccountToken).not.toBe(false);
     find(manifestSchema, 'ServiceAccount', 'token-warden');
-    const roles = all(roleSchema, 'Role');
+    // The Roles of target namespaces; the one for token-warden's own token: kubernetes-self-token.test.ts.
+    const roles = all(roleSchema, 'Role').filter((role) => role.metadata.namespace !== NAMESPACE);
     expect(roles.length).toBeGreaterThan(0);
     const PLURALS = ['daemonsets', 'deployments', 'statefulsets'];
     for (const role of roles) {
-      expect(role.metadata.namespace).not.toBe(NAMESPACE);
       for (const rule of role.rules) {
         if (rule.apiGroups[0] === 'apps') {
           // Workloads: by name only, exactly get and patch, nothing but the three kinds.
