@@ -1,5 +1,11 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { parseEnvironment } from '../../src/config';
+import { durationMs, loadInventoryFile, parseEnvironment, type Inventory } from '../../src/config';
+import { seedRoles } from '../../src/health/evaluate';
+import { tokensWriteGroupName } from '../../src/health/permissions';
+import { wardenNeeds } from '../../src/health/self-audit';
+import { checkSelfToken, configuredWardenToken } from '../../src/runtime/warden-token';
 import { deploymentSchema, roleBindingSchema, roleSchema, type Deployment } from './kubernetes-objects';
 import {
   NAMESPACE,
@@ -7,8 +13,10 @@ import {
   api,
   containerOf,
   envNames,
+  inventoryText,
   literalEnv,
   podEnv,
+  podInventory,
   rbacVerbsPicked,
   worker,
 } from './kubernetes-deploy';
@@ -31,6 +39,12 @@ function ownTokenMount(deployment: Deployment) {
   const volume = deployment.spec.template.spec.volumes.find((candidate) => candidate.name === mount?.name);
   return { file, mounts, mount, secret: volume?.secret, inside: path.posix.relative(mount?.mountPath ?? '', file) };
 }
+
+const selfEntry = (inventory: Inventory) => {
+  const entries = inventory.accounts.flatMap((account) => account.apiTokens).filter((token) => token.self);
+  expect(entries).toHaveLength(1);
+  return entries[0]!;
+};
 
 describe("deploy/kubernetes: token-warden's own token", () => {
   it('mounts its Secret as a whole volume, read-only, in the worker and the API, with CLOUDFLARE_API_TOKEN_FILE inside it', () => {
@@ -90,5 +104,72 @@ describe("deploy/kubernetes: token-warden's own token", () => {
     expect(worker.spec.template.spec.serviceAccountName).toBe('token-warden');
     // The API only reads the mounted file: no Kubernetes identity.
     expect(api.spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it('rotates it in the inventory into that Secret, with the permissions token-warden needs and time for the kubelet', () => {
+    const inventory = podInventory();
+    const self = selfEntry(inventory);
+    expect(self.secretFrom).toEqual({ file: ownTokenMount(worker).file });
+    expect(self.rotate?.strategy).toBe('successor');
+    expect(self.rotate?.targets).toEqual([
+      {
+        kind: 'kubernetes',
+        namespace: NAMESPACE,
+        name: OWN_SECRET,
+        keys: { clientId: 'CLOUDFLARE_API_TOKEN_ID', clientSecret: TOKEN_KEY },
+      },
+    ]);
+    // The kubelet refreshes a mounted Secret within about a minute; the old token dies after this wait.
+    expect(durationMs(self.rotate!.propagationWait)).toBeGreaterThanOrEqual(durationMs('2m'));
+    // Health reports keep showing the inventory's user-token as the seed's user_token.
+    const tokens = inventory.accounts.flatMap((account) => account.apiTokens);
+    expect(tokens[seedRoles(tokens).user ?? -1]?.self).toBe(false);
+    const needed = [tokensWriteGroupName(self.kind), ...wardenNeeds(inventory).map((need) => need.permission)];
+    expect(self.requiredPermissions).toEqual(expect.arrayContaining([...new Set(needed)]));
+  });
+
+  describe('at start-up and after a rotation, with a directory laid out as the kubelet mounts a Secret', () => {
+    let scratch: string;
+    let mounted: string;
+    let version = 0;
+    beforeEach(() => {
+      scratch = mkdtempSync(path.join(os.tmpdir(), 'tw-self-token-'));
+      mounted = path.join(scratch, 'mount');
+      mkdirSync(mounted);
+      kubeletWrites('first-value');
+      symlinkSync(path.join('..data', TOKEN_KEY), path.join(mounted, TOKEN_KEY));
+    });
+    afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+    /** The kubelet's atomic update: a new timestamped directory, then `..data` swapped to it by rename. */
+    function kubeletWrites(value: string) {
+      version += 1;
+      const dir = `..2026_01_01_00_00_0${version}.000000000`;
+      mkdirSync(path.join(mounted, dir));
+      writeFileSync(path.join(mounted, dir, TOKEN_KEY), value);
+      symlinkSync(dir, path.join(mounted, '..data_tmp'));
+      renameSync(path.join(mounted, '..data_tmp'), path.join(mounted, '..data'));
+    }
+
+    it('passes checkSelfToken with the env the manifests set, and reads the successor the kubelet writes', () => {
+      // The scratch directory stands in for the mount in the pod's env and in the inventory alike.
+      const { mount } = ownTokenMount(worker);
+      const inPod = `${mount!.mountPath}/`;
+      const env = podEnv(worker);
+      env.CLOUDFLARE_API_TOKEN_FILE = env.CLOUDFLARE_API_TOKEN_FILE!.replace(inPod, `${mounted}/`);
+      const text = inventoryText.replaceAll(inPod, `${mounted}/`);
+      expect(text).not.toBe(inventoryText);
+      const inventoryFile = path.join(scratch, 'token-warden.yaml');
+      writeFileSync(inventoryFile, text);
+
+      const inventory = loadInventoryFile(inventoryFile, env);
+      const warden = configuredWardenToken(parseEnvironment(env))!;
+      expect(warden.file).toBe(path.join(mounted, TOKEN_KEY));
+      expect(() => checkSelfToken(inventory, warden)).not.toThrow();
+      expect(warden.current()).toBe('first-value');
+
+      kubeletWrites('successor-value');
+      expect(warden.current()).toBe('successor-value');
+    });
   });
 });
