@@ -2,66 +2,59 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common';
-import { parse, parseAllDocuments } from 'yaml';
-import { z } from 'zod';
 import { environmentSchema, parseInventory } from '../../src/config';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MAX_AGE_MS } from '../../src/runtime/worker-heartbeat';
 import {
   manifestSchema,
-  deploymentSchema,
   configMapSchema,
   serviceSchema,
   roleSchema,
   roleBindingSchema,
-  kustomizationSchema,
-  type Manifest,
   type Deployment,
-  type Container,
 } from './kubernetes-objects';
+import {
+  NAMESPACE,
+  all,
+  api,
+  containerOf,
+  dir,
+  documents,
+  envNames,
+  find,
+  inventoryText,
+  kustomization,
+  literalEnv,
+  podInventory,
+  rbacVerbsPicked,
+  read,
+  root,
+  worker,
+} from './kubernetes-deploy';
 import { KUBERNETES_VERSIONS, kubeconform, kubernetesSchemaLocation, run } from './validators';
 
 /*
  * No cluster runs here: the manifests are checked by shape against the code they start — the
  * entry points, the environment schema, the inventory schema, the routes the probes hit and the
  * Kubernetes calls the Secret store makes — and by kubeconform against the Kubernetes API's own
- * schemas, offline (tools/deploy-validators/install.sh installs both).
+ * schemas, offline (tools/deploy-validators/install.sh installs both). token-warden's own token
+ * (its mounted Secret, its Role, its `self: true` entry): kubernetes-self-token.test.ts.
  */
 
-const root = path.resolve(__dirname, '../..');
-const dir = path.join(root, 'deploy/kubernetes');
-const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
-
-const NAMESPACE = 'token-warden';
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
-/** Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`. */
-const REQUIRED_SECRETS = ['CLOUDFLARE_API_TOKEN', 'TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
+/**
+ * Variables that hold secrets: in the pods only through secretKeyRef to the Secret `token-warden`.
+ * CLOUDFLARE_API_TOKEN is in none (a mounted file instead), and never a literal.
+ */
+const REQUIRED_SECRETS = ['TOKEN_WARDEN_ENCRYPTION_KEY', 'DATABASE_URL'];
 const OPTIONAL_SECRETS = ['CLOUDFLARE_ACCOUNT_TOKEN', 'CLOUDFLARE_USER_TOKEN', 'TEMPORAL_API_KEY'];
 const SECRET_NAMES = [
   ...REQUIRED_SECRETS,
+  'CLOUDFLARE_API_TOKEN',
   ...OPTIONAL_SECRETS,
   'CLIENT_AUTH_TOKEN',
   'TOKEN_WARDEN_PREVIOUS_KEYS',
   'API_CLIENT_TOKENS',
 ];
-
-const kustomization = kustomizationSchema.parse(parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')));
-const documents: Array<{ file: string; doc: Manifest }> = kustomization.resources.flatMap((file) => {
-  const text = readFileSync(path.join(dir, file), 'utf8');
-  return parseAllDocuments(text).map((document) => {
-    if (document.errors.length) throw new Error(`${file}: ${document.errors[0]!.message}`);
-    return { file, doc: manifestSchema.parse(document.toJS()) };
-  });
-});
-
-function find<S extends z.ZodType>(schema: S, kind: string, name: string): z.infer<S> {
-  const matches = documents.filter(({ doc }) => doc.kind === kind && doc.metadata.name === name);
-  if (matches.length !== 1)
-    throw new Error(`expected one ${kind} ${name} in deploy/kubernetes, found ${matches.length}`);
-  return schema.parse(matches[0]!.doc);
-}
-function all<S extends z.ZodType>(schema: S, kind: string): Array<z.infer<S>> {
-  return documents.filter(({ doc }) => doc.kind === kind).map(({ doc }) => schema.parse(doc));
-}
 
 /** Paths of literal values for secret names anywhere in a parsed manifest. */
 function secretLiterals(value: unknown, at: string): string[] {
@@ -79,40 +72,11 @@ function secretLiterals(value: unknown, at: string): string[] {
   ];
 }
 
-const worker = find(deploymentSchema, 'Deployment', 'token-warden-worker');
-const api = find(deploymentSchema, 'Deployment', 'token-warden-api');
-const containerOf = (deployment: Deployment): Container => deployment.spec.template.spec.containers[0]!;
-const envConfigMaps = (container: Container) =>
-  container.envFrom.map(({ configMapRef }) => find(configMapSchema, 'ConfigMap', configMapRef.name));
-
-/** Every variable a container gets: its `env` and the keys of the ConfigMaps in its `envFrom`. */
-function envNames(deployment: Deployment): string[] {
-  const container = containerOf(deployment);
-  return [
-    ...container.env.map((entry) => entry.name),
-    ...envConfigMaps(container).flatMap((configMap) => Object.keys(configMap.data)),
-  ];
-}
-function literalEnv(deployment: Deployment, name: string): string | undefined {
-  const container = containerOf(deployment);
-  const entry = container.env.find((variable) => variable.name === name);
-  if (entry) return entry.value;
-  return envConfigMaps(container).find((configMap) => name in configMap.data)?.data[name];
-}
 function containerPort(deployment: Deployment, port: string | number): number | undefined {
   return typeof port === 'number'
     ? port
     : containerOf(deployment).ports.find((candidate) => candidate.name === port)?.containerPort;
 }
-
-const inventoryText = find(configMapSchema, 'ConfigMap', 'token-warden-inventory').data['token-warden.yaml'] ?? '';
-/** The inventory as a pod parses it, every variable the pod gets set to a stand-in (throws ConfigError). */
-const podInventory = (deployment: Deployment = worker) =>
-  parseInventory(
-    inventoryText,
-    'deploy/kubernetes/inventory.yaml',
-    Object.fromEntries(envNames(deployment).map((name) => [name, 'stand-in'])),
-  );
 
 describe('deploy/kubernetes', () => {
   it('lists every manifest of the folder in kustomization.yaml, and nothing else', () => {
@@ -185,7 +149,7 @@ describe('deploy/kubernetes', () => {
         expect.arrayContaining([
           'TEMPORAL_ADDRESS',
           'DATABASE_URL',
-          'CLOUDFLARE_API_TOKEN',
+          'CLOUDFLARE_API_TOKEN_FILE',
           'TOKEN_WARDEN_ENCRYPTION_KEY',
           'TOKEN_WARDEN_INVENTORY',
         ]),
@@ -299,33 +263,19 @@ describe('deploy/kubernetes', () => {
   });
 
   it('lets the worker get, create and update only the Secrets its kubernetes targets name, and get and patch only the workloads they restart', () => {
-    // The Kubernetes calls the store and its rollouts make (their `Pick<…Api, ...>`), as RBAC verbs.
-    const verbOf: Record<string, string> = {
-      read: 'get',
-      list: 'list',
-      create: 'create',
-      replace: 'update',
-      patch: 'patch',
-      delete: 'delete',
-    };
-    const verbsPicked = (file: string, api: string) => {
-      const picked = new RegExp(`Pick<\\s*${api},([^>]*)>`).exec(read(file))?.[1] ?? '';
-      const methods = [...picked.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
-      return [...new Set(methods.map((method) => verbOf[/^[a-z]+/.exec(method)![0]]))].sort();
-    };
-    const storeVerbs = verbsPicked('src/stores/kubernetes-store.ts', 'CoreV1Api');
+    const storeVerbs = rbacVerbsPicked('src/stores/kubernetes-store.ts', 'CoreV1Api');
     expect(storeVerbs).toEqual(['create', 'get', 'update']);
-    const rolloutVerbs = verbsPicked('src/stores/kubernetes-rollout.ts', 'AppsV1Api');
+    const rolloutVerbs = rbacVerbsPicked('src/stores/kubernetes-rollout.ts', 'AppsV1Api');
     expect(rolloutVerbs).toEqual(['get', 'patch']);
 
     expect(worker.spec.template.spec.serviceAccountName).toBe('token-warden');
     expect(worker.spec.template.spec.automountServiceAccountToken).not.toBe(false);
     find(manifestSchema, 'ServiceAccount', 'token-warden');
-    const roles = all(roleSchema, 'Role');
+    // The Roles of target namespaces; the one for token-warden's own token: kubernetes-self-token.test.ts.
+    const roles = all(roleSchema, 'Role').filter((role) => role.metadata.namespace !== NAMESPACE);
     expect(roles.length).toBeGreaterThan(0);
     const PLURALS = ['daemonsets', 'deployments', 'statefulsets'];
     for (const role of roles) {
-      expect(role.metadata.namespace).not.toBe(NAMESPACE);
       for (const rule of role.rules) {
         if (rule.apiGroups[0] === 'apps') {
           // Workloads: by name only, exactly get and patch, nothing but the three kinds.

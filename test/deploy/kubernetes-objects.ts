@@ -51,7 +51,14 @@ export const containerSchema = z.looseObject({
   resources: z.strictObject({ requests: quantitiesSchema, limits: quantitiesSchema }),
   securityContext: containerSecuritySchema.default({}),
   volumeMounts: z
-    .array(z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() }))
+    .array(
+      z.looseObject({
+        name: z.string(),
+        mountPath: z.string(),
+        readOnly: z.boolean().optional(),
+        subPath: z.string().optional(),
+      }),
+    )
     .default([]),
 });
 export const volumeSchema = z.looseObject({
@@ -60,6 +67,12 @@ export const volumeSchema = z.looseObject({
     .looseObject({ name: z.string(), items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional() })
     .optional(),
   emptyDir: z.looseObject({}).optional(),
+  secret: z
+    .looseObject({
+      secretName: z.string(),
+      items: z.array(z.strictObject({ key: z.string(), path: z.string() })).optional(),
+    })
+    .optional(),
 });
 export const deploymentSchema = z.looseObject({
   kind: z.literal('Deployment'),
