@@ -4,7 +4,7 @@ import { openRuntime } from '../runtime/open-runtime';
 import { buildRuntimeApp } from '../runtime/services';
 import { configuredApiClients } from './clients';
 
-/** Production API process: needs TEMPORAL_ADDRESS, DATABASE_URL and CLOUDFLARE_API_TOKEN. */
+/** Production API process: needs TEMPORAL_ADDRESS, DATABASE_URL and CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE). */
 runEntrypoint('token-warden api', async () => {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'token-warden-api');
   const runtime = await openRuntime(process.env, { local: false, logger });

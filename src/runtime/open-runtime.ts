@@ -185,7 +185,9 @@ export async function openRuntime(
     const missing = [
       !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
       !env.DATABASE_URL && 'DATABASE_URL',
-      !env.CLOUDFLARE_API_TOKEN && !env.CLOUDFLARE_API_TOKEN_FILE && 'CLOUDFLARE_API_TOKEN',
+      !env.CLOUDFLARE_API_TOKEN &&
+        !env.CLOUDFLARE_API_TOKEN_FILE &&
+        'CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE)',
     ].filter((name): name is string => Boolean(name));
     if (!local && missing.length)
       throw new ConfigError(
