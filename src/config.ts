@@ -4,15 +4,9 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common';
 import { propagationTargetSchema } from './stores/store-schemas';
-import { API_TOKEN_NAMES, apiTokenRotateSchema } from './api-token-rotate-config';
-import { parseCredentialFile } from './stores/file-format';
+import { apiTokenRotateSchema } from './api-token-rotate-config';
+import { secretSourceSchema } from './secret-source';
 import { durationSchema } from './duration-schema';
-
-/** Where a secret comes from: an environment variable or a file; never the value itself. */
-export const secretSourceSchema = z.union([
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
 
 export const apiTokenSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
@@ -66,50 +60,38 @@ export const inventorySchema = z
     notify: z.strictObject({ webhookUrl: z.url().optional(), slackWebhookUrl: z.url().optional() }).default({}),
   })
   .superRefine((inventory, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     const seen = new Set<string>();
     let selfSeen = false;
     inventory.accounts.forEach((account, a) => {
       account.apiTokens.forEach((token, t) => {
         if (!token.self) return;
         const at = ['accounts', a, 'apiTokens', t];
-        if (selfSeen)
-          ctx.addIssue({
-            code: 'custom',
-            path: [...at, 'self'],
-            message: "only one API token can be token-warden's own",
-          });
+        if (selfSeen) issue([...at, 'self'], "only one API token can be token-warden's own");
         selfSeen = true;
         if (!('file' in token.secretFrom))
-          ctx.addIssue({
-            code: 'custom',
-            path: [...at, 'secretFrom'],
-            message:
-              "token-warden's own token is read from a file (CLOUDFLARE_API_TOKEN_FILE), so a rotation can replace it without a restart",
-          });
+          issue(
+            [...at, 'secretFrom'],
+            "token-warden's own token is read from a file (CLOUDFLARE_API_TOKEN_FILE), so a rotation can replace it without a restart",
+          );
         if (token.rotate?.strategy === 'roll')
-          ctx.addIssue({
-            code: 'custom',
-            path: [...at, 'rotate', 'strategy'],
-            message:
-              "token-warden's own token rotates by successor: a roll kills the value token-warden works with before it holds the new one",
-          });
+          issue(
+            [...at, 'rotate', 'strategy'],
+            "token-warden's own token rotates by successor: a roll kills the value token-warden works with before it holds the new one",
+          );
       });
       account.serviceTokens.forEach((token, t) => {
-        if (token.zoneId && token.strategy === 'rotate-secret') {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['accounts', a, 'serviceTokens', t, 'strategy'],
-            message: 'zone-scoped service tokens have no rotate endpoint: use strategy: replace',
-          });
-        }
+        if (token.zoneId && token.strategy === 'rotate-secret')
+          issue(
+            ['accounts', a, 'serviceTokens', t, 'strategy'],
+            'zone-scoped service tokens have no rotate endpoint: use strategy: replace',
+          );
         const key = `${account.id}/${token.name}`;
-        if (seen.has(key)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['accounts', a, 'serviceTokens', t, 'name'],
-            message: `duplicate service token "${token.name}" in account ${account.id}`,
-          });
-        }
+        if (seen.has(key))
+          issue(
+            ['accounts', a, 'serviceTokens', t, 'name'],
+            `duplicate service token "${token.name}" in account ${account.id}`,
+          );
         seen.add(key);
       });
     });
@@ -212,7 +194,6 @@ export type Inventory = z.infer<typeof inventorySchema>;
 export type Account = z.infer<typeof accountSchema>;
 export type ApiTokenConfig = z.infer<typeof apiTokenSchema>;
 export type ServiceTokenConfig = z.infer<typeof serviceTokenSchema>;
-export type SecretSource = z.infer<typeof secretSourceSchema>;
 export type Environment = z.infer<typeof environmentSchema>;
 
 /** Raised for bad configuration; its message is one line per problem, ready to print. */
@@ -296,37 +277,6 @@ export function loadInventoryFile(file: string, env: Readonly<Record<string, str
   }
   return parseInventory(text, path.relative(process.cwd(), file) || file, env);
 }
-
-/** Reads a secret source from the given environment; undefined when it is not there. */
-export function readSecret(
-  source: SecretSource,
-  env: Readonly<Record<string, string | undefined>>,
-): string | undefined {
-  if ('env' in source) return env[source.env] || undefined;
-  try {
-    return tokenInFile(readFileSync(source.file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The token a file holds: the whole text, or the CLOUDFLARE_API_TOKEN key of a dotenv or JSON
- * file (what a `file` target of an API token writes), so a token's `secretFrom` can name the
- * file its rotation writes.
- */
-export function tokenInFile(text: string): string | undefined {
-  const trimmed = text.trim();
-  const format = trimmed.startsWith('{') ? 'json' : TOKEN_KEY_LINE.test(trimmed) ? 'env' : undefined;
-  if (!format) return trimmed || undefined;
-  try {
-    return parseCredentialFile(trimmed, format, API_TOKEN_NAMES).clientSecret || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const TOKEN_KEY_LINE = new RegExp(`^\\s*(?:export\\s+)?${API_TOKEN_NAMES.clientSecret}\\s*=`, 'm');
 
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {

@@ -1,4 +1,5 @@
-import type { ApiTokenConfig, Inventory, SecretSource } from '../config';
+import type { ApiTokenConfig, Inventory } from '../config';
+import type { SecretSource } from '../secret-source';
 import type { CloudflareClientFactory } from '../cloudflare/client';
 import { describeCloudflareError, isPermanent, toActivityFailure } from './cloudflare-errors';
 

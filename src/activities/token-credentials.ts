@@ -1,5 +1,6 @@
 import type Cloudflare from 'cloudflare';
-import type { ApiTokenConfig, Inventory, SecretSource } from '../config';
+import type { ApiTokenConfig, Inventory } from '../config';
+import type { SecretSource } from '../secret-source';
 import type { CloudflareClientFactory } from '../cloudflare/client';
 import type { Refusal, TokenKind, TokenSnapshot } from '../health/types';
 import { describeCloudflareError, isPermanent, toActivityFailure } from './cloudflare-errors';

@@ -1,6 +1,7 @@
 import type Cloudflare from 'cloudflare';
 import { DEFAULT_CLOUDFLARE_BASE_URL } from '../cloudflare/client';
-import { durationMs, type Inventory, type SecretSource } from '../config';
+import { durationMs, type Inventory } from '../config';
+import { type SecretSource } from '../secret-source';
 import type { HistoryRepository } from '../db/history-repository';
 import type { TokenHealthReport } from '../health/report';
 import { wardenNeeds, type WardenNeed } from '../health/self-audit';

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, readSecret, secretSourceSchema } from '../config';
+import { ConfigError } from '../config';
+import { readSecret, secretSourceSchema } from '../secret-source';
 
 /**
  * What a client may do. `read`: GET anything; `check`: start API-token checks (verify,

@@ -2,15 +2,8 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
-import {
-  ConfigError,
-  loadInventoryFile,
-  parseEnvironment,
-  readSecret,
-  type Environment,
-  type Inventory,
-  type SecretSource,
-} from '../config';
+import { ConfigError, loadInventoryFile, parseEnvironment, type Environment, type Inventory } from '../config';
+import { readSecret, type SecretSource } from '../secret-source';
 import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
 import { migrate } from '../db/migrate';
 import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE } from '../db/pool';

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, tokenInFile, type Environment, type Inventory } from '../config';
+import { ConfigError, type Environment, type Inventory } from '../config';
+import { tokenInFile } from '../secret-source';
 
 /** token-warden's own Cloudflare token, as the process should use it now. */
 export interface WardenToken {

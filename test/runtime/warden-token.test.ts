@@ -1,7 +1,8 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseEnvironment, parseInventory, readSecret } from '../../src/config';
+import { parseEnvironment, parseInventory } from '../../src/config';
+import { readSecret } from '../../src/secret-source';
 import { checkSelfToken, configuredWardenToken, wardenTokenFromFile } from '../../src/runtime/warden-token';
 import { configProblems } from '../support/config-problems';
 

@@ -10,7 +10,8 @@ import { createPostgresBudgetStore } from '../../src/db/cloudflare-budget-store'
 import { createStoreMemo } from '../../src/db/store-memo';
 import { createPostgresPolicyIndex } from '../../src/db/access-policy-index';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '@token-warden/cloudflare-simulator';
-import { inventorySchema, readSecret, type Inventory } from '../../src/config';
+import { inventorySchema, type Inventory } from '../../src/config';
+import { readSecret } from '../../src/secret-source';
 import { createHistoryRepository, type HistoryRepository } from '../../src/db/history-repository';
 import { createRotationRepository, type RotationRepository } from '../../src/db/rotation-repository';
 import { createMetricsQueries } from '../../src/db/metrics-queries';
