@@ -397,7 +397,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const ownTokenTurns: Array<'rotate' | 'revoke'> = ownToken ? ['rotate', 'revoke'] : [];
     while (started < options.rotations && Date.now() < chaosDeadline) {
       const idle = [...world.tokens, ...world.apiTokens].map((t) => t.name).filter((name) => !lanes.has(name));
-      if (lanes.size < options.concurrency && idle.length) {
+      // The last runs are kept for the own token's turns: it waits for its running rotation to end.
+      const keptForOwnToken =
+        ownToken !== undefined && !idle.includes(ownToken) && options.rotations - started <= ownTokenTurns.length;
+      if (lanes.size < options.concurrency && idle.length && !keptForOwnToken) {
         if (lanes.size && random.chance(options.runningRevokeShare)) {
           // An emergency revoke of a token whose rotation is running (signalled, or a new run if it just ended).
           if (await driver.request(random.pick([...lanes.keys()]), 'revoke', 'revoke')) started += 1;
