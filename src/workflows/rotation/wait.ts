@@ -34,9 +34,9 @@ export interface WaitEvidence {
  * answer, or no answer at all: the timer decides, and the step says so.
  */
 export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
-  // The step rows so far are written while the run waits (runs with batched bookkeeping).
-  run.recorder.writeHeld();
   if (run.strategy === 'replace' && patched(RETIRE_ON_EVIDENCE)) {
+    // The step rows so far are written while the run waits (runs with batched bookkeeping).
+    run.recorder.writeHeld();
     return run.step(
       'wait',
       () => waitForEvidence(run, fresh, propagatedAt),
@@ -52,6 +52,7 @@ export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagat
  * strategies/strategy.ts).
  */
 export function waitForConsumers(run: RotationRun): Promise<boolean> {
+  run.recorder.writeHeld();
   const { propagationWaitMs } = run.plan;
   return run.step(
     'wait',
