@@ -77,6 +77,7 @@ export async function listApiTokens(
         ? {
             strategy: token.rotate.strategy,
             renew_before: token.rotate.renewBefore,
+            every: token.rotate.every ?? null,
             propagation_wait: token.rotate.propagationWait,
             targets: token.rotate.targets.map((target) => targetLabel(target, account.id)),
           }

@@ -20,6 +20,7 @@ export const apiTokenListResponse = z.object({
           .object({
             strategy: z.enum(['successor', 'roll']),
             renew_before: z.string(),
+            every: z.string().nullable(),
             propagation_wait: z.string(),
             targets: z.array(z.string()),
           })
@@ -40,7 +41,8 @@ export const apiTokenListResponse = z.object({
               'From the newest recorded health check (no check is started); null when none has checked this token. A check older than `last_rotation` describes the token rotated away.',
           }),
         next_rotation_at: z.string().nullable().meta({
-          description: 'When the expiry sweep renews it: `expires_on` less `renew_before`; null if not known.',
+          description:
+            'When the daily sweep rotates it: `expires_on` less `renew_before`, or `every` after its value was made, whichever comes first; null if not known.',
         }),
         last_rotation: z
           .object({

@@ -40,6 +40,7 @@ describe('GET /api-tokens on the real stack', () => {
       rotate: {
         strategy: 'successor',
         renew_before: '240h',
+        every: null,
         propagation_wait: '1s',
         targets: [expect.stringMatching(/^file:.*deploy-bot\.env$/), 'kubernetes:apps/deploy-bot'],
       },
