@@ -19,6 +19,23 @@ function startApi(): Promise<{ server: Server; url: string; live: { token: strin
   );
 }
 
+/** A stand-in for the budget: counts the units taken; `before`/`after` run around each send. */
+function countingMeter(hooks: { before?: () => void; after?: () => void } = {}) {
+  const meter = {
+    units: 0,
+    wrap:
+      (send: typeof fetch): typeof fetch =>
+      async (input, init) => {
+        meter.units += 1;
+        hooks.before?.();
+        const response = await send(input, init);
+        hooks.after?.();
+        return response;
+      },
+  };
+  return meter;
+}
+
 describe("token-warden's own requests while its token is rotated", () => {
   let api: Awaited<ReturnType<typeof startApi>>;
   beforeEach(async () => (api = await startApi()));
@@ -26,53 +43,31 @@ describe("token-warden's own requests while its token is rotated", () => {
 
   it('carry the token current when they are sent, after waiting for the budget', async () => {
     let current = 'old';
-    let metered = 0;
     // The budget's wait: the token changes while the request waits for its unit.
-    const meter =
-      (send: typeof fetch): typeof fetch =>
-      async (input, init) => {
-        metered += 1;
-        current = 'new';
-        api.live.token = 'new';
-        return send(input, init);
-      };
-    const send = wardenFetch(() => current, meter);
+    const meter = countingMeter({ before: () => void (current = api.live.token = 'new') });
+    const send = wardenFetch(() => current, meter.wrap);
     const response = await send(api.url, { headers: { authorization: 'Bearer old' } });
     expect(response.status).toBe(200);
     expect(api.seen).toEqual(['new']);
-    expect(metered).toBe(1);
+    expect(meter.units).toBe(1);
   });
 
   it('send once more, metered again, when the token changed while the request was on its way', async () => {
     let current = 'old';
-    let metered = 0;
-    const meter =
-      (send: typeof fetch): typeof fetch =>
-      async (input, init) => {
-        metered += 1;
-        const response = await send(input, init);
-        // The old token was deleted and the file switched while the answer came back.
-        current = 'new';
-        return response;
-      };
+    // The old token was deleted and the file switched while the answer came back.
+    const meter = countingMeter({ after: () => void (current = 'new') });
     api.live.token = 'new';
-    const response = await wardenFetch(() => current, meter)(api.url, {});
+    const response = await wardenFetch(() => current, meter.wrap)(api.url, {});
     expect(response.status).toBe(200);
     expect(api.seen).toEqual(['old', 'new']);
-    expect(metered).toBe(2);
+    expect(meter.units).toBe(2);
   });
 
   it('hand a refusal through when the token did not change: a dead token is not retried', async () => {
-    let metered = 0;
-    const meter =
-      (send: typeof fetch): typeof fetch =>
-      async (input, init) => {
-        metered += 1;
-        return send(input, init);
-      };
+    const meter = countingMeter();
     api.live.token = 'other';
-    const response = await wardenFetch(() => 'old', meter)(api.url, {});
+    const response = await wardenFetch(() => 'old', meter.wrap)(api.url, {});
     expect(response.status).toBe(403);
-    expect(metered).toBe(1);
+    expect(meter.units).toBe(1);
   });
 });
