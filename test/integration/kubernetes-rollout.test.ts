@@ -1,5 +1,4 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { rotationWorkflowId } from '../../src/inventory';
 import { fingerprintCredential } from '../../src/stores';
 import { FINGERPRINT_ANNOTATION } from '../../src/stores/kubernetes-rollout';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
@@ -30,17 +29,10 @@ describe('rollout of the workloads a kubernetes target restarts, on the real sta
   });
   afterAll(async () => f?.close());
 
-  const start = (name: string) =>
-    f.stack.client.workflow.start('rotateServiceToken', {
-      taskQueue: f.stack.taskQueue,
-      workflowId: rotationWorkflowId(f.accountId, name),
-      args: [{ accountId: f.accountId, tokenName: name, mode: 'manual', trigger: { actor: 'api:test-client' } }],
-    });
-
   it('patches the Deployment with the new value fingerprint after the Secret write, and verify waits for the rollout', async () => {
     const old = f.tokens['rolled']!;
     f.k8s.apps.plan('Deployment', 'apps', 'web', { afterPolls: 4 });
-    const handle = await start('rolled');
+    const handle = await f.startRotation('rolled');
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'completed', strategy: 'rotate-secret' });
 
@@ -80,7 +72,7 @@ describe('rollout of the workloads a kubernetes target restarts, on the real sta
     expect(f.k8s.apps.annotations('Deployment', 'apps', 'worker')[FINGERPRINT_ANNOTATION]).toBe(oldFingerprint);
     f.k8s.apps.plan('Deployment', 'apps', 'worker', 'never');
     const startedAt = Date.now();
-    const handle = await start('stuck');
+    const handle = await f.startRotation('stuck');
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     // The 4 s rolloutTimeout ran out before verify gave up.
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4_000);

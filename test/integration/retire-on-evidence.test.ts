@@ -1,4 +1,3 @@
-import { rotationWorkflowId } from '../../src/inventory';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 /**
@@ -18,12 +17,6 @@ describe('a replace retires on evidence that the new token is used, on the real 
   });
   afterAll(async () => f?.close());
 
-  const start = (name: string) =>
-    f.stack.client.workflow.start('rotateServiceToken', {
-      taskQueue: f.stack.taskQueue,
-      workflowId: rotationWorkflowId(f.accountId, name),
-      args: [{ accountId: f.accountId, tokenName: name, mode: 'manual', trigger: { actor: 'api:test-client' } }],
-    });
   const stepOf = async (name: string, step: string) => {
     const [row] = await f.stack.rotations.listRotations({ tokenName: name, limit: 1 });
     return row!.steps.find((s) => s.step === step)!;
@@ -37,7 +30,7 @@ describe('a replace retires on evidence that the new token is used, on the real 
   it('retires once a consumer has used the new token after propagation, before the wait runs out', async () => {
     const old = f.tokens['seen']!;
     f.stack.sim.calls.reset();
-    const handle = await start('seen');
+    const handle = await f.startRotation('seen');
     const deadline = Date.now() + 30_000;
     while ((await handle.query<{ phase: string }>('progress')).phase !== 'wait' && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
@@ -76,7 +69,7 @@ describe('a replace retires on evidence that the new token is used, on the real 
   it('retires on the timer when no consumer uses the new token, and says so', async () => {
     const old = f.tokens['unseen']!;
     f.stack.sim.calls.reset();
-    const handle = await start('unseen');
+    const handle = await f.startRotation('unseen');
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'completed', strategy: 'replace' });
     const wait = await stepOf('unseen', 'wait');

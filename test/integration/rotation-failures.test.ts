@@ -1,5 +1,4 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { rotationWorkflowId } from '../../src/inventory';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 describe('rotation under Cloudflare and store failures, on the real stack', () => {
@@ -14,19 +13,12 @@ describe('rotation under Cloudflare and store failures, on the real stack', () =
   afterAll(async () => f?.close());
   afterEach(() => f.stack.sim.faults.clear());
 
-  const start = (name: string) =>
-    f.stack.client.workflow.start('rotateServiceToken', {
-      taskQueue: f.stack.taskQueue,
-      workflowId: rotationWorkflowId(f.accountId, name),
-      args: [{ accountId: f.accountId, tokenName: name, mode: 'manual', trigger: { actor: 'api:test-client' } }],
-    });
-
   it('finishes blue/green when Cloudflare applied a rotate but its answer was lost, never cutting the stores off', async () => {
     const old = f.tokens['lost-answer']!;
     f.stack.sim.faults.set([
       { match: { operationId: 'access-service-tokens-rotate-a-service-token' }, applyThenDrop: true, times: 1 },
     ]);
-    const handle = await start('lost-answer');
+    const handle = await f.startRotation('lost-answer');
     // While the run recovers, the credential the stores hold keeps working.
     let storeFailures = 0;
     const watching = (async () => {
@@ -67,7 +59,7 @@ describe('rotation under Cloudflare and store failures, on the real stack', () =
     const old = f.tokens['broken-store']!;
     const before = f.stack.sim.state.policiesNamingServiceToken(f.accountId, old.id);
     f.k8s.failNext('PUT', 422, { times: 1 });
-    const handle = await start('broken-store');
+    const handle = await f.startRotation('broken-store');
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     const [row] = await f.stack.rotations.listRotations({ tokenName: 'broken-store', limit: 1 });
     expect(row?.status).toBe('compensated');

@@ -5,6 +5,8 @@ import { Octokit } from '@octokit/rest';
 import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { createStore, propagationTargetSchema } from '../../src/stores';
 import type { RotationResult } from '../../src/workflows/rotation/rotate-service-token';
+import type { WorkflowHandle } from '@temporalio/client';
+import { rotationWorkflowId } from '../../src/inventory';
 import { startGithubFake, type GithubFake } from '../fakes/github-api';
 import { kubeConfigFor, startKubernetesFake, type KubernetesFake } from '../fakes/kubernetes-api';
 import { startStack, type Stack } from './stack';
@@ -29,6 +31,8 @@ export interface RotationFixture {
   fileCredential(name: string): { clientId: string; clientSecret: string };
   probe(credential: { clientId: string; clientSecret: string }): Promise<number>;
   waitForRotation(workflowId: string): Promise<RotationResult>;
+  /** Starts a manual rotation of a token straight on Temporal, as the API would (actor api:test-client). */
+  startRotation(name: string): Promise<WorkflowHandle>;
   close(): Promise<void>;
 }
 
@@ -195,6 +199,12 @@ export async function startRotationFixture(
       return response.status;
     },
     waitForRotation: (workflowId) => stack.client.workflow.getHandle(workflowId).result() as Promise<RotationResult>,
+    startRotation: (name) =>
+      stack.client.workflow.start('rotateServiceToken', {
+        taskQueue: stack.taskQueue,
+        workflowId: rotationWorkflowId(accountId, name),
+        args: [{ accountId, tokenName: name, mode: 'manual', trigger: { actor: 'api:test-client' } }],
+      }),
     async close() {
       await stack.close();
       await k8s.close();
