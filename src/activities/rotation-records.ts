@@ -1,17 +1,17 @@
 import { durationMs, type Inventory, type ServiceTokenConfig } from '../config';
-import type { RotationRepository, RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
+import type { RotationStart, RotationStatus, RotationStepRecord } from '../db/rotation-repository';
 import { splitApiTokenTarget, successorName, type ApiTokenRotateConfig } from '../api-token-rotate-config';
 import { findApiToken, findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { propagationTargetSchema, targetLabel } from '../stores';
 import { permanentFailure } from './failure-types';
 import { writeHistory } from './history-writes';
+import { createRotationRowActivities, type RotationRow, type RotationRowDeps } from './rotation-rows';
 import { configuredChannels, type NotifyChannel } from './notify';
 import { describeDataError, isDataError } from './postgres-errors';
 
-export interface RotationRecordDeps {
+export interface RotationRecordDeps extends RotationRowDeps {
   inventory: Pick<Inventory, 'accounts' | 'notify'>;
-  rotations: Pick<RotationRepository, 'startRotation' | 'recordStep' | 'finishRotation'>;
   pending: Pick<PendingSecretStore, 'current' | 'promote' | 'discard'>;
 }
 
@@ -93,6 +93,7 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
     };
   }
 
+  const { recordRotationRows } = createRotationRowActivities(deps);
   return {
     async planRotation(token: TokenKey): Promise<RotationPlan> {
       if (token.credential === 'api-token') return planApiTokenRotation(token);
@@ -128,7 +129,15 @@ export function createRotationRecordActivities(deps: RotationRecordDeps) {
       writeHistory('rotation outcome', input, (row) =>
         deps.rotations.finishRotation(row.runId, row.status, row.outcome),
       ),
-    promoteSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.promote(input.ref)),
+    /**
+     * Step 7. `rows`: the run's last history rows, its own step's and its outcome among them
+     * (rows ride along, workflows/rotation/row-batches.ts), written once the promote is done. A
+     * retry after Postgres went away promotes again, which changes nothing the second time.
+     */
+    async promoteSecret(input: { ref: string; rows?: RotationRow[] }) {
+      await withRef(input.ref, () => deps.pending.promote(input.ref));
+      return input.rows ? { rowResults: await recordRotationRows(input.rows) } : {};
+    },
     discardSecret: async (input: { ref: string }) => withRef(input.ref, () => deps.pending.discard(input.ref)),
   };
 }

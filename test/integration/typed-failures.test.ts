@@ -91,6 +91,7 @@ describe('activity failures that retrying cannot change, against a real Postgres
   it('fails a history row Postgres refuses even cleaned for good, as HistoryDataRejected', async () => {
     const activities = createRotationRecordActivities({
       inventory: inventory(),
+      history: createHistoryRepository(db.pool),
       rotations: createRotationRepository(db.pool),
       pending: createPendingSecretStore(db.pool, createSecretBox(keys('k'))),
     });

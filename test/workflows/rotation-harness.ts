@@ -43,6 +43,8 @@ export interface Call {
   name: Name;
   input: unknown;
   attempt: number;
+  /** Run as a local activity, inside the workflow task that called it. */
+  local?: true;
 }
 
 export interface LogLine {
@@ -191,7 +193,12 @@ const ROW_ACTIVITIES = {
   step: 'recordRotationStep',
   outcome: 'finishRotationRecord',
 } as const satisfies Record<RotationRow['kind'], Name>;
-type StubSet = { [K in Name]: (input: Input<K>, attempt: number) => Promise<Output<K>> };
+/** promoteSecret's stub sees the promote alone: the rows that ride along are written as their own calls. */
+type StubSet = {
+  [K in Name]: K extends 'promoteSecret'
+    ? (input: { ref: string }, attempt: number) => Promise<void>
+    : (input: Input<K>, attempt: number) => Promise<Output<K>>;
+};
 export type Stubs = Partial<StubSet>;
 
 export interface RunOptions {
@@ -246,14 +253,21 @@ export async function startHarness(): Promise<Harness> {
   const client = new Client({ connection: clientConnection });
 
   const call = async (queue: Call['queue'], lane: Lane | undefined, name: Name, input: unknown) => {
-    const { workflowExecution, attempt } = Context.current().info;
+    const { workflowExecution, attempt, isLocal } = Context.current().info;
     const scenario = workflowExecution && scenarios.get(workflowExecution.workflowId);
     if (!scenario)
       throw ApplicationFailure.create({
         message: `no scenario for ${workflowExecution?.workflowId}`,
         nonRetryable: true,
       });
-    scenario.calls.push({ queue, ...(lane ? { lane } : {}), name, input, attempt });
+    scenario.calls.push({
+      queue,
+      ...(lane ? { lane } : {}),
+      name,
+      input,
+      attempt,
+      ...(isLocal ? { local: true } : {}),
+    });
     // The stub for `name` takes that activity's input: the one Temporal just delivered.
     const stub: (input: never, attempt: number) => Promise<unknown> = scenario.stubs[name];
     return stub(input as never, attempt);
@@ -263,19 +277,25 @@ export async function startHarness(): Promise<Harness> {
       ROTATION_ACTIVITIES.map((name) => [name, (input: unknown) => call(queue, lane, name, input)]),
     ),
     // A batch of rows is each row's own activity, in order, as recordRotationRows writes them.
-    recordRotationRows: async (rows: RotationRow[]): Promise<RotationRowResult[]> => {
-      const results: RotationRowResult[] = [];
-      for (const { kind, row } of rows) {
-        try {
-          results.push((await call(queue, lane, ROW_ACTIVITIES[kind], row)) as HistoryWriteResult);
-        } catch (error) {
-          if (!(error instanceof ApplicationFailure) || !error.nonRetryable) throw error;
-          results.push({ stored: 'rejected', type: String(error.type), message: error.message });
-        }
-      }
-      return results;
+    recordRotationRows: (rows: RotationRow[]) => writeRows(queue, lane, rows),
+    // Rows that ride along with the promote: written the same way, once it is done.
+    promoteSecret: async ({ rows, ...promote }: Input<'promoteSecret'>) => {
+      await call(queue, lane, 'promoteSecret', promote);
+      return rows ? { rowResults: await writeRows(queue, lane, rows) } : {};
     },
   });
+  const writeRows = async (queue: Call['queue'], lane: Lane | undefined, rows: RotationRow[]) => {
+    const results: RotationRowResult[] = [];
+    for (const { kind, row } of rows) {
+      try {
+        results.push((await call(queue, lane, ROW_ACTIVITIES[kind], row)) as HistoryWriteResult);
+      } catch (error) {
+        if (!(error instanceof ApplicationFailure) || !error.nonRetryable) throw error;
+        results.push({ stored: 'rejected', type: String(error.type), message: error.message });
+      }
+    }
+    return results;
+  };
 
   const taskQueue = `tw-rotate-wf-${randomBytes(4).toString('hex')}`;
   const workers = await Promise.all([

@@ -82,21 +82,55 @@ export async function failAfterRetire(run: RotationRun, error: unknown): Promise
 
 /** The run's result, recorded and (for a revoke or a recovered secret) announced. */
 export async function complete(run: RotationRun, fresh: Issued): Promise<RotationResult> {
-  const request = run.revoked();
-  const result: RotationResult = {
+  const result = resultOf(run, fresh);
+  await run.recorder.finish('completed', outcomeOf(run, result));
+  return announce(run, result);
+}
+
+/**
+ * 7. finish and the run's outcome in one round trip (runs since `rotation-rows-ride-along`): the
+ * promote writes the rows the run has left, its own step's and the outcome among them, which
+ * stand only if it succeeds. A failed promote records its step as failed and is thrown.
+ */
+export async function promoteAndComplete(run: RotationRun, fresh: Issued): Promise<RotationResult> {
+  const { recorder } = run;
+  const result = resultOf(run, fresh);
+  run.progress.phase = 'finish';
+  const startedAt = iso(Date.now());
+  const seq = recorder.nextSeq();
+  const finished = recorder.okStep(seq, 'finish', startedAt, { fingerprint: fresh.fingerprint });
+  try {
+    await recorder.along(
+      (rows) => run.records.promoteSecret({ ref: fresh.ref, ...(rows ? { rows } : {}) }),
+      [finished, recorder.outcomeRow('completed', outcomeOf(run, result))],
+    );
+  } catch (error) {
+    await recorder.recordStep(seq, 'finish', 'failed', startedAt, failureSummary(error));
+    throw error;
+  }
+  finished.done();
+  return announce(run, result);
+}
+
+function resultOf(run: RotationRun, fresh: Issued): RotationResult {
+  return {
     status: 'completed',
     strategy: run.strategy,
     tokenId: fresh.tokenId,
     clientId: fresh.clientId,
     fingerprint: fresh.fingerprint,
     recoveredLostSecret: run.recoveredLostSecret,
-    emergency: Boolean(request),
+    emergency: Boolean(run.revoked()),
   };
-  await run.recorder.finish('completed', {
-    ...result,
-    revokedBy: request?.actor ?? null,
-    revokeReason: request?.reason ?? null,
-  });
+}
+
+function outcomeOf(run: RotationRun, result: RotationResult): Record<string, unknown> {
+  const request = run.revoked();
+  return { ...result, revokedBy: request?.actor ?? null, revokeReason: request?.reason ?? null };
+}
+
+async function announce(run: RotationRun, result: RotationResult): Promise<RotationResult> {
+  const request = run.revoked();
   run.progress.phase = 'done';
   if (request)
     await run.recorder.alert(
@@ -114,7 +148,7 @@ export async function complete(run: RotationRun, fresh: Issued): Promise<Rotatio
     token: run.token.tokenName,
     strategy: run.strategy,
     emergency: Boolean(request),
-    fingerprint: fresh.fingerprint,
+    fingerprint: result.fingerprint,
   });
   return result;
 }

@@ -2,9 +2,10 @@ import { CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import type { LocalActivities } from '../../activities';
 import type { HistoryWriteResult } from '../../activities/history-writes';
 import type { NotifyChannel, RotationAlert } from '../../activities/notify';
-import type { RotationRow, RotationRowResult } from '../../activities/rotation-rows';
+import type { RotationRow } from '../../activities/rotation-rows';
 import type { RotationProgress, RotationStep } from './messages';
 import { failureSummary } from '../failures';
+import { RowBatches, type PendingRow, type WithRowResults } from './row-batches';
 import { iso } from './support';
 
 /** A history or audit row the run could not store as it was. */
@@ -44,10 +45,7 @@ export interface RecorderContext {
  * Postgres or not. Rows and alerts are never cancelled with the run, so a cancelled run still
  * says what it left behind.
  *
- * `batched` (since `rotation-fewer-round-trips`, always beside): one activity per batch of rows
- * (`recordRotationRows`), not per row, so none crowds the work's round trips. The run row (and
- * audit rows before it) goes at once and the last rows when the run is done (`flush`), as local
- * activities; the rows between wait until the run does (`writeHeld`: before retire, a pause).
+ * `batched` (since `rotation-fewer-round-trips`, always beside): rows go in batches (row-batches.ts).
  *
  * Otherwise (runs recorded before), every row and alert is awaited where it was recorded, as
  * that code did, so their histories replay.
@@ -63,17 +61,24 @@ export class RotationRecorder {
   private readonly beside: Array<Promise<void>> = [];
   private channels: NotifyChannel[] | null = null;
   private readonly held: Array<Parameters<RotationRecorder['alert']>> = [];
-  /** Rows recorded and not yet taken by a batch (`batched`); each built when its batch is. */
-  private readonly pending: Array<{ what: string; row: () => RotationRow }> = [];
-  /** A batch is queued that has not taken its rows yet. */
-  private batchAhead = false;
+  /** Rows in batches (`batched`). */
+  private readonly batches: RowBatches | undefined;
 
   constructor(
     private readonly context: RecorderContext,
     readonly besideTheWork: boolean,
-    private readonly batched = false,
+    batched = false,
+    rideAlong = false,
   ) {
     this.queue = besideTheWork ? new Promise<void>((resolve) => (this.release = resolve)) : Promise.resolve();
+    if (batched)
+      this.batches = new RowBatches({
+        records: context.records,
+        localRecords: context.localRecords,
+        rideAlong,
+        enqueue: (write) => (this.queue = this.queue.then(write)),
+        problem: (problem) => this.problem(problem),
+      });
   }
 
   get progress(): RotationProgress {
@@ -155,16 +160,14 @@ export class RotationRecorder {
     status: Parameters<Records['finishRotationRecord']>[0]['status'],
     outcome: Record<string, unknown>,
   ): Promise<void> {
-    // Built when written: it names the problems of every row written before it.
-    const row = () => ({
-      runId: this.context.runId,
-      status,
-      outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
-    });
+    const entry = this.outcomeRow(status, outcome);
     return this.write(
       'outcome',
-      () => this.context.records.finishRotationRecord(row()),
-      () => ({ kind: 'outcome', row: row() }),
+      () => {
+        const { row } = entry.row() as Extract<RotationRow, { kind: 'outcome' }>;
+        return this.context.records.finishRotationRecord(row);
+      },
+      entry.row,
     );
   }
 
@@ -197,9 +200,13 @@ export class RotationRecorder {
 
   /** Held rows start to be written (`batched`), after the batch under way: where the run waits anyway. */
   writeHeld(local = false): void {
-    if (!this.batched || !this.pending.length || this.batchAhead) return;
-    this.batchAhead = true;
-    this.queue = this.queue.then(() => this.writePending(local));
+    this.batches?.writeHeld(local);
+  }
+
+  /** `call` takes the rows recorded so far along, and `also` if it succeeds (row-batches.ts: `rideAlong` runs only). */
+  along<T extends object>(call: (rows?: RotationRow[]) => Promise<WithRowResults<T>>, also: PendingRow[] = []) {
+    if (!this.batches) throw new Error('rows ride along only in runs that write them in batches');
+    return this.batches.along(call, also);
   }
 
   /** Waits until every row and alert recorded so far (and any they led to) is done. */
@@ -221,41 +228,35 @@ export class RotationRecorder {
 
   private write(what: string, run: () => Promise<HistoryWriteResult | void>, row: () => RotationRow): Promise<void> {
     if (!this.besideTheWork) return this.attempt(what, run);
-    if (this.batched) {
-      this.pending.push({ what, row });
-      if (row().kind === 'run') this.writeHeld(true);
+    if (this.batches) {
+      this.batches.add({ what, row });
       return Promise.resolve();
     }
     this.queue = this.queue.then(() => this.attempt(what, () => CancellationScope.nonCancellable(run)));
     return Promise.resolve();
   }
 
-  /** Writes the rows recorded so far in one activity; notes what Postgres refused or cleaned. */
-  private async writePending(local: boolean): Promise<void> {
-    this.batchAhead = false;
-    const batch = this.pending.splice(0);
-    const rows = batch.map((entry) => entry.row());
-    let results: RotationRowResult[];
-    try {
-      const records = (local && this.context.localRecords) || this.context.records;
-      results = await CancellationScope.nonCancellable(() => records.recordRotationRows(rows));
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      const { type, message } = failureSummary(error);
-      results = rows.map(() => ({ stored: 'rejected', type: String(type), message: String(message) }));
-    }
-    for (const [i, r] of results.entries()) {
-      const write = batch[i]!.what;
-      if (r.stored === 'rejected')
-        await this.problem({ write, stored: 'not stored', type: r.type, message: r.message });
-      if (r.stored === 'sanitized') await this.problem({ write, stored: 'sanitized', message: r.problem });
-    }
-    // The outcome row names every row that could not be stored as it was: written again if one before it in its batch was not.
-    const at = rows.map((row) => row.kind).lastIndexOf('outcome');
-    if (at > 0 && results.slice(0, at).some((r) => r.stored !== 'as-given')) {
-      this.pending.push(batch[at]!);
-      this.writeHeld(local);
-    }
+  /** A step's row as it stands if the step succeeds (for `along`'s `also`); `done` shows it in the progress. */
+  okStep(seq: number, step: string, startedAt: string, details: Record<string, unknown>) {
+    const row = { runId: this.context.runId, seq, step, outcome: 'ok' as const, startedAt, details };
+    const done = () =>
+      void this.progress.steps.push({ seq, step, outcome: 'ok', startedAt, finishedAt: iso(Date.now()), details });
+    return { what: `step ${step}`, row: (): RotationRow => ({ kind: 'step', row }), done };
+  }
+
+  /** The outcome row, built when written: it names the problems of every row written before it. */
+  outcomeRow(status: Parameters<Records['finishRotationRecord']>[0]['status'], outcome: Record<string, unknown>) {
+    return {
+      what: 'outcome',
+      row: (): RotationRow => ({
+        kind: 'outcome',
+        row: {
+          runId: this.context.runId,
+          status,
+          outcome: this.problems.length ? { ...outcome, historyProblems: [...this.problems] } : outcome,
+        },
+      }),
+    };
   }
 
   private async attempt(what: string, run: () => Promise<HistoryWriteResult | void>): Promise<void> {

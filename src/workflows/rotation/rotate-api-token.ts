@@ -1,6 +1,13 @@
 import type { IssuedApiToken, ResolvedApiToken } from '../../activities/api-token-rotation';
 import { apiTokens } from './api-token';
-import { compensateAndFail, complete, failAfterRetire, promote, type RotationResult } from './endings';
+import {
+  compensateAndFail,
+  complete,
+  failAfterRetire,
+  promote,
+  promoteAndComplete,
+  type RotationResult,
+} from './endings';
 import { propagateAndVerify } from './propagate-and-verify';
 import { RotationRun, type RotateServiceTokenInput } from './run';
 import { waitForConsumers } from './wait';
@@ -52,6 +59,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   try {
     // 6. retire — the old token goes; 7. finish — the new value becomes current
     await apiTokens.strategy(run).retire(run, old);
+    if (run.rowsRideAlong) return await promoteAndComplete(run, fresh);
     await promote(run, fresh);
   } catch (error) {
     return failAfterRetire(run, error);

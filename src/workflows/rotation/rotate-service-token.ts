@@ -1,7 +1,14 @@
 import type { IssuedSecret, ResolvedServiceToken } from '../../activities/service-tokens';
 import { leaveBothValidIfCancelled } from './cancelled';
 import { confirmRevoked, containCompromised, killAtStart, killIfRevokedWhile, recordKill } from './emergency';
-import { compensateAndFail, complete, failAfterRetire, promote, type RotationResult } from './endings';
+import {
+  compensateAndFail,
+  complete,
+  failAfterRetire,
+  promote,
+  promoteAndComplete,
+  type RotationResult,
+} from './endings';
 import { propagateAndVerify } from './propagate-and-verify';
 import { RotationRun, type RotateServiceTokenInput } from './run';
 import { serviceTokens } from './service-token';
@@ -93,7 +100,8 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
     // it does not hold finish back, so the record still names the live credential.
     const stillAccepted = await confirmRevoked(run);
 
-    // 7. finish — the new credential becomes current; the pending row is wiped
+    // 7. finish — the new credential becomes current; the pending row is wiped (with the run's last rows)
+    if (run.rowsRideAlong && !stillAccepted) return await promoteAndComplete(run, fresh);
     await promote(run, fresh);
     if (stillAccepted) throw stillAccepted;
   } catch (error) {

@@ -44,17 +44,16 @@ import type { HoldState } from './propagation';
 import { RotationRecorder } from './recorder';
 import { Saga } from './saga';
 
-/**
- * Patch (see README, "Deploying a workflow change"): bookkeeping runs beside the work
- * (recorder.ts), the revoke signal is audited on arrival, and a revoke that reaches a run still
- * waiting for its plan kills first. Runs recorded before replay the old path.
+/*
+ * Patches (see README, "Deploying a workflow change"); runs recorded before replay the old path.
+ * - history beside the work: bookkeeping runs beside the work (recorder.ts), the revoke signal
+ *   is audited on arrival, and a revoke that reaches a run still waiting for its plan kills first;
+ * - fewer round trips: rows are written in batches (row-batches.ts), resolve goes beside the plan;
+ * - rows ride along: no batch of rows on the critical path (row-batches.ts).
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
-/**
- * Patch: fewer round trips through the task queue. The recorder writes rows in batches
- * (recorder.ts, `batched`), and resolve's read goes beside the plan (service-token.ts).
- */
 const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
+const ROWS_RIDE_ALONG = 'rotation-rows-ride-along';
 
 export type StrategyName = 'rotate-secret' | 'replace' | 'successor' | 'roll';
 
@@ -91,6 +90,8 @@ export class RotationRun {
   readonly recorder: RotationRecorder;
   /** Runs since `rotation-fewer-round-trips`: bookkeeping in batches, resolve beside the plan. */
   readonly fewerRoundTrips: boolean;
+  /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
+  readonly rowsRideAlong: boolean;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -142,11 +143,13 @@ export class RotationRun {
     const notifications = proxyActivities<LocalActivities>(rotationAlerts);
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
     this.fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
+    this.rowsRideAlong = this.fewerRoundTrips && patched(ROWS_RIDE_ALONG);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },
       besideTheWork,
       this.fewerRoundTrips,
+      this.rowsRideAlong,
     );
     setHandler(emergencyRevokeSignal, (request) => this.revokeSignalled(request));
     setHandler(progressQuery, () => progress);
