@@ -40,7 +40,16 @@ export interface PropagateInput extends StoreTarget {
    * Absent: round 1.
    */
   round?: number;
+  /**
+   * Read the store back right after the write (a store on this machine's side of the network:
+   * not a Cloudflare call), so verify needs no round trip of its own when it confirms. Stores
+   * whose consumers must restart are verified on their own, where the retries are the polls.
+   */
+  readBack?: boolean;
 }
+
+/** A write's receipt, and the read-back that confirmed it when the write was asked to read back. */
+export type WriteAnswer = WriteReceipt & { readBack?: ReadBack };
 
 const STORE_FAILURE: Record<StoreOperation, FailureType> = {
   configure: 'StoreConfigureFailed',
@@ -126,15 +135,20 @@ export function createPropagationActivities(deps: PropagationDeps) {
 
   return {
     /** Step 3: one store receives the staged credential. Idempotent. */
-    async propagateToStore(input: PropagateInput): Promise<WriteReceipt> {
+    async propagateToStore(input: PropagateInput): Promise<WriteAnswer> {
       const store = storeFor(input);
       const credential = await openStaged(deps.pending, input.ref);
       const options = await writeOptions(input, credential);
+      let receipt: WriteReceipt;
       try {
-        return await store.write(store.holding(credential), options);
+        receipt = await store.write(store.holding(credential), options);
       } catch (error) {
         throw storeFailure(error);
       }
+      if (!input.readBack || store.consumersReady) return receipt;
+      // A read-back that fails or does not confirm yet is verify's to retry, not the write's.
+      const actual = await store.readBack().catch(() => undefined);
+      return actual && readBackConfirms(receipt, actual) ? { ...receipt, readBack: actual } : receipt;
     },
 
     /**

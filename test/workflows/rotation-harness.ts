@@ -151,7 +151,11 @@ function defaults(plan: RotationPlan): StubSet {
     findPoliciesNamingToken: async () => [POLICY],
     bindTokenToPolicies: async () => [POLICY],
     unbindTokenFromPolicies: async () => [POLICY],
-    propagateToStore: async (i) => receipt(TARGETS[i.targetIndex]!),
+    // A store asked to read back in its write confirms what it was just given.
+    propagateToStore: async (i) => {
+      const written = receipt(TARGETS[i.targetIndex]!);
+      return i.readBack ? { ...written, readBack: written.expected } : written;
+    },
     verifyStore: async (i) => i.receipt.expected,
     restoreStore: none,
     probeCredential: async (i) => ({ status: i.expect === 'accepted' ? 200 : 403 }),

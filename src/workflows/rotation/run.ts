@@ -10,7 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { CloudflareActivities, LocalActivities } from '../../activities';
 import type { PlannedTarget, RotationPlan } from '../../activities/rotation-records';
-import type { WriteReceipt } from '../../stores/store-types';
+import type { WriteAnswer } from '../../activities/propagation';
 import type { TokenKey } from '../../secrets/pending-secrets';
 import type { Lane } from '../../cloudflare/budget/lanes';
 import {
@@ -32,14 +32,7 @@ import {
   verification,
 } from '../activity-options';
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from '../lanes';
-import type { Trigger } from '../triggers';
-import {
-  emergencyRevokeSignal,
-  progressQuery,
-  type EmergencyRevokeRequest,
-  type RotationMode,
-  type RotationProgress,
-} from './messages';
+import { emergencyRevokeSignal, progressQuery, type EmergencyRevokeRequest, type RotationProgress } from './messages';
 import type { HoldState } from './propagation';
 import { RotationRecorder } from './recorder';
 import { Saga } from './saga';
@@ -49,30 +42,17 @@ import { Saga } from './saga';
  * - history beside the work: bookkeeping runs beside the work (recorder.ts), the revoke signal
  *   is audited on arrival, and a revoke that reaches a run still waiting for its plan kills first;
  * - fewer round trips: rows are written in batches (row-batches.ts), resolve goes beside the plan;
- * - rows ride along: no batch of rows on the critical path (row-batches.ts).
+ * - rows ride along: no batch of rows on the critical path (row-batches.ts);
+ * - read back in the write: a store this side of the network reads back in its write's activity.
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
 const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
 const ROWS_RIDE_ALONG = 'rotation-rows-ride-along';
+const READ_BACK_IN_WRITE = 'rotation-read-back-in-write';
 
-export type StrategyName = 'rotate-secret' | 'replace' | 'successor' | 'roll';
+import { laneOfRotation, type CredentialKind, type RotateServiceTokenInput, type StrategyName } from './run-input';
 
-/** What a run rotates: an Access service token, or a Cloudflare API token (rotate-api-token.ts). */
-export type CredentialKind = 'service-token' | 'api-token';
-
-export interface RotateServiceTokenInput {
-  accountId: string;
-  tokenName: string;
-  mode: RotationMode;
-  trigger: Trigger;
-  /** Absent: a service token. */
-  credential?: 'api-token';
-}
-
-/** The budget lane of a rotation's Cloudflare calls (an emergency revoke's are always `emergency`). */
-export function laneOfRotation(mode: RotationMode): Lane {
-  return mode === 'emergency' ? 'emergency' : mode === 'manual' ? 'interactive' : 'scheduled';
-}
+export { laneOfRotation, type CredentialKind, type RotateServiceTokenInput, type StrategyName };
 
 /** Activities on the lane of the request budget this run deserves when they are called. */
 type OnLane = () => CloudflareActivities;
@@ -92,6 +72,7 @@ export class RotationRun {
   readonly fewerRoundTrips: boolean;
   /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
   readonly rowsRideAlong: boolean;
+  private readonly readBackInWrite: boolean;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -144,6 +125,7 @@ export class RotationRun {
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
     this.fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
     this.rowsRideAlong = this.fewerRoundTrips && patched(ROWS_RIDE_ALONG);
+    this.readBackInWrite = this.rowsRideAlong && patched(READ_BACK_IN_WRITE);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },
@@ -255,11 +237,20 @@ export class RotationRun {
   }
 
   /** Writes `ref` to one store; a later round writes everything again, so a binding someone deleted is restored. */
-  write(target: PlannedTarget, ref: string, round: number) {
-    return this.storesOf(target).propagateToStore({ ...this.token, targetIndex: target.index, ref, round });
+  write(target: PlannedTarget, ref: string, round: number): Promise<WriteAnswer> {
+    const readBack = this.readBackInWrite && !target.viaCloudflare;
+    return this.storesOf(target).propagateToStore({
+      ...this.token,
+      targetIndex: target.index,
+      ref,
+      round,
+      ...(readBack ? { readBack } : {}),
+    });
   }
 
-  readBack(target: PlannedTarget, receipt: WriteReceipt) {
+  /** What the store holds: read back in the write already, or asked now (retried until it confirms). */
+  readBack(target: PlannedTarget, { readBack, ...receipt }: WriteAnswer) {
+    if (readBack) return Promise.resolve(readBack);
     const via = target.viaCloudflare ? this.cloudflareVerification() : this.probe;
     return via.verifyStore({ ...this.token, targetIndex: target.index, receipt });
   }
