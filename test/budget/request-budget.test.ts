@@ -121,13 +121,17 @@ describe('the request budget', () => {
       .factory({ apiToken: 'bobs-token', baseURL: server.url, purpose: 'reads', budgetOwner: 'bob' })
       .user.tokens.verify();
     await clients.factory({ apiToken: 'another-of-alice', baseURL: server.url, purpose: 'reads' }).user.tokens.verify();
+    await sleep(300);
     const { rows } = await db.pool.query<{ owner: string; granted: string }>(
       'SELECT owner, granted FROM cloudflare_budget ORDER BY owner',
     );
-    expect(rows).toEqual([
-      { owner: 'alice', granted: '2' },
-      { owner: 'bob', granted: '1' },
-    ]);
+    // Each user's requests (alice 2, bob 1), and at most the one unit its lane takes ahead.
+    const granted = Object.fromEntries(rows.map((r) => [r.owner, Number(r.granted)]));
+    expect(Object.keys(granted)).toEqual(['alice', 'bob']);
+    expect(granted.alice! - 2).toBeGreaterThanOrEqual(0);
+    expect(granted.alice! - 2).toBeLessThanOrEqual(1);
+    expect(granted.bob! - 1).toBeGreaterThanOrEqual(0);
+    expect(granted.bob! - 1).toBeLessThanOrEqual(1);
   });
 
   it('holds requests while the store is down and sends them once it is back', async () => {
@@ -147,5 +151,36 @@ describe('the request budget', () => {
     down = false;
     expect(await pending).toBe(200);
     expect(arrivals.map((a) => a.path)).toEqual(['/held']);
+  });
+
+  it('sends on a unit taken ahead without waiting for the store, and drops it when Cloudflare blocks', async () => {
+    const pool = createPool(db.url);
+    pools.push(pool);
+    const real = createPostgresBudgetStore(pool);
+    // A store far away: every take costs a long round trip.
+    const slow: BudgetStore = {
+      ...real,
+      take: async (owner, lane, s) => {
+        await sleep(200);
+        return real.take(owner, lane, s);
+      },
+    };
+    const budget = processBudget(slow);
+    const send = sender(budget, 'emergency');
+    const timed = async (path: string) => {
+      const askedAt = Date.now();
+      expect(await send(path)).toBe(200);
+      return arrivals.find((a) => a.path === `/${path}`)!.at - askedAt;
+    };
+
+    expect(await timed('first')).toBeGreaterThanOrEqual(190);
+    await sleep(400); // the unit behind it is taken meanwhile
+    expect(await timed('second')).toBeLessThan(100);
+    await sleep(400);
+    const { rows } = await db.pool.query<{ granted: string }>('SELECT granted FROM cloudflare_budget');
+    expect(rows).toEqual([{ granted: '3' }]); // two sent, one in hand: counted before it is sent
+
+    await budget.rateLimited('alice', 1_000);
+    expect(await timed('after-block')).toBeGreaterThanOrEqual(900);
   });
 });

@@ -34,9 +34,12 @@ interface Waiter {
   seq: number;
   resolve: () => void;
   reject: (error: Error) => void;
+  /** A unit taken ahead, for the lane's next request (no request waits for it). */
+  ahead?: true;
 }
 
 const STORE_RETRY_MS = 1_000;
+const DROP_AHEAD = -1;
 
 export class BudgetClosedError extends Error {
   constructor() {
@@ -74,9 +77,16 @@ function withTimeout<T>(work: Promise<T>, ms: number | undefined): Promise<T> {
  * One queue per Cloudflare user in this process: waiters are served highest lane first, one
  * store round trip at a time, and a higher lane arriving wakes a queue sleeping for a lower one.
  * Across processes the lanes' bursts (see shape.ts) give the same order without coordination.
+ *
+ * Each lane keeps one unit taken ahead: a request finding it goes at once, without a store round
+ * trip on its way (a revoke's first call least of all), and the next is taken behind it. A unit
+ * in hand is counted when taken, so it is never an unmetered request; it is dropped when
+ * Cloudflare blocks the user or once it is older than `handMaxAgeMs` (counted, never sent).
  */
 class OwnerQueue {
   private readonly waiting: Waiter[] = [];
+  /** When each lane's unit in hand was taken. */
+  private readonly inHand = new Map<Lane, number>();
   private pumping = false;
   private sleeping: { rank: number; wake: () => void } | null = null;
   private blockedUntil = 0;
@@ -90,11 +100,17 @@ class OwnerQueue {
       Pick<RequestBudgetOptions, 'logger'>,
     private readonly shape: BudgetShape,
     private readonly emergencyReserve: () => boolean,
+    private readonly handMaxAgeMs: number,
   ) {}
 
   acquire(lane: Lane): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new BudgetClosedError());
+      if (this.fromHand(lane)) {
+        resolve();
+        this.takeAhead(lane);
+        return;
+      }
       this.waiting.push({ lane, seq: this.seq++, resolve, reject });
       if (this.sleeping && laneRank(lane) < this.sleeping.rank) this.sleeping.wake();
       void this.pump();
@@ -103,12 +119,35 @@ class OwnerQueue {
 
   close(): void {
     this.closed = true;
+    this.inHand.clear();
     for (const waiter of this.waiting.splice(0)) waiter.reject(new BudgetClosedError());
     this.sleeping?.wake();
   }
 
   blockLocally(until: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, until);
+    this.inHand.clear();
+  }
+
+  /** The lane's unit in hand, if it still counts: taken recently, and Cloudflare is not blocking. */
+  private fromHand(lane: Lane): boolean {
+    const takenAt = this.inHand.get(lane);
+    this.inHand.delete(lane);
+    return takenAt !== undefined && Date.now() - takenAt <= this.handMaxAgeMs && Date.now() >= this.blockedUntil;
+  }
+
+  /** Takes the lane's next unit behind a request, unless one is in hand or on its way, or requests of the lane are queued anyway. */
+  private takeAhead(lane: Lane): void {
+    if (this.closed || this.storeDown || this.inHand.has(lane) || this.waiting.some((w) => w.lane === lane)) return;
+    const keep = () => {
+      // A request of the lane that came meanwhile takes it at once.
+      const next = this.waiting.find((w) => w.lane === lane && !w.ahead);
+      if (!next) return void this.inHand.set(lane, Date.now());
+      this.waiting.splice(this.waiting.indexOf(next), 1);
+      next.resolve();
+    };
+    this.waiting.push({ lane, seq: this.seq++, resolve: keep, reject: () => undefined, ahead: true });
+    void this.pump();
   }
 
   private head(): Waiter {
@@ -123,10 +162,13 @@ class OwnerQueue {
     try {
       while (this.waiting.length) {
         const head = this.head();
-        const waitMs = await this.tryTake(head.lane);
-        if (waitMs === 0) {
+        const waitMs = await this.tryTake(head);
+        if (waitMs === DROP_AHEAD) {
+          this.waiting.splice(this.waiting.indexOf(head), 1);
+        } else if (waitMs === 0) {
           this.waiting.splice(this.waiting.indexOf(head), 1);
           head.resolve();
+          if (!head.ahead) this.takeAhead(head.lane);
         } else {
           await this.sleep(waitMs, laneRank(head.lane));
         }
@@ -136,8 +178,8 @@ class OwnerQueue {
     }
   }
 
-  /** 0 when a request was taken; otherwise how long to wait before trying again. */
-  private async tryTake(lane: Lane): Promise<number> {
+  /** 0 when a request was taken; otherwise how long to wait before trying again (DROP_AHEAD: give up a unit taken ahead). */
+  private async tryTake({ lane, ahead }: Waiter): Promise<number> {
     const blocked = this.blockedUntil - Date.now();
     if (blocked > 0) return blocked;
     try {
@@ -149,6 +191,8 @@ class OwnerQueue {
       this.storeDown = false;
       return result.granted ? 0 : result.waitMs;
     } catch (error) {
+      // No unit is taken ahead while the store is away (nor from the emergency reserve).
+      if (ahead) return DROP_AHEAD;
       if (lane === 'emergency' && this.emergencyReserve()) {
         this.options.logger?.warn(
           { owner: this.owner, err: error },
@@ -193,11 +237,13 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
     emergencyStoreTimeoutMs: options.emergencyStoreTimeoutMs ?? 1_000,
   };
   const reserve = localEmergencyReserve(shape);
+  // A unit in hand is sent within this of being counted, so any window is off by at most one per lane.
+  const handMaxAgeMs = Math.min(10_000, shape.windowMs / 30);
   const queues = new Map<string, OwnerQueue>();
   let closed = false;
   const queue = (owner: string) => {
     let found = queues.get(owner);
-    if (!found) queues.set(owner, (found = new OwnerQueue(owner, settings, shape, reserve)));
+    if (!found) queues.set(owner, (found = new OwnerQueue(owner, settings, shape, reserve, handMaxAgeMs)));
     return found;
   };
   // At most one reading in flight per user; a newer one replaces any that waits.
