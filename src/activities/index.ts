@@ -13,6 +13,7 @@ import { createDiscoveryActivities, createDiscoveryLocalActivities, type Discove
 import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
 import { createPropagationActivities } from './propagation';
+import { createRetireAndFinishActivities } from './retire-and-finish';
 import { createRotationRecordActivities } from './rotation-records';
 import { createRotationRowActivities } from './rotation-rows';
 import { createServiceTokenActivities } from './service-tokens';
@@ -47,6 +48,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createApiTokenRotationActivities(deps),
     ...createApiTokenRenewalActivities(deps),
     ...createServiceTokenActivities(deps),
+    ...createRetireAndFinishActivities(deps),
     ...createAccessPolicyActivities(deps),
     ...createServiceTokenInventoryActivities(deps),
     ...createTokenHealthActivities(deps),

@@ -129,8 +129,8 @@ describe('service-token rotation through the API, on the real stack', () => {
         'propagateToStore',
         'verifyStore',
         'probeCredential',
-        'setPreviousSecretExpiry',
-        'promoteSecret',
+        // 6. retire and 7. finish in one activity: the previous secret expires, then the new one is current.
+        'retirePreviousSecretAndPromote',
       ]),
     );
   });

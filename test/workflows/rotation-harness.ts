@@ -12,6 +12,7 @@ import {
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { HistoryWriteResult } from '../../src/activities/history-writes';
 import type { PlannedTarget, RotationPlan } from '../../src/activities/rotation-records';
+import { failedAtFinish } from '../../src/activities/retire-and-finish';
 import type { RotationRow, RotationRowResult } from '../../src/activities/rotation-rows';
 import type { ServiceTokenState } from '../../src/activities/service-tokens';
 import type { WriteReceipt } from '../../src/stores/store-types';
@@ -197,6 +198,8 @@ const ROW_ACTIVITIES = {
   step: 'recordRotationStep',
   outcome: 'finishRotationRecord',
 } as const satisfies Record<RotationRow['kind'], Name>;
+type RetireAndPromote = Parameters<All['retirePreviousSecretAndPromote']>[0];
+
 /** promoteSecret's stub sees the promote alone: the rows that ride along are written as their own calls. */
 type StubSet = {
   [K in Name]: K extends 'promoteSecret'
@@ -285,6 +288,14 @@ export async function startHarness(): Promise<Harness> {
     // Rows that ride along with the promote: written the same way, once it is done.
     promoteSecret: async ({ rows, ...promote }: Input<'promoteSecret'>) => {
       await call(queue, lane, 'promoteSecret', promote);
+      return rows ? { rowResults: await writeRows(queue, lane, rows) } : {};
+    },
+    // Retire and finish in one call: each part is its own stub, in that order.
+    retirePreviousSecretAndPromote: async ({ ref, rows, ...retire }: RetireAndPromote) => {
+      await call(queue, lane, 'setPreviousSecretExpiry', retire);
+      await call(queue, lane, 'promoteSecret', { ref }).catch((error: unknown) => {
+        throw failedAtFinish(error);
+      });
       return rows ? { rowResults: await writeRows(queue, lane, rows) } : {};
     },
   });

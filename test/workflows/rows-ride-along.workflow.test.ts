@@ -59,4 +59,27 @@ describe('rotation history rows riding along with the work, with stub activities
     expect(recordedSteps(run).slice(-2)).toEqual(['retire:ok', 'finish:failed']);
     expect(finished(run)).toMatchObject({ status: 'failed', outcome: { afterRetire: true, phase: 'finish' } });
   });
+
+  it.concurrent('retires and finishes a rotate-secret run in one call on its lane, retire first', async () => {
+    const run = await harness.run({ strategy: 'rotate-secret' });
+
+    const last = run.calls.filter((c) => c.name === 'setPreviousSecretExpiry' || c.name === 'promoteSecret');
+    expect(last.map((c) => [c.name, c.queue])).toEqual([
+      ['setPreviousSecretExpiry', 'cloudflare'],
+      ['promoteSecret', 'cloudflare'],
+    ]);
+    expect(finished(run).status).toBe('completed');
+  });
+
+  it.concurrent('records a retire that fails as the failed step, and promotes nothing', async () => {
+    const run = await harness.run({
+      strategy: 'rotate-secret',
+      stubs: { setPreviousSecretExpiry: fail('CloudflareRejected') },
+    });
+
+    expect(run.failure).toBeDefined();
+    expect(recordedSteps(run).slice(-2)).toEqual(['wait:ok', 'retire:failed']);
+    expect(inputsOf(run, 'promoteSecret')).toEqual([]);
+    expect(finished(run)).toMatchObject({ status: 'failed', outcome: { afterRetire: true, phase: 'retire' } });
+  });
 });

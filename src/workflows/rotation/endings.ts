@@ -112,7 +112,7 @@ export async function promoteAndComplete(run: RotationRun, fresh: Issued): Promi
   return announce(run, result);
 }
 
-function resultOf(run: RotationRun, fresh: Issued): RotationResult {
+export function resultOf(run: RotationRun, fresh: Issued): RotationResult {
   return {
     status: 'completed',
     strategy: run.strategy,
@@ -124,12 +124,12 @@ function resultOf(run: RotationRun, fresh: Issued): RotationResult {
   };
 }
 
-function outcomeOf(run: RotationRun, result: RotationResult): Record<string, unknown> {
+export function outcomeOf(run: RotationRun, result: RotationResult): Record<string, unknown> {
   const request = run.revoked();
   return { ...result, revokedBy: request?.actor ?? null, revokeReason: request?.reason ?? null };
 }
 
-async function announce(run: RotationRun, result: RotationResult): Promise<RotationResult> {
+export async function announce(run: RotationRun, result: RotationResult): Promise<RotationResult> {
   const request = run.revoked();
   run.progress.phase = 'done';
   if (request)

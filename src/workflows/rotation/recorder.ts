@@ -241,7 +241,7 @@ export class RotationRecorder {
     const row = { runId: this.context.runId, seq, step, outcome: 'ok' as const, startedAt, details };
     const done = () =>
       void this.progress.steps.push({ seq, step, outcome: 'ok', startedAt, finishedAt: iso(Date.now()), details });
-    return { what: `step ${step}`, row: (): RotationRow => ({ kind: 'step', row }), done };
+    return { seq, what: `step ${step}`, row: (): RotationRow => ({ kind: 'step', row }), done };
   }
 
   /** The outcome row, built when written: it names the problems of every row written before it. */

@@ -10,6 +10,7 @@ import {
   type RotationResult,
 } from './endings';
 import { propagateAndVerify } from './propagate-and-verify';
+import { retireAndComplete, retiresWithFinish } from './retire-and-finish';
 import { RotationRun, type RotateServiceTokenInput } from './run';
 import { serviceTokens } from './service-token';
 import { waitBeforeRetire } from './wait';
@@ -94,6 +95,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   const fresh = issued;
   try {
     // 6. retire — the point of no return: every store reads back the new credential
+    if (retiresWithFinish(run, old)) return await retireAndComplete(run, old, fresh);
     await serviceTokens.strategy(run).retire(run, old);
     if (old.strays?.length) await serviceTokens.retireStrays(run, old);
     // The old credential is probed before finish wipes its row; a probe that keeps accepting

@@ -43,12 +43,14 @@ import { Saga } from './saga';
  *   is audited on arrival, and a revoke that reaches a run still waiting for its plan kills first;
  * - fewer round trips: rows are written in batches (row-batches.ts), resolve goes beside the plan;
  * - rows ride along: no batch of rows on the critical path (row-batches.ts);
- * - read back in the write: a store this side of the network reads back in its write's activity.
+ * - read back in the write: a store this side of the network reads back in its write's activity;
+ * - retire and finish: rotate-secret's last two steps in one activity (retire-and-finish.ts).
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
 const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
 const ROWS_RIDE_ALONG = 'rotation-rows-ride-along';
 const READ_BACK_IN_WRITE = 'rotation-read-back-in-write';
+const RETIRE_AND_FINISH = 'rotation-retire-and-finish';
 
 import { laneOfRotation, type CredentialKind, type RotateServiceTokenInput, type StrategyName } from './run-input';
 
@@ -73,6 +75,8 @@ export class RotationRun {
   /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
   readonly rowsRideAlong: boolean;
   private readonly readBackInWrite: boolean;
+  /** Runs since `rotation-retire-and-finish`. */
+  readonly retireWithFinish: boolean;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -126,6 +130,7 @@ export class RotationRun {
     this.fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
     this.rowsRideAlong = this.fewerRoundTrips && patched(ROWS_RIDE_ALONG);
     this.readBackInWrite = this.rowsRideAlong && patched(READ_BACK_IN_WRITE);
+    this.retireWithFinish = this.readBackInWrite && patched(RETIRE_AND_FINISH);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },
