@@ -12,6 +12,7 @@ import { createApiTokenVerificationActivities, type ApiTokenVerificationDeps } f
 import { createDiscoveryActivities, createDiscoveryLocalActivities, type DiscoveryDeps } from './discovery';
 import { createHistoryActivities } from './history';
 import { createNotifyActivities } from './notify';
+import { createPlanAndResolveActivities } from './plan-and-resolve';
 import { createPropagationActivities } from './propagation';
 import { createRetireAndFinishActivities } from './retire-and-finish';
 import { createRotationRecordActivities } from './rotation-records';
@@ -49,6 +50,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createApiTokenRenewalActivities(deps),
     ...createServiceTokenActivities(deps),
     ...createRetireAndFinishActivities(deps),
+    ...createPlanAndResolveActivities(deps),
     ...createAccessPolicyActivities(deps),
     ...createServiceTokenInventoryActivities(deps),
     ...createTokenHealthActivities(deps),

@@ -124,12 +124,12 @@ describe('service-token rotation through the API, on the real stack', () => {
     });
     expect(workflow.data.steps.map((s: { activity: string }) => s.activity)).toEqual(
       expect.arrayContaining([
-        'resolveServiceToken',
+        // The plan and 1. resolve in one activity; 6. retire and 7. finish in another.
+        'planAndResolveServiceToken',
         'issueRotatedSecret',
         'propagateToStore',
         'verifyStore',
         'probeCredential',
-        // 6. retire and 7. finish in one activity: the previous secret expires, then the new one is current.
         'retirePreviousSecretAndPromote',
       ]),
     );

@@ -290,6 +290,15 @@ export async function startHarness(): Promise<Harness> {
       await call(queue, lane, 'promoteSecret', promote);
       return rows ? { rowResults: await writeRows(queue, lane, rows) } : {};
     },
+    // The plan and resolve in one call: each its own stub, side by side.
+    planAndResolveServiceToken: async (token: Input<'planRotation'>) => {
+      const [plan, resolved] = await Promise.allSettled([
+        call(queue, lane, 'planRotation', token),
+        call(queue, lane, 'resolveServiceToken', token),
+      ]);
+      if (resolved.status === 'rejected') throw resolved.reason;
+      return { ...(plan.status === 'fulfilled' ? { plan: plan.value } : {}), resolved: resolved.value };
+    },
     // Retire and finish in one call: each part is its own stub, in that order.
     retirePreviousSecretAndPromote: async ({ ref, rows, ...retire }: RetireAndPromote) => {
       await call(queue, lane, 'setPreviousSecretExpiry', retire);

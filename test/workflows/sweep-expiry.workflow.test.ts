@@ -93,6 +93,10 @@ describe('sweepExpiry, with stub activities', () => {
         plan({ propagationWaitMs: 60 * 60 * 1000 })
       ),
       resolveServiceToken: async (input: { accountId: string }) => (scenarioOf(input), OLD_TOKEN),
+      planAndResolveServiceToken: async (input: { accountId: string }) => (
+        scenarioOf(input),
+        { plan: plan({ propagationWaitMs: 60 * 60 * 1000 }), resolved: OLD_TOKEN }
+      ),
       issueRotatedSecret: async (i: Parameters<All['issueRotatedSecret']>[0]) => (
         scenarioOf(i),
         {

@@ -46,8 +46,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   // 0. plan — an emergency kills the compromised secret first, before any bookkeeping
   const killedAtStart = await killAtStart(run);
   run.recorder.open();
-  const planning = run.records.planRotation(run.token);
-  const resolving = killedAtStart ? undefined : serviceTokens.resolveBesidePlan(run);
+  const { planning, resolving } = serviceTokens.planAndResolve(run, Boolean(killedAtStart));
   const killed = killedAtStart ?? (await killIfRevokedWhile(run, planning));
   run.begin(await planning);
   await run.recordAudit();

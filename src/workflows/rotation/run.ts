@@ -44,13 +44,15 @@ import { Saga } from './saga';
  * - fewer round trips: rows are written in batches (row-batches.ts), resolve goes beside the plan;
  * - rows ride along: no batch of rows on the critical path (row-batches.ts);
  * - read back in the write: a store this side of the network reads back in its write's activity;
- * - retire and finish: rotate-secret's last two steps in one activity (retire-and-finish.ts).
+ * - retire and finish: rotate-secret's last two steps in one activity (retire-and-finish.ts);
+ * - plan and resolve: one activity answers both (service-token.ts).
  */
 const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
 const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
 const ROWS_RIDE_ALONG = 'rotation-rows-ride-along';
 const READ_BACK_IN_WRITE = 'rotation-read-back-in-write';
 const RETIRE_AND_FINISH = 'rotation-retire-and-finish';
+const PLAN_AND_RESOLVE = 'rotation-plan-and-resolve';
 
 import { laneOfRotation, type CredentialKind, type RotateServiceTokenInput, type StrategyName } from './run-input';
 
@@ -75,8 +77,9 @@ export class RotationRun {
   /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
   readonly rowsRideAlong: boolean;
   private readonly readBackInWrite: boolean;
-  /** Runs since `rotation-retire-and-finish`. */
+  /** Runs since `rotation-retire-and-finish`, and since `rotation-plan-and-resolve`. */
   readonly retireWithFinish: boolean;
+  readonly planWithResolve: boolean;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -131,6 +134,7 @@ export class RotationRun {
     this.rowsRideAlong = this.fewerRoundTrips && patched(ROWS_RIDE_ALONG);
     this.readBackInWrite = this.rowsRideAlong && patched(READ_BACK_IN_WRITE);
     this.retireWithFinish = this.readBackInWrite && patched(RETIRE_AND_FINISH);
+    this.planWithResolve = this.retireWithFinish && patched(PLAN_AND_RESOLVE);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },

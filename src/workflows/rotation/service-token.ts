@@ -1,4 +1,5 @@
 import { log } from '@temporalio/workflow';
+import type { RotationPlan } from '../../activities/rotation-records';
 import type { ResolvedServiceToken } from '../../activities/service-tokens';
 import type { RotationRun } from './run';
 import { replace } from './strategies/replace';
@@ -16,14 +17,28 @@ export const serviceTokens = {
   },
 
   /**
-   * Resolve only reads Cloudflare: it is sent beside the plan (runs since `rotation-fewer-round-trips`),
-   * and the resolve step takes its answer. A failure surfaces there, or nowhere if the plan failed.
+   * The plan, and resolve's read of Cloudflare beside it when no kill resolved the token already.
+   * Since `rotation-plan-and-resolve` both come from one activity: one answer to wait on. Without
+   * a plan in it, or when it fails, the plan is asked for alone (its own failure surfaces there),
+   * and resolve's step takes the activity's error. Runs since `rotation-fewer-round-trips` sent the two side by side; earlier ones
+   * only planned here. A failure of resolve surfaces in its step, or nowhere if the plan failed.
    */
-  resolveBesidePlan(run: RotationRun): Promise<ResolvedServiceToken> | undefined {
-    if (!run.fewerRoundTrips) return undefined;
+  planAndResolve(
+    run: RotationRun,
+    killed: boolean,
+  ): { planning: Promise<RotationPlan>; resolving?: Promise<ResolvedServiceToken> } {
+    if (!killed && run.planWithResolve) {
+      const both = run.cloudflare().planAndResolveServiceToken(run.token);
+      const resolving = both.then((b) => b.resolved);
+      resolving.catch(() => undefined);
+      const alone = () => run.records.planRotation(run.token);
+      return { planning: both.then((b) => b.plan ?? alone(), alone), resolving };
+    }
+    const planning = run.records.planRotation(run.token);
+    if (killed || !run.fewerRoundTrips) return { planning };
     const resolving = run.cloudflare().resolveServiceToken(run.token);
     resolving.catch(() => undefined);
-    return resolving;
+    return { planning, resolving };
   },
 
   /**
