@@ -12,7 +12,6 @@ import {
 import type { CloudflareActivities, LocalActivities } from '../../src/activities';
 import type { HistoryWriteResult } from '../../src/activities/history-writes';
 import type { PlannedTarget, RotationPlan } from '../../src/activities/rotation-records';
-import { failedAtFinish } from '../../src/activities/retire-and-finish';
 import type { RotationRow, RotationRowResult } from '../../src/activities/rotation-rows';
 import type { ServiceTokenState } from '../../src/activities/service-tokens';
 import type { WriteReceipt } from '../../src/stores/store-types';
@@ -302,9 +301,7 @@ export async function startHarness(): Promise<Harness> {
     // Retire and finish in one call: each part is its own stub, in that order.
     retirePreviousSecretAndPromote: async ({ ref, rows, ...retire }: RetireAndPromote) => {
       await call(queue, lane, 'setPreviousSecretExpiry', retire);
-      await call(queue, lane, 'promoteSecret', { ref }).catch((error: unknown) => {
-        throw failedAtFinish(error);
-      });
+      await call(queue, lane, 'promoteSecret', { ref });
       return rows ? { rowResults: await writeRows(queue, lane, rows) } : {};
     },
   });

@@ -24,7 +24,7 @@ export function retiresWithFinish(run: RotationRun, old: ResolvedServiceToken): 
  * 6. retire — the previous secret expires now — and 7. finish — the new secret becomes current —
  * in one activity, in that order, which also writes the run's last rows: both steps' and the
  * outcome, standing only if it succeeds. A failure records the step it failed at (retire, unless
- * the activity says finish) and is thrown: past the point of no return, the run fails after retire.
+ * it is the promote's) and is thrown: past the point of no return, the run fails after retire.
  */
 export async function retireAndComplete(
   run: RotationRun,
@@ -62,9 +62,8 @@ export async function retireAndComplete(
   return announce(run, result);
 }
 
+/** The promote's one final failure (rotation-records.ts): retire, before it, was done. */
 function failedAtFinish(error: unknown): boolean {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  const details = cause instanceof ApplicationFailure ? cause.details : undefined;
-  const first: unknown = details?.[0];
-  return typeof first === 'object' && first !== null && 'failedStep' in first && first.failedStep === 'finish';
+  return cause instanceof ApplicationFailure && cause.type === 'PendingSecretMissing';
 }
