@@ -1,7 +1,10 @@
 import type { TokenKey } from '../secrets/pending-secrets';
-import type { ActivityDeps } from './index';
-import { createRotationRecordActivities, type RotationPlan } from './rotation-records';
-import { createServiceTokenActivities, type ResolvedServiceToken } from './service-tokens';
+import type { createRotationRecordActivities, RotationPlan } from './rotation-records';
+import type { createServiceTokenActivities, ResolvedServiceToken } from './service-tokens';
+
+/** The two activities this one runs side by side. */
+export type PlanAndResolveParts = Pick<ReturnType<typeof createRotationRecordActivities>, 'planRotation'> &
+  Pick<ReturnType<typeof createServiceTokenActivities>, 'resolveServiceToken'>;
 
 /**
  * A service-token rotation's plan and step 1 (resolve) in one activity, side by side: one answer
@@ -9,9 +12,7 @@ import { createServiceTokenActivities, type ResolvedServiceToken } from './servi
  * (Postgres away) is left out of the answer, for the workflow to ask for alone, so the Cloudflare
  * read is not sent again with every retry; a failed resolve is thrown, retried with the plan.
  */
-export function createPlanAndResolveActivities(deps: ActivityDeps) {
-  const { planRotation } = createRotationRecordActivities(deps);
-  const { resolveServiceToken } = createServiceTokenActivities(deps);
+export function createPlanAndResolveActivities({ planRotation, resolveServiceToken }: PlanAndResolveParts) {
   return {
     async planAndResolveServiceToken(
       token: TokenKey,

@@ -1,8 +1,11 @@
 import type { TokenKey } from '../secrets/pending-secrets';
-import type { ActivityDeps } from './index';
-import { createRotationRecordActivities } from './rotation-records';
+import type { createRotationRecordActivities } from './rotation-records';
 import type { RotationRow } from './rotation-rows';
-import { createServiceTokenActivities } from './service-tokens';
+import type { createServiceTokenActivities } from './service-tokens';
+
+/** The two activities this one runs one after the other. */
+export type RetireAndFinishParts = Pick<ReturnType<typeof createServiceTokenActivities>, 'setPreviousSecretExpiry'> &
+  Pick<ReturnType<typeof createRotationRecordActivities>, 'promoteSecret'>;
 
 /**
  * Steps 6 and 7 of a rotate-secret rotation in one call (workflows/rotation/retire-and-finish.ts):
@@ -10,9 +13,7 @@ import { createServiceTokenActivities } from './service-tokens';
  * last rows are written. Each part is idempotent, so a retry after any of them does them all again.
  * The promote's one final failure (`PendingSecretMissing`) tells the workflow retire was done.
  */
-export function createRetireAndFinishActivities(deps: ActivityDeps) {
-  const { setPreviousSecretExpiry } = createServiceTokenActivities(deps);
-  const { promoteSecret } = createRotationRecordActivities(deps);
+export function createRetireAndFinishActivities({ setPreviousSecretExpiry, promoteSecret }: RetireAndFinishParts) {
   return {
     async retirePreviousSecretAndPromote(
       input: TokenKey & { tokenId: string; expiresAt: string; ref: string; rows?: RotationRow[] },

@@ -35,7 +35,8 @@ export async function retireAndComplete(
   const result = resultOf(run, fresh);
   run.progress.phase = 'retire';
   const startedAt = iso(Date.now());
-  const retired = recorder.okStep(recorder.nextSeq(), 'retire', startedAt, { previousSecretExpiredAt: startedAt });
+  const retire = { previousSecretExpiredAt: startedAt };
+  const retired = recorder.okStep(recorder.nextSeq(), 'retire', startedAt, retire);
   const finished = recorder.okStep(recorder.nextSeq(), 'finish', startedAt, { fingerprint: fresh.fingerprint });
   try {
     await recorder.along(
@@ -51,7 +52,7 @@ export async function retireAndComplete(
     );
   } catch (error) {
     if (failedAtFinish(error)) {
-      await recorder.recordStep(retired.seq, 'retire', 'ok', startedAt, { previousSecretExpiredAt: startedAt });
+      await recorder.recordStep(retired.seq, 'retire', 'ok', startedAt, retire);
       run.progress.phase = 'finish';
       await recorder.recordStep(finished.seq, 'finish', 'failed', startedAt, failureSummary(error));
     } else await recorder.recordStep(retired.seq, 'retire', 'failed', startedAt, failureSummary(error));
