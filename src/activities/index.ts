@@ -17,7 +17,7 @@ import { createPropagationActivities } from './propagation';
 import { createRetireAndFinishActivities } from './retire-and-finish';
 import { createRotationRecordActivities } from './rotation-records';
 import { createRotationRowActivities } from './rotation-rows';
-import { createServiceTokenActivities } from './service-tokens';
+import { createServiceTokenActivities, type ServiceTokenDeps } from './service-tokens';
 import { createServiceTokenInventoryActivities } from './service-token-inventory';
 import { createTokenHealthActivities } from './token-health';
 import { createTokenHealthLocalActivities } from './token-health-local';
@@ -38,8 +38,8 @@ export interface ActivityDeps extends ApiTokenVerificationDeps, CloudflareBudget
   policyLock?: PolicyLock;
   /** Which Access policies name which service tokens, shared by every worker; in-process when absent. */
   policyIndex?: PolicyIndex;
-  /** Discovery's records in Postgres; absent in harnesses that never run discovery. */
-  discovered?: DiscoveryDeps['discovered'];
+  /** Discovery's records in Postgres (its runs write them, an emergency revoke reads ids); absent in harnesses that never run discovery. */
+  discovered?: NonNullable<DiscoveryDeps['discovered']> & NonNullable<ServiceTokenDeps['discovered']>;
 }
 
 /** Activities that call Cloudflare; they run on the rate-limited Cloudflare task queue. */

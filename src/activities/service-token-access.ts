@@ -1,5 +1,6 @@
 import type Cloudflare from 'cloudflare';
 import type { Inventory } from '../config';
+import type { DiscoveredCredentialsRepository } from '../db/discovered-credentials';
 import { findServiceToken } from '../inventory';
 import type { PendingSecretStore, TokenKey } from '../secrets/pending-secrets';
 import { describeCloudflareError, toActivityFailure } from './cloudflare-errors';
@@ -17,6 +18,8 @@ export interface ServiceTokenDeps {
   /** A client on token-warden's own Cloudflare token. */
   wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
   pending: Pick<PendingSecretStore, 'find' | 'stagePending' | 'open'>;
+  /** Discovery's records: the ids an emergency revoke can rotate without listing first. Absent: it lists. */
+  discovered?: Pick<DiscoveredCredentialsRepository, 'serviceTokenIdByName'>;
 }
 
 const stagingRetries = 5;
@@ -88,11 +91,23 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
     return { ...oldest, strays: others.map((t) => t.tokenId) };
   }
 
+  type Rotation = { tokenId: string; ref: string; previousSecretExpiresAt: string; currentVersion: number };
+
   /** Rotates the token's secret and stages the new one before anything else can lose it. */
-  async function rotateAndStage(
+  async function rotateAndStage(token: TokenKey, rotation: Rotation): Promise<IssuedSecret> {
+    const staged = await rotateKnownAndStage(token, rotation, () => false);
+    return staged!.issued;
+  }
+
+  /**
+   * rotateAndStage of an id that may no longer exist (learnt earlier, not just read): null when
+   * Cloudflare has no token of that id. Also answers the token's state after the rotate.
+   */
+  async function rotateKnownAndStage(
     token: TokenKey,
-    rotation: { tokenId: string; ref: string; previousSecretExpiresAt: string; currentVersion: number },
-  ): Promise<IssuedSecret> {
+    rotation: Rotation,
+    acceptMissing = (error: unknown) => describeCloudflareError(error).httpStatus === 404,
+  ): Promise<{ issued: IssuedSecret; after: unknown } | null> {
     const { scope } = locate(token);
     let rotated;
     try {
@@ -102,12 +117,14 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
         previous_client_secret_expires_at: rotation.previousSecretExpiresAt,
       });
     } catch (error) {
+      if (acceptMissing(error)) return null;
       throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
     }
-    return stageIssued(token, rotation.ref, 'rotate', rotated, {
+    const issued = await stageIssued(token, rotation.ref, 'rotate', rotated, {
       tokenId: rotation.tokenId,
       secretVersion: secretVersionOf(rotated, rotation.currentVersion + 1),
     });
+    return { issued, after: rotated };
   }
 
   /** Stages the secret a rotate or create just answered with: until then it exists nowhere else. */
@@ -130,5 +147,5 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
     };
   }
 
-  return { locate, listByName, read, resolveByName, rotateAndStage, stageIssued };
+  return { locate, listByName, read, resolveByName, rotateAndStage, rotateKnownAndStage, stageIssued };
 }

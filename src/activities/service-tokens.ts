@@ -16,7 +16,40 @@ export type { ServiceTokenDeps } from './service-token-access';
 export type { IssuedSecret, ResolvedServiceToken, ServiceTokenState } from './service-token-state';
 
 export function createServiceTokenActivities(deps: ServiceTokenDeps) {
-  const { locate, listByName, read, resolveByName, rotateAndStage, stageIssued } = serviceTokenAccess(deps);
+  const { locate, listByName, read, resolveByName, rotateAndStage, rotateKnownAndStage, stageIssued } =
+    serviceTokenAccess(deps);
+
+  /**
+   * An emergency's kill by the id discovery recorded: the rotate is the first request, and the
+   * list resolve would have sent before it comes after. Null when discovery knows no single token
+   * of this name, or Cloudflare no longer has that id: the caller lists first, as before.
+   */
+  async function killKnown(
+    token: TokenKey & { ref: string },
+  ): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
+    // Postgres away must not hold an emergency back: it lists instead.
+    const tokenId = await deps.discovered?.serviceTokenIdByName(token.accountId, token.tokenName).catch(() => null);
+    if (!tokenId) return null;
+    const killed = await rotateKnownAndStage(token, {
+      tokenId,
+      ref: token.ref,
+      previousSecretExpiresAt: new Date().toISOString(),
+      currentVersion: 0,
+    });
+    if (!killed) return null;
+    const namesakes = await listByName(token);
+    // Renamed since discovery: the credential the stores hold is the one just killed all the same.
+    const after = namesakes.find((t) => t.tokenId === tokenId) ?? toState(killed.after);
+    const strays = namesakes
+      .filter((t) => t.tokenId !== tokenId)
+      .sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''))
+      .map((t) => t.tokenId);
+    return {
+      // What resolve would have read before the rotate: one secret version back.
+      resolved: { ...after, secretVersion: after.secretVersion - 1, strays },
+      issued: { ...killed.issued, secretVersion: after.secretVersion },
+    };
+  }
 
   return {
     /**
@@ -81,8 +114,11 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
       token: TokenKey & { ref: string },
     ): Promise<{ resolved: ResolvedServiceToken; issued: IssuedSecret } | null> {
       if (locate(token).entry.token.zoneId) return null;
+      const firstAttempt = Context.current().info.attempt === 1;
+      const known = firstAttempt ? await killKnown(token) : null;
+      if (known) return known;
       const resolved = await resolveByName(token);
-      const staged = Context.current().info.attempt > 1 ? await findStaged(deps.pending, token.ref) : undefined;
+      const staged = firstAttempt ? undefined : await findStaged(deps.pending, token.ref);
       if (staged) return { resolved, issued: alreadyIssued(staged, resolved) };
       const issued = await rotateAndStage(token, {
         tokenId: resolved.tokenId,

@@ -233,6 +233,20 @@ export function createDiscoveredCredentialsRepository(pool: Pick<Pool, 'query'>)
       return rows[0] ? toRow(rows[0]) : null;
     },
 
+    /**
+     * The id of the one account-scoped service token of this name the last discovery found, so an
+     * emergency revoke can rotate it without listing first; null when it found none or several.
+     */
+    async serviceTokenIdByName(accountId: string, name: string): Promise<string | null> {
+      const { rows } = await pool.query<{ credential_id: string }>(
+        `SELECT credential_id FROM discovered_credentials
+          WHERE account_id = $1 AND kind = 'service-token' AND name = $2 AND zone_id IS NULL AND gone_at IS NULL
+          LIMIT 2`,
+        [accountId, name],
+      );
+      return rows.length === 1 ? rows[0]!.credential_id : null;
+    },
+
     async counts(): Promise<DiscoveredCounts[]> {
       const { rows } = await pool.query(
         `SELECT account_id, kind, count(*) FILTER (WHERE NOT managed)::int AS unmanaged,

@@ -18,7 +18,7 @@ describe('revokeServiceTokenSecret against the simulator', () => {
   });
   afterAll(async () => sim?.close());
 
-  function setup(zoneId?: string) {
+  function setup(zoneId?: string, knownId?: () => Promise<string | null>) {
     const staged = new Map<string, ServiceTokenCredential>();
     const token = {
       name: 'api',
@@ -52,6 +52,7 @@ describe('revokeServiceTokenSecret against the simulator', () => {
         },
         open: async (ref) => staged.get(ref)!,
       },
+      ...(knownId ? { discovered: { serviceTokenIdByName: knownId } } : {}),
     });
     const old = sim.state.createServiceToken({ accountId, name: 'api' });
     sim.state.createAccessPolicy({
@@ -133,5 +134,85 @@ describe('revokeServiceTokenSecret against the simulator', () => {
     ).toBeNull();
     expect(sim.calls.total()).toBe(before);
     cleanup();
+  });
+
+  /** The operations the simulator saw, in order, while `work` ran. */
+  async function operationsDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = [];
+    const stop = sim.calls.onRequest((event) => seen.push(event.operationId));
+    try {
+      await work();
+    } finally {
+      stop();
+    }
+    return seen;
+  }
+
+  it('rotates the id discovery recorded before any list, and reports what resolve would have read', async () => {
+    let old!: { id: string };
+    const { service, staged, probe, cleanup, old: created } = setup(undefined, async () => old.id);
+    old = created;
+    const compromised = { clientId: created.clientId, clientSecret: created.clientSecret };
+
+    let killed;
+    const operations = await operationsDuring(async () => {
+      killed = await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, {
+        accountId,
+        tokenName: 'api',
+        ref: 'ref-4',
+      });
+    });
+
+    expect(operations).toEqual([
+      'access-service-tokens-rotate-a-service-token',
+      'access-service-tokens-list-service-tokens',
+    ]);
+    expect(killed).toEqual({
+      resolved: expect.objectContaining({
+        tokenId: created.id,
+        clientId: created.clientId,
+        secretVersion: 1,
+        strays: [],
+      }),
+      issued: expect.objectContaining({
+        ref: 'ref-4',
+        tokenId: created.id,
+        clientId: created.clientId,
+        secretVersion: 2,
+      }),
+    });
+    expect(await probe(compromised)).toBe(403);
+    expect(await probe(staged.get('ref-4')!)).toBe(200);
+    cleanup();
+  });
+
+  it('lists first when the recorded id is gone from Cloudflare, or the records cannot be read', async () => {
+    for (const [ref, knownId] of [
+      ['ref-5', async () => '00000000-0000-4000-8000-000000000000'],
+      [
+        'ref-6',
+        async () => {
+          throw new Error('Postgres is down');
+        },
+      ],
+    ] as const) {
+      const { service, old, staged, probe, cleanup } = setup(undefined, knownId);
+      let killed;
+      const operations = await operationsDuring(async () => {
+        killed = await new MockActivityEnvironment().run(service.revokeServiceTokenSecret, {
+          accountId,
+          tokenName: 'api',
+          ref,
+        });
+      });
+      expect(operations.slice(-2)).toEqual([
+        'access-service-tokens-list-service-tokens',
+        'access-service-tokens-rotate-a-service-token',
+      ]);
+      expect(killed).toMatchObject({ resolved: { tokenId: old.id }, issued: { ref, tokenId: old.id } });
+      expect(await probe({ clientId: old.clientId, clientSecret: old.clientSecret })).toBe(403);
+      expect(await probe(staged.get(ref)!)).toBe(200);
+      cleanup();
+    }
   });
 });

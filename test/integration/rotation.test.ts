@@ -1,7 +1,26 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { fingerprintCredential } from '../../src/stores';
 import { rotationWorkflowId } from '../../src/inventory';
+import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
+import type { DiscoveredCredential } from '../../src/discovery/credential-schemas';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
+
+/** A managed account-scoped service token as a discovery run records it. */
+const discovered = (accountId: string, id: string, name: string): DiscoveredCredential => ({
+  accountId,
+  kind: 'service-token',
+  id,
+  zoneId: null,
+  name,
+  managed: true,
+  inventoryName: name,
+  status: 'active',
+  expiresAt: null,
+  lastUsedAt: null,
+  createdAt: null,
+  overPrivileged: null,
+  permissions: null,
+});
 
 const SERVICE_TOKEN_OPS = [
   'access-service-tokens-list-service-tokens',
@@ -223,6 +242,17 @@ describe('service-token rotation through the API, on the real stack', () => {
     const app = await f.stack.app();
     const before = f.fileCredential('ci-api'); // current after the first test's rotation
     expect(await f.probe(before)).toBe(200);
+    // Discovery has recorded the token (its daily run): the rotate is the revoke's first request.
+    const tokenId = f.stack.sim.state.serviceTokens
+      .list({ kind: 'account', accountId: f.accountId })
+      .find((t) => t.name === 'ci-api')!.id;
+    await createDiscoveredCredentialsRepository(f.stack.db.pool).upsertCredentials('test-discovery', [
+      discovered(f.accountId, tokenId, 'ci-api'),
+    ]);
+    const requests: string[] = [];
+    const stopWatching = f.stack.sim.calls.onRequest((event) => {
+      if (event.path?.includes('/access/service_tokens')) requests.push(event.operationId);
+    });
     const response = await app.inject({
       method: 'POST',
       url: '/service-tokens/ci-api/revoke',
@@ -231,7 +261,12 @@ describe('service-token rotation through the API, on the real stack', () => {
     });
     expect(response.statusCode).toBe(202);
     const result = await f.waitForRotation(workflowId('ci-api'));
+    stopWatching();
     expect(result).toMatchObject({ emergency: true, strategy: 'rotate-secret' });
+    expect(requests.slice(0, 2)).toEqual([
+      'access-service-tokens-rotate-a-service-token',
+      'access-service-tokens-list-service-tokens',
+    ]);
     expect(await f.probe(before)).toBe(403);
     const after = f.fileCredential('ci-api');
     expect(after.clientSecret).not.toBe(before.clientSecret);
