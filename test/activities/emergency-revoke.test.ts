@@ -149,9 +149,9 @@ describe('revokeServiceTokenSecret against the simulator', () => {
   }
 
   it('rotates the id discovery recorded before any list, and reports what resolve would have read', async () => {
-    let old!: { id: string };
-    const { service, staged, probe, cleanup, old: created } = setup(undefined, async () => old.id);
-    old = created;
+    const recorded = { id: '' };
+    const { service, staged, probe, cleanup, old: created } = setup(undefined, async () => recorded.id);
+    recorded.id = created.id;
     const compromised = { clientId: created.clientId, clientSecret: created.clientSecret };
 
     let killed;
