@@ -44,7 +44,7 @@ function ours(stack: BenchStack, from: number, to?: number): CountedApiRequest[]
   return stack.requests.since(from, to).filter((e) => e.key === stack.world.userKey && !e.outside);
 }
 
-async function apiCall(
+export async function apiCall(
   stack: BenchStack,
   method: 'POST' | 'GET',
   path: string,
