@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, log, patched, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, uuid4 } from '@temporalio/workflow';
 import type { RotationPlan } from '../../activities/rotation-records';
 import type { IssuedSecret, ResolvedServiceToken } from '../../activities/service-tokens';
 import { endsWith, failureMessage, failureSummary } from '../failures';
@@ -40,7 +40,7 @@ async function killFirst(run: RotationRun): Promise<Killed | null> {
 
 /** A run started as an emergency kills first (runs recorded before kill-first keep their order). */
 export function killAtStart(run: RotationRun): Promise<Killed | null> | null {
-  return run.input.mode === 'emergency' && patched('emergency-kills-first') ? killFirst(run) : null;
+  return run.input.mode === 'emergency' && run.since('emergency-kills-first') ? killFirst(run) : null;
 }
 
 /** The plan reads Postgres; a revoke that arrives while it waits (Postgres down) kills first without it. */
@@ -107,7 +107,7 @@ export function containCompromised(
 ): Promise<never> | undefined {
   const request = run.revoked();
   // Runs that reached this point under older code compensated instead (patch marker for replay).
-  if (!request || !old || !fresh || !patched(FAILURE_ENDS_COMPROMISED)) return undefined;
+  if (!request || !old || !fresh || !run.since(FAILURE_ENDS_COMPROMISED)) return undefined;
   return contain(run, error, request, old, fresh);
 }
 

@@ -34,25 +34,9 @@ import {
 import { CLOUDFLARE_CALL_WITH_BUDGET_WAIT, cloudflareQueue } from '../lanes';
 import { emergencyRevokeSignal, progressQuery, type EmergencyRevokeRequest, type RotationProgress } from './messages';
 import type { HoldState } from './propagation';
+import { rotationPatches, type RotationPatches } from './patches';
 import { RotationRecorder } from './recorder';
 import { Saga } from './saga';
-
-/*
- * Patches (see README, "Deploying a workflow change"); runs recorded before replay the old path.
- * - history beside the work: bookkeeping runs beside the work (recorder.ts), the revoke signal
- *   is audited on arrival, and a revoke that reaches a run still waiting for its plan kills first;
- * - fewer round trips: rows are written in batches (row-batches.ts), resolve goes beside the plan;
- * - rows ride along: no batch of rows on the critical path (row-batches.ts);
- * - read back in the write: a store this side of the network reads back in its write's activity;
- * - retire and finish: rotate-secret's last two steps in one activity (retire-and-finish.ts);
- * - plan and resolve: one activity answers both (service-token.ts).
- */
-const HISTORY_BESIDE_THE_WORK = 'rotation-history-beside-the-work';
-const FEWER_ROUND_TRIPS = 'rotation-fewer-round-trips';
-const ROWS_RIDE_ALONG = 'rotation-rows-ride-along';
-const READ_BACK_IN_WRITE = 'rotation-read-back-in-write';
-const RETIRE_AND_FINISH = 'rotation-retire-and-finish';
-const PLAN_AND_RESOLVE = 'rotation-plan-and-resolve';
 
 import { laneOfRotation, type CredentialKind, type RotateServiceTokenInput, type StrategyName } from './run-input';
 
@@ -72,6 +56,7 @@ export class RotationRun {
   readonly workflowId: string;
   readonly runId: string;
   readonly recorder: RotationRecorder;
+  private readonly patches: RotationPatches;
   /** Runs since `rotation-fewer-round-trips`: bookkeeping in batches, resolve beside the plan. */
   readonly fewerRoundTrips: boolean;
   /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
@@ -119,7 +104,8 @@ export class RotationRun {
     if (input.credential) this.token.credential = input.credential;
     if (input.mode === 'emergency')
       this.revoke = { actor: input.trigger.actor, reason: input.trigger.reason ?? 'emergency revoke' };
-    const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
+    this.patches = rotationPatches();
+    const { besideTheWork } = this.patches;
     const progress: RotationProgress = {
       ...this.token,
       mode: input.mode,
@@ -130,11 +116,13 @@ export class RotationRun {
     };
     const notifications = proxyActivities<LocalActivities>(rotationAlerts);
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
-    this.fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
-    this.rowsRideAlong = this.fewerRoundTrips && patched(ROWS_RIDE_ALONG);
-    this.readBackInWrite = this.rowsRideAlong && patched(READ_BACK_IN_WRITE);
-    this.retireWithFinish = this.readBackInWrite && patched(RETIRE_AND_FINISH);
-    this.planWithResolve = this.retireWithFinish && patched(PLAN_AND_RESOLVE);
+    ({
+      fewerRoundTrips: this.fewerRoundTrips,
+      rowsRideAlong: this.rowsRideAlong,
+      readBackInWrite: this.readBackInWrite,
+      retireWithFinish: this.retireWithFinish,
+      planWithResolve: this.planWithResolve,
+    } = this.patches);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },
@@ -154,7 +142,7 @@ export class RotationRun {
     this.evidence = proxyActivities<CloudflareActivities>({
       ...evidenceReads,
       startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-      taskQueue: cloudflareQueue('scheduled'),
+      taskQueue: cloudflareQueue('scheduled', this.patches.baseline),
     });
   }
 
@@ -205,6 +193,11 @@ export class RotationRun {
       { key: TokenKind, value: this.kind },
       { key: TriggeredBy, value: input.trigger.actor },
     ]);
+  }
+
+  /** `patched(id)`, unless the run started since the baseline, which holds every patch with one marker. */
+  since(id: string): boolean {
+    return this.patches.baseline || patched(id);
   }
 
   /** Who asked for this run, and why (DESIGN §5.5). */
@@ -292,7 +285,7 @@ export class RotationRun {
       proxyActivities<CloudflareActivities>({
         ...options,
         startToCloseTimeout: CLOUDFLARE_CALL_WITH_BUDGET_WAIT,
-        taskQueue: cloudflareQueue(lane),
+        taskQueue: cloudflareQueue(lane, this.patches.baseline),
       });
     const byLane = { emergency: make('emergency'), interactive: make('interactive'), scheduled: make('scheduled') };
     return () => byLane[this.revoked() ? 'emergency' : laneOfRotation(this.input.mode)];

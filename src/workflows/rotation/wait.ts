@@ -1,4 +1,4 @@
-import { CancellationScope, condition, log, patched } from '@temporalio/workflow';
+import { CancellationScope, condition, log } from '@temporalio/workflow';
 import type { IssuedSecret } from '../../activities/service-tokens';
 import { failureSummary } from '../failures';
 import type { RotationRun } from './run';
@@ -34,7 +34,7 @@ export interface WaitEvidence {
  * answer, or no answer at all: the timer decides, and the step says so.
  */
 export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
-  if (run.strategy === 'replace' && patched(RETIRE_ON_EVIDENCE)) {
+  if (run.strategy === 'replace' && run.since(RETIRE_ON_EVIDENCE)) {
     // The step rows so far are written while the run waits (runs with batched bookkeeping).
     run.recorder.writeHeld();
     return run.step(

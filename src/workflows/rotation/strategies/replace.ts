@@ -1,4 +1,4 @@
-import { log, patched, uuid4, workflowInfo } from '@temporalio/workflow';
+import { log, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { IssuedSecret, ResolvedServiceToken } from '../../../activities/service-tokens';
 import type { RotationRun } from '../run';
 import { allSettled, iso } from '../support';
@@ -33,7 +33,7 @@ export const replace: RotationStrategy = {
     // After a partial run the credential on record may be the old token's previous secret, which
     // expires, while some stores hold its current one, which does not: "restoring" them would
     // hand them a secret that dies with the recovery window. A failure keeps both tokens instead.
-    run.keepBothTokens = run.afterPartialRun && !run.revoked() && patched(AFTER_PARTIAL_RUN_KEEPS_BOTH);
+    run.keepBothTokens = run.afterPartialRun && !run.revoked() && run.since(AFTER_PARTIAL_RUN_KEEPS_BOTH);
     if (run.keepBothTokens) saga.keepValid('unbind new token', 'delete new token');
     // Undoing a replace deletes the new token, which is safe only if every store can be given
     // the old credential back. Without it, both tokens stay valid and bound (and it is logged).

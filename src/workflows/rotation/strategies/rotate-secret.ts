@@ -1,4 +1,4 @@
-import { patched, uuid4 } from '@temporalio/workflow';
+import { uuid4 } from '@temporalio/workflow';
 import type { IssuedSecret, ResolvedServiceToken } from '../../../activities/service-tokens';
 import { isFailure } from '../../failures';
 import { RECOVERY_WINDOW_MS } from '../propagation';
@@ -92,7 +92,7 @@ export const rotateSecret: RotationStrategy = {
    * the first failure ends the run, and the compromised credential is contained (emergency.ts).
    */
   onPropagationFailure(run: RotationRun, old: ResolvedServiceToken): PropagationPolicy {
-    if (!run.revoked() && patched(PROPAGATES_UNTIL_HELD))
+    if (!run.revoked() && run.since(PROPAGATES_UNTIL_HELD))
       return { until: 'held', extendPrevious: (until) => setPreviousExpiry(run, old, until) };
     return {
       until: 'rounds',
