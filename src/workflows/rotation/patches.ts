@@ -37,24 +37,16 @@ export interface RotationPatches {
 
 /** The patches a run takes, read once when it starts (or replays). */
 export function rotationPatches(): RotationPatches {
-  if (patched(BASELINE))
-    return {
-      baseline: true,
-      besideTheWork: true,
-      fewerRoundTrips: true,
-      rowsRideAlong: true,
-      readBackInWrite: true,
-      retireWithFinish: true,
-      planWithResolve: true,
-    };
-  const besideTheWork = patched(HISTORY_BESIDE_THE_WORK);
-  const fewerRoundTrips = besideTheWork && patched(FEWER_ROUND_TRIPS);
-  const rowsRideAlong = fewerRoundTrips && patched(ROWS_RIDE_ALONG);
-  const readBackInWrite = rowsRideAlong && patched(READ_BACK_IN_WRITE);
-  const retireWithFinish = readBackInWrite && patched(RETIRE_AND_FINISH);
-  const planWithResolve = retireWithFinish && patched(PLAN_AND_RESOLVE);
+  const baseline = patched(BASELINE);
+  // A run recorded before the baseline asks each patch in turn, as it did.
+  const besideTheWork = baseline || patched(HISTORY_BESIDE_THE_WORK);
+  const fewerRoundTrips = baseline || (besideTheWork && patched(FEWER_ROUND_TRIPS));
+  const rowsRideAlong = baseline || (fewerRoundTrips && patched(ROWS_RIDE_ALONG));
+  const readBackInWrite = baseline || (rowsRideAlong && patched(READ_BACK_IN_WRITE));
+  const retireWithFinish = baseline || (readBackInWrite && patched(RETIRE_AND_FINISH));
+  const planWithResolve = baseline || (retireWithFinish && patched(PLAN_AND_RESOLVE));
   return {
-    baseline: false,
+    baseline,
     besideTheWork,
     fewerRoundTrips,
     rowsRideAlong,
