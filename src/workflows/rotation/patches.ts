@@ -28,7 +28,9 @@ export interface RotationPatches {
   /** Started since the baseline: every patch below, and those `since` is asked about, hold. */
   baseline: boolean;
   besideTheWork: boolean;
+  /** Bookkeeping in batches, resolve beside the plan. */
   fewerRoundTrips: boolean;
+  /** The last rows are written by the promote. */
   rowsRideAlong: boolean;
   readBackInWrite: boolean;
   retireWithFinish: boolean;

@@ -12,7 +12,7 @@ import { iso } from './support';
  */
 export function retiresWithFinish(run: RotationRun, old: ResolvedServiceToken): boolean {
   return (
-    run.retireWithFinish &&
+    run.patches.retireWithFinish &&
     run.strategy === 'rotate-secret' &&
     !run.killedOldFirst &&
     !run.revoked() &&

@@ -59,7 +59,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
   try {
     // 6. retire — the old token goes; 7. finish — the new value becomes current
     await apiTokens.strategy(run).retire(run, old);
-    if (run.rowsRideAlong) return await promoteAndComplete(run, fresh);
+    if (run.patches.rowsRideAlong) return await promoteAndComplete(run, fresh);
     await promote(run, fresh);
   } catch (error) {
     return failAfterRetire(run, error);

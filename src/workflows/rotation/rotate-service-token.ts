@@ -102,7 +102,7 @@ async function rotate(run: RotationRun): Promise<RotationResult> {
     const stillAccepted = await confirmRevoked(run);
 
     // 7. finish — the new credential becomes current; the pending row is wiped (with the run's last rows)
-    if (run.rowsRideAlong && !stillAccepted) return await promoteAndComplete(run, fresh);
+    if (run.patches.rowsRideAlong && !stillAccepted) return await promoteAndComplete(run, fresh);
     await promote(run, fresh);
     if (stillAccepted) throw stillAccepted;
   } catch (error) {

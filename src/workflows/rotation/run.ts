@@ -56,15 +56,8 @@ export class RotationRun {
   readonly workflowId: string;
   readonly runId: string;
   readonly recorder: RotationRecorder;
-  private readonly patches: RotationPatches;
-  /** Runs since `rotation-fewer-round-trips`: bookkeeping in batches, resolve beside the plan. */
-  readonly fewerRoundTrips: boolean;
-  /** Runs since `rotation-rows-ride-along`: the last rows are written by the promote. */
-  readonly rowsRideAlong: boolean;
-  private readonly readBackInWrite: boolean;
-  /** Runs since `rotation-retire-and-finish`, and since `rotation-plan-and-resolve`. */
-  readonly retireWithFinish: boolean;
-  readonly planWithResolve: boolean;
+  /** The patches this run takes (patches.ts). */
+  readonly patches: RotationPatches;
   readonly saga = new Saga(log);
   readonly records = proxyActivities<LocalActivities>(rotationHistoryWrites);
   readonly probe = proxyActivities<LocalActivities>(verification);
@@ -116,19 +109,12 @@ export class RotationRun {
     };
     const notifications = proxyActivities<LocalActivities>(rotationAlerts);
     const context = { token: this.token, workflowId: this.workflowId, runId: this.runId, progress };
-    ({
-      fewerRoundTrips: this.fewerRoundTrips,
-      rowsRideAlong: this.rowsRideAlong,
-      readBackInWrite: this.readBackInWrite,
-      retireWithFinish: this.retireWithFinish,
-      planWithResolve: this.planWithResolve,
-    } = this.patches);
     const localRecords = proxyLocalActivities<LocalActivities>(historyWrites);
     this.recorder = new RotationRecorder(
       { ...context, records: this.records, localRecords, notifications },
       besideTheWork,
-      this.fewerRoundTrips,
-      this.rowsRideAlong,
+      this.patches.fewerRoundTrips,
+      this.patches.rowsRideAlong,
     );
     setHandler(emergencyRevokeSignal, (request) => this.revokeSignalled(request));
     setHandler(progressQuery, () => progress);
@@ -240,7 +226,7 @@ export class RotationRun {
 
   /** Writes `ref` to one store; a later round writes everything again, so a binding someone deleted is restored. */
   write(target: PlannedTarget, ref: string, round: number): Promise<WriteAnswer> {
-    const readBack = this.readBackInWrite && !target.viaCloudflare;
+    const readBack = this.patches.readBackInWrite && !target.viaCloudflare;
     return this.storesOf(target).propagateToStore({
       ...this.token,
       targetIndex: target.index,

@@ -27,7 +27,7 @@ export const serviceTokens = {
     run: RotationRun,
     killed: boolean,
   ): { planning: Promise<RotationPlan>; resolving?: Promise<ResolvedServiceToken> } {
-    if (!killed && run.planWithResolve) {
+    if (!killed && run.patches.planWithResolve) {
       const both = run.cloudflare().planAndResolveServiceToken(run.token);
       const resolving = both.then((b) => b.resolved);
       resolving.catch(() => undefined);
@@ -35,7 +35,7 @@ export const serviceTokens = {
       return { planning: both.then((b) => b.plan ?? alone(), alone), resolving };
     }
     const planning = run.records.planRotation(run.token);
-    if (killed || !run.fewerRoundTrips) return { planning };
+    if (killed || !run.patches.fewerRoundTrips) return { planning };
     const resolving = run.cloudflare().resolveServiceToken(run.token);
     resolving.catch(() => undefined);
     return { planning, resolving };
