@@ -95,19 +95,18 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
 
   /** Rotates the token's secret and stages the new one before anything else can lose it. */
   async function rotateAndStage(token: TokenKey, rotation: Rotation): Promise<IssuedSecret> {
-    const staged = await rotateKnownAndStage(token, rotation, () => false);
-    return staged!.issued;
+    return (await rotateKnownAndStage(token, rotation, true))!;
   }
 
   /**
-   * rotateAndStage of an id that may no longer exist (learnt earlier, not just read): null when
-   * Cloudflare has no token of that id. Also answers the token's state after the rotate.
+   * rotateAndStage of an id learnt earlier, not just read: null when Cloudflare has no token of
+   * that id (a 404 is the answer then, not a failure) unless `missingFails`.
    */
   async function rotateKnownAndStage(
     token: TokenKey,
     rotation: Rotation,
-    acceptMissing = (error: unknown) => describeCloudflareError(error).httpStatus === 404,
-  ): Promise<{ issued: IssuedSecret; after: unknown } | null> {
+    missingFails = false,
+  ): Promise<IssuedSecret | null> {
     const { scope } = locate(token);
     let rotated;
     try {
@@ -117,14 +116,13 @@ export function serviceTokenAccess(deps: ServiceTokenDeps) {
         previous_client_secret_expires_at: rotation.previousSecretExpiresAt,
       });
     } catch (error) {
-      if (acceptMissing(error)) return null;
+      if (!missingFails && describeCloudflareError(error).httpStatus === 404) return null;
       throw toActivityFailure(error, `rotate service token ${token.tokenName}`);
     }
-    const issued = await stageIssued(token, rotation.ref, 'rotate', rotated, {
+    return stageIssued(token, rotation.ref, 'rotate', rotated, {
       tokenId: rotation.tokenId,
       secretVersion: secretVersionOf(rotated, rotation.currentVersion + 1),
     });
-    return { issued, after: rotated };
   }
 
   /** Stages the secret a rotate or create just answered with: until then it exists nowhere else. */

@@ -30,16 +30,18 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     // Postgres away must not hold an emergency back: it lists instead.
     const tokenId = await deps.discovered?.serviceTokenIdByName(token.accountId, token.tokenName).catch(() => null);
     if (!tokenId) return null;
-    const killed = await rotateKnownAndStage(token, {
+    const issued = await rotateKnownAndStage(token, {
       tokenId,
       ref: token.ref,
       previousSecretExpiresAt: new Date().toISOString(),
       currentVersion: 0,
     });
-    if (!killed) return null;
+    if (!issued) return null;
     const namesakes = await listByName(token);
     // Renamed since discovery: the credential the stores hold is the one just killed all the same.
-    const after = namesakes.find((t) => t.tokenId === tokenId) ?? toState(killed.after);
+    const after = namesakes.find((t) => t.tokenId === tokenId) ?? (await read(token, tokenId));
+    if (!after)
+      throw permanentFailure('ServiceTokenNotFound', `service token ${token.tokenName} disappeared after its kill`);
     const strays = namesakes
       .filter((t) => t.tokenId !== tokenId)
       .sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''))
@@ -47,7 +49,7 @@ export function createServiceTokenActivities(deps: ServiceTokenDeps) {
     return {
       // What resolve would have read before the rotate: one secret version back.
       resolved: { ...after, secretVersion: after.secretVersion - 1, strays },
-      issued: { ...killed.issued, secretVersion: after.secretVersion },
+      issued: { ...issued, secretVersion: after.secretVersion },
     };
   }
 
