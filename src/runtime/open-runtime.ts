@@ -1,60 +1,16 @@
-import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { Pool } from 'pg';
-import { ConfigError, loadInventoryFile, parseEnvironment, type Environment, type Inventory } from '../config';
-import { readSecret, type SecretSource } from '../secret-source';
-import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
+import { ConfigError, parseEnvironment, type Environment } from '../config';
 import { migrate } from '../db/migrate';
-import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE } from '../db/pool';
-import type { EncryptionKeys } from '../temporal/codec';
-import { connectTemporal, createTemporalClient, type TemporalSettings } from '../temporal/connection';
+import { connectTemporal, type TemporalSettings } from '../temporal/connection';
 import { loadEncryptionKeys } from '../temporal/encryption-keys';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
 import type { Phase } from './startup-phases';
-import type Cloudflare from 'cloudflare';
-import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
-import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
-import type { Lane } from '../cloudflare/budget/lanes';
-import { createRequestBudget, type RequestBudget } from '../cloudflare/budget/request-budget';
-import { createPostgresBudgetStore } from '../db/cloudflare-budget-store';
-import { createStoreMemo } from '../db/store-memo';
-import { createRotationRepository, type RotationRepository } from '../db/rotation-repository';
-import { createPendingSecretStore, type PendingSecretStore } from '../secrets/pending-secrets';
-import { createSecretBox } from '../secrets/secret-box';
-import type { StoreDeps } from '../stores';
-import { checkSelfToken, configuredWardenToken, fixedWardenToken, type WardenToken } from './warden-token';
+import { assembleRuntime, type RawEnv, type Runtime } from './assemble-runtime';
+import { configuredWardenToken, fixedWardenToken } from './warden-token';
 
-type RawEnv = Readonly<Record<string, string | undefined>>;
-
-export interface Runtime {
-  env: Environment;
-  logger: Logger;
-  inventory: Inventory;
-  readSecret: (source: SecretSource) => string | undefined;
-  cloudflare: { baseURL?: string; token: WardenToken; simulated: boolean; simulator?: RunningSimulator };
-  /** Clients on token-warden's own Cloudflare token, in the interactive lane of the budget. */
-  wardenClient: (purpose: 'reads' | 'mutations') => Cloudflare;
-  /** Cloudflare clients whose requests take the shared request budget in one lane. */
-  cloudflareClients: (lane: Lane) => LaneClients;
-  /** The shared Cloudflare request budget, as this process sees it. */
-  budget: RequestBudget;
-  pool: Pool;
-  /** For advisory locks held across Cloudflare calls (see db/pool.ts). */
-  lockPool: Pool;
-  history: HistoryRepository;
-  rotations: RotationRepository;
-  pending: PendingSecretStore;
-  stores: StoreDeps;
-  temporal: TemporalSettings;
-  keys: EncryptionKeys;
-  connection: Connection;
-  client: Client;
-  /** What a newcomer should open: Temporal UI, simulator, ... */
-  urls: Record<string, string>;
-  close(): Promise<void>;
-}
+export type { Runtime } from './assemble-runtime';
 
 export interface OpenRuntimeOptions {
   /** `npm start`: start a dev server, embedded Postgres and the simulator for what is unset. */
@@ -202,62 +158,24 @@ export async function openRuntime(
     const { databaseUrl } = postgresSide;
     const { temporal, connection } = temporalSide;
     Object.assign(urls, cloudflareSide.urls, postgresSide.urls, temporalSide.urls);
-    const inventory = loadInventoryFile(path.resolve(inventoryFile ?? 'token-warden.yaml'), secretEnv);
-    checkSelfToken(inventory, cloudflare.token);
-
-    const pool = createPool(databaseUrl);
-    closers.push(() => pool.end());
-    const budgetPool = createPool(databaseUrl, BUDGET_POOL_SIZE);
-    closers.push(() => budgetPool.end());
-    const lockPool = createPool(databaseUrl, LOCK_POOL_SIZE);
-    closers.push(() => lockPool.end());
-
     const keys = loadEncryptionKeys(env, { allowGenerated: cloudflare.simulated });
-    const client = createTemporalClient(connection, temporal.namespace, keys);
-
-    // Every Cloudflare request of every process takes one unit of a budget kept in Postgres.
-    const budget = createRequestBudget({
-      store: createPostgresBudgetStore(budgetPool),
-      settings: {
-        requestsPerWindow: env.CLOUDFLARE_REQUESTS_PER_5_MIN,
-        windowMs: env.CLOUDFLARE_BUDGET_WINDOW_SECONDS * 1000,
+    return assembleRuntime(
+      {
+        env,
+        rawEnv,
+        logger,
+        cloudflare,
+        secretEnv,
+        inventoryFile,
+        databaseUrl,
+        temporal,
+        connection,
+        keys,
+        urls,
       },
-      logger: logger.child({ component: 'cloudflare-budget' }),
-    });
-    closers.push(async () => budget.close());
-    const cloudflareClients = createBudgetedClients({
-      budget,
-      warden: { apiToken: cloudflare.token.current, baseURL: cloudflare.baseURL, owner: env.CLOUDFLARE_USER },
-      logger: logger.child({ component: 'cloudflare-budget' }),
-    });
-    const wardenClient = cloudflareClients('interactive').warden;
-    const stores: StoreDeps = {
-      cloudflare: () => wardenClient('mutations'),
-      env: secretEnv,
-      memo: createStoreMemo(pool),
-    };
-    return {
-      env,
-      wardenClient,
-      cloudflareClients,
-      budget,
-      rotations: createRotationRepository(pool),
-      pending: createPendingSecretStore(pool, createSecretBox(keys)),
-      stores,
-      logger,
-      inventory,
-      readSecret: (source) => readSecret(source, secretEnv),
-      cloudflare,
-      pool,
-      lockPool,
-      history: createHistoryRepository(pool),
-      temporal,
-      keys,
-      connection,
-      client,
-      urls,
+      closers,
       close,
-    };
+    );
   } catch (error) {
     await close();
     throw error;

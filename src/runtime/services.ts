@@ -3,25 +3,26 @@ import type { ApiClient } from '../api/clients';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { createMetricsQueries } from '../db/metrics-queries';
 import { createDiscoveredCredentialsRepository } from '../db/discovered-credentials';
-import { createAdvisoryLock } from '../db/advisory-lock';
-import { createPostgresPolicyIndex } from '../db/access-policy-index';
 import { createServiceTokenExpiryReader } from '../service-token-expiry';
 import { createUiIdentityVerifier } from '../api/ui-identity';
 import { startHistoryPruner } from './history-pruner';
 import { temporalUiOrigins, uiIdentitySettings } from './temporal-ui';
+import { runtimeActivityDeps } from './activity-deps';
+import type { SpawnedEmergencyThread } from './emergency-thread';
 import { startWorkers, type RunningWorkers, type WorkerSettings } from './workers';
 import type { Runtime } from './open-runtime';
 
-/** The worker pair wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner beside them. */
+/**
+ * The workers wired to the runtime's Temporal, Postgres and Cloudflare, and the history pruner
+ * beside them. The emergency lane's workers run in a thread of their own (emergency-thread.ts),
+ * spawned now unless `emergencyThread` was spawned earlier.
+ */
 export async function startRuntimeWorkers(
   runtime: Runtime,
-  options: Pick<WorkerSettings, 'prebuiltBundle' | 'workflowBundle'> = {},
+  options: Pick<WorkerSettings, 'prebuiltBundle' | 'workflowBundle'> & {
+    emergencyThread?: SpawnedEmergencyThread;
+  } = {},
 ): Promise<RunningWorkers> {
-  // Access policy edits are read-modify-write: one at a time per account, across the fleet.
-  const policyLock = createAdvisoryLock(runtime.lockPool);
-  // Which policies name which tokens: every process must see every other's binds.
-  const policyIndex = createPostgresPolicyIndex(runtime.pool);
-  const discovered = createDiscoveredCredentialsRepository(runtime.pool);
   const workers = await startWorkers({
     temporal: runtime.temporal,
     taskQueue: runtime.env.TEMPORAL_TASK_QUEUE,
@@ -29,24 +30,8 @@ export async function startRuntimeWorkers(
     prebuiltBundle: options.prebuiltBundle,
     workflowBundle: options.workflowBundle,
     logger: runtime.logger,
-    deps: (lane) => {
-      const clients = runtime.cloudflareClients(lane);
-      return {
-        inventory: runtime.inventory,
-        readSecret: runtime.readSecret,
-        cloudflare: clients.factory,
-        cloudflareBaseURL: runtime.cloudflare.baseURL,
-        history: runtime.history,
-        rotations: runtime.rotations,
-        pending: runtime.pending,
-        wardenClient: clients.warden,
-        stores: { ...runtime.stores, cloudflare: () => clients.warden('mutations') },
-        policyLock,
-        policyIndex,
-        discovered,
-        cloudflareBudget: { load: () => runtime.budget.load(runtime.env.CLOUDFLARE_USER) },
-      };
-    },
+    deps: runtimeActivityDeps(runtime),
+    emergencyThread: { attachment: runtime.attachment, spawned: options.emergencyThread },
   });
   const pruner = startHistoryPruner({
     pool: runtime.pool,

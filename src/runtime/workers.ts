@@ -10,6 +10,10 @@ import { WORKFLOW_BUNDLE_PATH } from '../paths';
 import { cachedWorkflowBundle } from './workflow-bundle-cache';
 import { cloudflareTaskQueue, emergencyTaskQueue } from '../workflows/triggers';
 import { LANES, type Lane } from '../cloudflare/budget/lanes';
+import type { RuntimeAttachment } from './assemble-runtime';
+import { spawnEmergencyThread, type SpawnedEmergencyThread } from './emergency-thread';
+
+const DEFAULT_CLOUDFLARE_SLOTS = 10;
 
 export interface WorkerSettings {
   temporal: TemporalSettings;
@@ -27,6 +31,11 @@ export interface WorkerSettings {
   /** src/workflows' bundle, begun earlier (npm start makes it while the servers start). */
   workflowBundle?: Promise<WorkflowBundleWithSourceMap>;
   logger?: Logger;
+  /**
+   * Run the emergency lane's workers in a worker thread that opens this runtime again (`spawned`
+   * earlier, or now); in this thread when absent.
+   */
+  emergencyThread?: { attachment: RuntimeAttachment; spawned?: SpawnedEmergencyThread };
 }
 
 export interface RunningWorkers {
@@ -48,50 +57,110 @@ async function workflowSource(
   return { workflowBundle: await (begun ?? cachedWorkflowBundle()) };
 }
 
+/** One connection for a thread's workers, and the options they share: its namespace, the payload codec, heartbeats. */
+export async function connectWorkers(temporal: TemporalSettings, keys: EncryptionKeys) {
+  const connection = await NativeConnection.connect({
+    address: temporal.address,
+    apiKey: temporal.apiKey,
+    tls: temporal.tls || Boolean(temporal.apiKey) ? {} : undefined,
+  });
+  // Activities heartbeat while they run: a worker that dies under one is noticed in seconds.
+  const common = {
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: createDataConverter(keys),
+    interceptors: { activity: [heartbeatWhileRunning] },
+  };
+  return { connection, common };
+}
+
 /**
  * Workers on one connection: the main queue runs workflows and light activities; one queue per
  * lane of the Cloudflare request budget runs only Cloudflare calls, so an emergency never
  * waits for a worker slot that routine work holds while it waits for the budget.
  */
 export async function startWorkers(settings: WorkerSettings): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({
-    address: settings.temporal.address,
-    apiKey: settings.temporal.apiKey,
-    tls: settings.temporal.tls || Boolean(settings.temporal.apiKey) ? {} : undefined,
-  });
-  const dataConverter = createDataConverter(settings.keys);
-  // Activities heartbeat while they run: a worker that dies under one is noticed in seconds.
-  const common = {
-    connection,
-    namespace: settings.temporal.namespace,
-    dataConverter,
-    interceptors: { activity: [heartbeatWhileRunning] },
-  };
+  const { connection, common } = await connectWorkers(settings.temporal, settings.keys);
   const workflows = await workflowSource(settings.prebuiltBundle, settings.workflowBundle);
-  const local = createLocalActivities(settings.deps('interactive'));
-  const main = await Worker.create({ ...common, taskQueue: settings.taskQueue, ...workflows, activities: local });
+  const slots = settings.cloudflareSlotsPerLane ?? DEFAULT_CLOUDFLARE_SLOTS;
   // Emergency revokes run on a queue of their own: their workflow tasks and bookkeeping never
   // wait behind a fleet rotation's backlog on the main queue, and their Cloudflare calls run
-  // here too, in the emergency lane of the budget.
-  const emergencyDeps = settings.deps('emergency');
-  const emergency = await Worker.create({
-    ...common,
-    taskQueue: emergencyTaskQueue(settings.taskQueue),
-    ...workflows,
-    activities: { ...createLocalActivities(emergencyDeps), ...createCloudflareActivities(emergencyDeps) },
-  });
-  const cloudflare = await Promise.all(
-    LANES.map((lane) =>
+  // there too, in the emergency lane of the budget. In a thread of their own, they do not wait
+  // for this thread either, when a fleet's activations and Cloudflare calls keep it busy.
+  const emergencyStarting = settings.emergencyThread
+    ? (settings.emergencyThread.spawned ?? spawnEmergencyThread())
+        .start({
+          attachment: settings.emergencyThread.attachment,
+          taskQueue: settings.taskQueue,
+          workflows,
+          logger: settings.logger,
+        })
+        .then((thread) => [{ taskQueue: `${emergencyTaskQueue(settings.taskQueue)} (thread)`, worker: thread }])
+    : createEmergencyWorkers(common, settings.taskQueue, workflows, settings.deps('emergency'), slots);
+  let main: Worker, emergency: Array<{ taskQueue: string; worker: SupervisedWorker }>, cloudflare: Worker[];
+  try {
+    [main, emergency, cloudflare] = await Promise.all([
       Worker.create({
         ...common,
-        taskQueue: cloudflareTaskQueue(settings.taskQueue, lane),
-        activities: createCloudflareActivities(settings.deps(lane)),
-        maxConcurrentActivityTaskExecutions: settings.cloudflareSlotsPerLane ?? 10,
+        taskQueue: settings.taskQueue,
+        ...workflows,
+        activities: createLocalActivities(settings.deps('interactive')),
       }),
-    ),
-  );
-  const workers = [main, emergency, ...cloudflare].map((worker) => ({ taskQueue: worker.options.taskQueue, worker }));
+      emergencyStarting,
+      Promise.all(
+        LANES.filter((lane) => lane !== 'emergency').map((lane) =>
+          Worker.create({
+            ...common,
+            taskQueue: cloudflareTaskQueue(settings.taskQueue, lane),
+            activities: createCloudflareActivities(settings.deps(lane)),
+            maxConcurrentActivityTaskExecutions: slots,
+          }),
+        ),
+      ),
+    ]);
+  } catch (error) {
+    // The thread, if it started, is stopped; the workers made in this thread never ran.
+    for (const { worker } of (await emergencyStarting.catch(() => undefined)) ?? [])
+      if (!(worker instanceof Worker)) worker.shutdown();
+    // Workers made but never run still hold the connection: it closes with the process.
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+  const workers = [
+    { taskQueue: settings.taskQueue, worker: main },
+    ...emergency,
+    ...cloudflare.map((worker) => ({ taskQueue: worker.options.taskQueue, worker })),
+  ];
   return superviseWorkers(workers, { logger: settings.logger, onStopped: () => connection.close() });
+}
+
+/**
+ * Everything of the emergency lane: the emergency queue's worker (revokes' workflows and every
+ * activity they run) and the emergency lane's Cloudflare worker (the kill of a revoke that
+ * signalled a running rotation).
+ */
+export async function createEmergencyWorkers(
+  common: Pick<WorkerOptions, 'connection' | 'namespace' | 'dataConverter' | 'interceptors'>,
+  taskQueue: string,
+  workflows: Pick<WorkerOptions, 'workflowBundle'>,
+  deps: ActivityDeps,
+  cloudflareSlots = DEFAULT_CLOUDFLARE_SLOTS,
+): Promise<Array<{ taskQueue: string; worker: Worker }>> {
+  const workers = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: emergencyTaskQueue(taskQueue),
+      ...workflows,
+      activities: { ...createLocalActivities(deps), ...createCloudflareActivities(deps) },
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: cloudflareTaskQueue(taskQueue, 'emergency'),
+      activities: createCloudflareActivities(deps),
+      maxConcurrentActivityTaskExecutions: cloudflareSlots,
+    }),
+  ]);
+  return workers.map((worker) => ({ taskQueue: worker.options.taskQueue, worker }));
 }
 
 /** What supervision needs of a worker: the SDK's `Worker`, or a stand-in. */

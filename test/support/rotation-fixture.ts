@@ -63,7 +63,11 @@ export interface TokenSpec {
  */
 export async function startRotationFixture(
   specs: TokenSpec[],
-  options: { simulator?: Parameters<typeof startStack>[0]['simulator'] } = {},
+  options: {
+    simulator?: Parameters<typeof startStack>[0]['simulator'];
+    /** The emergency worker in a thread of its own, as src/worker.ts runs it (file stores only). */
+    emergencyThread?: boolean;
+  } = {},
 ): Promise<RotationFixture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-rotation-'));
   const k8s = await startKubernetesFake();
@@ -175,7 +179,7 @@ export async function startRotationFixture(
       await createStore(propagationTargetSchema.parse(raw), stack.storeDeps, { accountId }).write(credential);
     await stack.pending.setCurrent({ accountId, tokenName: spec.name }, credential);
   }
-  await stack.startWorkers();
+  await stack.startWorkers({ emergencyThread: options.emergencyThread });
 
   return {
     stack,

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +20,7 @@ import { createMetricsQueries } from '../../src/db/metrics-queries';
 import { createDiscoveredCredentialsRepository } from '../../src/db/discovered-credentials';
 import { createServiceTokenExpiryReader } from '../../src/service-token-expiry';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/workers';
+import type { RuntimeAttachment } from '../../src/runtime/assemble-runtime';
 import { wardenTokenFromFile } from '../../src/runtime/warden-token';
 import { createPendingSecretStore, type PendingSecretStore } from '../../src/secrets/pending-secrets';
 import { createSecretBox } from '../../src/secrets/secret-box';
@@ -45,8 +48,11 @@ export interface Stack {
   secretEnv: Record<string, string | undefined>;
   storeDeps: StoreDeps;
   inventory: Inventory;
-  /** Starts (or restarts) the worker pair with the current inventory. */
-  startWorkers(): Promise<RunningWorkers>;
+  /**
+   * Starts (or restarts) the workers with the current inventory; `emergencyThread`: the emergency
+   * worker in a thread of its own, as src/worker.ts runs it (its stores: files and Cloudflare's).
+   */
+  startWorkers(options?: { emergencyThread?: boolean }): Promise<RunningWorkers>;
   app(options?: {
     clients?: ApiClient[];
     rateLimit?: { max: number; perSeconds: number };
@@ -117,6 +123,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const running: RunningWorkers[] = [];
   const apps: FastifyInstance[] = [];
+  // What the emergency thread opens again: this stack's services, its inventory in a file.
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'tw-stack-'));
+  const attachment = (): RuntimeAttachment => {
+    const inventoryFile = path.join(workDir, 'token-warden.json');
+    writeFileSync(inventoryFile, JSON.stringify(stack.inventory));
+    return {
+      rawEnv: {
+        CLOUDFLARE_USER: 'test-user',
+        CLOUDFLARE_REQUESTS_PER_5_MIN: String(options.cloudflareRequestsPer5Min ?? 1_000_000),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        LOG_LEVEL: 'warn',
+        ...(options.wardenTokenFile ? { CLOUDFLARE_API_TOKEN_FILE: options.wardenTokenFile } : {}),
+      },
+      secretEnv,
+      inventoryFile,
+      databaseUrl: db.url,
+      temporal: { address, namespace: 'default' },
+      cloudflare: {
+        baseURL: sim.baseURL,
+        simulated: true,
+        simulatorToken: options.wardenTokenFile ? undefined : (wardenToken ?? 'missing'),
+      },
+      keys,
+    };
+  };
 
   const stack: Stack = {
     sim,
@@ -132,8 +163,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     storeDeps,
     inventory,
     auth: { authorization: `Bearer ${TEST_TOKEN}` },
-    async startWorkers() {
+    async startWorkers({ emergencyThread = false } = {}) {
       const workers = await startWorkers({
+        emergencyThread: emergencyThread ? { attachment: attachment() } : undefined,
         temporal: { address, namespace: 'default' },
         taskQueue,
         keys,
@@ -190,6 +222,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await connection.close();
       await db.drop();
       await sim.close();
+      rmSync(workDir, { recursive: true, force: true });
     },
   };
   return stack;
