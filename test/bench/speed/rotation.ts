@@ -2,8 +2,8 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { rotationWorkflowId } from '../../../src/inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../../../src/temporal/search-attributes';
 import type { FloorWorker } from '../floor';
-import { apiCall, revokeLatency } from '../phases';
-import type { CountedApiRequest } from '@token-warden/cloudflare-simulator';
+import { discoverFirst, listsBeforeRotate } from '../discovery';
+import { revokeLatency } from '../phases';
 import type { BenchStack } from '../stack';
 import { timerMs, type TimerEvent } from './figures';
 import type { RotationFloor } from './rotation-floor';
@@ -113,7 +113,7 @@ export async function measureRevokes(
   const revokes: Array<number | null> = [];
   const floors: Array<number | null> = [];
   const notes: string[] = [];
-  await discoverFirst(stack, notes);
+  await discoverFirst(stack, notes, 'P4');
   let listedFirst = 0;
   for (const [i, name] of tokens.entries()) {
     const token = stack.world.tokens.find((t) => t.name === name)!;
@@ -139,25 +139,4 @@ export async function measureRevokes(
     `${tokens.length - 1 - listedFirst} of ${tokens.length - 1} revokes sent the rotate as their first Cloudflare request (the id discovery recorded); ${listedFirst} listed first`,
   );
   return { revokes, floors, notes };
-}
-
-/**
- * An idle system has run its daily discovery: the revokes find their tokens' ids recorded, as
- * in production (a token created since the last run is listed first, one request more).
- */
-async function discoverFirst(stack: BenchStack, notes: string[]): Promise<void> {
-  const answer = await apiCall(stack, 'POST', '/inventory/discover');
-  const workflowId = (answer.json as { data?: { workflow_id?: string } }).data?.workflow_id;
-  if (answer.status !== 202 || !workflowId) {
-    notes.push(`discovery before P4 answered ${answer.status}: the revokes list first`);
-    return;
-  }
-  await stack.client.workflow.getHandle(workflowId).result();
-}
-
-/** Whether the revoke of `tokenId` listed the account's service tokens before its rotate reached Cloudflare. */
-function listsBeforeRotate(requests: readonly CountedApiRequest[], accountId: string, tokenId: string): boolean {
-  const list = `/accounts/${accountId}/access/service_tokens`;
-  const rotate = requests.findIndex((e) => e.method === 'POST' && e.path === `${list}/${tokenId}/rotate`);
-  return requests.slice(0, rotate < 0 ? undefined : rotate).some((e) => e.method === 'GET' && e.path === list);
 }
