@@ -1,4 +1,5 @@
 import { createLogger } from './logger';
+import { spawnEmergencyThread } from './runtime/emergency-thread';
 import { installTemporalLogger } from './runtime/temporal-logging';
 import { onShutdownSignal, runEntrypoint } from './runtime/entrypoint';
 import { openRuntime } from './runtime/open-runtime';
@@ -13,10 +14,15 @@ import { startWorkerHeartbeat } from './runtime/worker-heartbeat';
  */
 runEntrypoint('token-warden worker', async () => {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'token-warden-worker');
+  // The emergency lane's thread loads its code while this one opens the runtime.
+  const emergencyThread = spawnEmergencyThread();
   installTemporalLogger(logger.child({ component: 'temporal' }));
   const runtime = await openRuntime(process.env, { local: false, logger });
   await upsertSchedules(runtime.client, runtime.env.TEMPORAL_TASK_QUEUE, logger);
-  const workers = await startRuntimeWorkers(runtime, { prebuiltBundle: process.env.NODE_ENV === 'production' });
+  const workers = await startRuntimeWorkers(runtime, {
+    prebuiltBundle: process.env.NODE_ENV === 'production',
+    emergencyThread,
+  });
   // The probes' signal (src/worker-probe.ts): touched while the workers run, removed when they end.
   const heartbeat = startWorkerHeartbeat();
   onShutdownSignal(async () => {

@@ -1,3 +1,4 @@
+import { createWarmUpActivities } from './warm-up';
 import type Cloudflare from 'cloudflare';
 import type { Inventory } from '../config';
 import type { HistoryRepository } from '../db/history-repository';
@@ -60,6 +61,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createDiscoveryActivities(deps),
     // Workers and Secrets Store targets are Cloudflare calls too.
     ...createPropagationActivities(deps),
+    ...createWarmUpActivities(deps),
   };
 }
 

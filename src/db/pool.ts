@@ -11,8 +11,9 @@ export const POOL_SIZE = 10;
 export const BUDGET_POOL_SIZE = 3;
 export const LOCK_POOL_SIZE = 10;
 
-export function createPool(databaseUrl: string, max = POOL_SIZE): Pool {
-  const pool = new Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
+/** `keepOpen`: connections never closed for being idle (the emergency thread's, see assemble-runtime.ts). */
+export function createPool(databaseUrl: string, max = POOL_SIZE, keepOpen = 0): Pool {
+  const pool = new Pool({ connectionString: databaseUrl, max, min: keepOpen, idleTimeoutMillis: 30_000 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => undefined);
   // Nor a checked-out one between two statements (a lock held across a Cloudflare call): pg

@@ -7,7 +7,7 @@ import type { RunningSimulator } from '@token-warden/cloudflare-simulator';
 import { loadInventoryFile, parseEnvironment, type Environment, type Inventory } from '../config';
 import { readSecret, type SecretSource } from '../secret-source';
 import { createHistoryRepository, type HistoryRepository } from '../db/history-repository';
-import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE } from '../db/pool';
+import { BUDGET_POOL_SIZE, createPool, LOCK_POOL_SIZE, POOL_SIZE } from '../db/pool';
 import type { EncryptionKeys } from '../temporal/codec';
 import { connectTemporal, createTemporalClient, type TemporalSettings } from '../temporal/connection';
 import { createBudgetedClients, type LaneClients } from '../cloudflare/budgeted-clients';
@@ -69,6 +69,8 @@ export interface RuntimeAttachment {
 }
 
 export interface RuntimeParts extends Omit<RuntimeAttachment, 'cloudflare'> {
+  /** Connections each pool keeps open however long it idles (a thread that must answer at once). */
+  keepOpen?: number;
   env: Environment;
   logger: Logger;
   cloudflare: Runtime['cloudflare'];
@@ -86,11 +88,11 @@ export function assembleRuntime(
   const inventory = loadInventoryFile(path.resolve(parts.inventoryFile ?? 'token-warden.yaml'), secretEnv);
   checkSelfToken(inventory, cloudflare.token);
 
-  const pool = createPool(databaseUrl);
+  const pool = createPool(databaseUrl, POOL_SIZE, parts.keepOpen);
   closers.push(() => pool.end());
-  const budgetPool = createPool(databaseUrl, BUDGET_POOL_SIZE);
+  const budgetPool = createPool(databaseUrl, BUDGET_POOL_SIZE, parts.keepOpen);
   closers.push(() => budgetPool.end());
-  const lockPool = createPool(databaseUrl, LOCK_POOL_SIZE);
+  const lockPool = createPool(databaseUrl, LOCK_POOL_SIZE, parts.keepOpen);
   closers.push(() => lockPool.end());
 
   const client = createTemporalClient(connection, temporal.namespace, keys);
@@ -156,6 +158,8 @@ export function assembleRuntime(
 /**
  * The runtime another thread of the process opened (src/runtime/emergency-thread-main.ts): same
  * Temporal, Postgres, Cloudflare and keys, its own connections. Nothing is started or migrated.
+ * That thread idles for days and then must answer at once: each pool opens a connection now and
+ * keeps it, rather than opening one (TCP, authentication) in front of a revoke's first query.
  */
 export async function attachRuntime(attachment: RuntimeAttachment, logger: Logger): Promise<Runtime> {
   const env = parseEnvironment(attachment.rawEnv);
@@ -171,11 +175,17 @@ export async function attachRuntime(attachment: RuntimeAttachment, logger: Logge
     if (!token) throw new Error('the attached runtime has no Cloudflare token');
     const connection = await connectTemporal(attachment.temporal);
     closers.push(() => connection.close());
-    return assembleRuntime(
-      { ...attachment, env, logger, cloudflare: { ...rest, token }, connection, urls: {} },
+    const runtime = assembleRuntime(
+      { ...attachment, keepOpen: 1, env, logger, cloudflare: { ...rest, token }, connection, urls: {} },
       closers,
       close,
     );
+    await Promise.all([
+      runtime.pool.query('SELECT 1'),
+      runtime.lockPool.query('SELECT 1'),
+      runtime.budget.load(env.CLOUDFLARE_USER),
+    ]);
+    return runtime;
   } catch (error) {
     await close();
     throw error;

@@ -3,6 +3,7 @@ import { createLogger } from '../logger';
 import { runtimeActivityDeps } from './activity-deps';
 import { attachRuntime } from './assemble-runtime';
 import type { EmergencyThreadData, FromEmergencyThread, ToEmergencyThread } from './emergency-thread';
+import { warmUpEmergencyWorker } from './emergency-warm-up';
 import { installTemporalLogger } from './temporal-logging';
 import { connectWorkers, createEmergencyWorkers, superviseWorkers, type RunningWorkers } from './workers';
 
@@ -29,6 +30,11 @@ async function main(port: MessagePort, data: EmergencyThreadData): Promise<void>
     if (stopAsked) return;
     running = superviseWorkers(workers, { logger, onStopped: () => connection.close() });
     port.postMessage({ type: 'running' } satisfies FromEmergencyThread);
+    void warmUpEmergencyWorker(
+      connection,
+      { namespace: runtime.temporal.namespace, keys: runtime.keys, taskQueue: data.taskQueue },
+      logger,
+    );
     await running.done;
   } finally {
     await runtime.close();

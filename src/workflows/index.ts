@@ -6,3 +6,4 @@ export { rotateAllServiceTokens } from './rotate-all-service-tokens';
 export { sweepExpiry } from './sweep-expiry';
 export { discoverCredentials } from './discover-credentials';
 export { rotateApiToken } from './rotation/rotate-api-token';
+export { warmUpEmergencyWorker } from './warm-up';

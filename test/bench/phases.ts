@@ -1,4 +1,4 @@
-import { discoverFirst, listsBeforeRotate } from './discovery';
+import { discoverFirst } from './discovery';
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -462,7 +462,6 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   const samples: RevokeSample[] = [];
   const floors: Array<number | null> = [];
   const revoked = new Set<string>();
-  let listedFirst = 0;
   let over = false;
   const driver = (async () => {
     const tokens = stack.world.tokens;
@@ -485,9 +484,7 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
       revoked.add(token.name);
       // Interleaved: every other pair measures the floor first.
       if (i % 2 === 1) floors.push(await options.floor.measure(120_000));
-      const mark = stack.requests.mark();
       const revoke = await revokeLatency(stack, token, notes);
-      if (listsBeforeRotate(stack.requests.since(mark), stack.world.accountId, token.tokenId)) listedFirst++;
       revokes.push(revoke.ms);
       samples.push(revoke);
       if (i % 2 === 0) floors.push(await options.floor.measure(120_000));
@@ -508,9 +505,6 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   const stopped = Date.now();
   over = true;
   await driver;
-  notes.push(
-    `${revokes.length - listedFirst} of ${revokes.length} revokes sent the rotate as their first Cloudflare request`,
-  );
   const polled = await pollers.stop();
   watching = false;
   await watcher;

@@ -1,5 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { rotationWorkflowId } from '../../src/inventory';
+import { emergencyTaskQueue } from '../../src/workflows/triggers';
 import { startEmergencyThread } from '../../src/runtime/emergency-thread';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
@@ -23,6 +24,22 @@ describe('the emergency worker in a thread of its own (as src/worker.ts runs it)
     });
   });
   afterAll(async () => f?.close());
+
+  it('warmed its worker up as it started: one warm-up run on the emergency queue, completed', async () => {
+    const query = `WorkflowType = 'warmUpEmergencyWorker' AND TaskQueue = '${emergencyTaskQueue(f.stack.taskQueue)}'`;
+    const statuses = async () => {
+      const seen: string[] = [];
+      for await (const run of f.stack.client.workflow.list({ query })) seen.push(run.status.name);
+      return seen;
+    };
+    const deadline = Date.now() + 15_000;
+    let seen = await statuses();
+    while (seen[0] !== 'COMPLETED' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      seen = await statuses();
+    }
+    expect(seen).toEqual(['COMPLETED']);
+  });
 
   it("a revoke's run gets going while the main thread is busy, and then kills the old secret", async () => {
     const app = await f.stack.app();
