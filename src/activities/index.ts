@@ -61,7 +61,7 @@ export function createCloudflareActivities(deps: ActivityDeps) {
     ...createDiscoveryActivities(deps),
     // Workers and Secrets Store targets are Cloudflare calls too.
     ...createPropagationActivities(deps),
-    ...createWarmUpActivities(deps),
+    ...createWarmUpActivities(),
   };
 }
 
