@@ -1,3 +1,4 @@
+import { emergencyTaskQueue } from '../../src/workflows/triggers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,7 +47,8 @@ export async function recordHistories(client: Client, taskQueue: string, dir: st
   const ids = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, string>) : {};
   let written = 0;
   for await (const execution of client.workflow.list({
-    query: `TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`,
+    // The emergency queue's runs too: revokes that started a run, and the emergency thread's warm-up.
+    query: `TaskQueue IN ("${taskQueue}", "${emergencyTaskQueue(taskQueue)}") AND ExecutionStatus != "Running"`,
   })) {
     const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     const hash = createHash('sha256').update(historyShape(history)).digest('hex').slice(0, 10);
