@@ -46,8 +46,8 @@ function newThread(): Thread {
  * Temporal connection and Postgres pools (src/runtime/emergency-thread-main.ts). A fleet's
  * workflow activations and Cloudflare calls can keep this thread's event loop busy for hundreds
  * of milliseconds; a revoke's workflow task waited behind them. The thread exists from now on,
- * idle and not keeping the process alive until started: spawned before this thread lowers its
- * CPU priority (routine-priority.ts), it keeps the priority the process started with.
+ * loading its code while this thread opens the runtime, and keeps the process alive only once
+ * started.
  */
 export function spawnEmergencyThread(): SpawnedEmergencyThread {
   const thread = newThread();
@@ -105,9 +105,4 @@ export function spawnEmergencyThread(): SpawnedEmergencyThread {
       });
     },
   };
-}
-
-/** spawnEmergencyThread and start at once. */
-export function startEmergencyThread(options: StartEmergencyThread): Promise<SupervisedWorker> {
-  return spawnEmergencyThread().start(options);
 }

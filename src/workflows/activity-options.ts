@@ -111,3 +111,6 @@ export const healthNotifications = {
   startToCloseTimeout: '20s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 10 },
 } as const;
+
+/** The emergency thread's warm-up (warm-up.ts): one try; a failure only leaves the next revoke to pay for it. */
+export const warmUpCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } } as const;

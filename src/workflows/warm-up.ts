@@ -1,5 +1,6 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createWarmUpActivities } from '../activities/warm-up';
+import { warmUpCalls } from './activity-options';
 
 /**
  * Run once by each emergency thread as it starts, eagerly on its own connection so that its own
@@ -10,8 +11,7 @@ export async function warmUpEmergencyWorker(): Promise<void> {
   const { warmUpCloudflareCalls } = proxyActivities<ReturnType<typeof createWarmUpActivities>>({
     // Its own queue: the activity starts eagerly on this worker, as a revoke's kill does.
     taskQueue: workflowInfo().taskQueue,
-    startToCloseTimeout: '30 seconds',
-    retry: { maximumAttempts: 1 },
+    ...warmUpCalls,
   });
   await warmUpCloudflareCalls();
 }

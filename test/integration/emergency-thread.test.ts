@@ -1,7 +1,7 @@
 import { temporal } from '@temporalio/proto';
 import { rotationWorkflowId } from '../../src/inventory';
 import { emergencyTaskQueue } from '../../src/workflows/triggers';
-import { startEmergencyThread } from '../../src/runtime/emergency-thread';
+import { spawnEmergencyThread } from '../../src/runtime/emergency-thread';
 import { startRotationFixture, type RotationFixture } from '../support/rotation-fixture';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -74,7 +74,7 @@ describe('the emergency worker in a thread of its own (as src/worker.ts runs it)
   });
 
   it('a thread that cannot start says why, and is gone', async () => {
-    const starting = startEmergencyThread({
+    const starting = spawnEmergencyThread().start({
       taskQueue: `${f.stack.taskQueue}-broken`,
       workflows: { workflowBundle: { code: '', sourceMap: '' } },
       attachment: {
