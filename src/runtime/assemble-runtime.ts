@@ -78,6 +78,29 @@ export interface RuntimeParts extends Omit<RuntimeAttachment, 'cloudflare'> {
   urls: Record<string, string>;
 }
 
+/**
+ * What a runtime opens, closed by `close()` in reverse, once: a signal handler and the end of the
+ * main loop may both close. A piece that fails to close is logged, and the others still close.
+ */
+export function closeOnce(logger: Pick<Logger, 'warn'>): {
+  closers: Array<() => Promise<void>>;
+  close: () => Promise<void>;
+} {
+  const closers: Array<() => Promise<void>> = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const closer of closers.reverse()) {
+        try {
+          await closer();
+        } catch (error) {
+          logger.warn({ err: error }, 'error while shutting down');
+        }
+      }
+    })());
+  return { closers, close };
+}
+
 /** The runtime's pools, budget, clients and repositories over services already up; `closers` gets what it opens. */
 export function assembleRuntime(
   parts: RuntimeParts,
@@ -163,12 +186,7 @@ export function assembleRuntime(
  */
 export async function attachRuntime(attachment: RuntimeAttachment, logger: Logger): Promise<Runtime> {
   const env = parseEnvironment(attachment.rawEnv);
-  const closers: Array<() => Promise<void>> = [];
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }));
-    })());
+  const { closers, close } = closeOnce(logger);
   try {
     const { simulatorToken, ...rest } = attachment.cloudflare;
     const token = simulatorToken ? fixedWardenToken(simulatorToken, 'the simulator') : configuredWardenToken(env);

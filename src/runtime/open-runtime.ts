@@ -7,7 +7,7 @@ import { loadEncryptionKeys } from '../temporal/encryption-keys';
 import { ensureSearchAttributes } from '../temporal/ensure-search-attributes';
 import { startLocalCloudflare, startLocalPostgres, startLocalTemporal } from './local-services';
 import type { Phase } from './startup-phases';
-import { assembleRuntime, type RawEnv, type Runtime } from './assemble-runtime';
+import { assembleRuntime, closeOnce, type RawEnv, type Runtime } from './assemble-runtime';
 import { configuredWardenToken, fixedWardenToken } from './warden-token';
 
 export type { Runtime } from './assemble-runtime';
@@ -116,19 +116,7 @@ export async function openRuntime(
   { local, logger, phase = (_name, run) => run() }: OpenRuntimeOptions,
 ): Promise<Runtime> {
   const env = parseEnvironment(rawEnv);
-  const closers: Array<() => Promise<void>> = [];
-  // A signal handler and the end of the main loop may both close; the pieces close once.
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      for (const closer of closers.reverse()) {
-        try {
-          await closer();
-        } catch (error) {
-          logger.warn({ err: error }, 'error while shutting down');
-        }
-      }
-    })());
+  const { closers, close } = closeOnce(logger);
   const urls: Record<string, string> = {};
   try {
     const missing = [
