@@ -1,4 +1,4 @@
-import { CancellationScope, condition, log } from '@temporalio/workflow';
+import { CancellationScope, condition, log, patched } from '@temporalio/workflow';
 import type { IssuedSecret } from '../../activities/service-tokens';
 import { failureSummary } from '../failures';
 import type { RotationRun } from './run';
@@ -6,9 +6,30 @@ import { iso } from './support';
 
 /** Patch: a replace's wait retires on evidence (the new token's `last_seen_at`), the timer its bound. */
 export const RETIRE_ON_EVIDENCE = 'replace-retire-on-evidence';
-/** How often the wait reads the new token: every 30 s, or four times within a shorter wait. */
+/**
+ * Patch: the wait's reads double their interval, the first once consumers have had a quarter of
+ * the wait (at most 30 s), so a replace spends a read or two, not one every 30 s of its wait.
+ * Not implied by the baseline (patches.ts): runs started since the baseline polled evenly.
+ */
+export const DOUBLING_READS = 'replace-evidence-doubling-reads';
+/** The interval of the even polls (every 30 s, or four within a shorter wait), and the first doubling gap. */
 const LONGEST_POLL_MS = 30_000;
 const SHORTEST_POLL_MS = 1_000;
+
+/**
+ * When the wait reads the new token. Doubling (runs since `replace-evidence-doubling-reads`): no
+ * read before consumers had time to switch, then gaps of g, 2g, 4g… so retire comes at most about
+ * twice as late as the first use it waited for, and a 1-hour wait reads 6 times rather than 120.
+ * Even: a read at once, then one every g (runs recorded before).
+ */
+function readSchedule(propagationWaitMs: number, doubling: boolean) {
+  let gapMs = Math.max(SHORTEST_POLL_MS, Math.min(LONGEST_POLL_MS, propagationWaitMs / 4));
+  return {
+    doubling,
+    firstReadAfterMs: doubling ? gapMs : 0,
+    nextGapMs: () => (doubling ? (gapMs *= 2) : gapMs),
+  };
+}
 
 /** What the wait saw, as its step records it. */
 export interface WaitEvidence {
@@ -28,10 +49,11 @@ export interface WaitEvidence {
  *
  * A `replace` since that patch waits for evidence rather than only a timer: the old token is
  * deleted at retire, and a consumer that has not switched yet would be cut off. So the wait reads
- * the new token (one GET per poll, on the scheduled lane) until Cloudflare's `last_seen_at` is
- * later than the end of propagation (`propagatedAt`, after verify, whose probe uses the token too),
- * and retires then; the configured wait stays its bound. No `last_seen_at` in Cloudflare's
- * answer, or no answer at all: the timer decides, and the step says so.
+ * the new token (one GET per read, on the scheduled lane, at `readSchedule`'s times) until
+ * Cloudflare's `last_seen_at` is later than the end of propagation (`propagatedAt`, after verify,
+ * whose probe uses the token too), and retires then; the configured wait stays its bound. No
+ * `last_seen_at` in Cloudflare's answer, or no answer at all: the timer decides, and the step
+ * says so.
  */
 export function waitBeforeRetire(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<unknown> {
   if (run.strategy === 'replace' && run.since(RETIRE_ON_EVIDENCE)) {
@@ -88,7 +110,7 @@ async function readWithin(run: RotationRun, tokenId: string, ms: number): Promis
 async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagatedAt: number): Promise<WaitEvidence> {
   const startedAt = Date.now();
   const deadline = startedAt + run.plan.propagationWaitMs;
-  const pollMs = Math.max(SHORTEST_POLL_MS, Math.min(LONGEST_POLL_MS, run.plan.propagationWaitMs / 4));
+  const schedule = readSchedule(run.plan.propagationWaitMs, patched(DOUBLING_READS));
   const revoked = () => run.revoked() !== undefined;
   const ended = (saw: Omit<WaitEvidence, 'waitedMs' | 'cutShortBy' | 'propagatedAt'>): WaitEvidence => ({
     waitedMs: Date.now() - startedAt,
@@ -105,11 +127,19 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
   const notSeen = { evidence: 'not-seen', note: 'not seen within the wait; retiring on the timer' } as const;
   let lastSeenAt: string | null = null;
   let answered = false;
+  if (schedule.firstReadAfterMs > 0)
+    await condition(revoked, Math.min(schedule.firstReadAfterMs, run.plan.propagationWaitMs));
   for (;;) {
     if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
     const left = deadline - Date.now();
     // No read starts once the wait is over: the configured wait bounds evidence.
     if (answered && left <= 0) return ended({ ...notSeen, lastSeenAt });
+    if (schedule.doubling && left <= 0)
+      return ended({
+        evidence: 'not-seen',
+        lastSeenAt,
+        note: 'the wait ended before its first read; retired on the timer',
+      });
     const read = await readWithin(run, fresh.tokenId, left);
     if (revoked()) return ended({ note: 'cut short by an emergency revoke' });
     if ('abandoned' in read)
@@ -145,6 +175,6 @@ async function waitForEvidence(run: RotationRun, fresh: IssuedSecret, propagated
       });
     const remaining = deadline - Date.now();
     if (remaining <= 0) return ended({ ...notSeen, lastSeenAt });
-    await condition(revoked, Math.min(pollMs, remaining));
+    await condition(revoked, Math.min(schedule.nextGapMs(), remaining));
   }
 }
