@@ -55,10 +55,11 @@ export const minimum = {
   rotateSecret: (cloudflareStores: number) => 3 + 2 * cloudflareStores,
   /**
    * list (resolve) + create + per policy naming the token one GET and one PUT to bind the new token
-   * and again to unbind the old + delete; per Cloudflare-hosted store two writes (a new client
-   * id and a new secret) and one read-back.
+   * and again to unbind the old + one read of the new token's `last_seen_at` while waiting (the
+   * least evidence-based retire, issue 16, can ask) + delete; per Cloudflare-hosted store two
+   * writes (a new client id and a new secret) and one read-back.
    */
-  replace: (policies: number, cloudflareStores: number) => 3 + 4 * policies + 3 * cloudflareStores,
+  replace: (policies: number, cloudflareStores: number) => 4 + 4 * policies + 3 * cloudflareStores,
   /** One GET per token (each reads itself, its id known) + one permission-group list. */
   health: (tokens: number) => tokens + 1,
   /** list (resolve) + the rotate that ends the compromised secret as it issues the next, and per store one write and one read-back; no retire call. */

@@ -197,7 +197,7 @@ export async function measureOperations(stack: BenchStack, log: (line: string) =
   figures.push(
     figure(
       `replace rotation, ${k} policies, same targets`,
-      `list + create + ${k} × (GET + PUT) bind + ${k} × (GET + PUT) unbind + delete + ${stores} × (2 writes + 1 read-back)`,
+      `list + create + ${k} × (GET + PUT) bind + 1 last_seen_at read + ${k} × (GET + PUT) unbind + delete + ${stores} × (2 writes + 1 read-back)`,
       minimum.replace(k, stores),
       replace,
       [
