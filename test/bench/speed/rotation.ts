@@ -3,6 +3,7 @@ import { rotationWorkflowId } from '../../../src/inventory';
 import { CloudflareAccountId, TokenKind, TokenName, TriggeredBy } from '../../../src/temporal/search-attributes';
 import type { FloorWorker } from '../floor';
 import { discoverFirst, listsBeforeRotate } from '../discovery';
+import { describeRevoke } from '../figures';
 import { revokeLatency } from '../phases';
 import type { BenchStack } from '../stack';
 import { timerMs, type TimerEvent } from './figures';
@@ -129,7 +130,7 @@ export async function measureRevokes(
       );
     const floorMs = await floor.measure(60_000);
     log(
-      `speed P4 ${warmUp ? 'warm-up' : `${i}/${tokens.length - 1}`}: revoke → rotate ${sample.ms ?? 'never'} ms; floor ${floorMs ?? 'missing'} ms`,
+      `speed P4 ${warmUp ? 'warm-up' : `${i}/${tokens.length - 1}`}: revoke ${describeRevoke(sample)}; floor ${floorMs ?? 'missing'} ms`,
     );
     if (warmUp) continue;
     revokes.push(sample.ms);
