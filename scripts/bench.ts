@@ -1,9 +1,10 @@
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseEnvironment } from '../src/config';
+import { PROJECT_ROOT, WORKFLOW_BUNDLE_PATH } from '../src/paths';
 import { timeScaleFor } from '../test/bench/figures';
 import { startFloorWorker } from '../test/bench/floor';
 import { measureMachineRate, measureOperations, runFleet, runOutside } from '../test/bench/phases';
@@ -19,7 +20,7 @@ import {
 
 const USAGE = `npm run bench -- [--quick] [--phase ops|fleet|outside|speed] [--only p3,p4,p5] [--tokens N]
                  [--api-tokens N] [--outside-tokens N] [--time-scale T] [--revokes N] [--pollers N]
-                 [--no-headers-run] [--samples N] [--history-rows N] [--keep]
+                 [--no-headers-run] [--samples N] [--history-rows N] [--keep] [--from-dist]
 
 Measures issue 10's "Done when" figures of the Cloudflare request budget on a throwaway Postgres,
 Temporal dev server and Cloudflare simulator, with the production worker (src/worker.ts, two
@@ -50,7 +51,9 @@ speed. Cloudflare's window and the budget's run T × faster; without --time-scal
 first (rotations at once, unthrottled, then T so the budget asks for half of what this machine
 managed; speed runs at T = 1 and needs no calibration). --quick: 200 tokens, 20 API tokens,
 200 outside tokens (headers on only), 5 revokes, 5 speed samples, 100,000 history rows. --keep keeps the work directory (inventories,
-stores, worker and API logs). Exits 1 when a figure is missed, 2 when the bench itself fails.`;
+stores, worker and API logs). --from-dist runs the worker and API from dist/ with NODE_ENV=production,
+as the image does (\`npm run build\` first). The fleet notes each worker's peak resident memory beside
+the Kubernetes manifest's limit. Exits 1 when a figure is missed, 2 when the bench itself fails.`;
 
 /** Share of the machine's unthrottled request rate the budget may ask for at the calibrated T. */
 const MACHINE_SHARE = 0.5;
@@ -81,6 +84,7 @@ async function main(): Promise<number> {
       samples: { type: 'string' },
       'history-rows': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'from-dist': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -90,6 +94,9 @@ async function main(): Promise<number> {
   }
   const quick = values.quick;
   const phase = values.phase;
+  const built = [path.join(PROJECT_ROOT, 'dist', 'src', 'worker.js'), WORKFLOW_BUNDLE_PATH];
+  if (values['from-dist'] && !built.every((file) => existsSync(file)))
+    throw new Error(`--from-dist runs the build: ${built.join(' and ')} must exist (npm run build)`);
   if (phase !== undefined && !['ops', 'fleet', 'outside', 'speed'].includes(phase))
     throw new Error('--phase must be ops, fleet, outside or speed');
   const only = (values.only ?? SPEED_PARTS.join(',')).split(',').map((p) => p.trim().toLowerCase());
@@ -153,6 +160,7 @@ async function main(): Promise<number> {
       timeScale,
       world,
       workers: 2,
+      fromDist: values['from-dist'],
       enforceLimit: true,
       log,
       ...extra,

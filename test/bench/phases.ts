@@ -29,6 +29,7 @@ import {
   type StatusSample,
 } from './figures';
 import type { FloorWorker } from './floor';
+import { memoryNote, watchPeakMemory } from './memory';
 import type { BenchStack } from './stack';
 
 /** How the schedules start these runs (src/schedules.ts), with the bench as their actor. */
@@ -421,6 +422,7 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   const since = await dbNow(stack);
   const from = stack.requests.mark();
   const pollers = startPollers(stack, options.pollIntervalMs);
+  const memory = watchPeakMemory(stack.workers);
   const began = Date.now();
   const [fanOut, health] = await Promise.all([
     startFleetRotation(stack),
@@ -506,6 +508,7 @@ export async function runFleet(stack: BenchStack, options: FleetOptions): Promis
   over = true;
   await driver;
   const polled = await pollers.stop();
+  notes.push(memoryNote(memory.stop(), stack.fromDist));
   watching = false;
   await watcher;
   const rotations = await tallyRotations(stack, since);

@@ -36,6 +36,8 @@ export interface StackOptions {
   world: Omit<BenchWorldOptions, 'dir' | 'memo'>;
   /** Worker processes (src/worker.ts), each with the same environment. */
   workers: number;
+  /** The worker and API from dist/ (`npm run build`), NODE_ENV=production, as the image runs them. */
+  fromDist?: boolean;
   /** Extra environment of the workers (the calibration's unlimited budget); default configuration otherwise. */
   workerEnv?: Record<string, string>;
   /** Extra environment of the API process (the speed phase's rate limit). */
@@ -65,6 +67,8 @@ export interface BenchStack {
   keys: EncryptionKeys;
   taskQueue: string;
   workers: RestartableChild[];
+  /** The processes run dist/'s build (production), not src/ under tsx. */
+  fromDist: boolean;
   api: ApiProcess | null;
   logsDir: string;
   close(): Promise<void>;
@@ -140,7 +144,7 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
     const baseEnv = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? dir,
-      NODE_ENV: 'development',
+      NODE_ENV: options.fromDist ? 'production' : 'development',
       LOG_LEVEL: 'warn',
       DATA_DIR: path.join(dir, 'data'),
       TEMPORAL_ADDRESS: options.temporalAddress,
@@ -160,6 +164,7 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
         new RestartableChild({
           name: `worker-${i + 1}`,
           entry: 'src/worker.ts',
+          compiled: options.fromDist,
           logFile: path.join(logsDir, `worker-${i + 1}.log`),
           env: { ...baseEnv, ...options.workerEnv },
         }),
@@ -181,6 +186,7 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
       const child = new RestartableChild({
         name: 'api',
         entry: 'src/api/server.ts',
+        compiled: options.fromDist,
         logFile: path.join(logsDir, 'api.log'),
         env: {
           ...baseEnv,
@@ -222,6 +228,7 @@ export async function startBenchStack(options: StackOptions): Promise<BenchStack
       keys,
       taskQueue,
       workers,
+      fromDist: Boolean(options.fromDist),
       api,
       logsDir,
       close: () => runCleanups(cleanups, log),

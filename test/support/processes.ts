@@ -9,6 +9,8 @@ export interface ChildSpec {
   name: string;
   /** A TypeScript entry point, relative to the project root; run by Node with tsx's loader. */
   entry: string;
+  /** Run the entry's build in dist/ (`npm run build`) with plain Node, as the image does. */
+  compiled?: boolean;
   args?: string[];
   /** The child's whole environment: nothing of this process's leaks in by accident. */
   env: Record<string, string>;
@@ -51,6 +53,13 @@ export class RestartableChild {
     return this.child?.pid;
   }
 
+  private entryArgs(): string[] {
+    const { entry, compiled } = this.spec;
+    return compiled
+      ? [path.join(PROJECT_ROOT, 'dist', entry.replace(/\.ts$/, '.js'))]
+      : ['--import', 'tsx', path.join(PROJECT_ROOT, entry)];
+  }
+
   running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -60,15 +69,11 @@ export class RestartableChild {
     this.starts += 1;
     this.expectingExit = false;
     this.log.write(`\n===== ${this.spec.name} start #${this.starts} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(PROJECT_ROOT, this.spec.entry), ...(this.spec.args ?? [])],
-      {
-        cwd: PROJECT_ROOT,
-        env: this.spec.env,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [...this.entryArgs(), ...(this.spec.args ?? [])], {
+      cwd: PROJECT_ROOT,
+      env: this.spec.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child = child;
     this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
