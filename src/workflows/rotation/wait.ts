@@ -11,7 +11,7 @@ export const RETIRE_ON_EVIDENCE = 'replace-retire-on-evidence';
  * the wait (at most 30 s), so a replace spends a read or two, not one every 30 s of its wait.
  * Not implied by the baseline (patches.ts): runs started since the baseline polled evenly.
  */
-export const DOUBLING_READS = 'replace-evidence-doubling-reads';
+const DOUBLING_READS = 'replace-evidence-doubling-reads';
 /** The interval of the even polls (every 30 s, or four within a shorter wait), and the first doubling gap. */
 const LONGEST_POLL_MS = 30_000;
 const SHORTEST_POLL_MS = 1_000;
